@@ -1,0 +1,499 @@
+//! The inventory model: clients, their integrations and the one credential each holds,
+//! the connections keyward uses to reach providers, and the policy that judges them.
+//!
+//! This module knows nothing of files, crypto, HTTP or terminals. Status is computed from a
+//! `now` passed in (see [`status`]), so every judgement is reproducible.
+
+pub mod locate;
+pub mod status;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+pub use status::{Assessment, Reason, Status};
+pub use validate::SchemaError;
+
+/// The schema version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole inventory: what the encrypted file holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    /// Schema version; a version this build does not know is refused.
+    pub version: u32,
+    /// Defaults every credential inherits unless it overrides them.
+    #[serde(default)]
+    pub policy: Policy,
+    /// Whom every save encrypts to: `age1…` keys, `ssh-ed25519`/`ssh-rsa` public keys,
+    /// `age1plugin…` recipients. Empty for a passphrase-encrypted inventory.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// How keyward itself talks to each provider's management API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<Connection>,
+    /// The agency's clients and their integrations.
+    #[serde(default)]
+    pub clients: Vec<Client>,
+}
+
+/// Rotation and staleness rules.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// A credential is due for rotation this many days after it was last rotated (or created).
+    #[serde(default = "Policy::default_rotate_every_days")]
+    pub rotate_every_days: u32,
+    /// "Due soon" starts this many days before expiry or the rotation date.
+    #[serde(default = "Policy::default_warn_before_days")]
+    pub warn_before_days: u32,
+    /// A credential unused for this many days is stale.
+    #[serde(default = "Policy::default_stale_after_days")]
+    pub stale_after_days: u32,
+}
+
+impl Policy {
+    fn default_rotate_every_days() -> u32 {
+        90
+    }
+    fn default_warn_before_days() -> u32 {
+        14
+    }
+    fn default_stale_after_days() -> u32 {
+        60
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            rotate_every_days: Self::default_rotate_every_days(),
+            warn_before_days: Self::default_warn_before_days(),
+            stale_after_days: Self::default_stale_after_days(),
+        }
+    }
+}
+
+/// The provider behind a credential or a connection.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// AWS IAM access keys.
+    AwsIam,
+    /// Cloudflare user API tokens.
+    Cloudflare,
+    /// GitLab personal, project and group access tokens.
+    Gitlab,
+    /// OpenAI project and service-account keys.
+    Openai,
+    /// Twilio API keys.
+    Twilio,
+    /// SendGrid API keys.
+    Sendgrid,
+    /// Any standard OAuth 2.0 authorization server.
+    Oauth2,
+    /// No usable API: keyward tracks it and guides a person through rotation.
+    Manual,
+    /// keyward's in-process provider, for the demo, tests and benchmarks.
+    Sandbox,
+}
+
+impl ProviderKind {
+    /// Every kind, in display order.
+    pub const ALL: [ProviderKind; 9] = [
+        ProviderKind::AwsIam,
+        ProviderKind::Cloudflare,
+        ProviderKind::Gitlab,
+        ProviderKind::Openai,
+        ProviderKind::Twilio,
+        ProviderKind::Sendgrid,
+        ProviderKind::Oauth2,
+        ProviderKind::Manual,
+        ProviderKind::Sandbox,
+    ];
+
+    /// The name used in the file and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::AwsIam => "aws-iam",
+            ProviderKind::Cloudflare => "cloudflare",
+            ProviderKind::Gitlab => "gitlab",
+            ProviderKind::Openai => "openai",
+            ProviderKind::Twilio => "twilio",
+            ProviderKind::Sendgrid => "sendgrid",
+            ProviderKind::Oauth2 => "oauth2",
+            ProviderKind::Manual => "manual",
+            ProviderKind::Sandbox => "sandbox",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProviderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProviderKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown provider `{s}`, expected one of {}", known.join(", "))
+            })
+    }
+}
+
+/// How keyward reaches one provider account's management API.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    /// Referenced by credentials as `connection: ID`.
+    pub id: String,
+    /// Which provider this talks to.
+    pub provider: ProviderKind,
+    /// The API base URL; defaults to the provider's public one. Plain HTTP only on loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The management credentials, all treated as secrets (e.g. `secret_access_key`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auth: BTreeMap<String, Secret>,
+    /// Non-secret settings the provider needs (e.g. `region`, `account_sid`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+}
+
+/// One of the agency's clients.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// Short id used in addresses (`acme/crm-sync`).
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The integrations wired for this client, one credential each.
+    #[serde(default)]
+    pub integrations: Vec<Credential>,
+}
+
+/// An integration and the one credential it holds. Listed under `integrations:` in the file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    /// Short id, unique within the client.
+    pub id: String,
+    /// What this integration is, in words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Which provider issued the credential.
+    pub provider: ProviderKind,
+    /// The connection keyward uses to manage it; none for `manual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// The provider's id for the key (an AWS access key id, a token id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_id: Option<String>,
+    /// Provider-specific parameters (e.g. the IAM `user`, a GitLab `project_id`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+    /// What the credential may do, as the provider names it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Who answers for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Where the secret is used: the consumers a rotation must update.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub used_by: Vec<String>,
+    /// When the provider issued it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the provider will stop accepting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last used, as the provider reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When keyward (or a person) last rotated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rotated_at: Option<DateTime<Utc>>,
+    /// Overrides `policy.rotate_every_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_every_days: Option<u32>,
+    /// Overrides `policy.warn_before_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_before_days: Option<u32>,
+    /// Overrides `policy.stale_after_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_after_days: Option<u32>,
+    /// Where a rotated secret goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<Deploy>,
+    /// The secret itself. Never printed, never exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    /// What the provider last said about the key, set by `sync`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteState>,
+    /// Risks a provider or a person flagged (e.g. "scope `admin` broader than needed").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Present only while a rotation is in flight: its journal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<serde_yaml::Value>,
+    /// Rotations, revocations and other events, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEntry>,
+}
+
+impl Credential {
+    /// A credential with only the required fields set.
+    pub fn new(id: impl Into<String>, provider: ProviderKind) -> Self {
+        Credential {
+            id: id.into(),
+            name: String::new(),
+            provider,
+            connection: None,
+            remote_id: None,
+            params: BTreeMap::new(),
+            scopes: Vec::new(),
+            owner: None,
+            used_by: Vec::new(),
+            created_at: None,
+            expires_at: None,
+            last_used_at: None,
+            last_rotated_at: None,
+            rotate_every_days: None,
+            warn_before_days: None,
+            stale_after_days: None,
+            deploy: None,
+            secret: None,
+            remote: None,
+            risks: Vec::new(),
+            notes: None,
+            rotation: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// The policy in force for this credential: the global one with its overrides.
+    pub fn effective_policy(&self, global: &Policy) -> Policy {
+        Policy {
+            rotate_every_days: self.rotate_every_days.unwrap_or(global.rotate_every_days),
+            warn_before_days: self.warn_before_days.unwrap_or(global.warn_before_days),
+            stale_after_days: self.stale_after_days.unwrap_or(global.stale_after_days),
+        }
+    }
+}
+
+/// Where a rotated secret is delivered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Deploy {
+    /// A person updates the consumers and confirms.
+    Manual {
+        /// What to tell the person, e.g. where the setting lives.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instructions: Option<String>,
+    },
+    /// A command run with `sh -c`; it receives the new secret on stdin, never in argv or env.
+    Command {
+        /// The command line, e.g. `gh secret set CRM_KEY --repo acme/bot`.
+        run: String,
+    },
+}
+
+/// What the provider last reported about a credential.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteState {
+    /// Active, inactive, missing (the provider no longer knows it) or revoked.
+    pub state: RemoteStatus,
+    /// When keyward asked.
+    pub checked_at: DateTime<Utc>,
+}
+
+/// A credential's state at the provider.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemoteStatus {
+    /// The provider accepts it.
+    Active,
+    /// Deactivated but not deleted.
+    Inactive,
+    /// The provider no longer knows this key: flagged, never deleted from the inventory.
+    Missing,
+    /// Revoked by keyward.
+    Revoked,
+}
+
+/// One event in a credential's life.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryEntry {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened: `added`, `imported`, `rotated`, `revoked`, `synced`…
+    pub event: String,
+    /// Details, never a secret.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// A credential's address on the command line: `CLIENT/INTEGRATION`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CredentialRef {
+    /// The client's id.
+    pub client: String,
+    /// The integration's id within that client.
+    pub integration: String,
+}
+
+impl fmt::Display for CredentialRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.client, self.integration)
+    }
+}
+
+impl FromStr for CredentialRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('/') {
+            Some((c, i)) if !c.is_empty() && !i.is_empty() && !i.contains('/') => Ok(CredentialRef {
+                client: c.to_string(),
+                integration: i.to_string(),
+            }),
+            _ => Err(format!("`{s}` is not CLIENT/INTEGRATION")),
+        }
+    }
+}
+
+impl Inventory {
+    /// An empty inventory that encrypts to `recipients`.
+    pub fn new(recipients: Vec<String>) -> Self {
+        Inventory {
+            version: SCHEMA_VERSION,
+            policy: Policy::default(),
+            recipients,
+            connections: Vec::new(),
+            clients: Vec::new(),
+        }
+    }
+
+    /// Every credential with its address, in file order.
+    pub fn credentials(&self) -> impl Iterator<Item = (CredentialRef, &Client, &Credential)> {
+        self.clients.iter().flat_map(|c| {
+            c.integrations.iter().map(move |i| {
+                (
+                    CredentialRef {
+                        client: c.id.clone(),
+                        integration: i.id.clone(),
+                    },
+                    c,
+                    i,
+                )
+            })
+        })
+    }
+
+    /// Number of credentials.
+    pub fn credential_count(&self) -> usize {
+        self.clients.iter().map(|c| c.integrations.len()).sum()
+    }
+
+    /// The client with this id.
+    pub fn client(&self, id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+
+    /// The credential at `at`.
+    pub fn credential(&self, at: &CredentialRef) -> Option<&Credential> {
+        self.client(&at.client)?
+            .integrations
+            .iter()
+            .find(|i| i.id == at.integration)
+    }
+
+    /// The credential at `at`, for changing it.
+    pub fn credential_mut(&mut self, at: &CredentialRef) -> Option<&mut Credential> {
+        self.clients
+            .iter_mut()
+            .find(|c| c.id == at.client)?
+            .integrations
+            .iter_mut()
+            .find(|i| i.id == at.integration)
+    }
+
+    /// The connection with this id.
+    pub fn connection(&self, id: &str) -> Option<&Connection> {
+        self.connections.iter().find(|c| c.id == id)
+    }
+
+    /// Adds `credential` under client `client_id`, creating the client if needed.
+    /// Returns false (and changes nothing) when that address is already taken.
+    pub fn insert(&mut self, client_id: &str, credential: Credential) -> bool {
+        let idx = match self.clients.iter().position(|c| c.id == client_id) {
+            Some(i) => i,
+            None => {
+                self.clients.push(Client {
+                    id: client_id.to_string(),
+                    name: String::new(),
+                    integrations: Vec::new(),
+                });
+                self.clients.len() - 1
+            }
+        };
+        let client = &mut self.clients[idx];
+        if client.integrations.iter().any(|i| i.id == credential.id) {
+            return false;
+        }
+        client.integrations.push(credential);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_ref_parses_client_slash_integration() {
+        let r: CredentialRef = "acme/crm-sync".parse().unwrap();
+        assert_eq!(r.client, "acme");
+        assert_eq!(r.integration, "crm-sync");
+        assert_eq!(r.to_string(), "acme/crm-sync");
+        assert!("acme".parse::<CredentialRef>().is_err());
+        assert!("acme/".parse::<CredentialRef>().is_err());
+        assert!("a/b/c".parse::<CredentialRef>().is_err());
+    }
+
+    #[test]
+    fn provider_kind_round_trips_its_name() {
+        for k in ProviderKind::ALL {
+            assert_eq!(k.as_str().parse::<ProviderKind>().unwrap(), k);
+        }
+        assert!("hubspot".parse::<ProviderKind>().unwrap_err().contains("aws-iam"));
+    }
+
+    #[test]
+    fn insert_refuses_a_taken_address() {
+        let mut inv = Inventory::new(vec![]);
+        assert!(inv.insert("acme", Credential::new("crm", ProviderKind::Manual)));
+        assert!(!inv.insert("acme", Credential::new("crm", ProviderKind::Sandbox)));
+        assert_eq!(inv.credential_count(), 1);
+    }
+}

@@ -1,0 +1,274 @@
+//! Reading an inventory from YAML text: the version gate, the schema, and the checks that
+//! span records (unique ids, connections that exist and match their provider).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::Deserialize;
+
+use super::locate::{locate, render, Segment};
+use super::{Inventory, SCHEMA_VERSION};
+
+/// What is wrong with an inventory's text, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    /// The key path, e.g. `clients[0].integrations[2].connection`; empty for syntax errors
+    /// outside any key.
+    pub key_path: String,
+    /// What is wrong, in words.
+    pub message: String,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.key_path.is_empty() {
+            write!(f, "{}: ", self.key_path)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some((line, col)) = self.position {
+            write!(f, " (line {line}, column {col})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+impl SchemaError {
+    fn at(text: &str, path: Vec<Segment>, message: String) -> Self {
+        SchemaError {
+            key_path: render(&path),
+            position: locate(text, &path),
+            message,
+        }
+    }
+
+    fn from_yaml(err: serde_yaml::Error) -> Self {
+        // The parser's message carries its own key path prefix ("a.b: msg") and a trailing
+        // "at line L column C"; both are split out so every error reads the same way.
+        let position = err.location().map(|l| (l.line(), l.column()));
+        let mut message = err.to_string();
+        if let Some(cut) = message.rfind(" at line ") {
+            message.truncate(cut);
+        }
+        let (key_path, message) = match message.split_once(": ") {
+            Some((p, m)) if !p.contains(' ') && !p.is_empty() => (p.to_string(), m.to_string()),
+            _ => (String::new(), message),
+        };
+        SchemaError {
+            key_path,
+            message,
+            position,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    version: Option<serde_yaml::Value>,
+}
+
+/// Parses and checks an inventory. The first problem found is returned.
+pub fn parse(text: &str) -> Result<Inventory, SchemaError> {
+    let probe: VersionProbe = serde_yaml::from_str(text).map_err(SchemaError::from_yaml)?;
+    let version_path = vec![Segment::Key("version".into())];
+    match probe.version {
+        None => {
+            return Err(SchemaError::at(
+                text,
+                version_path,
+                format!("missing; an inventory starts with `version: {SCHEMA_VERSION}`"),
+            ))
+        }
+        Some(v) if v.as_u64() != Some(u64::from(SCHEMA_VERSION)) => {
+            let shown = serde_yaml::to_string(&v).unwrap_or_default();
+            return Err(SchemaError::at(
+                text,
+                version_path,
+                format!(
+                    "this build of keyward reads version {SCHEMA_VERSION}, the file says {}; \
+                     use the keyward that wrote it",
+                    shown.trim()
+                ),
+            ));
+        }
+        Some(_) => {}
+    }
+    let inventory: Inventory = serde_yaml::from_str(text).map_err(SchemaError::from_yaml)?;
+    if let Some((path, message)) = check(&inventory).into_iter().next() {
+        return Err(SchemaError::at(text, path, message));
+    }
+    Ok(inventory)
+}
+
+/// Checks that span records. Returns every problem with its key path, file order.
+pub fn check(inv: &Inventory) -> Vec<(Vec<Segment>, String)> {
+    use Segment::{Index, Key};
+    let mut problems = Vec::new();
+    let key = |s: &str| Key(s.to_string());
+
+    let mut connection_ids = HashSet::new();
+    for (ci, conn) in inv.connections.iter().enumerate() {
+        if !connection_ids.insert(conn.id.as_str()) {
+            problems.push((
+                vec![key("connections"), Index(ci), key("id")],
+                format!("duplicate connection id `{}`", conn.id),
+            ));
+        }
+    }
+
+    let mut client_ids = HashSet::new();
+    for (ci, client) in inv.clients.iter().enumerate() {
+        let client_path = vec![key("clients"), Index(ci)];
+        if let Err(why) = check_id(&client.id) {
+            problems.push((with(&client_path, &[key("id")]), why));
+        }
+        if !client_ids.insert(client.id.as_str()) {
+            problems.push((
+                with(&client_path, &[key("id")]),
+                format!("duplicate client id `{}`", client.id),
+            ));
+        }
+        let mut integration_ids = HashSet::new();
+        for (ii, cred) in client.integrations.iter().enumerate() {
+            let path = with(&client_path, &[key("integrations"), Index(ii)]);
+            if let Err(why) = check_id(&cred.id) {
+                problems.push((with(&path, &[key("id")]), why));
+            }
+            if !integration_ids.insert(cred.id.as_str()) {
+                problems.push((
+                    with(&path, &[key("id")]),
+                    format!("duplicate integration id `{}` in client `{}`", cred.id, client.id),
+                ));
+            }
+            if let Some(conn_id) = &cred.connection {
+                match inv.connection(conn_id) {
+                    None => problems.push((
+                        with(&path, &[key("connection")]),
+                        format!("connection `{conn_id}` is not defined under `connections`"),
+                    )),
+                    Some(conn) if conn.provider != cred.provider => problems.push((
+                        with(&path, &[key("connection")]),
+                        format!(
+                            "connection `{conn_id}` is for {}, but this credential is {}",
+                            conn.provider, cred.provider
+                        ),
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn with(base: &[Segment], more: &[Segment]) -> Vec<Segment> {
+    base.iter().chain(more).cloned().collect()
+}
+
+/// Ids appear in `CLIENT/INTEGRATION` addresses and on the command line: no slashes, no
+/// spaces, not empty.
+fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        Err("id is empty".into())
+    } else if id.contains('/') || id.chars().any(char::is_whitespace) {
+        Err(format!("id `{id}` may not contain `/` or spaces"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "version: 1
+connections:
+  - id: acme-aws
+    provider: aws-iam
+clients:
+  - id: acme
+    integrations:
+      - id: crm
+        provider: aws-iam
+        connection: acme-aws
+      - id: bot
+        provider: manual
+";
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_good_file_parses() {
+        let inv = parse(GOOD).unwrap();
+        assert_eq!(inv.credential_count(), 2);
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_path_and_line() {
+        let text = GOOD.replace("      - id: bot\n", "      - id: bot\n        expirse: 2026-01-01\n");
+        let e = err(&text);
+        assert!(e.starts_with("clients[0].integrations[1]: unknown field `expirse`"), "{e}");
+        assert!(e.ends_with("(line 12, column 9)"), "{e}");
+    }
+
+    #[test]
+    fn unknown_provider_is_refused_with_its_line() {
+        let e = err(&GOOD.replace("provider: manual", "provider: hubspot"));
+        assert!(e.contains("unknown variant `hubspot`"), "{e}");
+        assert!(e.contains("line 12"), "{e}");
+    }
+
+    #[test]
+    fn unknown_version_is_refused_not_guessed() {
+        let e = err(&GOOD.replace("version: 1", "version: 2"));
+        assert_eq!(
+            e,
+            "version: this build of keyward reads version 1, the file says 2; use the keyward \
+             that wrote it (line 1, column 1)"
+        );
+        assert!(err("clients: []\n").starts_with("version: missing"));
+    }
+
+    #[test]
+    fn dangling_connection_is_located() {
+        let e = err(&GOOD.replace("connection: acme-aws", "connection: nowhere"));
+        assert_eq!(
+            e,
+            "clients[0].integrations[0].connection: connection `nowhere` is not defined under \
+             `connections` (line 10, column 9)"
+        );
+    }
+
+    #[test]
+    fn connection_for_another_provider_is_refused() {
+        let e = err(&GOOD.replace("provider: aws-iam\n        connection", "provider: sandbox\n        connection"));
+        assert!(e.contains("is for aws-iam, but this credential is sandbox"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_ids_are_located() {
+        let e = err(&GOOD.replace("id: bot", "id: crm"));
+        assert_eq!(
+            e,
+            "clients[0].integrations[1].id: duplicate integration id `crm` in client `acme` \
+             (line 11, column 9)"
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let e = parse("version: 1\nclients: [\n").unwrap_err();
+        assert!(e.position.is_some(), "{e}");
+    }
+
+    #[test]
+    fn ids_with_slashes_are_refused() {
+        let e = err(&GOOD.replace("id: bot", "id: a/b"));
+        assert!(e.contains("may not contain `/`"), "{e}");
+    }
+}

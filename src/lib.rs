@@ -1,0 +1,10 @@
+//! keyward: keep every API credential held for clients in one age-encrypted inventory,
+//! see what expires and what has gone unused, and rotate or revoke keys through the
+//! providers' own APIs.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod inventory;
+pub mod secret;
+pub mod providers;
+pub mod cli;

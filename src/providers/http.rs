@@ -1,0 +1,520 @@
+//! The one HTTP client every provider shares: TLS through rustls with ring, connect and
+//! request timeouts, retries with exponential backoff and full jitter on 429, 5xx and
+//! connection failures (honouring `Retry-After` and rate-limit reset headers), a concurrency
+//! limit per provider, and plain HTTP only to loopback addresses.
+//!
+//! Errors it builds name the provider, the credential, the request line and the status, and
+//! carry only a redacted excerpt of the provider's answer: never a header, never a secret.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::Rng;
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::error::{ErrorKind, ProviderError};
+use crate::inventory::{CredentialRef, ProviderKind};
+
+/// When and how often to try again.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The first backoff; each next one doubles, up to `max_delay`.
+    pub base_delay: Duration,
+    /// The longest computed backoff.
+    pub max_delay: Duration,
+    /// The longest `Retry-After` honoured; a provider asking for more fails the call.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Settings for the shared client.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpConfig {
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for one attempt, body included.
+    pub request_timeout: Duration,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// Requests in flight at once to one provider.
+    pub per_provider_concurrency: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            per_provider_concurrency: 8,
+        }
+    }
+}
+
+/// The process's HTTP client: one connection pool, one limiter per provider.
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    config: HttpConfig,
+    limiters: Arc<Mutex<HashMap<ProviderKind, Arc<Semaphore>>>>,
+}
+
+fn install_crypto_provider() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        // Another part of the process may have installed one already; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl Http {
+    /// A client with `config`.
+    pub fn new(config: HttpConfig) -> Self {
+        install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))
+            .https_only(false) // checked per endpoint: HTTPS, or HTTP to loopback only
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client's static configuration is valid");
+        Http {
+            client,
+            config,
+            limiters: Arc::default(),
+        }
+    }
+
+    /// The handle one provider uses.
+    pub fn api(&self, provider: ProviderKind) -> Api {
+        let limiter = self
+            .limiters
+            .lock()
+            .expect("limiter map lock")
+            .entry(provider)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_provider_concurrency)))
+            .clone();
+        Api {
+            client: self.client.clone(),
+            provider,
+            retry: self.config.retry,
+            limiter,
+        }
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http::new(HttpConfig::default())
+    }
+}
+
+/// Checks that `endpoint` is HTTPS, or plain HTTP to a loopback address.
+pub fn check_endpoint(
+    provider: ProviderKind,
+    at: Option<&CredentialRef>,
+    endpoint: &str,
+) -> Result<Url, ProviderError> {
+    let url = Url::parse(endpoint).map_err(|e| {
+        ProviderError::config(provider, at, format!("endpoint `{endpoint}` is not a URL: {e}"))
+    })?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(ProviderError::config(
+            provider,
+            at,
+            format!("endpoint `{endpoint}` is plain HTTP; only loopback addresses may skip TLS"),
+        )),
+        other => Err(ProviderError::config(
+            provider,
+            at,
+            format!("endpoint `{endpoint}` has scheme `{other}`; use https"),
+        )),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// What a request is, for error messages: the credential and `METHOD /path`.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The credential the call is about.
+    pub at: Option<CredentialRef>,
+    /// `METHOD /path`, without query values.
+    pub request: String,
+}
+
+impl Call {
+    /// Describes a call about `at`.
+    pub fn new(at: Option<&CredentialRef>, method: &str, path: &str) -> Self {
+        Call {
+            at: at.cloned(),
+            request: format!("{method} {path}"),
+        }
+    }
+}
+
+/// A provider's handle on the shared client.
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    provider: ProviderKind,
+    retry: RetryPolicy,
+    limiter: Arc<Semaphore>,
+}
+
+/// A final answer: any status that retrying would not change.
+#[derive(Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+    provider: ProviderKind,
+    call: Call,
+}
+
+impl Api {
+    /// The underlying client, for building requests.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Which provider this handle is for.
+    pub fn provider(&self) -> ProviderKind {
+        self.provider
+    }
+
+    /// An error about `call` of `kind`.
+    pub fn error(&self, call: &Call, kind: ErrorKind, message: impl Into<String>) -> ProviderError {
+        ProviderError::new(self.provider, call.at.as_ref(), kind, message)
+            .with_request(call.request.clone())
+    }
+
+    /// Sends the request `build` makes, again for each attempt (so signatures and
+    /// timestamps are fresh), retrying 429, 5xx and transport failures. Returns the first
+    /// answer retrying would not change; error statuses are left to [`Reply::ok`].
+    pub async fn send<F>(&self, call: &Call, build: F) -> Result<Reply, ProviderError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let outcome = {
+                let _permit = self.limiter.acquire().await.expect("limiter never closes");
+                self.attempt(call, &build).await
+            };
+            let last = attempt >= self.retry.max_attempts;
+            let wait = match outcome {
+                Ok(reply) if !is_retryable_status(reply.status) => return Ok(reply),
+                Ok(reply) => {
+                    let asked = retry_after(&reply.headers);
+                    if let Some(asked) = asked.filter(|d| *d > self.retry.max_retry_after) {
+                        return Err(self
+                            .error(
+                                call,
+                                kind_for_status(reply.status),
+                                format!(
+                                    "asked to wait {}s before retrying, longer than keyward waits",
+                                    asked.as_secs()
+                                ),
+                            )
+                            .with_status(reply.status));
+                    }
+                    if last {
+                        let kind = kind_for_status(reply.status);
+                        let msg = match kind {
+                            ErrorKind::RateLimited => {
+                                format!("rate limited; gave up after {attempt} attempts")
+                            }
+                            _ => format!("{} (after {attempt} attempts)", reply.excerpt()),
+                        };
+                        return Err(self.error(call, kind, msg).with_status(reply.status));
+                    }
+                    asked.unwrap_or_else(|| self.backoff(attempt))
+                }
+                Err(e) if last || e.kind != ErrorKind::Transport => {
+                    return Err(ProviderError {
+                        message: format!("{} (after {attempt} attempts)", e.message),
+                        ..e
+                    })
+                }
+                Err(_) => self.backoff(attempt),
+            };
+            tracing::debug!(provider = %self.provider, request = %call.request, attempt, ?wait, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Sends and decodes a JSON answer in one go, mapping error statuses to errors.
+    pub async fn json<T, F>(&self, call: &Call, build: F) -> Result<T, ProviderError>
+    where
+        T: DeserializeOwned,
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        self.send(call, build).await?.ok()?.json()
+    }
+
+    async fn attempt<F>(&self, call: &Call, build: &F) -> Result<Reply, ProviderError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let transport = |e: reqwest::Error| {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "could not connect"
+            } else if e.is_body() || e.is_decode() {
+                "the answer was cut off"
+            } else {
+                "request failed"
+            };
+            // reqwest's own message can include the URL with its query; keep only the kind.
+            self.error(call, ErrorKind::Transport, what)
+        };
+        let response = build(&self.client).send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?;
+        Ok(Reply {
+            status,
+            headers,
+            body,
+            provider: self.provider,
+            call: call.clone(),
+        })
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .retry
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.retry.max_delay);
+        // Full jitter: spreads a burst of clients hit by the same 429 over the window.
+        let millis = exp.as_millis().max(1) as u64;
+        Duration::from_millis(rand::thread_rng().gen_range(millis / 2..=millis))
+    }
+}
+
+fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+fn kind_for_status(status: u16) -> ErrorKind {
+    match status {
+        401 | 403 => ErrorKind::Unauthorized,
+        404 => ErrorKind::NotFound,
+        429 => ErrorKind::RateLimited,
+        _ => ErrorKind::Http,
+    }
+}
+
+/// How long the provider asked us to wait: `Retry-After` (seconds or an HTTP date), else
+/// a rate-limit reset header in seconds.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(v) = get("retry-after") {
+        if let Ok(secs) = v.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        if let Ok(when) = httpdate::parse_http_date(v) {
+            return Some(
+                when.duration_since(std::time::SystemTime::now())
+                    .unwrap_or(Duration::ZERO),
+            );
+        }
+    }
+    ["ratelimit-reset", "x-ratelimit-reset-after", "x-rate-limit-reset-after"]
+        .iter()
+        .find_map(|h| get(h)?.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
+        .map(Duration::from_secs_f64)
+}
+
+impl Reply {
+    /// The body if the status is 2xx; otherwise an error naming the status and what the
+    /// provider said.
+    pub fn ok(self) -> Result<Reply, ProviderError> {
+        if (200..300).contains(&self.status) {
+            Ok(self)
+        } else {
+            Err(self.into_error())
+        }
+    }
+
+    /// This reply as an error.
+    pub fn into_error(self) -> ProviderError {
+        ProviderError::new(
+            self.provider,
+            self.call.at.as_ref(),
+            kind_for_status(self.status),
+            self.excerpt(),
+        )
+        .with_request(self.call.request.clone())
+        .with_status(self.status)
+    }
+
+    /// Decodes the body as JSON, or says which part of it is missing or wrong.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let what = if e.is_eof() {
+                "the answer was cut off".to_string()
+            } else if e.is_syntax() {
+                "the answer is not JSON".to_string()
+            } else {
+                format!("the answer does not match the API: {e}")
+            };
+            self.bad_response(what)
+        })
+    }
+
+    /// An error saying the answer was not what the API documents.
+    pub fn bad_response(&self, message: impl Into<String>) -> ProviderError {
+        ProviderError::new(
+            self.provider,
+            self.call.at.as_ref(),
+            ErrorKind::BadResponse,
+            message,
+        )
+        .with_request(self.call.request.clone())
+        .with_status(self.status)
+    }
+
+    /// A short, redacted excerpt of what the provider said.
+    pub fn excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let said = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| provider_message(&v))
+            .or_else(|| xml_message(&text))
+            .unwrap_or_else(|| text.chars().take(160).collect());
+        let said = redact_tokens(said.trim());
+        if said.is_empty() {
+            "no details in the answer".to_string()
+        } else {
+            said
+        }
+    }
+}
+
+fn provider_message(v: &serde_json::Value) -> Option<String> {
+    let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    v.get("error_description")
+        .and_then(s)
+        .or_else(|| v.get("message").and_then(s))
+        .or_else(|| v.pointer("/error/message").and_then(s))
+        .or_else(|| v.pointer("/errors/0/message").and_then(s))
+        .or_else(|| v.pointer("/errors/0/field").and_then(s))
+        .or_else(|| v.get("error").and_then(s))
+        .or_else(|| v.get("detail").and_then(s))
+}
+
+fn xml_message(text: &str) -> Option<String> {
+    let code = between(text, "<Code>", "</Code>");
+    let message = between(text, "<Message>", "</Message>");
+    match (code, message) {
+        (Some(c), Some(m)) => Some(format!("{c}: {m}")),
+        (c, m) => m.or(c),
+    }
+}
+
+fn between(text: &str, open: &str, close: &str) -> Option<String> {
+    let start = text.find(open)? + open.len();
+    let end = text[start..].find(close)? + start;
+    Some(text[start..end].to_string())
+}
+
+/// Masks runs of 32 or more token characters: whatever a provider echoes back, a key or a
+/// token never reaches an error message.
+pub fn redact_tokens(text: &str) -> String {
+    let is_token = |c: char| c.is_ascii_alphanumeric() || "-_.+/=".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 32 {
+            out.push_str(crate::secret::MASK);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_token(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        let p = ProviderKind::Sendgrid;
+        assert!(check_endpoint(p, None, "https://api.sendgrid.com").is_ok());
+        assert!(check_endpoint(p, None, "http://127.0.0.1:4010").is_ok());
+        assert!(check_endpoint(p, None, "http://localhost:4010").is_ok());
+        assert!(check_endpoint(p, None, "http://[::1]:4010").is_ok());
+        let e = check_endpoint(p, None, "http://api.sendgrid.com").unwrap_err();
+        assert!(e.to_string().contains("only loopback"), "{e}");
+        assert!(check_endpoint(p, None, "ftp://x").is_err());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_dates_and_reset_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        let mut h = HeaderMap::new();
+        h.insert("ratelimit-reset", "2".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn long_tokens_are_masked_in_error_text() {
+        let t = redact_tokens("bad key SG.abcdefghijklmnopqrstuvwxyz0123456789ABCD here");
+        assert_eq!(t, format!("bad key {} here", crate::secret::MASK));
+        assert_eq!(redact_tokens("user AKIAIOSFODNN7EXAMPLE"), "user AKIAIOSFODNN7EXAMPLE");
+    }
+}

@@ -1,0 +1,243 @@
+//! One async trait for every provider's key lifecycle, and the types it speaks.
+//!
+//! A provider module turns [`Target`]s into calls on its management API and answers in
+//! [`RemoteKey`], [`IssuedKey`] and [`Verification`]. It never touches the inventory file
+//! or the terminal: callers (sync, verify, rotation) decide what to store and show.
+
+pub mod error;
+pub mod http;
+pub mod registry;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::inventory::{Connection, Credential, CredentialRef, ProviderKind, RemoteStatus};
+use crate::secret::Secret;
+
+pub use error::{ErrorKind, ProviderError};
+
+/// How a provider replaces a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RotationStyle {
+    /// A new key is created beside the old one; the old one is revoked after the new one
+    /// is deployed and verified. Consumers never see a gap.
+    CreateThenRevoke,
+    /// The provider replaces the value in place: the old value dies at once.
+    RollInPlace,
+    /// No API: a person rotates it where the provider lets them, keyward guides and records.
+    Manual,
+}
+
+/// What a provider can do, so the planner can say what a rotation will involve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// How a key is replaced.
+    pub rotation: RotationStyle,
+    /// Whether a key can be deactivated (kept, but refused) before it is deleted.
+    pub can_deactivate: bool,
+    /// Whether the API reports an expiry date.
+    pub reports_expiry: bool,
+    /// Whether the API reports when a key was last used.
+    pub reports_last_used: bool,
+    /// How many live keys one owner may have at once, where the provider caps it.
+    pub max_live_keys: Option<u32>,
+    /// Whether a secret can be checked with a read-only call.
+    pub can_verify: bool,
+}
+
+/// What a provider operates on: one credential with the connection that manages it.
+/// Owned, so it can move into spawned tasks.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The credential's address, for error messages.
+    pub at: CredentialRef,
+    /// The credential as the inventory holds it (remote id, params, scopes, secret).
+    pub credential: Credential,
+    /// The connection named by the credential, if any.
+    pub connection: Option<Connection>,
+}
+
+impl Target {
+    /// A required non-secret parameter, looked up on the credential, then the connection.
+    pub fn param(&self, name: &str) -> Result<&str, ProviderError> {
+        self.credential
+            .params
+            .get(name)
+            .or_else(|| self.connection.as_ref().and_then(|c| c.params.get(name)))
+            .map(String::as_str)
+            .ok_or_else(|| {
+                ProviderError::config(
+                    self.credential.provider,
+                    Some(&self.at),
+                    format!("needs `params.{name}` on the credential or its connection"),
+                )
+            })
+    }
+
+    /// A required management secret from the connection's `auth` map.
+    pub fn auth(&self, name: &str) -> Result<&Secret, ProviderError> {
+        let conn = self.connection.as_ref().ok_or_else(|| {
+            ProviderError::config(
+                self.credential.provider,
+                Some(&self.at),
+                "needs a `connection` to reach the provider's API",
+            )
+        })?;
+        conn.auth.get(name).ok_or_else(|| {
+            ProviderError::config(
+                self.credential.provider,
+                Some(&self.at),
+                format!("connection `{}` needs `auth.{name}`", conn.id),
+            )
+        })
+    }
+
+    /// The connection's endpoint, or the provider's public default.
+    pub fn endpoint_or(&self, default: &str) -> String {
+        self.connection
+            .as_ref()
+            .and_then(|c| c.endpoint.clone())
+            .unwrap_or_else(|| default.to_string())
+    }
+}
+
+/// A key as the provider describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteKey {
+    /// The provider's id for the key.
+    pub remote_id: String,
+    /// Active or inactive.
+    pub state: RemoteStatus,
+    /// A display name the provider holds, if any.
+    pub name: Option<String>,
+    /// When it was issued.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last used.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Its permissions, in the provider's words.
+    pub scopes: Vec<String>,
+    /// Risks the provider's answer shows (e.g. an admin scope).
+    pub risks: Vec<String>,
+}
+
+impl RemoteKey {
+    /// A key with only its id and state known.
+    pub fn new(remote_id: impl Into<String>, state: RemoteStatus) -> Self {
+        RemoteKey {
+            remote_id: remote_id.into(),
+            state,
+            name: None,
+            created_at: None,
+            expires_at: None,
+            last_used_at: None,
+            scopes: Vec::new(),
+            risks: Vec::new(),
+        }
+    }
+}
+
+/// A key the provider just issued. The secret is shown once; the caller stores it at once.
+#[derive(Debug, Clone)]
+pub struct IssuedKey {
+    /// The provider's id for the new key.
+    pub remote_id: String,
+    /// The new secret value.
+    pub secret: Secret,
+    /// When it was issued.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Its permissions.
+    pub scopes: Vec<String>,
+    /// Non-secret values to record on the credential (merged into its `params`).
+    pub params: BTreeMap<String, String>,
+}
+
+/// The four honest answers to "does this secret work?".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Verification {
+    /// The provider accepted it.
+    Valid,
+    /// The provider refused it.
+    Invalid {
+        /// What the provider said.
+        reason: String,
+    },
+    /// Could not ask now (network, rate limit): try again later.
+    CouldNotCheck {
+        /// Why.
+        reason: String,
+    },
+    /// The provider offers no way to check.
+    CannotCheck {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Verification {
+    /// The one-word label used in tables and JSON.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verification::Valid => "valid",
+            Verification::Invalid { .. } => "invalid",
+            Verification::CouldNotCheck { .. } => "could-not-check",
+            Verification::CannotCheck { .. } => "cannot-check",
+        }
+    }
+}
+
+/// A key the provider manages, seen from keyward: the whole lifecycle behind one trait.
+///
+/// Methods a provider does not support return [`ErrorKind::Unsupported`]; its
+/// [`Capabilities`] say so up front, so callers plan around them.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Which provider this is.
+    fn kind(&self) -> ProviderKind;
+
+    /// What it can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// The key `target` points at, as the provider sees it now; `None` when the provider
+    /// no longer knows it.
+    async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError>;
+
+    /// Every key of the same owner (an IAM user's keys, a project's keys): used to check
+    /// key limits before a rotation and to find keys keyward created but did not record.
+    async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError>;
+
+    /// Issues a new key beside the old one (create-then-revoke providers).
+    async fn create(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
+        Err(ProviderError::unsupported(self.kind(), Some(&target.at), "create a key"))
+    }
+
+    /// Replaces the key's value in place (roll-in-place providers): the old value dies.
+    async fn roll(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
+        Err(ProviderError::unsupported(self.kind(), Some(&target.at), "roll a key"))
+    }
+
+    /// Checks `secret` (the key `remote_id`) with a read-only call made with it.
+    async fn verify(&self, target: &Target, remote_id: Option<&str>, secret: &Secret)
+        -> Verification;
+
+    /// Stops the key `remote_id` working without deleting it, where the provider allows.
+    async fn deactivate(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+        let _ = remote_id;
+        Err(ProviderError::unsupported(self.kind(), Some(&target.at), "deactivate a key"))
+    }
+
+    /// Deletes the key `remote_id`. Deleting a key the provider no longer knows succeeds.
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError>;
+}
+
+/// A provider shared between tasks.
+pub type SharedProvider = Arc<dyn Provider>;
