@@ -8,3 +8,4 @@ pub mod inventory;
 pub mod secret;
 pub mod providers;
 pub mod cli;
+pub mod tui;

@@ -1,0 +1,604 @@
+//! The one place state changes: `update(state, action)` applies an action and returns the
+//! effects the runtime must carry out. Pure: no terminal, no clock, no network.
+
+use super::action::{Action, Effect, Job, JobKind};
+use super::keymap::{self, Mode};
+use super::rows::Column;
+use super::state::{Batch, Input, Screen, State};
+use crate::inventory::{Credential, HistoryEntry, RemoteState, RemoteStatus};
+use crate::providers::{RemoteKey, Target, Verification};
+
+/// Applies `action` to `state`; returns what the runtime must do next.
+pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Quit => {
+            state.quit = true;
+            state.detail.reveal = false;
+        }
+        Action::Resize(w, h) => {
+            state.size = (w, h);
+            state.scroll_to_cursor();
+        }
+        Action::Tick => {
+            if state.running > 0 {
+                state.spinner = state.spinner.wrapping_add(1);
+            }
+        }
+        Action::Refused(what) => {
+            state.fail(format!("read-only: cannot {what}"));
+        }
+        Action::Inspected { row, result } => return inspected(state, row, result),
+        Action::Verified { row, result } => return verified(state, row, result),
+        Action::Saved(Ok(())) => {
+            state.unsaved = false;
+            if !state.notice.as_ref().is_some_and(|n| n.error) {
+                let text = state.notice.take().map(|n| n.text).unwrap_or_default();
+                state.notify(format!(
+                    "{text}{}saved",
+                    if text.is_empty() { "" } else { "; " }
+                ));
+            }
+        }
+        Action::Saved(Err(e)) => state.fail(format!("save failed: {e}")),
+        Action::Copied(Ok(())) => {}
+        Action::Copied(Err(e)) => state.fail(format!("copy failed: {e}")),
+        other => return on_key_action(state, other),
+    }
+    Vec::new()
+}
+
+fn on_key_action(state: &mut State, action: Action) -> Vec<Effect> {
+    match state.mode() {
+        Mode::Filter | Mode::Command => text_field(state, action),
+        Mode::Main => main(state, action),
+        Mode::Detail => detail(state, action),
+        Mode::Timeline => {
+            match action {
+                Action::Back => state.screen = Screen::Main,
+                Action::Help => open_help(state),
+                _ => {}
+            }
+            Vec::new()
+        }
+        Mode::Help => {
+            match action {
+                Action::Back => {
+                    state.screen = state.help_return;
+                }
+                Action::Down => state.help_scroll = state.help_scroll.saturating_add(1),
+                Action::Up => state.help_scroll = state.help_scroll.saturating_sub(1),
+                Action::PageDown => {
+                    state.help_scroll = state.help_scroll.saturating_add(page(state))
+                }
+                Action::PageUp => state.help_scroll = state.help_scroll.saturating_sub(page(state)),
+                Action::Top => state.help_scroll = 0,
+                Action::Bottom => state.help_scroll = u16::MAX,
+                _ => {}
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn page(state: &State) -> u16 {
+    u16::try_from(state.page_rows()).unwrap_or(u16::MAX)
+}
+
+fn open_help(state: &mut State) {
+    leave_detail(state);
+    state.help_return = state.screen;
+    state.help_scroll = 0;
+    state.screen = Screen::Help;
+}
+
+/// Leaving the detail screen always masks the secret again.
+fn leave_detail(state: &mut State) {
+    state.detail.reveal = false;
+}
+
+fn move_cursor(state: &mut State, action: &Action) -> bool {
+    let last = state.visible.len().saturating_sub(1);
+    let page = state.page_rows();
+    state.cursor = match action {
+        Action::Down => (state.cursor + 1).min(last),
+        Action::Up => state.cursor.saturating_sub(1),
+        Action::Top => 0,
+        Action::Bottom => last,
+        Action::PageDown => (state.cursor + page).min(last),
+        Action::PageUp => state.cursor.saturating_sub(page),
+        _ => return false,
+    };
+    state.scroll_to_cursor();
+    true
+}
+
+fn main(state: &mut State, action: Action) -> Vec<Effect> {
+    if move_cursor(state, &action) {
+        return Vec::new();
+    }
+    match action {
+        Action::Open => {
+            if let Some(row) = state.selected() {
+                state.detail.row = row;
+                state.detail.reveal = false;
+                state.detail.scroll = 0;
+                state.screen = Screen::Detail;
+            }
+        }
+        Action::Back => {
+            if state.marked.iter().any(|&m| m) {
+                state.marked.iter_mut().for_each(|m| *m = false);
+                state.notify("marks cleared");
+            } else if !state.filter.is_empty() || state.client.is_some() || state.expiring.is_some()
+            {
+                clear_filters(state);
+                state.notify("filters cleared");
+            }
+        }
+        Action::ToggleMark => {
+            if let Some(row) = state.selected() {
+                state.marked[row] = !state.marked[row];
+                move_cursor(state, &Action::Down);
+            }
+        }
+        Action::MarkAllVisible => {
+            let all = !state.visible.is_empty() && state.visible.iter().all(|&r| state.marked[r]);
+            for &r in &state.visible {
+                state.marked[r] = !all;
+            }
+        }
+        Action::StartFilter => state.input = Input::Filter,
+        Action::StartCommand => {
+            state.command.clear();
+            state.input = Input::Command;
+        }
+        Action::ClientFilter => {
+            if state.client.is_some() {
+                state.client = None;
+                state.refilter(false);
+            } else if let Some(row) = state.selected() {
+                state.client = Some(state.rows[row].at.client.clone());
+                state.refilter(true);
+            }
+        }
+        Action::NextSort => {
+            let i = Column::ALL
+                .iter()
+                .position(|&c| c == state.sort.column)
+                .unwrap_or(0);
+            state.sort.column = Column::ALL[(i + 1) % Column::ALL.len()];
+            state.sort.reversed = false;
+            state.resort();
+        }
+        Action::ReverseSort => {
+            state.sort.reversed = !state.sort.reversed;
+            state.resort();
+        }
+        Action::Timeline => {
+            state.compute_timeline();
+            state.screen = Screen::Timeline;
+        }
+        Action::Help => open_help(state),
+        Action::Sync => return start_jobs(state, JobKind::Sync, target_rows(state)),
+        Action::Verify => return start_jobs(state, JobKind::Verify, target_rows(state)),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn clear_filters(state: &mut State) {
+    state.filter.clear();
+    state.client = None;
+    state.expiring = None;
+    state.refilter(false);
+}
+
+/// The marked visible rows, or the selected one when none is marked.
+fn target_rows(state: &State) -> Vec<usize> {
+    let marked = state.marked_visible();
+    if marked.is_empty() {
+        state.selected().into_iter().collect()
+    } else {
+        marked
+    }
+}
+
+fn detail(state: &mut State, action: Action) -> Vec<Effect> {
+    let row = state.detail.row;
+    match action {
+        Action::Back => {
+            leave_detail(state);
+            state.screen = Screen::Main;
+        }
+        Action::Down => state.detail.scroll = state.detail.scroll.saturating_add(1),
+        Action::Up => state.detail.scroll = state.detail.scroll.saturating_sub(1),
+        Action::PageDown => state.detail.scroll = state.detail.scroll.saturating_add(page(state)),
+        Action::PageUp => state.detail.scroll = state.detail.scroll.saturating_sub(page(state)),
+        Action::Top => state.detail.scroll = 0,
+        Action::Bottom => state.detail.scroll = u16::MAX,
+        Action::Reveal => {
+            let has_secret = state.credential(row).is_some_and(|c| c.secret.is_some());
+            if has_secret {
+                state.detail.reveal = !state.detail.reveal;
+            } else {
+                state.fail(format!("{}: no secret stored", state.rows[row].at));
+            }
+        }
+        Action::Copy => {
+            let at = state.rows[row].at.clone();
+            match state.credential(row).and_then(|c| c.secret.clone()) {
+                Some(secret) => {
+                    state.notify(format!("{at}: secret sent to the clipboard (OSC 52)"));
+                    return vec![Effect::Copy(secret)];
+                }
+                None => state.fail(format!("{at}: no secret stored")),
+            }
+        }
+        Action::Timeline => {
+            leave_detail(state);
+            state.compute_timeline();
+            state.screen = Screen::Timeline;
+        }
+        Action::Help => open_help(state),
+        Action::Sync => return start_jobs(state, JobKind::Sync, vec![row]),
+        Action::Verify => return start_jobs(state, JobKind::Verify, vec![row]),
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn text_field(state: &mut State, action: Action) -> Vec<Effect> {
+    let filtering = state.input == Input::Filter;
+    match action {
+        Action::Insert(c) => {
+            if filtering {
+                state.filter.push(c);
+                state.refilter(true);
+            } else {
+                state.command.push(c);
+            }
+        }
+        Action::DeleteBack => {
+            if filtering {
+                if state.filter.pop().is_some() {
+                    state.refilter(false);
+                }
+            } else {
+                state.command.pop();
+            }
+        }
+        Action::ClearLine => {
+            if filtering {
+                state.filter.clear();
+                state.refilter(false);
+            } else {
+                state.command.clear();
+            }
+        }
+        Action::Back => {
+            if filtering {
+                state.filter.clear();
+                state.refilter(false);
+            } else {
+                state.command.clear();
+            }
+            state.input = Input::None;
+        }
+        Action::Submit => {
+            state.input = Input::None;
+            if !filtering {
+                let line = std::mem::take(&mut state.command);
+                return run_command(state, &line);
+            }
+        }
+        Action::Up | Action::Down => {
+            move_cursor(state, &action);
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Runs one `:` command line.
+fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
+    let mut words = line.split_whitespace();
+    let Some(verb) = words.next() else {
+        return Vec::new();
+    };
+    let args: Vec<&str> = words.collect();
+    match (verb, args.as_slice()) {
+        ("q" | "q!" | "quit" | "exit", []) => state.quit = true,
+        ("client", []) => {
+            state.client = None;
+            state.refilter(false);
+        }
+        ("client", [id]) => {
+            let found = state
+                .inventory
+                .clients
+                .iter()
+                .find(|c| c.id.eq_ignore_ascii_case(id))
+                .map(|c| c.id.clone());
+            match found {
+                Some(c) => {
+                    state.client = Some(c.clone());
+                    state.refilter(false);
+                    state.notify(format!("client {c}: {} credentials", state.visible.len()));
+                }
+                None => state.fail(format!("no client `{id}`")),
+            }
+        }
+        ("expiring", []) => {
+            state.expiring = None;
+            state.refilter(false);
+        }
+        ("expiring", [days]) => match days.trim_end_matches('d').parse::<u32>() {
+            Ok(d) => {
+                state.expiring = Some(d);
+                state.refilter(false);
+                state.notify(format!(
+                    "{} due or expiring within {d} days",
+                    state.visible.len()
+                ));
+            }
+            Err(_) => state.fail(format!("`{days}` is not a number of days")),
+        },
+        ("sort", [col, rest @ ..]) if rest.len() <= 1 => {
+            let reversed = match rest {
+                [] | ["asc"] => Some(false),
+                ["desc"] => Some(true),
+                _ => None,
+            };
+            match (Column::parse(col), reversed) {
+                (Some(column), Some(reversed)) => {
+                    state.sort = super::state::Sort { column, reversed };
+                    state.resort();
+                }
+                (None, _) => {
+                    let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+                    state.fail(format!(
+                        "unknown column `{col}`: one of {}",
+                        names.join(", ")
+                    ));
+                }
+                (_, None) => state.fail("sort order is `asc` or `desc`"),
+            }
+        }
+        ("filter", words) => {
+            state.filter = words.join(" ");
+            state.refilter(false);
+        }
+        ("clear", []) => {
+            state.marked.iter_mut().for_each(|m| *m = false);
+            clear_filters(state);
+        }
+        ("timeline", []) => {
+            state.compute_timeline();
+            state.screen = Screen::Timeline;
+        }
+        ("help", []) => open_help(state),
+        ("sync" | "verify", []) => {
+            let kind = if verb == "sync" {
+                JobKind::Sync
+            } else {
+                JobKind::Verify
+            };
+            let refused = kind == JobKind::Sync && state.settings.read_only;
+            if refused {
+                state.fail("read-only: cannot sync");
+            } else {
+                return start_jobs(state, kind, target_rows(state));
+            }
+        }
+        _ => {
+            let known = keymap::COMMANDS
+                .iter()
+                .any(|c| c.usage[1..].starts_with(verb));
+            if known {
+                state.fail(format!("wrong arguments for `:{verb}` (see ? for usage)"));
+            } else {
+                state.fail(format!("unknown command `:{verb}` (see ? for the list)"));
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Starts `kind` jobs for `rows`. Read-only refuses sync here too, whatever the key table
+/// let through.
+fn start_jobs(state: &mut State, kind: JobKind, rows: Vec<usize>) -> Vec<Effect> {
+    if kind == JobKind::Sync && state.settings.read_only {
+        state.fail("read-only: cannot sync");
+        return Vec::new();
+    }
+    let mut effects = Vec::new();
+    let mut skipped = Vec::new();
+    for row in rows {
+        let Some(cred) = state.credential(row) else {
+            continue;
+        };
+        if kind == JobKind::Verify && cred.secret.is_none() {
+            skipped.push(state.rows[row].at.to_string());
+            continue;
+        }
+        let connection = cred
+            .connection
+            .as_deref()
+            .and_then(|id| state.inventory.connection(id))
+            .cloned();
+        effects.push(Effect::Run(Box::new(Job {
+            kind,
+            row,
+            target: Target {
+                at: state.rows[row].at.clone(),
+                credential: cred.clone(),
+                connection,
+            },
+        })));
+    }
+    if state.running == 0 {
+        state.batch = Batch::default();
+    }
+    state.batch.started += effects.len();
+    state.running += effects.len();
+    let verb = if kind == JobKind::Sync {
+        "syncing"
+    } else {
+        "verifying"
+    };
+    match (effects.len(), skipped.len()) {
+        (0, 0) => state.fail("nothing selected"),
+        (0, _) => state.fail(format!("no secret stored for {}", skipped.join(", "))),
+        (n, 0) => state.notify(format!("{verb} {n}…")),
+        (n, s) => state.notify(format!("{verb} {n}… ({s} without a secret skipped)")),
+    }
+    effects
+}
+
+fn job_done(state: &mut State) -> Vec<Effect> {
+    state.running = state.running.saturating_sub(1);
+    state.batch.done += 1;
+    if state.running > 0 {
+        return Vec::new();
+    }
+    let b = &state.batch;
+    let mut text = format!("{} done", b.done);
+    if b.changed > 0 {
+        text.push_str(&format!(", {} changed", b.changed));
+    }
+    for (label, n) in &b.verdicts {
+        text.push_str(&format!(", {n} {label}"));
+    }
+    if b.failed > 0 {
+        text.push_str(&format!(", {} failed", b.failed));
+        if let Some(e) = &b.last_error {
+            text.push_str(&format!(" (last: {e})"));
+        }
+    }
+    let failed = b.failed > 0;
+    if b.changed > 0 {
+        // Statuses may have moved: sort and filter again, once for the whole batch.
+        state.resort();
+    }
+    if state.unsaved && !state.settings.can_save {
+        text.push_str("; changes kept in memory only");
+    }
+    if failed {
+        state.fail(text);
+    } else {
+        state.notify(text);
+    }
+    if state.unsaved && state.settings.can_save {
+        return vec![Effect::Save];
+    }
+    Vec::new()
+}
+
+fn inspected(
+    state: &mut State,
+    row: usize,
+    result: Result<Option<RemoteKey>, String>,
+) -> Vec<Effect> {
+    let at = state.rows.get(row).map(|r| r.at.clone());
+    match (at, result) {
+        (Some(at), Ok(found)) => {
+            let now = state.settings.now;
+            if let Some(cred) = state.inventory.credential_mut(&at) {
+                // The check time is recorded even when nothing else changed.
+                state.unsaved = true;
+                if apply_inspection(cred, found, now) {
+                    state.batch.changed += 1;
+                    state.rebuild_row(row);
+                }
+            }
+        }
+        (Some(_), Err(e)) => {
+            state.batch.failed += 1;
+            state.fail(e.clone());
+            state.batch.last_error = Some(e);
+        }
+        (None, _) => {}
+    }
+    job_done(state)
+}
+
+fn verified(state: &mut State, row: usize, result: Result<Verification, String>) -> Vec<Effect> {
+    let result = match result {
+        Ok(v) => v,
+        Err(e) => {
+            state.batch.failed += 1;
+            state.fail(e.clone());
+            state.batch.last_error = Some(e);
+            return job_done(state);
+        }
+    };
+    let label = result.label();
+    match state.batch.verdicts.iter_mut().find(|(l, _)| *l == label) {
+        Some((_, n)) => *n += 1,
+        None => state.batch.verdicts.push((label, 1)),
+    }
+    if let Some(r) = state.rows.get_mut(row) {
+        r.verification = Some(result);
+    }
+    job_done(state)
+}
+
+/// Records what the provider said about `cred` and when it was asked; true if anything
+/// besides the check time changed (then a `synced` history entry says what). A key the
+/// provider no longer knows is flagged missing, never removed.
+pub fn apply_inspection(
+    cred: &mut Credential,
+    found: Option<RemoteKey>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let mut changes: Vec<&str> = Vec::new();
+    let state = match &found {
+        Some(k) => k.state,
+        None => RemoteStatus::Missing,
+    };
+    if cred.remote.as_ref().map(|r| r.state) != Some(state) {
+        changes.push(match state {
+            RemoteStatus::Active => "active at the provider",
+            RemoteStatus::Inactive => "inactive at the provider",
+            RemoteStatus::Missing => "missing at the provider",
+            RemoteStatus::Revoked => "revoked at the provider",
+        });
+    }
+    cred.remote = Some(RemoteState {
+        state,
+        checked_at: now,
+    });
+    if let Some(k) = found {
+        let mut set = |field: &mut Option<chrono::DateTime<chrono::Utc>>,
+                       value: Option<chrono::DateTime<chrono::Utc>>,
+                       name: &'static str| {
+            if value.is_some() && *field != value {
+                *field = value;
+                changes.push(name);
+            }
+        };
+        set(&mut cred.expires_at, k.expires_at, "expiry");
+        set(&mut cred.last_used_at, k.last_used_at, "last use");
+        set(&mut cred.created_at, k.created_at, "creation date");
+        if !k.scopes.is_empty() && cred.scopes != k.scopes {
+            cred.scopes = k.scopes;
+            changes.push("scopes");
+        }
+        for risk in k.risks {
+            if !cred.risks.contains(&risk) {
+                cred.risks.push(risk);
+                changes.push("risks");
+            }
+        }
+    }
+    if changes.is_empty() {
+        return false;
+    }
+    changes.dedup();
+    cred.history.push(HistoryEntry {
+        at: now,
+        event: "synced".to_string(),
+        detail: changes.join(", "),
+    });
+    true
+}
