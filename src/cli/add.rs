@@ -121,9 +121,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         event: "added".into(),
         detail: String::new(),
     });
-    if !args.no_secret {
-        cred.secret = Some(read_secret(&format!("Secret for {}: ", args.credential))?);
-    }
+    cred.secret = secret;
     inv.insert(&args.credential.client, cred);
     store.save(&inv)?;
     println!("Added {}.", args.credential);
