@@ -4,5 +4,7 @@
 
 /// Real local peers (moto, OIDC provider, Prism) started per test; see `peers.rs`.
 pub mod peers;
+/// A real terminal through tmux, for prompts and the dashboard.
+pub mod tmux;
 /// A throwaway HOME and inventory for running the real binary.
 pub mod workspace;
