@@ -990,5 +990,9 @@ fn the_cursor_row_is_reversed_so_it_shows_without_colour() {
     let reversed_rows: Vec<u16> = (0..24)
         .filter(|&y| (0..80).all(|x| buf[(x, y)].modifier.contains(Modifier::REVERSED)))
         .collect();
-    assert_eq!(reversed_rows, [4], "table rows start at line 3; the cursor is on the second");
+    assert_eq!(
+        reversed_rows,
+        [4],
+        "table rows start at line 3; the cursor is on the second"
+    );
 }

@@ -7,6 +7,7 @@
 //! the clock or the network, so every screen is snapshot-tested on a `TestBackend`.
 
 pub mod action;
+pub mod backend;
 pub mod clipboard;
 pub mod keymap;
 pub mod rows;

@@ -12,7 +12,6 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event};
 use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -21,6 +20,7 @@ use ratatui::crossterm::{cursor, execute};
 use ratatui::Terminal;
 
 use super::action::{Action, Effect, Job, JobKind};
+use super::backend::Ansi16Backend;
 use super::clipboard;
 use super::keymap;
 use super::state::{Settings, State};
@@ -94,7 +94,7 @@ type PanicHook = Box<dyn Fn(&panic::PanicHookInfo<'_>) + Send + Sync + 'static>;
 
 /// Restores the terminal when dropped, and while it lives, before a panic message prints.
 struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    terminal: Terminal<Ansi16Backend<Stdout>>,
     previous_hook: Arc<PanicHook>,
 }
 
@@ -112,10 +112,10 @@ impl TerminalGuard {
             restore_terminal();
             chained(info);
         }));
-        let setup = || -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
+        let setup = || -> io::Result<Terminal<Ansi16Backend<Stdout>>> {
             enable_raw_mode()?;
             execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
-            Terminal::new(CrosstermBackend::new(io::stdout()))
+            Terminal::new(Ansi16Backend::new(io::stdout()))
         };
         match setup() {
             Ok(terminal) => Ok(TerminalGuard {
@@ -233,9 +233,11 @@ fn event_loop(
             }
         }
     }
+    // Stop reading keys before the terminal goes back to the shell, so nothing typed
+    // after that point is swallowed by a reader that is still polling.
     stop.store(true, Ordering::Relaxed);
-    drop(guard);
     let _ = input.join();
+    drop(guard);
     outcome
 }
 

@@ -60,7 +60,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         if *column == state.sort.column {
             title.push(if state.sort.reversed { '↓' } else { '↑' });
         }
-        head.push(Span::styled(fit(&title, *width), theme.header()));
+        // Underline the words only, not the padding after them.
+        let cell = fit(&title, *width);
+        let words = cell.trim_end();
+        head.push(Span::styled(words.to_string(), theme.header()));
+        head.push(Span::raw(" ".repeat(cell.len() - words.len())));
     }
     frame.render_widget(Paragraph::new(Line::from(head)), header);
 
