@@ -113,5 +113,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         explicit_identities: true,
         now: ctx.now(),
     };
+    if super::stdout_is_terminal() {
+        return super::dashboard::run(&demo_ctx, "demo".to_string(), false);
+    }
     super::list::run(&demo_ctx, super::list::Args::default())
 }

@@ -4,6 +4,7 @@
 
 mod add;
 mod check;
+mod dashboard;
 mod demo;
 mod import;
 mod init;
@@ -256,6 +257,9 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Recipients(c)) => recipients::run(&ctx, c),
         Some(Command::Check(a)) => check::run(&ctx, a),
         Some(Command::Demo(a)) => demo::run(&ctx, a),
+        None if stdout_is_terminal() => {
+            dashboard::run(&ctx, ctx.inventory.display().to_string(), false)
+        }
         None => list::run(&ctx, list::Args::default()),
     }
 }
