@@ -628,6 +628,18 @@ fn ctrl_a_marks_only_visible_rows() {
         .collect();
     assert_eq!(marked.len(), 4);
     assert!(marked.iter().all(|a| a.starts_with("globex/")));
+    assert_eq!(s.marked_shown, 4);
+    assert!(screen_text(&s).contains("4 marked"));
+    typed(&mut s, ":client acme");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(
+        s.marked_shown, 0,
+        "marks on hidden rows are kept but not counted"
+    );
+    ctrl(&mut s, 'a');
+    ctrl(&mut s, 'a');
+    assert_eq!(s.marked_shown, 0, "Ctrl-A again unmarks the visible rows");
+    assert_eq!(s.marked.iter().filter(|&&m| m).count(), 4);
 }
 
 #[test]

@@ -236,11 +236,9 @@ impl RowData {
         }
     }
 
-    /// Whether every whitespace-separated term of `query` (already lowercase) occurs.
-    pub fn matches(&self, query: &str) -> bool {
-        query
-            .split_whitespace()
-            .all(|term| self.haystack.contains(term))
+    /// Whether every one of `terms` (lowercase) occurs in the searched text.
+    pub fn matches(&self, terms: &[&str]) -> bool {
+        terms.iter().all(|term| self.haystack.contains(term))
     }
 }
 

@@ -132,8 +132,12 @@ pub struct State {
     pub order: Vec<usize>,
     /// The rows that pass the filters, in sort order: what the table shows.
     pub visible: Vec<usize>,
-    /// Marks, by row index; kept while a filter hides the row.
+    /// Marks, by row index; kept while a filter hides the row. Change them through
+    /// [`State::toggle_mark`], [`State::mark_visible`] and [`State::clear_marks`], which
+    /// keep `marked_shown` right.
     pub marked: Vec<bool>,
+    /// How many visible rows are marked.
+    pub marked_shown: usize,
     /// Per-status counts over `visible`, in `Status::ALL` order.
     pub counts: [usize; 6],
     /// Cursor position in `visible`.
@@ -205,6 +209,7 @@ impl State {
             order: (0..n).collect(),
             visible: Vec::new(),
             marked: vec![false; n],
+            marked_shown: 0,
             counts: [0; 6],
             cursor: 0,
             offset: 0,
@@ -272,11 +277,41 @@ impl State {
 
     /// Visible rows that are marked.
     pub fn marked_visible(&self) -> Vec<usize> {
+        if self.marked_shown == 0 {
+            return Vec::new();
+        }
         self.visible
             .iter()
             .copied()
             .filter(|&r| self.marked[r])
             .collect()
+    }
+
+    /// Flips the mark of `row`, a visible row.
+    pub fn toggle_mark(&mut self, row: usize) {
+        let Some(m) = self.marked.get_mut(row) else {
+            return;
+        };
+        *m = !*m;
+        if *m {
+            self.marked_shown += 1;
+        } else {
+            self.marked_shown = self.marked_shown.saturating_sub(1);
+        }
+    }
+
+    /// Marks (or unmarks) every visible row.
+    pub fn mark_visible(&mut self, mark: bool) {
+        for &r in &self.visible {
+            self.marked[r] = mark;
+        }
+        self.marked_shown = if mark { self.visible.len() } else { 0 };
+    }
+
+    /// Unmarks every row, hidden ones too.
+    pub fn clear_marks(&mut self) {
+        self.marked.iter_mut().for_each(|m| *m = false);
+        self.marked_shown = 0;
     }
 
     /// Sorts every row by the current sort, then filters again, keeping the cursor on
@@ -300,28 +335,33 @@ impl State {
     pub fn refilter(&mut self, narrowing: bool) {
         let keep = self.selected();
         let query = self.filter.to_lowercase();
-        let client = self.client.clone();
+        let terms: Vec<&str> = query.split_whitespace().collect();
+        let client = self.client.as_deref();
         let horizon = self
             .expiring
             .map(|d| self.settings.now + Duration::days(i64::from(d)));
-        let rows = &self.rows;
-        let passes = |&r: &usize| {
-            let row = &rows[r];
-            client.as_ref().is_none_or(|c| row.at.client == *c)
-                && horizon.is_none_or(|h| row.assessment.due_at.is_some_and(|d| d <= h))
-                && (query.is_empty() || row.matches(&query))
-        };
-        let next: Vec<usize> = if narrowing {
-            self.visible.iter().copied().filter(passes).collect()
+        let source = if narrowing {
+            &self.visible
         } else {
-            self.order.iter().copied().filter(passes).collect()
+            &self.order
         };
-        self.visible = next;
+        let mut next = Vec::with_capacity(source.len());
         let mut counts = [0; 6];
-        for &r in &self.visible {
-            counts[status_index(self.rows[r].assessment.status)] += 1;
+        let mut marked = 0;
+        for &r in source {
+            let row = &self.rows[r];
+            let passes = client.is_none_or(|c| row.at.client == c)
+                && horizon.is_none_or(|h| row.assessment.due_at.is_some_and(|d| d <= h))
+                && row.matches(&terms);
+            if passes {
+                next.push(r);
+                counts[status_index(row.assessment.status)] += 1;
+                marked += usize::from(self.marked[r]);
+            }
         }
+        self.visible = next;
         self.counts = counts;
+        self.marked_shown = marked;
         self.cursor = keep
             .and_then(|k| self.visible.iter().position(|&r| r == k))
             .unwrap_or(0);

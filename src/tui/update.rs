@@ -126,8 +126,8 @@ fn main(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::Back => {
-            if state.marked.iter().any(|&m| m) {
-                state.marked.iter_mut().for_each(|m| *m = false);
+            if state.marked_shown > 0 {
+                state.clear_marks();
                 state.notify("marks cleared");
             } else if !state.filter.is_empty() || state.client.is_some() || state.expiring.is_some()
             {
@@ -137,15 +137,13 @@ fn main(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::ToggleMark => {
             if let Some(row) = state.selected() {
-                state.marked[row] = !state.marked[row];
+                state.toggle_mark(row);
                 move_cursor(state, &Action::Down);
             }
         }
         Action::MarkAllVisible => {
-            let all = !state.visible.is_empty() && state.visible.iter().all(|&r| state.marked[r]);
-            for &r in &state.visible {
-                state.marked[r] = !all;
-            }
+            let all = !state.visible.is_empty() && state.marked_shown == state.visible.len();
+            state.mark_visible(!all);
         }
         Action::StartFilter => state.input = Input::Filter,
         Action::StartCommand => {
@@ -369,7 +367,7 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
             state.refilter(false);
         }
         ("clear", []) => {
-            state.marked.iter_mut().for_each(|m| *m = false);
+            state.clear_marks();
             clear_filters(state);
         }
         ("timeline", []) => {

@@ -77,7 +77,7 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State) {
         state.visible.len(),
         state.rows.len()
     )];
-    let marked = state.marked_visible().len();
+    let marked = state.marked_shown;
     if marked > 0 {
         facts.push(format!("{marked} marked"));
     }
