@@ -234,3 +234,32 @@ fn no_color_turns_colour_off_and_otherwise_only_the_16_ansi_colours_show() {
     t.send(&["q"]);
     assert_terminal_restored(&t);
 }
+
+/// Needs the `test-hooks` feature (CI builds with it): the binary panics after drawing.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn a_panic_restores_the_terminal_before_the_message_prints() {
+    let t = Tmux::start("sh", 100, 30, &[]);
+    t.type_text("echo ready-$((1+1))");
+    t.send(&["Enter"]);
+    t.wait_for("ready-2");
+    t.type_text(&format!(
+        "KEYWARD_TEST_PANIC_IN_DASHBOARD=1 RUST_BACKTRACE=0 {} demo",
+        bin()
+    ));
+    t.send(&["Enter"]);
+    let screen = t.wait_for("panicked on purpose");
+    // Raw mode left before printing: the message's lines start at column 0, not in a
+    // staircase.
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("test hook: the dashboard panicked on purpose")),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("STATUS"),
+        "the message landed on the dashboard's screen:\n{screen}"
+    );
+    assert_terminal_restored(&t);
+}

@@ -98,7 +98,15 @@ struct TerminalGuard {
     previous_hook: Arc<PanicHook>,
 }
 
+/// Whether the terminal is in the dashboard's modes. Restoring twice would be harmful:
+/// leaving the alternate screen a second time moves the cursor back to where it was when
+/// the dashboard opened, over whatever was printed since (a panic message).
+static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
 fn restore_terminal() {
+    if !TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
+        return;
+    }
     // Each step is tried even if an earlier one fails: a half-restored terminal is worse.
     let _ = disable_raw_mode();
     let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
@@ -113,6 +121,7 @@ impl TerminalGuard {
             chained(info);
         }));
         let setup = || -> io::Result<Terminal<Ansi16Backend<Stdout>>> {
+            TERMINAL_TAKEN.store(true, Ordering::SeqCst);
             enable_raw_mode()?;
             execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
             Terminal::new(Ansi16Backend::new(io::stdout()))
@@ -189,6 +198,11 @@ fn event_loop(
                 break;
             }
             redraw = false;
+            // Test builds only: lets the tmux tests check the terminal survives a panic.
+            #[cfg(feature = "test-hooks")]
+            if std::env::var_os("KEYWARD_TEST_PANIC_IN_DASHBOARD").is_some() {
+                panic!("test hook: the dashboard panicked on purpose");
+            }
         }
         let wait = if state.running > 0 {
             BUSY_TICK
