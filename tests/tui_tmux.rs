@@ -263,3 +263,17 @@ fn a_panic_restores_the_terminal_before_the_message_prints() {
     );
     assert_terminal_restored(&t);
 }
+
+#[test]
+fn sigterm_closes_the_dashboard_like_q() {
+    let t = Tmux::start(&format!("exec {} demo", bin()), 100, 30, &[]);
+    t.wait_for("STATUS");
+    let pid = format(&t, "#{pane_pid}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(t.wait_exit(), 0, "SIGTERM is a clean quit");
+    assert_eq!(format(&t, "#{alternate_on}"), "0");
+}

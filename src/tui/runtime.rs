@@ -186,6 +186,23 @@ fn event_loop(
     let (tx, rx) = mpsc::channel::<Msg>();
     let stop = Arc::new(AtomicBool::new(false));
     let input = spawn_input(tx.clone(), Arc::clone(&stop));
+    let quit_tx = tx.clone();
+    handle.spawn(async move {
+        // `kill` or a dropped SSH connection ends the session the way `q` does, so the
+        // terminal is restored rather than left in raw mode.
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let _ = quit_tx.send(Msg::Action(Action::Quit));
+    });
     let http = Http::new(HttpConfig::default());
     let in_tmux = clipboard::in_tmux();
 

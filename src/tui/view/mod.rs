@@ -127,21 +127,31 @@ fn status_line(frame: &mut Frame, area: Rect, state: &State) {
     frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
 }
 
-/// Footer hints from the key table; when they do not fit, the last ones go first, but
-/// `? help` and `q quit` always stay.
+/// Hints a narrow footer gives up first; after them, the rightmost go, but `? help` and
+/// `q quit` always stay.
+const DROP_FIRST: [&str; 4] = ["back", "sort", "cmd", "mark"];
+
+/// Footer hints from the key table, as many as fit.
 fn footer_hints(frame: &mut Frame, area: Rect, state: &State) {
     let theme = state.settings.theme;
     let mut hints = keymap::hints(state.mode(), state.settings.read_only);
+    // " k w  k w  k w": one leading space, two between hints.
     let width = |h: &[(&str, &str)]| {
         h.iter()
             .map(|(k, w)| k.width() + w.width() + 3)
             .sum::<usize>()
+            .saturating_sub(1)
     };
     while width(&hints) > usize::from(area.width) {
-        match hints
+        let victim = DROP_FIRST
             .iter()
-            .rposition(|(_, w)| !matches!(*w, "help" | "quit"))
-        {
+            .find_map(|d| hints.iter().position(|(_, w)| w == d))
+            .or_else(|| {
+                hints
+                    .iter()
+                    .rposition(|(_, w)| !matches!(*w, "help" | "quit"))
+            });
+        match victim {
             Some(i) => {
                 hints.remove(i);
             }
@@ -149,9 +159,10 @@ fn footer_hints(frame: &mut Frame, area: Rect, state: &State) {
         }
     }
     let mut spans = Vec::new();
-    for (keys, word) in hints {
-        spans.push(Span::styled(format!(" {keys}"), theme.key()));
-        spans.push(Span::styled(format!(" {word} "), theme.label()));
+    for (i, (keys, word)) in hints.into_iter().enumerate() {
+        let gap = if i == 0 { " " } else { "  " };
+        spans.push(Span::styled(format!("{gap}{keys}"), theme.key()));
+        spans.push(Span::styled(format!(" {word}"), theme.label()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
