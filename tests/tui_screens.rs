@@ -877,6 +877,10 @@ fn sync_runs_on_marked_rows_and_records_answers() {
         "{notice:?}"
     );
 
+    assert!(s.unsaved);
+    update(&mut s, Action::Saved(Ok(())));
+    assert!(!s.unsaved);
+    assert!(s.notice.clone().unwrap().text.ends_with("; saved"));
     update(&mut s, Action::Saved(Err("disk full".into())));
     assert!(s
         .notice

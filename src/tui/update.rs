@@ -4,7 +4,7 @@
 use super::action::{Action, Effect, Job, JobKind};
 use super::keymap::{self, Mode};
 use super::rows::Column;
-use super::state::{Batch, Input, Screen, State};
+use super::state::{Batch, Input, Notice, Screen, State};
 use crate::inventory::{Credential, HistoryEntry, RemoteState, RemoteStatus};
 use crate::providers::{RemoteKey, Target, Verification};
 
@@ -31,13 +31,16 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Verified { row, result } => return verified(state, row, result),
         Action::Saved(Ok(())) => {
             state.unsaved = false;
-            if !state.notice.as_ref().is_some_and(|n| n.error) {
-                let text = state.notice.take().map(|n| n.text).unwrap_or_default();
-                state.notify(format!(
-                    "{text}{}saved",
-                    if text.is_empty() { "" } else { "; " }
-                ));
-            }
+            state.notice = Some(match state.notice.take() {
+                Some(n) => Notice {
+                    text: format!("{}; saved", n.text),
+                    error: n.error,
+                },
+                None => Notice {
+                    text: "saved".to_string(),
+                    error: false,
+                },
+            });
         }
         Action::Saved(Err(e)) => state.fail(format!("save failed: {e}")),
         Action::Copied(Ok(())) => {}
@@ -375,19 +378,8 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
             state.screen = Screen::Timeline;
         }
         ("help", []) => open_help(state),
-        ("sync" | "verify", []) => {
-            let kind = if verb == "sync" {
-                JobKind::Sync
-            } else {
-                JobKind::Verify
-            };
-            let refused = kind == JobKind::Sync && state.settings.read_only;
-            if refused {
-                state.fail("read-only: cannot sync");
-            } else {
-                return start_jobs(state, kind, target_rows(state));
-            }
-        }
+        ("sync", []) => return start_jobs(state, JobKind::Sync, target_rows(state)),
+        ("verify", []) => return start_jobs(state, JobKind::Verify, target_rows(state)),
         _ => {
             let known = keymap::COMMANDS
                 .iter()

@@ -91,7 +91,7 @@ fn lines(state: &State) -> Vec<Line<'static>> {
         out.push(field(
             theme,
             "Rotation",
-            "in flight: resume or roll back with `keyward rotate`",
+            "interrupted: resume it or roll it back before anything else",
         ));
     }
     out.push(Line::default());
