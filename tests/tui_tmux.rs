@@ -180,6 +180,12 @@ fn resizing_redraws_and_ctrl_c_quits_cleanly() {
     t.tmux(&["resize-window", "-t", &session, "-x", "100", "-y", "30"]);
     wait_until(&t, "the table again", |s| s.contains("ROTATED"));
 
+    // Sync runs in the background and reports in the status line, whatever the provider
+    // answers (or that this build has no client for it); the dashboard stays up.
+    t.send(&["s"]);
+    t.wait_for("1 done");
+    assert_eq!(format(&t, "#{alternate_on}"), "1");
+
     // Ctrl-C quits, even from the filter field.
     t.type_text("/");
     t.send(&["C-c"]);
