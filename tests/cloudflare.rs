@@ -1,8 +1,12 @@
-//! The Cloudflare user API token provider against a stateful wiremock fake built from the
-//! official schema (lifecycle), and against faults: rate limits, 5xx, timeouts, garbage.
+//! The Cloudflare user API token provider: every request it makes checked by Prism against
+//! Cloudflare's official OpenAPI schema (contract), a stateful wiremock fake built from the
+//! same schema (lifecycle), and faults: rate limits, 5xx, timeouts, garbage.
+
+mod support;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -12,6 +16,7 @@ use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
 use keyward::providers::{ErrorKind, Provider, ProviderError, RotationStyle, Target, Verification};
 use keyward::secret::Secret;
 use serde_json::{json, Value};
+use support::peers::{http_request, shared_prism, Peer};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -40,20 +45,7 @@ fn provider() -> Cloudflare {
 }
 
 fn target(server: &MockServer, remote_id: &str) -> Target {
-    let mut credential = Credential::new("cf", ProviderKind::Cloudflare);
-    credential.connection = Some("acme-cf".into());
-    credential.remote_id = Some(remote_id.into());
-    Target {
-        at: "acme/cf".parse().unwrap(),
-        credential,
-        connection: Some(Connection {
-            id: "acme-cf".into(),
-            provider: ProviderKind::Cloudflare,
-            endpoint: Some(format!("{}{PREFIX}", server.uri())),
-            auth: BTreeMap::from([("api_token".to_string(), Secret::new(MGMT))]),
-            params: BTreeMap::new(),
-        }),
-    }
+    target_at(&format!("{}{PREFIX}", server.uri()), remote_id)
 }
 
 fn assert_no_secret(text: &str, secrets: &[&str]) {
@@ -641,4 +633,174 @@ async fn create_that_fails_with_5xx_reports_and_leaves_no_orphan() {
     assert!(err.message.contains("no token named"), "{err}");
     assert_eq!(fake.count(), 1);
     assert_no_secret(&err.to_string(), &[]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Contract: Prism serves the official schema and validates every request keyward makes
+// (path, query, body, security); an invalid one gets the spec's 4XX answer, which the
+// provider reports as an error, so each `Ok` below is a request Prism accepted.
+// ---------------------------------------------------------------------------------------
+
+/// The official spec (tests/specs/cloudflare/openapi.trimmed.json, cloudflare/api-schemas @
+/// b9f057ec) with its answers typed. That version types the `result` of Token Details, List
+/// Tokens, Create Token and Update Token as a bare `object`, so Prism would answer `{}` where
+/// the live API sends a token. The patch types those four answers as `iam_token` (the
+/// schema's own token) and adds the live API's `last_used_on` to it. Request schemas are
+/// untouched, so what Prism validates keyward's requests against is Cloudflare's.
+fn contract_spec() -> &'static PathBuf {
+    static SPEC: OnceLock<PathBuf> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let official = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/specs/cloudflare/openapi.trimmed.json");
+        let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(official).unwrap()).unwrap();
+        let token = json!({"$ref": "#/components/schemas/iam_token"});
+        let schemas = &mut spec["components"]["schemas"];
+        for (schema, pointer) in [
+            ("iam_response_single", "/allOf/1/properties/result"),
+            ("iam_response_collection", "/allOf/1/properties/result/items"),
+            ("iam_response_create", "/allOf/1/properties/result/allOf/0"),
+        ] {
+            let slot = schemas[schema].pointer_mut(pointer).unwrap();
+            assert_eq!(slot["type"], "object", "{schema}{pointer} is no longer an untyped object");
+            *slot = token.clone();
+        }
+        schemas["iam_token"]["properties"]["last_used_on"] = json!({
+            "description": "Last time the token was used (live API; not in this schema version).",
+            "example": "2020-01-02T12:34:00Z", "format": "date-time", "readOnly": true, "type": "string"
+        });
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cloudflare-user-tokens.contract.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+        path
+    })
+}
+
+fn prism() -> &'static Peer {
+    shared_prism(contract_spec().to_str().unwrap())
+}
+
+/// The token id of the schema's examples.
+const EXAMPLE_ID: &str = "ed17574386854bf78a67040be0a770b0";
+/// The token value of the schema's examples.
+const EXAMPLE_VALUE: &str = "8M7wS6hCpXVc-DoRnPPY_UCWPgy8aea4Wy6kCe5T";
+
+fn prism_target(peer: &Peer) -> Target {
+    let mut t = target_at(&peer.base_url, EXAMPLE_ID);
+    t.credential.rotate_every_days = Some(30);
+    t
+}
+
+fn target_at(endpoint: &str, remote_id: &str) -> Target {
+    let mut credential = Credential::new("cf", ProviderKind::Cloudflare);
+    credential.connection = Some("acme-cf".into());
+    credential.remote_id = Some(remote_id.into());
+    Target {
+        at: "acme/cf".parse().unwrap(),
+        credential,
+        connection: Some(Connection {
+            id: "acme-cf".into(),
+            provider: ProviderKind::Cloudflare,
+            endpoint: Some(endpoint.to_string()),
+            auth: BTreeMap::from([("api_token".to_string(), Secret::new(MGMT))]),
+            params: BTreeMap::new(),
+        }),
+    }
+}
+
+fn with_log<T, E: std::fmt::Display>(peer: &Peer, r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}\n--- prism log ---\n{}", peer.log_tail()))
+}
+
+#[tokio::test]
+async fn contract_token_details_and_list() {
+    let peer = prism();
+    let cf = provider();
+    let t = prism_target(peer);
+    let key = with_log(peer, cf.inspect(&t).await).expect("the example token");
+    assert_eq!(key.remote_id, EXAMPLE_ID);
+    assert_eq!(key.name.as_deref(), Some("readonly token"));
+    assert_eq!(key.state, RemoteStatus::Active);
+    assert_eq!(key.scopes, ["Zone Read", "Magic Network Monitoring"]);
+    assert!(
+        key.risks.is_empty(),
+        "the example grants no Write group: {:?}",
+        key.risks
+    );
+    assert_eq!(
+        key.expires_at.unwrap().to_rfc3339(),
+        "2020-01-01T00:00:00+00:00"
+    );
+    assert_eq!(
+        key.created_at.unwrap().to_rfc3339(),
+        "2018-07-01T05:20:00+00:00"
+    );
+    assert_eq!(
+        key.last_used_at.unwrap().to_rfc3339(),
+        "2020-01-02T12:34:00+00:00"
+    );
+
+    let listed = with_log(peer, cf.list(&t).await);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0], key);
+}
+
+#[tokio::test]
+async fn contract_create_twin() {
+    let peer = prism();
+    let issued = with_log(peer, provider().create(&prism_target(peer)).await);
+    assert_eq!(issued.remote_id, EXAMPLE_ID);
+    assert_eq!(issued.secret.expose_secret(), EXAMPLE_VALUE);
+    assert_eq!(issued.scopes, ["Zone Read", "Magic Network Monitoring"]);
+}
+
+#[tokio::test]
+async fn contract_roll_verify_disable_delete() {
+    let peer = prism();
+    let cf = provider();
+    let t = prism_target(peer);
+    let rolled = with_log(peer, cf.roll(&t).await);
+    assert_eq!(rolled.remote_id, EXAMPLE_ID);
+    assert_eq!(rolled.secret.expose_secret(), EXAMPLE_VALUE);
+    assert_eq!(
+        rolled.expires_at.unwrap().to_rfc3339(),
+        "2020-01-01T00:00:00+00:00"
+    );
+
+    let secret = Secret::new("a-token-being-checked-0123456789abcdefgh");
+    assert_eq!(
+        cf.verify(&t, Some(EXAMPLE_ID), &secret).await,
+        Verification::Valid
+    );
+    assert_eq!(cf.verify(&t, None, &secret).await, Verification::Valid);
+
+    with_log(peer, cf.deactivate(&t, EXAMPLE_ID).await);
+    with_log(peer, cf.delete(&t, EXAMPLE_ID).await);
+}
+
+/// The control for the tests above: Prism does reject malformed requests (a DELETE without
+/// the JSON body the schema requires, a policy without its required `id`).
+#[tokio::test]
+async fn contract_prism_rejects_what_the_schema_forbids() {
+    let peer = prism();
+    let raw = http_request(
+        "DELETE",
+        &format!("{}/user/tokens/{EXAMPLE_ID}", peer.base_url),
+        &[("Authorization", "Bearer x")],
+        b"",
+    );
+    assert_eq!(raw.status, 422, "{}", raw.text());
+    assert!(raw
+        .header("sl-violations")
+        .unwrap_or("")
+        .contains("Body parameter is required"));
+
+    // A policy without its `id` (required by the schema) is refused the same way.
+    let raw = http_request(
+        "POST",
+        &format!("{}/user/tokens", peer.base_url),
+        &[
+            ("Authorization", "Bearer x"),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"name":"n","policies":[{"effect":"allow","resources":{},"permission_groups":[]}]}"#,
+    );
+    assert_eq!(raw.status, 422, "{}", raw.text());
 }
