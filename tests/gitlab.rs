@@ -95,6 +95,8 @@ struct State {
     drop_id_once: bool,
     /// Answer the next rotate without the new value (a broken answer).
     drop_token_once: bool,
+    /// Rotate, but answer the next rotate too late for the client (the answer is lost).
+    stall_once: bool,
 }
 
 #[derive(Clone, Default)]
@@ -247,7 +249,12 @@ impl Respond for Fake {
                 if std::mem::take(&mut st.drop_token_once) {
                     token.as_object_mut().unwrap().remove("token");
                 }
-                ResponseTemplate::new(200).set_body_json(token)
+                let answer = ResponseTemplate::new(200).set_body_json(token);
+                if std::mem::take(&mut st.stall_once) {
+                    answer.set_delay(Duration::from_secs(2))
+                } else {
+                    answer
+                }
             }
             ("DELETE", [id]) => match st.tokens.iter_mut().find(|t| belongs(t) && has_id(t, id)) {
                 // Revoking a revoked token is refused, as a guard the provider must handle.
@@ -469,6 +476,21 @@ async fn rotate_answer_without_the_new_value_says_the_old_token_is_revoked() {
             .contains("POST /gitlab/api/v4/personal_access_tokens/7/rotate"),
         "{err}"
     );
+    assert_no_secret(&err.to_string(), &[OLD_VALUE]);
+}
+
+#[tokio::test]
+async fn rotate_whose_answer_is_lost_says_the_old_token_is_revoked_and_the_value_unknown() {
+    let (server, fake) = fake_server().await;
+    fake.0.lock().unwrap().stall_once = true;
+    // The first POST rotates but times out; the retried POST finds token 7 revoked.
+    let gl = Gitlab::new(&http_with(Duration::from_millis(300), 2));
+    let err = gl.roll(&target(&server, "7", &[])).await.unwrap_err();
+    assert!(
+        err.message.contains("GitLab has revoked token `7`"),
+        "{err}"
+    );
+    assert!(err.message.contains("the new value is unknown"), "{err}");
     assert_no_secret(&err.to_string(), &[OLD_VALUE]);
 }
 

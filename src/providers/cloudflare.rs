@@ -138,14 +138,18 @@ struct Verified {
     status: String,
 }
 
-fn bad_create(target: &Target, url: &Url, message: String) -> ProviderError {
+/// An answer (or data read from one) that is not what the API documents.
+fn bad_response(target: &Target, message: impl Into<String>) -> ProviderError {
     ProviderError::new(
         ProviderKind::Cloudflare,
         Some(&target.at),
         ErrorKind::BadResponse,
         message,
     )
-    .with_request(format!("POST {}", url.path()))
+}
+
+fn bad_create(target: &Target, url: &Url, message: String) -> ProviderError {
+    bad_response(target, message).with_request(format!("POST {}", url.path()))
 }
 
 /// What one call needs: where, as whom, about which credential.
@@ -487,14 +491,9 @@ impl Provider for Cloudflare {
         let Some(token) = self.get_token(&conn, id).await? else {
             return Ok(None);
         };
-        remote_key(&token).map(Some).map_err(|m| {
-            ProviderError::new(
-                ProviderKind::Cloudflare,
-                Some(&target.at),
-                ErrorKind::BadResponse,
-                m,
-            )
-        })
+        remote_key(&token)
+            .map(Some)
+            .map_err(|m| bad_response(target, m))
     }
 
     async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
@@ -502,16 +501,7 @@ impl Provider for Cloudflare {
         self.list_tokens(&conn)
             .await?
             .iter()
-            .map(|t| {
-                remote_key(t).map_err(|m| {
-                    ProviderError::new(
-                        ProviderKind::Cloudflare,
-                        Some(&target.at),
-                        ErrorKind::BadResponse,
-                        m,
-                    )
-                })
-            })
+            .map(|t| remote_key(t).map_err(|m| bad_response(target, m)))
             .collect()
     }
 
@@ -527,14 +517,8 @@ impl Provider for Cloudflare {
             condition: old.condition.as_ref(),
             expires_on: expires.map(rfc3339),
         };
-        let body = serde_json::to_value(&payload).map_err(|e| {
-            ProviderError::new(
-                ProviderKind::Cloudflare,
-                Some(&target.at),
-                ErrorKind::BadResponse,
-                e.to_string(),
-            )
-        })?;
+        let body =
+            serde_json::to_value(&payload).map_err(|e| bad_response(target, e.to_string()))?;
         let url = join(&conn.base, &["user", "tokens"]);
         let answer = match self
             .call(&conn, reqwest::Method::POST, &url, Some(&body))
@@ -696,14 +680,8 @@ impl Provider for Cloudflare {
             expires_on: token.expires_on.map(rfc3339),
             not_before: token.not_before.map(rfc3339),
         };
-        let body = serde_json::to_value(&payload).map_err(|e| {
-            ProviderError::new(
-                ProviderKind::Cloudflare,
-                Some(&target.at),
-                ErrorKind::BadResponse,
-                e.to_string(),
-            )
-        })?;
+        let body =
+            serde_json::to_value(&payload).map_err(|e| bad_response(target, e.to_string()))?;
         let url = join(&conn.base, &["user", "tokens", remote_id]);
         let reply = self
             .call(&conn, reqwest::Method::PUT, &url, Some(&body))

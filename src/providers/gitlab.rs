@@ -316,6 +316,37 @@ impl Gitlab {
         Ok(tokens)
     }
 
+    /// Completes the error of a rotate call that failed: a rotation whose answer was lost
+    /// (a timeout, a garbled body, a retried POST refused because the first one went through)
+    /// has still revoked the old token, and the person must know the new value is gone.
+    async fn after_failed_rotate(
+        &self,
+        conn: &Conn<'_>,
+        owner: &Owner,
+        id: &str,
+        error: ProviderError,
+    ) -> ProviderError {
+        if matches!(error.kind, ErrorKind::Config | ErrorKind::Unauthorized) {
+            return error;
+        }
+        let note = match self.get_token(conn, owner, id).await {
+            Ok(Some(t)) if t.revoked => format!(
+                "GitLab has revoked token `{id}`, so the rotation went through but its answer \
+                 was lost: the new value is unknown; create a replacement token in GitLab"
+            ),
+            Ok(Some(_)) => format!("token `{id}` is still active: nothing was rotated"),
+            Ok(None) => format!("GitLab no longer knows token `{id}`"),
+            Err(e) => format!(
+                "could not check whether token `{id}` was rotated ({})",
+                e.message
+            ),
+        };
+        ProviderError {
+            message: format!("{}; {note}", error.message),
+            ..error
+        }
+    }
+
     /// `GET /personal_access_tokens/self` with `secret`: the token that secret is.
     async fn whoami(&self, target: &Target, secret: &Secret) -> Result<Reply, ProviderError> {
         let conn = Conn {
@@ -388,10 +419,17 @@ impl Provider for Gitlab {
         segments.extend([id, "rotate"]);
         let url = join(&conn.api, &segments);
         let body = serde_json::json!({ "expires_at": expires.format("%Y-%m-%d").to_string() });
-        let reply = self
+        let answer = match self
             .call(&conn, reqwest::Method::POST, &url, Some(&body))
-            .await?;
-        let answer: Value = self.decode(&conn, reply)?;
+            .await
+        {
+            Ok(reply) => self.decode::<Value>(&conn, reply),
+            Err(e) => Err(e),
+        };
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => return Err(self.after_failed_rotate(&conn, &owner, id, e).await),
+        };
         let bad = |message: String| {
             ProviderError::new(
                 ProviderKind::Gitlab,
