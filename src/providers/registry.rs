@@ -11,13 +11,13 @@ use crate::inventory::ProviderKind;
 pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
     let _ = (http, Arc::new(()));
     match kind {
+        ProviderKind::Oauth2 => Some(Arc::new(super::oauth2::OAuth2::new(http))),
         ProviderKind::AwsIam
         | ProviderKind::Cloudflare
         | ProviderKind::Gitlab
         | ProviderKind::Openai
         | ProviderKind::Twilio
         | ProviderKind::Sendgrid
-        | ProviderKind::Oauth2
         | ProviderKind::Manual
         | ProviderKind::Sandbox => None,
     }
