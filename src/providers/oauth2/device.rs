@@ -180,7 +180,9 @@ impl DeviceAuthorization {
         self.interval
     }
 
-    /// Asks the token endpoint once whether the person approved.
+    /// Asks the token endpoint once whether the person approved. Stop after
+    /// [`DevicePoll::Done`]: a server may treat another poll with the spent code as a
+    /// replay and revoke the grant just issued (oidc-provider does).
     pub async fn poll(&mut self) -> Result<DevicePoll, ProviderError> {
         self.poll_once().await.map_err(|e| ProviderError {
             // A server may echo what it was sent; short values escape generic redaction.
@@ -204,6 +206,8 @@ impl DeviceAuthorization {
         if Instant::now() >= self.deadline {
             return Err(expired("the code expired before it was approved"));
         }
+        // An ordinary, retried call: a repeat after a lost success is refused as a replay,
+        // and the server then revokes the grant nobody received rather than leave it live.
         let call = Call::new(None, "POST", self.token_endpoint.path());
         let (url, client, code) = (&self.token_endpoint, &self.client, &self.device_code);
         let reply = self
