@@ -291,6 +291,7 @@ impl OAuth2 {
             let client = ClientAuth {
                 id: id.to_string(),
                 secret: Some(secret.clone()),
+                // A client with a secret is confidential, whatever the connection's is.
                 method: match server.method {
                     AuthMethod::None => AuthMethod::Basic,
                     m => m,
