@@ -11,8 +11,8 @@ use crate::inventory::ProviderKind;
 pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
     let _ = (http, Arc::new(()));
     match kind {
-        ProviderKind::AwsIam
-        | ProviderKind::Cloudflare
+        ProviderKind::AwsIam => Some(Arc::new(super::aws::AwsIam::new(http))),
+        ProviderKind::Cloudflare
         | ProviderKind::Gitlab
         | ProviderKind::Openai
         | ProviderKind::Twilio
