@@ -8,3 +8,5 @@ pub mod inventory;
 pub mod secret;
 pub mod providers;
 pub mod cli;
+pub mod sync;
+pub mod verify;
