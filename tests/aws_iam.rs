@@ -2,20 +2,22 @@
 //! limit, last-used tracking, and signature checking once moto's authentication is on.
 
 mod aws_common;
+mod support;
 
 use std::sync::OnceLock;
 
-use aws_common::{between, create_user, mgmt, raw, target, Moto, MGMT_SECRET};
+use aws_common::{between, create_user, mgmt, raw, target, MGMT_SECRET};
 use keyward::inventory::RemoteStatus;
 use keyward::providers::aws::sigv4::Credentials;
 use keyward::providers::aws::AwsIam;
 use keyward::providers::{ErrorKind, Provider, RotationStyle, Verification};
 use keyward::secret::Secret;
+use support::peers::Peer;
 
 /// One moto for the tests that run with authentication off; each uses its own IAM user.
-fn moto() -> &'static Moto {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| Moto::start(None))
+fn moto() -> &'static Peer {
+    static MOTO: OnceLock<Peer> = OnceLock::new();
+    MOTO.get_or_init(Peer::moto)
 }
 
 #[tokio::test]
@@ -31,7 +33,7 @@ async fn capabilities_describe_iam() {
 #[tokio::test]
 async fn a_key_is_created_listed_used_deactivated_and_deleted() {
     let http = aws_common::http();
-    let url = &moto().url;
+    let url = &moto().base_url;
     create_user(&http, url, &mgmt(), "life").await;
     let p = AwsIam::new(&http);
     let owner = target(url, &mgmt(), "life", None);
@@ -80,7 +82,7 @@ async fn a_key_is_created_listed_used_deactivated_and_deleted() {
 #[tokio::test]
 async fn a_third_key_is_refused_naming_the_two_that_exist() {
     let http = aws_common::http();
-    let url = &moto().url;
+    let url = &moto().base_url;
     create_user(&http, url, &mgmt(), "full").await;
     let p = AwsIam::new(&http);
     let owner = target(url, &mgmt(), "full", None);
@@ -114,7 +116,7 @@ async fn a_third_key_is_refused_naming_the_two_that_exist() {
 #[tokio::test]
 async fn unknown_keys_and_users_are_missing_not_errors() {
     let http = aws_common::http();
-    let url = &moto().url;
+    let url = &moto().base_url;
     create_user(&http, url, &mgmt(), "ghosts").await;
     let p = AwsIam::new(&http);
     let gone = target(url, &mgmt(), "ghosts", Some("AKIANOSUCHKEY0000000"));
@@ -132,7 +134,7 @@ async fn unknown_keys_and_users_are_missing_not_errors() {
 #[tokio::test]
 async fn a_key_recorded_under_the_wrong_user_is_found_and_flagged() {
     let http = aws_common::http();
-    let url = &moto().url;
+    let url = &moto().base_url;
     create_user(&http, url, &mgmt(), "realowner").await;
     let p = AwsIam::new(&http);
     let issued = p
@@ -159,8 +161,8 @@ async fn a_key_recorded_under_the_wrong_user_is_found_and_flagged() {
 async fn with_signature_checking_on_a_wrong_secret_is_refused_and_verify_says_invalid() {
     let http = aws_common::http();
     // Four unchecked calls set up an admin with a real key, then the user under test.
-    let moto = Moto::start(Some(4));
-    let url = &moto.url;
+    let moto = Peer::moto_with_auth(4);
+    let url = &moto.base_url;
     create_user(&http, url, &mgmt(), "admin").await;
     let policy =
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;

@@ -2,10 +2,11 @@
 //! checking on: live, deleted, wrongly stored and unstored keys, and a manual credential.
 
 mod aws_common;
+mod support;
 
 use std::collections::BTreeMap;
 
-use aws_common::{between, connection, create_user, credential, mgmt, raw, target, Moto};
+use aws_common::{between, connection, create_user, credential, mgmt, raw, target};
 use chrono::Utc;
 use keyward::inventory::{Credential, Inventory, ProviderKind, RemoteStatus};
 use keyward::providers::aws::sigv4::Credentials;
@@ -14,12 +15,13 @@ use keyward::providers::{Provider, Verification};
 use keyward::secret::Secret;
 use keyward::sync::{apply, sync, SyncEvent, SyncResult};
 use keyward::verify::verify;
+use support::peers::Peer;
 
 #[tokio::test]
 async fn sync_and_verify_a_whole_inventory() {
     let http = aws_common::http();
-    let moto = Moto::start(Some(3));
-    let url = &moto.url;
+    let moto = Peer::moto_with_auth(3);
+    let url = &moto.base_url;
     // Three unchecked calls make an admin with a real key; after that, signatures count.
     create_user(&http, url, &mgmt(), "admin").await;
     let policy =

@@ -1,12 +1,8 @@
-//! Shared by the AWS integration tests: a moto_server on a free loopback port, signed raw
-//! IAM calls for setting users up, and targets built the way the inventory maps them.
+//! Shared by the AWS integration tests: signed raw IAM calls for setting users up against
+//! moto (`support::peers::Peer::moto`), and targets built the way the inventory maps them.
 #![allow(dead_code)] // each test file uses a different part
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -20,58 +16,6 @@ use keyward::secret::Secret;
 pub const MGMT_ID: &str = "AKIAMANAGEMENT000001";
 /// Its secret; asserted absent from every error text.
 pub const MGMT_SECRET: &str = "mgmtSECRETnotToBeSeen/0123456789abcdefXYZ";
-
-/// A moto_server child. It is started under a small shell that kills moto when its stdin
-/// closes, so a server held in a `static` dies with the test process too.
-pub struct Moto {
-    pub url: String,
-    child: Child,
-    stdin: Mutex<Option<ChildStdin>>,
-}
-
-impl Moto {
-    /// Starts moto; with `no_auth_actions`, signatures are checked after that many calls.
-    pub fn start(no_auth_actions: Option<u32>) -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(r#"moto_server -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!; read line; kill $pid; wait $pid"#)
-            .arg("sh")
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(n) = no_auth_actions {
-            cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
-        }
-        let mut child = cmd
-            .spawn()
-            .expect("moto_server must be installed (scripts/test-setup.sh)");
-        let stdin = child.stdin.take();
-        let up = (0..400).any(|_| {
-            std::thread::sleep(Duration::from_millis(50));
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(up, "moto_server did not start on port {port}");
-        Moto {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-            stdin: Mutex::new(stdin),
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        if let Some(mut stdin) = self.stdin.lock().unwrap().take() {
-            let _ = stdin.write_all(b"\n");
-        }
-        let _ = self.child.wait();
-    }
-}
 
 /// A client with test-sized retries and timeouts.
 pub fn http() -> Http {
