@@ -22,6 +22,9 @@ use crate::providers::{registry, ProviderError, RemoteKey, SharedProvider, Targe
 pub struct SyncOutcome {
     /// Which credential.
     pub at: CredentialRef,
+    /// The key the credential recorded when it was asked about; [`apply`] writes nothing
+    /// if the credential holds another key by then (a rotation ran meanwhile).
+    pub remote_id: Option<String>,
     /// What the provider said.
     pub result: SyncResult,
 }
@@ -116,6 +119,7 @@ pub async fn sync_with(
             if job.is_ok() {
                 progress(SyncEvent::Started { at: at.clone() });
             }
+            let remote_id = inv.credential(&at).and_then(|c| c.remote_id.clone());
             async move {
                 let result = match job {
                     Err(reason) => SyncResult::Skipped { reason },
@@ -125,7 +129,11 @@ pub async fn sync_with(
                         Err(e) => SyncResult::Failed(e),
                     },
                 };
-                SyncOutcome { at, result }
+                SyncOutcome {
+                    at,
+                    remote_id,
+                    result,
+                }
             }
         })
         .buffered(concurrency.max(1));
@@ -200,7 +208,10 @@ pub(crate) fn prepare(
 pub fn apply(inv: &mut Inventory, outcomes: &[SyncOutcome], now: DateTime<Utc>) -> usize {
     let mut changed = 0;
     for outcome in outcomes {
-        let Some(credential) = inv.credential_mut(&outcome.at) else {
+        let Some(credential) = inv
+            .credential_mut(&outcome.at)
+            .filter(|c| c.remote_id == outcome.remote_id)
+        else {
             continue;
         };
         let changes = match &outcome.result {
@@ -507,7 +518,24 @@ pub(crate) mod tests {
     }
 
     fn outcome(a: &str, result: SyncResult) -> SyncOutcome {
-        SyncOutcome { at: at(a), result }
+        let remote_id = inventory()
+            .credential(&at(a))
+            .and_then(|c| c.remote_id.clone());
+        SyncOutcome {
+            at: at(a),
+            remote_id,
+            result,
+        }
+    }
+
+    #[test]
+    fn an_answer_about_a_key_the_credential_no_longer_holds_is_not_applied() {
+        let mut inv = inventory();
+        let answer = outcome("acme/bot", SyncResult::Missing);
+        inv.credential_mut(&at("acme/bot")).unwrap().remote_id = Some("AKIAROTATED".into());
+        let before = inv.clone();
+        assert_eq!(apply(&mut inv, &[answer], day(10)), 0);
+        assert_eq!(inv, before);
     }
 
     #[test]
