@@ -230,6 +230,36 @@ async fn a_create_answer_missing_or_cutting_the_secret_is_a_clear_error_without_
 }
 
 #[tokio::test]
+async fn a_failed_create_is_not_repeated_and_warns_of_a_possible_orphan() {
+    let server = MockServer::start().await;
+    Mock::given(action("ListAccessKeys"))
+        .respond_with(list_of(&[]))
+        .mount(&server)
+        .await;
+    Mock::given(action("CreateAccessKey"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let p = AwsIam::new(&aws_common::http());
+    let err = p
+        .create(&target(&server.uri(), &mgmt(), "bob", None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, Some(503), "{err}");
+    assert!(
+        err.to_string()
+            .contains("AWS may have created a key for IAM user `bob`"),
+        "{err}"
+    );
+    assert_eq!(
+        count(&server, "CreateAccessKey").await,
+        1,
+        "a repeat could make a second key"
+    );
+    assert_clean(&err);
+}
+
+#[tokio::test]
 async fn an_error_answer_that_echoes_a_secret_is_masked() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

@@ -5,8 +5,11 @@
 //! or the terminal: callers (sync, verify, rotation) decide what to store and show.
 
 pub mod aws;
+pub mod cloudflare;
 pub mod error;
+pub mod gitlab;
 pub mod http;
+pub mod oauth2;
 pub mod registry;
 
 use std::collections::BTreeMap;
@@ -207,6 +210,14 @@ pub trait Provider: Send + Sync {
 
     /// What it can do.
     fn capabilities(&self) -> Capabilities;
+
+    /// What it can do for this credential, where that depends on the credential (an OAuth
+    /// refresh token rolls in place, an OAuth client secret is rotated by hand). Planners
+    /// call this one.
+    fn capabilities_for(&self, target: &Target) -> Capabilities {
+        let _ = target;
+        self.capabilities()
+    }
 
     /// The key `target` points at, as the provider sees it now; `None` when the provider
     /// no longer knows it.

@@ -158,6 +158,9 @@ impl AwsIam {
         let call = Call {
             at: Some(target.at.clone()),
             request: format!("POST {} {action}", url.path()),
+            // Every other action sent here can be repeated harmlessly; a repeated
+            // CreateAccessKey would leave a second, unrecorded key.
+            idempotent: action != "CreateAccessKey",
         };
         let scope = Scope {
             region: &region,
@@ -281,6 +284,18 @@ fn kind_for_code(code: &str) -> Option<ErrorKind> {
     })
 }
 
+/// `e`, saying that a key may exist that keyward holds no record of.
+fn may_have_created(e: ProviderError, user: &str) -> ProviderError {
+    ProviderError {
+        message: format!(
+            "{}; AWS may have created a key for IAM user `{user}` that keyward could not \
+             record: compare the user's keys with the inventory",
+            e.message
+        ),
+        ..e
+    }
+}
+
 /// Overwrites the body of an answer that carried a secret, where no other handle shares it.
 fn scrub(reply: &mut Reply) {
     if let Ok(mut body) = std::mem::take(&mut reply.body).try_into_mut() {
@@ -395,7 +410,16 @@ impl Provider for AwsIam {
                 "CreateAccessKey",
                 &[("UserName", user)],
             )
-            .await?;
+            .await
+            .map_err(|e| {
+                // A server error or a lost answer may come after AWS made the key.
+                let unsent = e.message.starts_with("could not connect");
+                if e.kind == ErrorKind::Transport && !unsent || e.status.is_some_and(|s| s >= 500) {
+                    may_have_created(e, user)
+                } else {
+                    e
+                }
+            })?;
         let decoded = xml::decode::<xml::CreateAccessKeyResponse>(&reply).and_then(|r| {
             let key = r.create_access_key_result.access_key;
             let created_at = xml::date("CreateDate", key.create_date.as_deref())
@@ -411,14 +435,7 @@ impl Provider for AwsIam {
                 scopes: Vec::new(),
                 params: BTreeMap::from([("user".to_string(), key.user_name)]),
             }),
-            Err(e) => Err(ProviderError {
-                message: format!(
-                    "{}; AWS may have created a key for IAM user `{user}` that keyward could \
-                     not record: compare the user's keys with the inventory",
-                    e.message
-                ),
-                ..e
-            }),
+            Err(e) => Err(may_have_created(e, user)),
         };
         scrub(&mut reply);
         result
