@@ -11,4 +11,6 @@ pub mod inventory;
 pub mod providers;
 pub mod secret;
 pub mod store;
+pub mod sync;
+pub mod verify;
 pub mod tui;

@@ -11,13 +11,13 @@ use crate::inventory::ProviderKind;
 pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
     let _ = (http, Arc::new(()));
     match kind {
-        ProviderKind::AwsIam
-        | ProviderKind::Cloudflare
-        | ProviderKind::Gitlab
-        | ProviderKind::Openai
+        ProviderKind::AwsIam => Some(Arc::new(super::aws::AwsIam::new(http))),
+        ProviderKind::Cloudflare => Some(Arc::new(super::cloudflare::Cloudflare::new(http))),
+        ProviderKind::Gitlab => Some(Arc::new(super::gitlab::Gitlab::new(http))),
+        ProviderKind::Oauth2 => Some(Arc::new(super::oauth2::OAuth2::new(http))),
+        ProviderKind::Openai
         | ProviderKind::Twilio
         | ProviderKind::Sendgrid
-        | ProviderKind::Oauth2
         | ProviderKind::Manual
         | ProviderKind::Sandbox => None,
     }
