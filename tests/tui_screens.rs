@@ -841,6 +841,7 @@ fn sync_runs_on_marked_rows_and_records_answers() {
         &mut s,
         Action::Inspected {
             row: dns,
+            remote_id: None,
             result: Ok(Some(answer))
         }
     )
@@ -850,6 +851,7 @@ fn sync_runs_on_marked_rows_and_records_answers() {
         &mut s,
         Action::Inspected {
             row: hr,
+            remote_id: None,
             result: Err("initech/hr-sync: no aws-iam client in this build yet".into()),
         },
     );
@@ -900,6 +902,7 @@ fn a_key_the_provider_no_longer_knows_is_flagged_missing_not_removed() {
         &mut s,
         Action::Inspected {
             row: dns,
+            remote_id: None,
             result: Ok(None),
         },
     );
@@ -1011,4 +1014,26 @@ fn the_cursor_row_is_reversed_so_it_shows_without_colour() {
         [4],
         "table rows start at line 3; the cursor is on the second"
     );
+}
+
+#[test]
+fn a_sync_answer_about_a_key_replaced_meanwhile_changes_nothing() {
+    let mut s = state();
+    select(&mut s, "acme/crm-sync");
+    key(&mut s, KeyCode::Char('s'));
+    let crm = row_of(&s, "acme/crm-sync");
+    let before = s.inventory.clone();
+    let mut answer = RemoteKey::new("AKIAOLDKEY", RemoteStatus::Inactive);
+    answer.expires_at = ahead(300);
+    let effects = update(
+        &mut s,
+        Action::Inspected {
+            row: crm,
+            remote_id: Some("AKIAOLDKEY".into()),
+            result: Ok(Some(answer)),
+        },
+    );
+    assert!(effects.is_empty(), "nothing to save: {effects:?}");
+    assert_eq!(s.inventory, before);
+    assert!(!s.unsaved);
 }

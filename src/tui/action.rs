@@ -69,6 +69,8 @@ pub enum Action {
     Inspected {
         /// The row.
         row: usize,
+        /// The key the credential held when it was asked about.
+        remote_id: Option<String>,
         /// What the provider said, or the (redacted) error that names the credential.
         result: Result<Option<RemoteKey>, String>,
     },

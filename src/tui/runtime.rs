@@ -27,7 +27,7 @@ use super::state::{Settings, State};
 use super::update::update;
 use super::view;
 use super::{DashboardOptions, SaveHook};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, ProviderKind};
 use crate::providers::http::{Http, HttpConfig};
 use crate::providers::registry::provider_for;
 use crate::providers::{Target, Verification};
@@ -278,14 +278,21 @@ fn spawn_job(handle: &tokio::runtime::Handle, http: &Http, job: Job, tx: Sender<
     let Job { kind, row, target } = job;
     let provider = provider_for(target.credential.provider, http);
     handle.spawn(async move {
+        let remote_id = target.credential.remote_id.clone();
         let Some(provider) = provider else {
-            let e = format!(
-                "{}: no {} client in this build yet",
-                target.at, target.credential.provider
-            );
+            let e = match target.credential.provider {
+                ProviderKind::Manual => {
+                    format!("{}: a manual credential has no provider API", target.at)
+                }
+                kind => format!(
+                    "{}: this build has no client for provider `{kind}`",
+                    target.at
+                ),
+            };
             let action = match kind {
                 JobKind::Sync => Action::Inspected {
                     row,
+                    remote_id,
                     result: Err(e),
                 },
                 JobKind::Verify => Action::Verified {
@@ -299,6 +306,7 @@ fn spawn_job(handle: &tokio::runtime::Handle, http: &Http, job: Job, tx: Sender<
         let action = match kind {
             JobKind::Sync => Action::Inspected {
                 row,
+                remote_id,
                 result: provider
                     .inspect(&target)
                     .await
@@ -307,7 +315,7 @@ fn spawn_job(handle: &tokio::runtime::Handle, http: &Http, job: Job, tx: Sender<
             JobKind::Verify => {
                 let result = match &target.credential.secret {
                     Some(secret) => {
-                        let remote_id = target.credential.remote_id.as_deref();
+                        let remote_id = remote_id.as_deref();
                         Ok(match provider.verify(&target, remote_id, secret).await {
                             Verification::Invalid { reason } => Verification::Invalid {
                                 reason: redact(&target, &reason),

@@ -5,8 +5,8 @@ use super::action::{Action, Effect, Job, JobKind};
 use super::keymap::{self, Mode};
 use super::rows::Column;
 use super::state::{Batch, Input, Notice, Screen, State};
-use crate::inventory::{Credential, HistoryEntry, RemoteState, RemoteStatus};
 use crate::providers::{RemoteKey, Target, Verification};
+use crate::sync::{self, SyncOutcome, SyncResult};
 
 /// Applies `action` to `state`; returns what the runtime must do next.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
@@ -27,7 +27,11 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Refused(what) => {
             state.fail(format!("read-only: cannot {what}"));
         }
-        Action::Inspected { row, result } => return inspected(state, row, result),
+        Action::Inspected {
+            row,
+            remote_id,
+            result,
+        } => return inspected(state, row, remote_id, result),
         Action::Verified { row, result } => return verified(state, row, result),
         Action::Saved(Ok(())) => {
             state.unsaved = false;
@@ -411,20 +415,10 @@ fn start_jobs(state: &mut State, kind: JobKind, rows: Vec<usize>) -> Vec<Effect>
             skipped.push(state.rows[row].at.to_string());
             continue;
         }
-        let connection = cred
-            .connection
-            .as_deref()
-            .and_then(|id| state.inventory.connection(id))
-            .cloned();
-        effects.push(Effect::Run(Box::new(Job {
-            kind,
-            row,
-            target: Target {
-                at: state.rows[row].at.clone(),
-                credential: cred.clone(),
-                connection,
-            },
-        })));
+        let Some(target) = Target::from_inventory(&state.inventory, &state.rows[row].at) else {
+            continue;
+        };
+        effects.push(Effect::Run(Box::new(Job { kind, row, target })));
     }
     if state.running == 0 {
         state.batch = Batch::default();
@@ -487,19 +481,32 @@ fn job_done(state: &mut State) -> Vec<Effect> {
 fn inspected(
     state: &mut State,
     row: usize,
+    remote_id: Option<String>,
     result: Result<Option<RemoteKey>, String>,
 ) -> Vec<Effect> {
     let at = state.rows.get(row).map(|r| r.at.clone());
     match (at, result) {
         (Some(at), Ok(found)) => {
-            let now = state.settings.now;
-            if let Some(cred) = state.inventory.credential_mut(&at) {
-                // The check time is recorded even when nothing else changed.
-                state.unsaved = true;
-                if apply_inspection(cred, found, now) {
-                    state.batch.changed += 1;
-                    state.rebuild_row(row);
-                }
+            // Written only if the credential still holds the key that was asked about: a
+            // rotation may have replaced it meanwhile (the library's rule, shared with
+            // `keyward sync`). The check time is recorded even when nothing else changed.
+            let still_same = state
+                .inventory
+                .credential(&at)
+                .is_some_and(|c| c.remote_id == remote_id);
+            let outcome = SyncOutcome {
+                at,
+                remote_id,
+                result: match found {
+                    Some(key) => SyncResult::Found(key),
+                    None => SyncResult::Missing,
+                },
+            };
+            let changed = sync::apply(&mut state.inventory, &[outcome], state.settings.now);
+            state.unsaved |= still_same;
+            if changed > 0 {
+                state.batch.changed += changed;
+                state.rebuild_row(row);
             }
         }
         (Some(_), Err(e)) => {
@@ -531,64 +538,4 @@ fn verified(state: &mut State, row: usize, result: Result<Verification, String>)
         r.verification = Some(result);
     }
     job_done(state)
-}
-
-/// Records what the provider said about `cred` and when it was asked; true if anything
-/// besides the check time changed (then a `synced` history entry says what). A key the
-/// provider no longer knows is flagged missing, never removed.
-pub fn apply_inspection(
-    cred: &mut Credential,
-    found: Option<RemoteKey>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> bool {
-    let mut changes: Vec<&str> = Vec::new();
-    let state = match &found {
-        Some(k) => k.state,
-        None => RemoteStatus::Missing,
-    };
-    if cred.remote.as_ref().map(|r| r.state) != Some(state) {
-        changes.push(match state {
-            RemoteStatus::Active => "active at the provider",
-            RemoteStatus::Inactive => "inactive at the provider",
-            RemoteStatus::Missing => "missing at the provider",
-            RemoteStatus::Revoked => "revoked at the provider",
-        });
-    }
-    cred.remote = Some(RemoteState {
-        state,
-        checked_at: now,
-    });
-    if let Some(k) = found {
-        let mut set = |field: &mut Option<chrono::DateTime<chrono::Utc>>,
-                       value: Option<chrono::DateTime<chrono::Utc>>,
-                       name: &'static str| {
-            if value.is_some() && *field != value {
-                *field = value;
-                changes.push(name);
-            }
-        };
-        set(&mut cred.expires_at, k.expires_at, "expiry");
-        set(&mut cred.last_used_at, k.last_used_at, "last use");
-        set(&mut cred.created_at, k.created_at, "creation date");
-        if !k.scopes.is_empty() && cred.scopes != k.scopes {
-            cred.scopes = k.scopes;
-            changes.push("scopes");
-        }
-        for risk in k.risks {
-            if !cred.risks.contains(&risk) {
-                cred.risks.push(risk);
-                changes.push("risks");
-            }
-        }
-    }
-    if changes.is_empty() {
-        return false;
-    }
-    changes.dedup();
-    cred.history.push(HistoryEntry {
-        at: now,
-        event: "synced".to_string(),
-        detail: changes.join(", "),
-    });
-    true
 }
