@@ -283,3 +283,19 @@ fn sigterm_closes_the_dashboard_like_q() {
     assert_eq!(t.wait_exit(), 0, "SIGTERM is a clean quit");
     assert_eq!(format(&t, "#{alternate_on}"), "0");
 }
+
+#[test]
+fn read_only_hides_and_refuses_sync() {
+    let t = Tmux::start(&format!("exec {} demo --read-only", bin()), 100, 30, &[]);
+    let screen = t.wait_for("STATUS");
+    assert!(screen.contains("[read-only]"));
+    let footer = screen.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(
+        footer.contains("verify") && !footer.contains("sync"),
+        "{footer}"
+    );
+    t.send(&["s"]);
+    t.wait_for("read-only: cannot sync");
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+}

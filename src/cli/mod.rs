@@ -56,6 +56,10 @@ pub struct Cli {
     )]
     now: Option<String>,
 
+    /// With no command: open the dashboard with every key that changes the inventory off.
+    #[arg(long)]
+    read_only: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -268,7 +272,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Sync(a)) => sync::run(&ctx, a),
         Some(Command::Verify(a)) => verify::run(&ctx, a),
         None if stdout_is_terminal() => {
-            dashboard::run(&ctx, ctx.inventory.display().to_string(), false)
+            dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
         }
         None => list::run(&ctx, list::Args::default()),
     }
