@@ -12,5 +12,5 @@ pub mod providers;
 pub mod secret;
 pub mod store;
 pub mod sync;
-pub mod verify;
 pub mod tui;
+pub mod verify;

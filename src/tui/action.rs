@@ -85,6 +85,8 @@ pub enum Action {
     Saved(Result<(), String>),
     /// Whether the clipboard sequence was written.
     Copied(Result<(), String>),
+    /// Something the runtime could not do, for the status line.
+    Failed(String),
 }
 
 /// Which provider call a [`Job`] makes.

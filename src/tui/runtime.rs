@@ -186,23 +186,30 @@ fn event_loop(
     let (tx, rx) = mpsc::channel::<Msg>();
     let stop = Arc::new(AtomicBool::new(false));
     let input = spawn_input(tx.clone(), Arc::clone(&stop));
-    let quit_tx = tx.clone();
-    handle.spawn(async move {
-        // `kill` or a dropped SSH connection ends the session the way `q` does, so the
-        // terminal is restored rather than left in raw mode.
+    // `kill` or a dropped SSH connection ends the session the way `q` does, so the
+    // terminal is restored rather than left in raw mode. The handlers are installed here,
+    // before the first frame, so no signal can arrive before they exist.
+    let signals = {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = hup.recv() => {}
+        let _runtime = handle.enter();
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::hangup())?)))
+    };
+    match signals {
+        Ok((mut term, mut hup)) => {
+            let quit_tx = tx.clone();
+            handle.spawn(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+                let _ = quit_tx.send(Msg::Action(Action::Quit));
+            });
         }
-        let _ = quit_tx.send(Msg::Action(Action::Quit));
-    });
+        Err(e) => {
+            let message = format!("cannot watch for SIGTERM: {e}");
+            update(&mut state, Action::Failed(message));
+        }
+    }
     let http = Http::new(HttpConfig::default());
     let in_tmux = clipboard::in_tmux();
 

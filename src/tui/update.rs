@@ -49,6 +49,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Saved(Err(e)) => state.fail(format!("save failed: {e}")),
         Action::Copied(Ok(())) => {}
         Action::Copied(Err(e)) => state.fail(format!("copy failed: {e}")),
+        Action::Failed(e) => state.fail(e),
         other => return on_key_action(state, other),
     }
     Vec::new()
