@@ -4,6 +4,7 @@
 
 mod add;
 mod check;
+mod connect;
 mod demo;
 mod import;
 mod init;
@@ -77,6 +78,9 @@ enum Command {
     Check(check::Args),
     /// Open a throwaway copy of the demo inventory.
     Demo(demo::Args),
+    /// Connect an OAuth 2.0 account with the device flow (a URL and a code, fine over SSH);
+    /// exit 0 connected, 1 error, 4 declined, 5 expired.
+    Connect(connect::Args),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -256,6 +260,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Recipients(c)) => recipients::run(&ctx, c),
         Some(Command::Check(a)) => check::run(&ctx, a),
         Some(Command::Demo(a)) => demo::run(&ctx, a),
+        Some(Command::Connect(a)) => connect::run(&ctx, a),
         None => list::run(&ctx, list::Args::default()),
     }
 }
