@@ -4,6 +4,7 @@
 
 mod add;
 mod check;
+mod connect;
 mod demo;
 mod import;
 mod init;
@@ -85,6 +86,9 @@ enum Command {
     /// Check that stored secrets still work. Exit 0 all valid, 2 some invalid,
     /// 3 some could not be checked.
     Verify(verify::Args),
+    /// Connect an OAuth 2.0 account with the device flow (a URL and a code, fine over SSH);
+    /// exit 0 connected, 1 error, 4 declined, 5 expired.
+    Connect(connect::Args),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -266,6 +270,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Demo(a)) => demo::run(&ctx, a),
         Some(Command::Sync(a)) => sync::run(&ctx, a),
         Some(Command::Verify(a)) => verify::run(&ctx, a),
+        Some(Command::Connect(a)) => connect::run(&ctx, a),
         None => list::run(&ctx, list::Args::default()),
     }
 }
