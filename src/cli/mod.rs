@@ -3,6 +3,7 @@
 //! Commands live one per file; each maps its arguments onto the library.
 
 mod add;
+mod audit;
 mod check;
 mod demo;
 mod import;
@@ -77,6 +78,8 @@ enum Command {
     Check(check::Args),
     /// Open a throwaway copy of the demo inventory.
     Demo(demo::Args),
+    /// Print the audit log of every action, or check its hash chain with --verify.
+    Audit(audit::Args),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -256,6 +259,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Recipients(c)) => recipients::run(&ctx, c),
         Some(Command::Check(a)) => check::run(&ctx, a),
         Some(Command::Demo(a)) => demo::run(&ctx, a),
+        Some(Command::Audit(a)) => audit::run(&ctx, a),
         None => list::run(&ctx, list::Args::default()),
     }
 }
