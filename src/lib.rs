@@ -10,5 +10,6 @@ pub mod export;
 pub mod import;
 pub mod inventory;
 pub mod providers;
+pub mod report;
 pub mod secret;
 pub mod store;

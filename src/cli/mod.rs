@@ -10,6 +10,7 @@ mod import;
 mod init;
 mod list;
 mod recipients;
+mod report;
 mod show;
 mod table;
 
@@ -80,6 +81,8 @@ enum Command {
     Demo(demo::Args),
     /// Print the audit log of every action, or check its hash chain with --verify.
     Audit(audit::Args),
+    /// A report for clients of what access exists: Markdown, CSV or JSON; never a secret.
+    Report(report::Args),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -260,6 +263,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Check(a)) => check::run(&ctx, a),
         Some(Command::Demo(a)) => demo::run(&ctx, a),
         Some(Command::Audit(a)) => audit::run(&ctx, a),
+        Some(Command::Report(a)) => report::run(&ctx, a),
         None => list::run(&ctx, list::Args::default()),
     }
 }
