@@ -7,6 +7,10 @@
 pub mod error;
 pub mod http;
 pub mod registry;
+pub mod openai;
+pub mod sendgrid;
+pub mod twilio;
+mod saas;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
