@@ -227,6 +227,29 @@ impl Api {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
+        self.send_retrying(call, build, true).await
+    }
+
+    /// Like [`Api::send`], for a request that must not take effect twice (creating a key):
+    /// it is tried again only when the provider cannot have acted on it, after a 429 or a
+    /// failure to connect. A 5xx or a lost answer comes back at once, so the caller can look
+    /// for what may have been created instead of creating it twice.
+    pub async fn send_once<F>(&self, call: &Call, build: F) -> Result<Reply, ProviderError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        self.send_retrying(call, build, false).await
+    }
+
+    async fn send_retrying<F>(
+        &self,
+        call: &Call,
+        build: F,
+        may_repeat: bool,
+    ) -> Result<Reply, ProviderError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -237,6 +260,7 @@ impl Api {
             let last = attempt >= self.retry.max_attempts;
             let wait = match outcome {
                 Ok(reply) if !is_retryable_status(reply.status) => return Ok(reply),
+                Ok(reply) if !may_repeat && reply.status != 429 => return Ok(reply),
                 Ok(reply) => {
                     let asked = retry_after(&reply.headers);
                     if let Some(asked) = asked.filter(|d| *d > self.retry.max_retry_after) {
@@ -263,7 +287,11 @@ impl Api {
                     }
                     asked.unwrap_or_else(|| self.backoff(attempt))
                 }
-                Err(e) if last || e.kind != ErrorKind::Transport => {
+                Err(e)
+                    if last
+                        || e.kind != ErrorKind::Transport
+                        || (!may_repeat && e.message != NOT_CONNECTED) =>
+                {
                     return Err(ProviderError {
                         message: format!("{} (after {attempt} attempts)", e.message),
                         ..e
@@ -293,7 +321,7 @@ impl Api {
             let what = if e.is_timeout() {
                 "timed out"
             } else if e.is_connect() {
-                "could not connect"
+                NOT_CONNECTED
             } else if e.is_body() || e.is_decode() {
                 "the answer was cut off"
             } else {
@@ -326,6 +354,9 @@ impl Api {
         Duration::from_millis(rand::thread_rng().gen_range(millis / 2..=millis))
     }
 }
+
+/// The transport error after which a request surely was not sent.
+const NOT_CONNECTED: &str = "could not connect";
 
 fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
