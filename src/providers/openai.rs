@@ -36,7 +36,8 @@ use serde_json::json;
 use super::error::{ErrorKind, ProviderError};
 use super::http::{Api, Call, Http, Reply};
 use super::saas::{
-    base_url, display_name, replacement_name, scrub, seg, unix_time, verification, MAX_PAGES,
+    after_create, base_url, display_name, id_in, replacement_name, scrub, seg, unix_time,
+    verification, MAX_PAGES,
 };
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{ProviderKind, RemoteStatus};
@@ -144,18 +145,22 @@ impl<'a> Conn<'a> {
         let shown = path.split('?').next().unwrap_or(path);
         let call = Call::new(Some(&self.target.at), method.as_str(), shown);
         let url = format!("{}{path}", self.base);
-        self.api
-            .send(&call, |c| {
-                let r = c
-                    .request(method.clone(), &url)
-                    .bearer_auth(self.admin_key.expose_secret());
-                match body {
-                    Some(b) => r.json(b),
-                    None => r,
-                }
-            })
-            .await
-            .map_err(|e| scrub(e, &[self.admin_key]))
+        let build = |c: &reqwest::Client| {
+            let r = c
+                .request(method.clone(), &url)
+                .bearer_auth(self.admin_key.expose_secret());
+            match body {
+                Some(b) => r.json(b),
+                None => r,
+            }
+        };
+        // A POST creates a key or a service account: never sent twice.
+        let outcome = if method == reqwest::Method::POST {
+            self.api.send_once(&call, build).await
+        } else {
+            self.api.send(&call, build).await
+        };
+        outcome.map_err(|e| scrub(e, &[self.admin_key]))
     }
 
     /// `GET path` as JSON; `None` on 404.
@@ -354,17 +359,6 @@ struct ServiceAccountKey {
     created_at: Option<i64>,
 }
 
-/// Adds the hint that something may have been created to an unreadable create answer.
-fn maybe_created(e: ProviderError, what: &str) -> ProviderError {
-    ProviderError {
-        message: format!(
-            "{}; {what} may have been created: look for it with `list`",
-            e.message
-        ),
-        ..e
-    }
-}
-
 impl OpenAi {
     async fn create_service_account(&self, c: &Conn<'_>) -> Result<IssuedKey, ProviderError> {
         let project = c.project()?;
@@ -394,26 +388,28 @@ impl OpenAi {
         let body = json!({ "name": replacement_name(&base, Utc::now(), NAME_MAX) });
         let reply = c
             .send(reqwest::Method::POST, &path, Some(&body))
-            .await?
-            .ok()?;
-        let created: ServiceAccountCreated = reply
-            .json()
-            .map_err(|e| maybe_created(e, "a service account"))?;
-        let Some(key) = created.api_key else {
-            // A service account without a key is of no use and must not be left behind.
-            let sa_path = format!("{path}/{}", seg(&created.id));
-            let cleanup = c.delete(&sa_path).await;
-            let outcome = match cleanup {
-                Ok(()) => "deleted it again".to_string(),
-                Err(e) => format!("could not delete it again ({e}): delete it by hand"),
-            };
-            return Err(reply.bad_response(format!(
-                "created service account `{}` but the answer holds no API key; {outcome}",
-                created.id
-            )));
+            .await
+            .and_then(Reply::ok)
+            .map_err(|e| after_create(e, "a service account", None))?;
+        // A service account whose key cannot be read is of no use: delete it again.
+        let parsed = reply
+            .json::<ServiceAccountCreated>()
+            .and_then(|sa| match sa.api_key {
+                Some(key) => Ok((sa.id, key)),
+                None => Err(reply.bad_response("the answer holds no API key")),
+            });
+        let (sa_id, key) = match parsed {
+            Ok(created) => created,
+            Err(e) => {
+                let cleanup = match id_in(&reply, "id") {
+                    Some(id) => Some(c.delete(&format!("{path}/{}", seg(&id))).await),
+                    None => None,
+                };
+                return Err(after_create(e, "a service account", cleanup));
+            }
         };
         let mut params = BTreeMap::new();
-        params.insert("service_account_id".to_string(), created.id);
+        params.insert("service_account_id".to_string(), sa_id);
         params.insert("kind".to_string(), "service-account".to_string());
         Ok(IssuedKey {
             remote_id: key.id,
@@ -452,9 +448,22 @@ impl OpenAi {
                 "/organization/admin_api_keys",
                 Some(&body),
             )
-            .await?
-            .ok()?;
-        let created: AdminKeyCreated = reply.json().map_err(|e| maybe_created(e, "a key"))?;
+            .await
+            .and_then(Reply::ok)
+            .map_err(|e| after_create(e, "a key", None))?;
+        let created: AdminKeyCreated = match reply.json() {
+            Ok(created) => created,
+            Err(e) => {
+                let cleanup = match id_in(&reply, "id") {
+                    Some(id) => Some(
+                        c.delete(&format!("/organization/admin_api_keys/{}", seg(&id)))
+                            .await,
+                    ),
+                    None => None,
+                };
+                return Err(after_create(e, "a key", cleanup));
+            }
+        };
         let mut params = BTreeMap::new();
         params.insert("kind".to_string(), "admin-key".to_string());
         Ok(IssuedKey {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::error::ProviderError;
+use super::error::{ErrorKind, ProviderError};
 use super::http::{check_endpoint, Reply};
 use super::{Target, Verification};
 use crate::secret::Secret;
@@ -106,6 +106,38 @@ pub(crate) fn verification(
         Err(e) => Verification::CouldNotCheck {
             reason: scrub(e, &[secret]).to_string(),
         },
+    }
+}
+
+/// The string `field` of a create answer that could not be read in full: the id of what was
+/// created, so it can be deleted again rather than left behind unrecorded.
+pub(crate) fn id_in(reply: &Reply, field: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&reply.body).ok()?;
+    v.get(field)?.as_str().map(str::to_string)
+}
+
+/// `error` from a create call, saying what became of `what` the provider may have made:
+/// deleted again (`cleanup` succeeded), left behind (it failed), or unknown (a 5xx, a lost or
+/// unreadable answer). Errors that prove nothing was made (4xx, 429) pass unchanged.
+pub(crate) fn after_create(
+    error: ProviderError,
+    what: &str,
+    cleanup: Option<Result<(), ProviderError>>,
+) -> ProviderError {
+    let uncertain = matches!(error.kind, ErrorKind::Transport | ErrorKind::BadResponse)
+        || error.status.is_some_and(|s| s >= 500);
+    let tail = match cleanup {
+        Some(Ok(())) => format!("{what} was created and deleted again"),
+        Some(Err(e)) => format!(
+            "{what} was created and could not be deleted again ({}): delete it by hand",
+            e.message
+        ),
+        None if uncertain => format!("{what} may have been created: look for it with `list`"),
+        None => return error,
+    };
+    ProviderError {
+        message: format!("{}; {tail}", error.message),
+        ..error
     }
 }
 

@@ -23,7 +23,9 @@ use serde_json::json;
 
 use super::error::ProviderError;
 use super::http::{Api, Call, Http, Reply};
-use super::saas::{base_url, display_name, replacement_name, scrub, seg, verification};
+use super::saas::{
+    after_create, base_url, display_name, id_in, replacement_name, scrub, seg, verification,
+};
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -133,18 +135,32 @@ impl<'a> Conn<'a> {
         let call = Call::new(Some(&self.target.at), method, path);
         let url = format!("{}{path}", self.base);
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        self.api
-            .send(&call, |c| {
-                let mut r = c
-                    .request(m.clone(), &url)
-                    .bearer_auth(self.key.expose_secret());
-                if let Some(sub) = self.on_behalf_of {
-                    r = r.header("on-behalf-of", sub);
-                }
-                body(r)
-            })
-            .await
-            .map_err(|e| scrub(e, &[self.key]))
+        let build = |c: &reqwest::Client| {
+            let mut r = c
+                .request(m.clone(), &url)
+                .bearer_auth(self.key.expose_secret());
+            if let Some(sub) = self.on_behalf_of {
+                r = r.header("on-behalf-of", sub);
+            }
+            body(r)
+        };
+        // A POST creates a key: never sent twice.
+        let outcome = if m == reqwest::Method::POST {
+            self.api.send_once(&call, build).await
+        } else {
+            self.api.send(&call, build).await
+        };
+        outcome.map_err(|e| scrub(e, &[self.key]))
+    }
+
+    /// Deletes the key `remote_id`; a key SendGrid does not know is deleted already.
+    async fn delete(&self, remote_id: &str) -> Result<(), ProviderError> {
+        let path = format!("/v3/api_keys/{}", seg(remote_id));
+        let reply = self.send("DELETE", &path, |r| r).await?;
+        if reply.status == 404 {
+            return Ok(());
+        }
+        reply.ok().map(drop)
     }
 
     /// The key `remote_id` with its scopes; `None` when SendGrid does not know it.
@@ -293,7 +309,10 @@ impl Provider for Sendgrid {
             .and_then(|k| k.name)
             .unwrap_or_else(|| display_name(target));
         let body = json!({ "name": replacement_name(&base, Utc::now(), 100), "scopes": scopes });
-        let reply = c.send("POST", "/v3/api_keys", |r| r.json(&body)).await?;
+        let reply = c
+            .send("POST", "/v3/api_keys", |r| r.json(&body))
+            .await
+            .map_err(|e| after_create(e, "a key", None))?;
         if reply.status == 403 {
             let e = reply.into_error();
             return Err(ProviderError {
@@ -305,14 +324,17 @@ impl Provider for Sendgrid {
                 ..e
             });
         }
-        let reply = reply.ok()?;
-        let created: Created = reply.json().map_err(|e| ProviderError {
-            message: format!(
-                "{}; a key may have been created: look for it with `list`",
-                e.message
-            ),
-            ..e
-        })?;
+        let reply = reply.ok().map_err(|e| after_create(e, "a key", None))?;
+        let created: Created = match reply.json() {
+            Ok(created) => created,
+            Err(e) => {
+                let cleanup = match id_in(&reply, "api_key_id") {
+                    Some(id) => Some(c.delete(&id).await),
+                    None => None,
+                };
+                return Err(after_create(e, "a key", cleanup));
+            }
+        };
         let scopes = if created.scopes.is_empty() {
             scopes
         } else {
@@ -359,12 +381,6 @@ impl Provider for Sendgrid {
     }
 
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
-        let c = Conn::new(self, target)?;
-        let path = format!("/v3/api_keys/{}", seg(remote_id));
-        let reply = c.send("DELETE", &path, |r| r).await?;
-        if reply.status == 404 {
-            return Ok(());
-        }
-        reply.ok().map(drop)
+        Conn::new(self, target)?.delete(remote_id).await
     }
 }

@@ -25,7 +25,10 @@ use url::Url;
 
 use super::error::{ErrorKind, ProviderError};
 use super::http::{check_endpoint, Api, Call, Http, Reply};
-use super::saas::{base_url, display_name, replacement_name, scrub, seg, verification, MAX_PAGES};
+use super::saas::{
+    after_create, base_url, display_name, id_in, replacement_name, scrub, seg, verification,
+    MAX_PAGES,
+};
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -138,18 +141,33 @@ impl<'a> Conn<'a> {
         let shown = path.split('?').next().unwrap_or(path);
         let call = Call::new(Some(&self.target.at), method.as_str(), shown);
         let url = format!("{}{path}", self.base);
-        self.api
-            .send(&call, |c| {
-                let r = c
-                    .request(method.clone(), &url)
-                    .basic_auth(self.user, Some(self.password.expose_secret()));
-                match form {
-                    Some(f) => r.form(f),
-                    None => r,
-                }
-            })
-            .await
-            .map_err(|e| scrub(e, &[self.password]))
+        let build = |c: &reqwest::Client| {
+            let r = c
+                .request(method.clone(), &url)
+                .basic_auth(self.user, Some(self.password.expose_secret()));
+            match form {
+                Some(f) => r.form(f),
+                None => r,
+            }
+        };
+        // A POST creates a key: never sent twice.
+        let outcome = if method == reqwest::Method::POST {
+            self.api.send_once(&call, build).await
+        } else {
+            self.api.send(&call, build).await
+        };
+        outcome.map_err(|e| scrub(e, &[self.password]))
+    }
+
+    /// Deletes the key `sid`; a key Twilio does not know is deleted already.
+    async fn delete(&self, sid: &str) -> Result<(), ProviderError> {
+        let reply = self
+            .send(reqwest::Method::DELETE, &self.key_path(sid), None)
+            .await?;
+        if reply.status == 404 {
+            return Ok(());
+        }
+        reply.ok().map(drop)
     }
 
     async fn fetch(&self, sid: &str) -> Result<Option<KeyEntry>, ProviderError> {
@@ -368,15 +386,19 @@ impl Provider for Twilio {
         };
         let reply = c
             .send(reqwest::Method::POST, &path, Some(&form))
-            .await?
-            .ok()?;
-        let created: NewKey = reply.json().map_err(|e| ProviderError {
-            message: format!(
-                "{}; a key may have been created: look for it with `list`",
-                e.message
-            ),
-            ..e
-        })?;
+            .await
+            .and_then(Reply::ok)
+            .map_err(|e| after_create(e, "a key", None))?;
+        let created: NewKey = match reply.json() {
+            Ok(created) => created,
+            Err(e) => {
+                let cleanup = match id_in(&reply, "sid") {
+                    Some(sid) => Some(c.delete(&sid).await),
+                    None => None,
+                };
+                return Err(after_create(e, "a key", cleanup));
+            }
+        };
         Ok(IssuedKey {
             remote_id: created.sid,
             secret: created.secret,
@@ -422,13 +444,6 @@ impl Provider for Twilio {
     }
 
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
-        let c = Conn::new(self, target)?;
-        let reply = c
-            .send(reqwest::Method::DELETE, &c.key_path(remote_id), None)
-            .await?;
-        if reply.status == 404 {
-            return Ok(());
-        }
-        reply.ok().map(drop)
+        Conn::new(self, target)?.delete(remote_id).await
     }
 }
