@@ -36,7 +36,7 @@ use serde_json::json;
 use super::error::{ErrorKind, ProviderError};
 use super::http::{Api, Call, Http, Reply};
 use super::saas::{
-    after_create, base_url, display_name, id_in, replacement_name, scrub, seg, unix_time,
+    after_create, base_url, display_name, guarded, id_in, replacement_name, seg, unix_time,
     verification, MAX_PAGES,
 };
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
@@ -79,12 +79,15 @@ impl OpenAi {
     /// Every project of the organization `target`'s connection administers, archived ones
     /// included: where a credential's `params.project_id` comes from.
     pub async fn projects(&self, target: &Target) -> Result<Vec<Project>, ProviderError> {
-        let c = Conn::new(self, target)?;
-        let mut all: Vec<Project> = c
-            .pages("/organization/projects", "include_archived=true&")
-            .await?;
-        dedup_by(&mut all, |p| p.id.clone());
-        Ok(all)
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            let mut all: Vec<Project> = c
+                .pages("/organization/projects", "include_archived=true&")
+                .await?;
+            dedup_by(&mut all, |p| p.id.clone());
+            Ok(all)
+        })
+        .await
     }
 }
 
@@ -160,7 +163,7 @@ impl<'a> Conn<'a> {
         } else {
             self.api.send(&call, build).await
         };
-        outcome.map_err(|e| scrub(e, &[self.admin_key]))
+        outcome
     }
 
     /// `GET path` as JSON; `None` on 404.
@@ -533,57 +536,67 @@ impl Provider for OpenAi {
     }
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
-        let id = target.credential.remote_id.as_deref().ok_or_else(|| {
-            ProviderError::config(
-                ProviderKind::Openai,
-                Some(&target.at),
-                "needs `remote_id` (the key id, key_…)",
-            )
-        })?;
-        let c = Conn::new(self, target)?;
-        match kind_of(target)? {
-            Kind::AdminKey => Ok(c
-                .get::<AdminKey>(&format!("/organization/admin_api_keys/{}", seg(id)))
-                .await?
-                .map(AdminKey::into_remote)),
-            Kind::ServiceAccount | Kind::ProjectKey => {
-                Ok(c.project_key(id).await?.map(ProjectKey::into_remote))
+        guarded(target, async {
+            let id = target.credential.remote_id.as_deref().ok_or_else(|| {
+                ProviderError::config(
+                    ProviderKind::Openai,
+                    Some(&target.at),
+                    "needs `remote_id` (the key id, key_…)",
+                )
+            })?;
+            let c = Conn::new(self, target)?;
+            match kind_of(target)? {
+                Kind::AdminKey => Ok(c
+                    .get::<AdminKey>(&format!("/organization/admin_api_keys/{}", seg(id)))
+                    .await?
+                    .map(AdminKey::into_remote)),
+                Kind::ServiceAccount | Kind::ProjectKey => {
+                    Ok(c.project_key(id).await?.map(ProjectKey::into_remote))
+                }
             }
-        }
+        })
+        .await
     }
 
     async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
-        let c = Conn::new(self, target)?;
-        match kind_of(target)? {
-            Kind::AdminKey => {
-                let mut keys: Vec<AdminKey> = c.pages("/organization/admin_api_keys", "").await?;
-                dedup_by(&mut keys, |k| k.id.clone());
-                Ok(keys.into_iter().map(AdminKey::into_remote).collect())
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            match kind_of(target)? {
+                Kind::AdminKey => {
+                    let mut keys: Vec<AdminKey> =
+                        c.pages("/organization/admin_api_keys", "").await?;
+                    dedup_by(&mut keys, |k| k.id.clone());
+                    Ok(keys.into_iter().map(AdminKey::into_remote).collect())
+                }
+                Kind::ServiceAccount | Kind::ProjectKey => Ok(c
+                    .project_keys()
+                    .await?
+                    .into_iter()
+                    .map(ProjectKey::into_remote)
+                    .collect()),
             }
-            Kind::ServiceAccount | Kind::ProjectKey => Ok(c
-                .project_keys()
-                .await?
-                .into_iter()
-                .map(ProjectKey::into_remote)
-                .collect()),
-        }
+        })
+        .await
     }
 
     async fn create(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
-        let kind = kind_of(target)?;
-        if kind == Kind::ProjectKey {
-            return Err(ProviderError::unsupported(
-                ProviderKind::Openai,
-                Some(&target.at),
-                "create a project key owned by a user (the API cannot; rotate it in the \
-                 dashboard, or move the integration to a service account)",
-            ));
-        }
-        let c = Conn::new(self, target)?;
-        match kind {
-            Kind::AdminKey => self.create_admin_key(&c).await,
-            _ => self.create_service_account(&c).await,
-        }
+        guarded(target, async {
+            let kind = kind_of(target)?;
+            if kind == Kind::ProjectKey {
+                return Err(ProviderError::unsupported(
+                    ProviderKind::Openai,
+                    Some(&target.at),
+                    "create a project key owned by a user (the API cannot; rotate it in the \
+                     dashboard, or move the integration to a service account)",
+                ));
+            }
+            let c = Conn::new(self, target)?;
+            match kind {
+                Kind::AdminKey => self.create_admin_key(&c).await,
+                _ => self.create_service_account(&c).await,
+            }
+        })
+        .await
     }
 
     async fn verify(
@@ -615,17 +628,22 @@ impl Provider for OpenAi {
             .api
             .send(&call, |c| c.get(&url).bearer_auth(secret.expose_secret()))
             .await;
-        verification(outcome, secret, desc)
+        verification(target, outcome, secret, desc)
     }
 
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
-        let c = Conn::new(self, target)?;
-        match kind_of(target)? {
-            Kind::AdminKey => {
-                c.delete(&format!("/organization/admin_api_keys/{}", seg(remote_id)))
-                    .await
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            match kind_of(target)? {
+                Kind::AdminKey => {
+                    c.delete(&format!("/organization/admin_api_keys/{}", seg(remote_id)))
+                        .await
+                }
+                Kind::ServiceAccount | Kind::ProjectKey => {
+                    self.delete_project_key(&c, remote_id).await
+                }
             }
-            Kind::ServiceAccount | Kind::ProjectKey => self.delete_project_key(&c, remote_id).await,
-        }
+        })
+        .await
     }
 }

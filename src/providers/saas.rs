@@ -2,6 +2,8 @@
 //! the name a replacement key gets, the bound on pagination, how a verify call's answer
 //! becomes a [`Verification`], and scrubbing the secrets a call handled out of its errors.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 
 use super::error::{ErrorKind, ProviderError};
@@ -64,13 +66,27 @@ pub(crate) fn display_name(target: &Target) -> String {
     }
 }
 
-/// Masks every value in `secrets` wherever it appears in the error's text: an answer may
-/// echo a key back, shorter than the generic token redaction catches.
-pub(crate) fn scrub(mut error: ProviderError, secrets: &[&Secret]) -> ProviderError {
-    for s in secrets {
-        error.message = s.redact(&error.message);
-    }
-    error
+/// Masks every value in `secrets` wherever it appears in `text`: an answer may echo a key
+/// back, shorter than the generic token redaction catches.
+fn scrub_text(text: &str, target: &Target, extra: Option<&Secret>) -> String {
+    let held = target.connection.iter().flat_map(|c| c.auth.values());
+    let own = target.credential.secret.iter();
+    held.chain(own)
+        .chain(extra)
+        .fold(text.to_string(), |t, s| s.redact(&t))
+}
+
+/// Runs one provider operation on `target`; any error it returns has the connection's
+/// management secrets and the credential's own secret masked, wherever in the provider's
+/// answer they came from.
+pub(crate) async fn guarded<T>(
+    target: &Target,
+    work: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    work.await.map_err(|mut e| {
+        e.message = scrub_text(&e.message, target, None);
+        e
+    })
 }
 
 /// The verdict on a read-only call made with the key being checked.
@@ -79,6 +95,7 @@ pub(crate) fn scrub(mut error: ProviderError, secrets: &[&Secret]) -> ProviderEr
 /// make this call, which proves nothing either way, so a person must confirm. Anything else,
 /// including failures after retries: could not check now.
 pub(crate) fn verification(
+    target: &Target,
     outcome: Result<Reply, ProviderError>,
     secret: &Secret,
     call_desc: &str,
@@ -87,7 +104,7 @@ pub(crate) fn verification(
         Ok(reply) if (200..300).contains(&reply.status) => Verification::Valid,
         Ok(reply) => {
             let status = reply.status;
-            let said = secret.redact(&reply.excerpt());
+            let said = scrub_text(&reply.excerpt(), target, Some(secret));
             match status {
                 401 => Verification::Invalid {
                     reason: format!("{call_desc}: HTTP 401: {said}"),
@@ -104,7 +121,7 @@ pub(crate) fn verification(
             }
         }
         Err(e) => Verification::CouldNotCheck {
-            reason: scrub(e, &[secret]).to_string(),
+            reason: scrub_text(&e.to_string(), target, Some(secret)),
         },
     }
 }

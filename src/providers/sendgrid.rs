@@ -24,7 +24,7 @@ use serde_json::json;
 use super::error::ProviderError;
 use super::http::{Api, Call, Http, Reply};
 use super::saas::{
-    after_create, base_url, display_name, id_in, replacement_name, scrub, seg, verification,
+    after_create, base_url, display_name, guarded, id_in, replacement_name, seg, verification,
 };
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{ProviderKind, RemoteStatus};
@@ -74,11 +74,14 @@ impl Sendgrid {
         remote_id: &str,
         name: &str,
     ) -> Result<RemoteKey, ProviderError> {
-        let c = Conn::new(self, target)?;
-        let path = format!("/v3/api_keys/{}", seg(remote_id));
-        let body = json!({ "name": name });
-        let reply = c.send("PATCH", &path, |r| r.json(&body)).await?.ok()?;
-        Ok(reply.json::<KeyEntry>()?.into_remote())
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            let path = format!("/v3/api_keys/{}", seg(remote_id));
+            let body = json!({ "name": name });
+            let reply = c.send("PATCH", &path, |r| r.json(&body)).await?.ok()?;
+            Ok(reply.json::<KeyEntry>()?.into_remote())
+        })
+        .await
     }
 
     /// Sets the name and scopes of the key `remote_id` (`PUT /v3/api_keys/{id}`); answers
@@ -90,18 +93,21 @@ impl Sendgrid {
         name: &str,
         scopes: &[String],
     ) -> Result<RemoteKey, ProviderError> {
-        if scopes.is_empty() {
-            return Err(ProviderError::config(
-                ProviderKind::Sendgrid,
-                Some(&target.at),
-                "refusing to set an empty scope list: SendGrid needs at least one scope",
-            ));
-        }
-        let c = Conn::new(self, target)?;
-        let path = format!("/v3/api_keys/{}", seg(remote_id));
-        let body = json!({ "name": name, "scopes": scopes });
-        let reply = c.send("PUT", &path, |r| r.json(&body)).await?.ok()?;
-        Ok(reply.json::<KeyEntry>()?.into_remote())
+        guarded(target, async {
+            if scopes.is_empty() {
+                return Err(ProviderError::config(
+                    ProviderKind::Sendgrid,
+                    Some(&target.at),
+                    "refusing to set an empty scope list: SendGrid needs at least one scope",
+                ));
+            }
+            let c = Conn::new(self, target)?;
+            let path = format!("/v3/api_keys/{}", seg(remote_id));
+            let body = json!({ "name": name, "scopes": scopes });
+            let reply = c.send("PUT", &path, |r| r.json(&body)).await?.ok()?;
+            Ok(reply.json::<KeyEntry>()?.into_remote())
+        })
+        .await
     }
 }
 
@@ -150,7 +156,7 @@ impl<'a> Conn<'a> {
         } else {
             self.api.send(&call, build).await
         };
-        outcome.map_err(|e| scrub(e, &[self.key]))
+        outcome
     }
 
     /// Deletes the key `remote_id`; a key SendGrid does not know is deleted already.
@@ -269,85 +275,94 @@ impl Provider for Sendgrid {
     }
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
-        let id = target.credential.remote_id.as_deref().ok_or_else(|| {
-            ProviderError::config(
-                ProviderKind::Sendgrid,
-                Some(&target.at),
-                "needs `remote_id` (the SendGrid api_key_id)",
-            )
-        })?;
-        Conn::new(self, target)?.fetch(id).await
+        guarded(target, async {
+            let id = target.credential.remote_id.as_deref().ok_or_else(|| {
+                ProviderError::config(
+                    ProviderKind::Sendgrid,
+                    Some(&target.at),
+                    "needs `remote_id` (the SendGrid api_key_id)",
+                )
+            })?;
+            Conn::new(self, target)?.fetch(id).await
+        })
+        .await
     }
 
     async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
-        let c = Conn::new(self, target)?;
-        let list: KeyList = c.send("GET", "/v3/api_keys", |r| r).await?.ok()?.json()?;
-        Ok(list.result.into_iter().map(KeyEntry::into_remote).collect())
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            let list: KeyList = c.send("GET", "/v3/api_keys", |r| r).await?.ok()?.json()?;
+            Ok(list.result.into_iter().map(KeyEntry::into_remote).collect())
+        })
+        .await
     }
 
     async fn create(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
-        let c = Conn::new(self, target)?;
-        let old = match target.credential.remote_id.as_deref() {
-            Some(id) => c.fetch(id).await?,
-            None => None,
-        };
-        let mut scopes: Vec<String> = old
-            .as_ref()
-            .map(|k| k.scopes.clone())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| target.credential.scopes.clone());
-        scopes.retain(|s| !AUTO_SCOPES.contains(&s.as_str()));
-        if scopes.is_empty() {
-            return Err(ProviderError::config(
-                ProviderKind::Sendgrid,
-                Some(&target.at),
-                "no scopes known for the new key (none on the old key, none in `scopes`): \
-                 SendGrid would create a Full Access key, so keyward will not",
-            ));
-        }
-        let base = old
-            .and_then(|k| k.name)
-            .unwrap_or_else(|| display_name(target));
-        let body = json!({ "name": replacement_name(&base, Utc::now(), 100), "scopes": scopes });
-        let reply = c
-            .send("POST", "/v3/api_keys", |r| r.json(&body))
-            .await
-            .map_err(|e| after_create(e, "a key", None))?;
-        if reply.status == 403 {
-            let e = reply.into_error();
-            return Err(ProviderError {
-                message: format!(
-                    "{} (SendGrid answers 403 when the connection's key lacks `api_keys.create` \
-                     and when the account already holds {MAX_KEYS} keys)",
-                    e.message
-                ),
-                ..e
-            });
-        }
-        let reply = reply.ok().map_err(|e| after_create(e, "a key", None))?;
-        let created: Created = match reply.json() {
-            Ok(created) => created,
-            Err(e) => {
-                let cleanup = match id_in(&reply, "api_key_id") {
-                    Some(id) => Some(c.delete(&id).await),
-                    None => None,
-                };
-                return Err(after_create(e, "a key", cleanup));
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            let old = match target.credential.remote_id.as_deref() {
+                Some(id) => c.fetch(id).await?,
+                None => None,
+            };
+            let mut scopes: Vec<String> = old
+                .as_ref()
+                .map(|k| k.scopes.clone())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| target.credential.scopes.clone());
+            scopes.retain(|s| !AUTO_SCOPES.contains(&s.as_str()));
+            if scopes.is_empty() {
+                return Err(ProviderError::config(
+                    ProviderKind::Sendgrid,
+                    Some(&target.at),
+                    "no scopes known for the new key (none on the old key, none in `scopes`): \
+                     SendGrid would create a Full Access key, so keyward will not",
+                ));
             }
-        };
-        let scopes = if created.scopes.is_empty() {
-            scopes
-        } else {
-            created.scopes
-        };
-        Ok(IssuedKey {
-            remote_id: created.api_key_id,
-            secret: created.api_key,
-            created_at: Some(Utc::now()),
-            expires_at: None,
-            scopes,
-            params: Default::default(),
+            let base = old
+                .and_then(|k| k.name)
+                .unwrap_or_else(|| display_name(target));
+            let body = json!({ "name": replacement_name(&base, Utc::now(), 100), "scopes": scopes });
+            let reply = c
+                .send("POST", "/v3/api_keys", |r| r.json(&body))
+                .await
+                .map_err(|e| after_create(e, "a key", None))?;
+            if reply.status == 403 {
+                let e = reply.into_error();
+                return Err(ProviderError {
+                    message: format!(
+                        "{} (SendGrid answers 403 when the connection's key lacks `api_keys.create` \
+                         and when the account already holds {MAX_KEYS} keys)",
+                        e.message
+                    ),
+                    ..e
+                });
+            }
+            let reply = reply.ok().map_err(|e| after_create(e, "a key", None))?;
+            let created: Created = match reply.json() {
+                Ok(created) => created,
+                Err(e) => {
+                    let cleanup = match id_in(&reply, "api_key_id") {
+                        Some(id) => Some(c.delete(&id).await),
+                        None => None,
+                    };
+                    return Err(after_create(e, "a key", cleanup));
+                }
+            };
+            let scopes = if created.scopes.is_empty() {
+                scopes
+            } else {
+                created.scopes
+            };
+            Ok(IssuedKey {
+                remote_id: created.api_key_id,
+                secret: created.api_key,
+                created_at: Some(Utc::now()),
+                expires_at: None,
+                scopes,
+                params: Default::default(),
+            })
         })
+        .await
     }
 
     async fn verify(
@@ -377,10 +392,13 @@ impl Provider for Sendgrid {
                 }
             })
             .await;
-        verification(outcome, secret, "GET /v3/scopes with the key")
+        verification(target, outcome, secret, "GET /v3/scopes with the key")
     }
 
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
-        Conn::new(self, target)?.delete(remote_id).await
+        guarded(target, async {
+            Conn::new(self, target)?.delete(remote_id).await
+        })
+        .await
     }
 }

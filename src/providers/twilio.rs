@@ -26,7 +26,7 @@ use url::Url;
 use super::error::{ErrorKind, ProviderError};
 use super::http::{check_endpoint, Api, Call, Http, Reply};
 use super::saas::{
-    after_create, base_url, display_name, id_in, replacement_name, scrub, seg, verification,
+    after_create, base_url, display_name, guarded, id_in, replacement_name, seg, verification,
     MAX_PAGES,
 };
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
@@ -156,7 +156,7 @@ impl<'a> Conn<'a> {
         } else {
             self.api.send(&call, build).await
         };
-        outcome.map_err(|e| scrub(e, &[self.password]))
+        outcome
     }
 
     /// Deletes the key `sid`; a key Twilio does not know is deleted already.
@@ -338,75 +338,84 @@ impl Provider for Twilio {
     }
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
-        let sid = target.credential.remote_id.as_deref().ok_or_else(|| {
-            ProviderError::config(
-                ProviderKind::Twilio,
-                Some(&target.at),
-                "needs `remote_id` (the API key's SK… SID)",
-            )
-        })?;
-        let c = Conn::new(self, target)?;
-        Ok(c.fetch(sid).await?.map(|k| k.into_remote(Some(sid))))
+        guarded(target, async {
+            let sid = target.credential.remote_id.as_deref().ok_or_else(|| {
+                ProviderError::config(
+                    ProviderKind::Twilio,
+                    Some(&target.at),
+                    "needs `remote_id` (the API key's SK… SID)",
+                )
+            })?;
+            let c = Conn::new(self, target)?;
+            Ok(c.fetch(sid).await?.map(|k| k.into_remote(Some(sid))))
+        })
+        .await
     }
 
     async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
-        let c = Conn::new(self, target)?;
-        Ok(c.list()
-            .await?
-            .into_iter()
-            .map(|k| k.into_remote(None))
-            .collect())
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            Ok(c.list()
+                .await?
+                .into_iter()
+                .map(|k| k.into_remote(None))
+                .collect())
+        })
+        .await
     }
 
     async fn create(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
-        let c = Conn::new(self, target)?;
-        let old = match target.credential.remote_id.as_deref() {
-            Some(sid) => c.fetch(sid).await?,
-            None => None,
-        };
-        let base = old
-            .as_ref()
-            .and_then(|k| k.friendly_name.clone())
-            .unwrap_or_else(|| display_name(target));
-        let mut form = vec![(
-            "FriendlyName",
-            replacement_name(&base, Utc::now(), NAME_MAX),
-        )];
-        let path = match c.flavor {
-            Flavor::V2010 => format!("/2010-04-01/Accounts/{}/Keys.json", seg(c.account)),
-            Flavor::Iam => {
-                form.push(("AccountSid", c.account.to_string()));
-                let policy = old.and_then(|k| k.policy).filter(|p| !p.is_null());
-                if let Some(policy) = policy {
-                    form.push(("KeyType", "restricted".to_string()));
-                    form.push(("Policy", policy.to_string()));
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            let old = match target.credential.remote_id.as_deref() {
+                Some(sid) => c.fetch(sid).await?,
+                None => None,
+            };
+            let base = old
+                .as_ref()
+                .and_then(|k| k.friendly_name.clone())
+                .unwrap_or_else(|| display_name(target));
+            let mut form = vec![(
+                "FriendlyName",
+                replacement_name(&base, Utc::now(), NAME_MAX),
+            )];
+            let path = match c.flavor {
+                Flavor::V2010 => format!("/2010-04-01/Accounts/{}/Keys.json", seg(c.account)),
+                Flavor::Iam => {
+                    form.push(("AccountSid", c.account.to_string()));
+                    let policy = old.and_then(|k| k.policy).filter(|p| !p.is_null());
+                    if let Some(policy) = policy {
+                        form.push(("KeyType", "restricted".to_string()));
+                        form.push(("Policy", policy.to_string()));
+                    }
+                    "/v1/Keys".to_string()
                 }
-                "/v1/Keys".to_string()
-            }
-        };
-        let reply = c
-            .send(reqwest::Method::POST, &path, Some(&form))
-            .await
-            .and_then(Reply::ok)
-            .map_err(|e| after_create(e, "a key", None))?;
-        let created: NewKey = match reply.json() {
-            Ok(created) => created,
-            Err(e) => {
-                let cleanup = match id_in(&reply, "sid") {
-                    Some(sid) => Some(c.delete(&sid).await),
-                    None => None,
-                };
-                return Err(after_create(e, "a key", cleanup));
-            }
-        };
-        Ok(IssuedKey {
-            remote_id: created.sid,
-            secret: created.secret,
-            created_at: rfc2822(created.date_created.as_deref()).or_else(|| Some(Utc::now())),
-            expires_at: None,
-            scopes: policy_scopes(created.policy.as_ref()),
-            params: Default::default(),
+            };
+            let reply = c
+                .send(reqwest::Method::POST, &path, Some(&form))
+                .await
+                .and_then(Reply::ok)
+                .map_err(|e| after_create(e, "a key", None))?;
+            let created: NewKey = match reply.json() {
+                Ok(created) => created,
+                Err(e) => {
+                    let cleanup = match id_in(&reply, "sid") {
+                        Some(sid) => Some(c.delete(&sid).await),
+                        None => None,
+                    };
+                    return Err(after_create(e, "a key", cleanup));
+                }
+            };
+            Ok(IssuedKey {
+                remote_id: created.sid,
+                secret: created.secret,
+                created_at: rfc2822(created.date_created.as_deref()).or_else(|| Some(Utc::now())),
+                expires_at: None,
+                scopes: policy_scopes(created.policy.as_ref()),
+                params: Default::default(),
+            })
         })
+        .await
     }
 
     async fn verify(
@@ -440,10 +449,13 @@ impl Provider for Twilio {
                 c.get(&url).basic_auth(sid, Some(secret.expose_secret()))
             })
             .await;
-        verification(outcome, secret, "GET the account with the key")
+        verification(target, outcome, secret, "GET the account with the key")
     }
 
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
-        Conn::new(self, target)?.delete(remote_id).await
+        guarded(target, async {
+            Conn::new(self, target)?.delete(remote_id).await
+        })
+        .await
     }
 }
