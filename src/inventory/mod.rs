@@ -149,7 +149,10 @@ impl FromStr for ProviderKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let known: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown provider `{s}`, expected one of {}", known.join(", "))
+                format!(
+                    "unknown provider `{s}`, expected one of {}",
+                    known.join(", ")
+                )
             })
     }
 }
@@ -217,16 +220,32 @@ pub struct Credential {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub used_by: Vec<String>,
     /// When the provider issued it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "date_or_time"
+    )]
     pub created_at: Option<DateTime<Utc>>,
     /// When the provider will stop accepting it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "date_or_time"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was last used, as the provider reports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "date_or_time"
+    )]
     pub last_used_at: Option<DateTime<Utc>>,
     /// When keyward (or a person) last rotated it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "date_or_time"
+    )]
     pub last_rotated_at: Option<DateTime<Utc>>,
     /// Overrides `policy.rotate_every_days`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -354,6 +373,52 @@ pub struct HistoryEntry {
     pub detail: String,
 }
 
+/// Parses RFC 3339 or a plain `YYYY-MM-DD` (midnight UTC), as people write dates in files
+/// and on the command line.
+pub fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| "not a date: use YYYY-MM-DD or RFC 3339".to_string())
+}
+
+/// Reads an optional date written as RFC 3339 or `YYYY-MM-DD`.
+/// The error is raised inside the scalar's visitor, so the parser reports the field's own
+/// key path and line.
+fn date_or_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    struct Day;
+    impl serde::de::Visitor<'_> for Day {
+        type Value = DateTime<Utc>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a date (YYYY-MM-DD or RFC 3339)")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            parse_date(v).map_err(E::custom)
+        }
+    }
+    struct MaybeDay;
+    impl<'de> serde::de::Visitor<'de> for MaybeDay {
+        type Value = Option<DateTime<Utc>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a date (YYYY-MM-DD or RFC 3339)")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_str(Day).map(Some)
+        }
+    }
+    d.deserialize_option(MaybeDay)
+}
+
 /// A credential's address on the command line: `CLIENT/INTEGRATION`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CredentialRef {
@@ -373,10 +438,12 @@ impl FromStr for CredentialRef {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once('/') {
-            Some((c, i)) if !c.is_empty() && !i.is_empty() && !i.contains('/') => Ok(CredentialRef {
-                client: c.to_string(),
-                integration: i.to_string(),
-            }),
+            Some((c, i)) if !c.is_empty() && !i.is_empty() && !i.contains('/') => {
+                Ok(CredentialRef {
+                    client: c.to_string(),
+                    integration: i.to_string(),
+                })
+            }
             _ => Err(format!("`{s}` is not CLIENT/INTEGRATION")),
         }
     }
@@ -486,7 +553,10 @@ mod tests {
         for k in ProviderKind::ALL {
             assert_eq!(k.as_str().parse::<ProviderKind>().unwrap(), k);
         }
-        assert!("hubspot".parse::<ProviderKind>().unwrap_err().contains("aws-iam"));
+        assert!("hubspot"
+            .parse::<ProviderKind>()
+            .unwrap_err()
+            .contains("aws-iam"));
     }
 
     #[test]

@@ -140,7 +140,10 @@ pub fn check(inv: &Inventory) -> Vec<(Vec<Segment>, String)> {
             if !integration_ids.insert(cred.id.as_str()) {
                 problems.push((
                     with(&path, &[key("id")]),
-                    format!("duplicate integration id `{}` in client `{}`", cred.id, client.id),
+                    format!(
+                        "duplicate integration id `{}` in client `{}`",
+                        cred.id, client.id
+                    ),
                 ));
             }
             if let Some(conn_id) = &cred.connection {
@@ -210,9 +213,15 @@ clients:
 
     #[test]
     fn unknown_key_names_the_key_path_and_line() {
-        let text = GOOD.replace("      - id: bot\n", "      - id: bot\n        expirse: 2026-01-01\n");
+        let text = GOOD.replace(
+            "      - id: bot\n",
+            "      - id: bot\n        expirse: 2026-01-01\n",
+        );
         let e = err(&text);
-        assert!(e.starts_with("clients[0].integrations[1]: unknown field `expirse`"), "{e}");
+        assert!(
+            e.starts_with("clients[0].integrations[1]: unknown field `expirse`"),
+            "{e}"
+        );
         assert!(e.ends_with("(line 12, column 9)"), "{e}");
     }
 
@@ -246,8 +255,14 @@ clients:
 
     #[test]
     fn connection_for_another_provider_is_refused() {
-        let e = err(&GOOD.replace("provider: aws-iam\n        connection", "provider: sandbox\n        connection"));
-        assert!(e.contains("is for aws-iam, but this credential is sandbox"), "{e}");
+        let e = err(&GOOD.replace(
+            "provider: aws-iam\n        connection",
+            "provider: sandbox\n        connection",
+        ));
+        assert!(
+            e.contains("is for aws-iam, but this credential is sandbox"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -264,6 +279,74 @@ clients:
     fn syntax_error_has_a_line() {
         let e = parse("version: 1\nclients: [\n").unwrap_err();
         assert!(e.position.is_some(), "{e}");
+    }
+
+    /// inventories/example.yaml documents every field: it must parse, and it must set each
+    /// optional credential field somewhere, so a new field cannot go undocumented.
+    #[test]
+    fn the_documented_example_parses_and_covers_every_field() {
+        let text = include_str!("../../inventories/example.yaml");
+        let inv = parse(text).unwrap();
+        let mut fields = std::collections::BTreeSet::new();
+        for (_, _, cred) in inv.credentials() {
+            let v = serde_yaml::to_value(cred).unwrap();
+            for (k, _) in v.as_mapping().unwrap() {
+                fields.insert(k.as_str().unwrap().to_string());
+            }
+        }
+        let documented: Vec<&str> = [
+            "id",
+            "name",
+            "provider",
+            "connection",
+            "remote_id",
+            "params",
+            "scopes",
+            "owner",
+            "used_by",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "last_rotated_at",
+            "rotate_every_days",
+            "warn_before_days",
+            "stale_after_days",
+            "deploy",
+            "secret",
+            "remote",
+            "risks",
+            "notes",
+            "history",
+        ]
+        .to_vec();
+        for f in documented {
+            assert!(fields.contains(f), "example.yaml does not show `{f}`");
+        }
+    }
+
+    #[test]
+    fn dates_take_rfc3339_or_a_plain_day_and_name_a_bad_one() {
+        let with = |d: &str| {
+            GOOD.replace(
+                "provider: manual",
+                &format!("provider: manual\n        expires_at: {d}"),
+            )
+        };
+        let inv = parse(&with("2027-01-31")).unwrap();
+        assert_eq!(
+            inv.clients[0].integrations[1]
+                .expires_at
+                .unwrap()
+                .to_rfc3339(),
+            "2027-01-31T00:00:00+00:00"
+        );
+        assert!(parse(&with("2027-01-31T10:00:00+02:00")).is_ok());
+        let e = err(&with("next week"));
+        assert!(
+            e.starts_with("clients[0].integrations[1].expires_at: not a date"),
+            "{e}"
+        );
+        assert!(e.contains("line 13"), "{e}");
     }
 
     #[test]

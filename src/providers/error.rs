@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::inventory::{CredentialRef, ProviderKind};
+use crate::secret::Secret;
 
 /// What kind of failure, deciding retries and what the person is told to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,13 +66,26 @@ impl ProviderError {
     }
 
     /// Something the inventory must supply is missing.
-    pub fn config(provider: ProviderKind, at: Option<&CredentialRef>, message: impl Into<String>) -> Self {
+    pub fn config(
+        provider: ProviderKind,
+        at: Option<&CredentialRef>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(provider, at, ErrorKind::Config, message)
     }
 
     /// The provider cannot `operation`.
-    pub fn unsupported(provider: ProviderKind, at: Option<&CredentialRef>, operation: &str) -> Self {
-        Self::new(provider, at, ErrorKind::Unsupported, format!("cannot {operation}"))
+    pub fn unsupported(
+        provider: ProviderKind,
+        at: Option<&CredentialRef>,
+        operation: &str,
+    ) -> Self {
+        Self::new(
+            provider,
+            at,
+            ErrorKind::Unsupported,
+            format!("cannot {operation}"),
+        )
     }
 
     /// Attaches the request line.
@@ -83,6 +97,13 @@ impl ProviderError {
     /// Attaches the HTTP status.
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);
+        self
+    }
+
+    /// Masks every occurrence of `secret` in the message: the last guard for secrets too
+    /// short for the generic redaction of long token runs (a GitLab token has 26 characters).
+    pub fn redacting(mut self, secret: &Secret) -> Self {
+        self.message = secret.redact(&self.message);
         self
     }
 
@@ -118,10 +139,18 @@ mod tests {
     #[test]
     fn display_names_provider_credential_request_and_status() {
         let at: CredentialRef = "acme/crm".parse().unwrap();
-        let e = ProviderError::new(ProviderKind::Sendgrid, Some(&at), ErrorKind::Http, "forbidden")
-            .with_request("DELETE /v3/api_keys/abc")
-            .with_status(403);
-        assert_eq!(e.to_string(), "sendgrid acme/crm: DELETE /v3/api_keys/abc: HTTP 403: forbidden");
+        let e = ProviderError::new(
+            ProviderKind::Sendgrid,
+            Some(&at),
+            ErrorKind::Http,
+            "forbidden",
+        )
+        .with_request("DELETE /v3/api_keys/abc")
+        .with_status(403);
+        assert_eq!(
+            e.to_string(),
+            "sendgrid acme/crm: DELETE /v3/api_keys/abc: HTTP 403: forbidden"
+        );
         assert!(!e.is_transient());
         assert!(e.with_status(503).is_transient());
     }

@@ -11,12 +11,12 @@ use crate::inventory::ProviderKind;
 pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
     let _ = (http, Arc::new(()));
     match kind {
+        ProviderKind::Cloudflare => Some(Arc::new(super::cloudflare::Cloudflare::new(http))),
+        ProviderKind::Gitlab => Some(Arc::new(super::gitlab::Gitlab::new(http))),
         ProviderKind::Openai => Some(Arc::new(super::openai::OpenAi::new(http))),
         ProviderKind::Twilio => Some(Arc::new(super::twilio::Twilio::new(http))),
         ProviderKind::Sendgrid => Some(Arc::new(super::sendgrid::Sendgrid::new(http))),
         ProviderKind::AwsIam
-        | ProviderKind::Cloudflare
-        | ProviderKind::Gitlab
         | ProviderKind::Oauth2
         | ProviderKind::Manual
         | ProviderKind::Sandbox => None,
