@@ -105,7 +105,12 @@ impl Sendgrid {
             let path = format!("/v3/api_keys/{}", seg(remote_id));
             let body = json!({ "name": name, "scopes": scopes });
             let reply = c.send("PUT", &path, |r| r.json(&body)).await?.ok()?;
-            Ok(reply.json::<KeyEntry>()?.into_remote())
+            let mut key = reply.json::<KeyEntry>()?.into_remote();
+            // The documented answer schema has no scopes (its example does): what was set.
+            if key.scopes.is_empty() {
+                key.scopes = scopes.to_vec();
+            }
+            Ok(key)
         })
         .await
     }
