@@ -618,3 +618,78 @@ async fn a_cursor_that_stalls_ends_the_list_and_one_that_never_ends_is_an_error(
     assert!(e.to_string().contains("did not end after 100 pages"), "{e}");
     assert_eq!(n.load(Ordering::SeqCst), 100);
 }
+
+#[tokio::test]
+async fn sendgrid_reads_the_bare_object_the_live_api_answers_and_refuses_an_empty_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v3/api_keys/live1"))
+        .respond_with(reply(
+            200,
+            json!({"api_key_id": "live1", "name": "Live", "scopes": ["mail.send", "api_keys.delete"]}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v3/api_keys/empty"))
+        .respond_with(reply(200, json!({})))
+        .mount(&server)
+        .await;
+    let p = Sendgrid::new(&fast_http());
+    let key = p
+        .inspect(&sendgrid(&server.uri(), Some("live1")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(key.name.as_deref(), Some("Live"));
+    assert_eq!(key.scopes, ["mail.send", "api_keys.delete"]);
+    assert_eq!(key.risks.len(), 1, "{:?}", key.risks);
+    let e = p
+        .inspect(&sendgrid(&server.uri(), Some("empty")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::BadResponse);
+    assert!(
+        e.to_string().contains("neither `result` nor `api_key_id`"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn list_entries_without_an_id_are_bad_responses() {
+    let tw_keys = format!("/2010-04-01/Accounts/{TW_ACCOUNT}/Keys.json");
+    for (name, list_path, body) in [
+        (
+            "sendgrid",
+            "/v3/api_keys".to_string(),
+            json!({"result": [{"name": "no id"}]}),
+        ),
+        (
+            "twilio",
+            tw_keys,
+            json!({"keys": [{"sid": null, "friendly_name": "no id"}]}),
+        ),
+        (
+            "openai",
+            format!("/organization/projects/{OA_PROJECT}/api_keys"),
+            json!({"object": "list", "data": [{"name": "no id"}], "has_more": false}),
+        ),
+    ] {
+        let case = cases().into_iter().find(|c| c.name == name).expect("case");
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(list_path.as_str()))
+            .respond_with(reply(200, body))
+            .mount(&server)
+            .await;
+        let e = (case.provider)(&fast_http())
+            .list(&(case.target)(&server.uri()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadResponse, "{name}: {e}");
+        assert!(
+            e.to_string().contains("does not match the API"),
+            "{name}: {e}"
+        );
+    }
+}

@@ -183,34 +183,44 @@ impl<'a> Conn<'a> {
         }
         let reply = reply.ok()?;
         let answer: KeyAnswer = reply.json()?;
-        let entry = match answer {
-            KeyAnswer::Wrapped { result } => result
+        let mut key = match answer.result {
+            Some(result) => result
                 .into_iter()
-                .find(|k| k.api_key_id.as_deref() == Some(remote_id))
+                .find(|k| k.api_key_id == remote_id)
                 .ok_or_else(|| {
                     reply.bad_response(format!("the answer does not describe key `{remote_id}`"))
-                })?,
-            KeyAnswer::Plain(k) => k,
+                })?
+                .into_remote(),
+            None if answer.api_key_id.is_some() => {
+                let mut key = RemoteKey::new(remote_id, RemoteStatus::Active);
+                key.name = answer.name;
+                key.scopes = answer.scopes;
+                key
+            }
+            None => {
+                return Err(reply.bad_response("the answer has neither `result` nor `api_key_id`"))
+            }
         };
-        let mut key = entry.into_remote();
-        key.remote_id = remote_id.to_string();
         key.risks = risks(&key.scopes);
         Ok(Some(key))
     }
 }
 
-/// `GET /v3/api_keys/{id}`: the spec documents `{result: [..]}`; the live API has answered
-/// with the bare object. Both are read.
+/// `GET /v3/api_keys/{id}`: the spec documents `{result: [..]}`; the live API answers with
+/// the bare object. Both are read.
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum KeyAnswer {
-    Wrapped { result: Vec<KeyEntry> },
-    Plain(KeyEntry),
+struct KeyAnswer {
+    result: Option<Vec<KeyEntry>>,
+    api_key_id: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
 }
 
+/// A key in a list, or a rename's answer.
 #[derive(Deserialize)]
 struct KeyEntry {
-    api_key_id: Option<String>,
+    api_key_id: String,
     name: Option<String>,
     #[serde(default)]
     scopes: Vec<String>,
@@ -218,7 +228,7 @@ struct KeyEntry {
 
 impl KeyEntry {
     fn into_remote(self) -> RemoteKey {
-        let mut key = RemoteKey::new(self.api_key_id.unwrap_or_default(), RemoteStatus::Active);
+        let mut key = RemoteKey::new(self.api_key_id, RemoteStatus::Active);
         key.name = self.name;
         key.scopes = self.scopes;
         key

@@ -252,7 +252,7 @@ fn iam_base(target: &Target) -> Result<String, ProviderError> {
 
 #[derive(Deserialize)]
 struct KeyEntry {
-    sid: Option<String>,
+    sid: String,
     friendly_name: Option<String>,
     date_created: Option<String>,
     /// IAM only: a restricted key's policy, `null` for a standard key.
@@ -261,12 +261,8 @@ struct KeyEntry {
 }
 
 impl KeyEntry {
-    fn into_remote(self, sid: Option<&str>) -> RemoteKey {
-        let id = self
-            .sid
-            .or_else(|| sid.map(str::to_string))
-            .unwrap_or_default();
-        let mut key = RemoteKey::new(id, RemoteStatus::Active);
+    fn into_remote(self) -> RemoteKey {
+        let mut key = RemoteKey::new(self.sid, RemoteStatus::Active);
         key.name = self.friendly_name;
         key.created_at = rfc2822(self.date_created.as_deref());
         key.scopes = policy_scopes(self.policy.as_ref());
@@ -347,7 +343,7 @@ impl Provider for Twilio {
                 )
             })?;
             let c = Conn::new(self, target)?;
-            Ok(c.fetch(sid).await?.map(|k| k.into_remote(Some(sid))))
+            Ok(c.fetch(sid).await?.map(KeyEntry::into_remote))
         })
         .await
     }
@@ -358,7 +354,7 @@ impl Provider for Twilio {
             Ok(c.list()
                 .await?
                 .into_iter()
-                .map(|k| k.into_remote(None))
+                .map(KeyEntry::into_remote)
                 .collect())
         })
         .await
