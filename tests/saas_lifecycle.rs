@@ -438,3 +438,18 @@ async fn registry_serves_the_three_providers() {
         assert!(!p.capabilities().reports_expiry);
     }
 }
+
+#[tokio::test]
+async fn twilio_iam_replaces_a_vanished_restricted_key_with_its_recorded_permissions() {
+    let (server, state) = fake(TwState::default(), twilio_handler).await;
+    let p = Twilio::new(&fast_http());
+    let mut t = twilio_iam(&server.uri(), &server.uri(), Some(&tw_sid("SK", 0xdead)));
+    t.credential.scopes = vec!["/twilio/messaging/messages/read".into()];
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.scopes, t.credential.scopes);
+    assert_eq!(
+        state.lock().unwrap().keys[0].policy,
+        json!({"allow": ["/twilio/messaging/messages/read"]}),
+        "restricted, not a standard key"
+    );
+}

@@ -12,11 +12,14 @@
 //! is the key's secret (consumers authenticate with SID and secret together).
 //!
 //! IAM subset: list, fetch (a restricted key's `policy.allow` becomes its scopes), create
-//! (a restricted old key's policy is copied onto the new key) and delete. Updating a policy
-//! is left to the console.
+//! (a restricted old key's policy is copied onto the new key; if the old key is gone, the
+//! credential's recorded `scopes` become the new key's `allow` list) and delete. Updating a
+//! policy is left to the console.
 //!
 //! Rotation is create-then-revoke. The API reports neither expiry nor last use. Verify fetches
-//! the account (`GET /2010-04-01/Accounts/{AccountSid}.json`) with the key's SID and secret.
+//! the account (`GET /2010-04-01/Accounts/{AccountSid}.json`) with the key's SID and secret;
+//! a restricted key whose policy does not allow that gets 403, which verify reports as
+//! cannot-check (the key was recognised) for a person to confirm.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -379,7 +382,16 @@ impl Provider for Twilio {
                 Flavor::V2010 => format!("/2010-04-01/Accounts/{}/Keys.json", seg(c.account)),
                 Flavor::Iam => {
                     form.push(("AccountSid", c.account.to_string()));
-                    let policy = old.and_then(|k| k.policy).filter(|p| !p.is_null());
+                    // The old key's policy; if it is gone, the permissions recorded for
+                    // it, so a lost restricted key is never replaced by a standard one.
+                    let recorded = &target.credential.scopes;
+                    let policy =
+                        old.and_then(|k| k.policy)
+                            .filter(|p| !p.is_null())
+                            .or_else(|| {
+                                (!recorded.is_empty())
+                                    .then(|| serde_json::json!({ "allow": recorded }))
+                            });
                     if let Some(policy) = policy {
                         form.push(("KeyType", "restricted".to_string()));
                         form.push(("Policy", policy.to_string()));
