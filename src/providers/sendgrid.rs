@@ -306,7 +306,12 @@ impl Provider for Sendgrid {
     async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
         guarded(target, async {
             let c = Conn::new(self, target)?;
-            let list: KeyList = c.send("GET", "/v3/api_keys", |r| r).await?.ok()?.json()?;
+            // One page: an account holds at most MAX_KEYS keys.
+            let list: KeyList = c
+                .send("GET", "/v3/api_keys", |r| r.query(&[("limit", MAX_KEYS)]))
+                .await?
+                .ok()?
+                .json()?;
             Ok(list.result.into_iter().map(KeyEntry::into_remote).collect())
         })
         .await
