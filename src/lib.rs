@@ -11,3 +11,5 @@ pub mod inventory;
 pub mod providers;
 pub mod secret;
 pub mod store;
+pub mod sync;
+pub mod verify;

@@ -10,7 +10,9 @@ mod init;
 mod list;
 mod recipients;
 mod show;
+mod sync;
 mod table;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -77,6 +79,12 @@ enum Command {
     Check(check::Args),
     /// Open a throwaway copy of the demo inventory.
     Demo(demo::Args),
+    /// Ask the providers about the keys and record what they say. Exit 0 all answered,
+    /// 3 some could not be synced.
+    Sync(sync::Args),
+    /// Check that stored secrets still work. Exit 0 all valid, 2 some invalid,
+    /// 3 some could not be checked.
+    Verify(verify::Args),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -256,6 +264,8 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Recipients(c)) => recipients::run(&ctx, c),
         Some(Command::Check(a)) => check::run(&ctx, a),
         Some(Command::Demo(a)) => demo::run(&ctx, a),
+        Some(Command::Sync(a)) => sync::run(&ctx, a),
+        Some(Command::Verify(a)) => verify::run(&ctx, a),
         None => list::run(&ctx, list::Args::default()),
     }
 }

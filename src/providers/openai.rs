@@ -146,7 +146,11 @@ impl<'a> Conn<'a> {
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, ProviderError> {
         let shown = path.split('?').next().unwrap_or(path);
-        let call = Call::new(Some(&self.target.at), method.as_str(), shown);
+        let mut call = Call::new(Some(&self.target.at), method.as_str(), shown);
+        // A POST creates a key or a service account: never sent twice.
+        if method == reqwest::Method::POST {
+            call = call.not_idempotent();
+        }
         let url = format!("{}{path}", self.base);
         let build = |c: &reqwest::Client| {
             let r = c
@@ -157,13 +161,7 @@ impl<'a> Conn<'a> {
                 None => r,
             }
         };
-        // A POST creates a key or a service account: never sent twice.
-        let outcome = if method == reqwest::Method::POST {
-            self.api.send_once(&call, build).await
-        } else {
-            self.api.send(&call, build).await
-        };
-        outcome
+        self.api.send(&call, build).await
     }
 
     /// `GET path` as JSON; `None` on 404.

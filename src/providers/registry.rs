@@ -11,14 +11,13 @@ use crate::inventory::ProviderKind;
 pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
     let _ = (http, Arc::new(()));
     match kind {
+        ProviderKind::AwsIam => Some(Arc::new(super::aws::AwsIam::new(http))),
         ProviderKind::Cloudflare => Some(Arc::new(super::cloudflare::Cloudflare::new(http))),
         ProviderKind::Gitlab => Some(Arc::new(super::gitlab::Gitlab::new(http))),
+        ProviderKind::Oauth2 => Some(Arc::new(super::oauth2::OAuth2::new(http))),
         ProviderKind::Openai => Some(Arc::new(super::openai::OpenAi::new(http))),
         ProviderKind::Twilio => Some(Arc::new(super::twilio::Twilio::new(http))),
         ProviderKind::Sendgrid => Some(Arc::new(super::sendgrid::Sendgrid::new(http))),
-        ProviderKind::AwsIam
-        | ProviderKind::Oauth2
-        | ProviderKind::Manual
-        | ProviderKind::Sandbox => None,
+        ProviderKind::Manual | ProviderKind::Sandbox => None,
     }
 }

@@ -143,9 +143,13 @@ impl<'a> Conn<'a> {
         path: &str,
         body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<Reply, ProviderError> {
-        let call = Call::new(Some(&self.target.at), method, path);
-        let url = format!("{}{path}", self.base);
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut call = Call::new(Some(&self.target.at), method, path);
+        // A POST creates a key: never sent twice.
+        if m == reqwest::Method::POST {
+            call = call.not_idempotent();
+        }
+        let url = format!("{}{path}", self.base);
         let build = |c: &reqwest::Client| {
             let mut r = c
                 .request(m.clone(), &url)
@@ -155,13 +159,7 @@ impl<'a> Conn<'a> {
             }
             body(r)
         };
-        // A POST creates a key: never sent twice.
-        let outcome = if m == reqwest::Method::POST {
-            self.api.send_once(&call, build).await
-        } else {
-            self.api.send(&call, build).await
-        };
-        outcome
+        self.api.send(&call, build).await
     }
 
     /// Deletes the key `remote_id`; a key SendGrid does not know is deleted already.

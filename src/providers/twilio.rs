@@ -142,7 +142,11 @@ impl<'a> Conn<'a> {
         form: Option<&[(&str, String)]>,
     ) -> Result<Reply, ProviderError> {
         let shown = path.split('?').next().unwrap_or(path);
-        let call = Call::new(Some(&self.target.at), method.as_str(), shown);
+        let mut call = Call::new(Some(&self.target.at), method.as_str(), shown);
+        // A POST creates a key: never sent twice.
+        if method == reqwest::Method::POST {
+            call = call.not_idempotent();
+        }
         let url = format!("{}{path}", self.base);
         let build = |c: &reqwest::Client| {
             let r = c
@@ -153,13 +157,7 @@ impl<'a> Conn<'a> {
                 None => r,
             }
         };
-        // A POST creates a key: never sent twice.
-        let outcome = if method == reqwest::Method::POST {
-            self.api.send_once(&call, build).await
-        } else {
-            self.api.send(&call, build).await
-        };
-        outcome
+        self.api.send(&call, build).await
     }
 
     /// Deletes the key `sid`; a key Twilio does not know is deleted already.
