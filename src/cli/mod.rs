@@ -3,13 +3,16 @@
 //! Commands live one per file; each maps its arguments onto the library.
 
 mod add;
+mod audit;
 mod check;
+mod connect;
 mod dashboard;
 mod demo;
 mod import;
 mod init;
 mod list;
 mod recipients;
+mod report;
 mod show;
 mod sync;
 mod table;
@@ -90,6 +93,13 @@ enum Command {
     /// Check that stored secrets still work. Exit 0 all valid, 2 some invalid,
     /// 3 some could not be checked.
     Verify(verify::Args),
+    /// Connect an OAuth 2.0 account with the device flow (a URL and a code, fine over SSH);
+    /// exit 0 connected, 1 error, 4 declined, 5 expired.
+    Connect(connect::Args),
+    /// Print the audit log of every action, or check its hash chain with --verify.
+    Audit(audit::Args),
+    /// A report for clients of what access exists: Markdown, CSV or JSON; never a secret.
+    Report(report::Args),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -271,6 +281,9 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Demo(a)) => demo::run(&ctx, a),
         Some(Command::Sync(a)) => sync::run(&ctx, a),
         Some(Command::Verify(a)) => verify::run(&ctx, a),
+        Some(Command::Connect(a)) => connect::run(&ctx, a),
+        Some(Command::Audit(a)) => audit::run(&ctx, a),
+        Some(Command::Report(a)) => report::run(&ctx, a),
         None if stdout_is_terminal() => {
             dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
         }

@@ -10,7 +10,11 @@ pub mod error;
 pub mod gitlab;
 pub mod http;
 pub mod oauth2;
+pub mod openai;
 pub mod registry;
+mod saas;
+pub mod sendgrid;
+pub mod twilio;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
