@@ -1,7 +1,7 @@
 //! The dashboard's background work against a real provider: `keyward` opened in tmux on an
 //! inventory whose keys live in moto (AWS IAM), every row marked, synced and verified from
-//! the keyboard. The status line reports, the answers are saved to the encrypted file, and
-//! no secret reaches the screen.
+//! the keyboard. The status line reports, the answers are saved to the encrypted file and
+//! the audit log, no secret reaches the screen unless revealed, and a reveal is on record.
 
 mod aws_common;
 mod support;
@@ -78,8 +78,42 @@ clients:
         assert!(!screen.contains(MGMT_SECRET));
         assert!(!screen.contains(live.secret.expose_secret()));
     }
+    // A reveal is put on record before the secret shows.
+    t.type_text("/acme app");
+    t.send(&["Enter"]);
+    t.send(&["Enter"]);
+    t.wait_for("› detail");
+    t.send(&["x"]);
+    let revealed = t.wait_for("(x hides)");
+    assert!(revealed.contains(live.secret.expose_secret()));
+    t.send(&["Escape"]);
     t.send(&["q"]);
     assert_eq!(t.wait_exit(), 0);
+
+    let audit = ws.ok(&["audit", "--json"], "");
+    let entries: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    let actions: Vec<(String, String)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_string(),
+                e["credential"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("synced", "acme/app"),
+        ("synced", "acme/gone"),
+        ("revealed", "acme/app"),
+    ] {
+        assert!(
+            actions.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} not in {actions:?}"
+        );
+    }
+    assert!(!audit.contains(live.secret.expose_secret()));
 
     // What the dashboard saved: moto's creation date for the live key, and the unknown key
     // flagged missing (kept, not deleted).

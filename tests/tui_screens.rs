@@ -11,7 +11,7 @@ use keyward::inventory::{
 };
 use keyward::providers::{RemoteKey, Verification};
 use keyward::secret::Secret;
-use keyward::tui::action::{Action, Effect, JobKind};
+use keyward::tui::action::{Action, AfterAudit, Effect, JobKind};
 use keyward::tui::keymap::{self, Mode};
 use keyward::tui::rows::Column;
 use keyward::tui::state::{Screen, Settings, State};
@@ -196,16 +196,39 @@ fn key_event(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
     KeyEvent::new(code, modifiers)
 }
 
-/// Presses a key the way the runtime does: key table, then update.
+/// Presses a key the way the runtime does: key table, then update, with audit entries
+/// written as a working log would; returns the other effects.
 fn press(state: &mut State, code: KeyCode, modifiers: KeyModifiers) -> Vec<Effect> {
-    match keymap::action_for(
+    let effects = match keymap::action_for(
         state.mode(),
         key_event(code, modifiers),
         state.settings.read_only,
     ) {
         Some(action) => update(state, action),
         None => Vec::new(),
+    };
+    settle(state, effects)
+}
+
+/// Answers every audit effect with success, as the runtime does when the log is written.
+fn settle(state: &mut State, effects: Vec<Effect>) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::Audit { then, .. } => {
+                let next = update(
+                    state,
+                    Action::Audited {
+                        result: Ok(()),
+                        then,
+                    },
+                );
+                out.extend(settle(state, next));
+            }
+            other => out.push(other),
+        }
     }
+    out
 }
 
 fn key(state: &mut State, code: KeyCode) -> Vec<Effect> {
@@ -880,7 +903,15 @@ fn sync_runs_on_marked_rows_and_records_answers() {
     );
 
     assert!(s.unsaved);
-    update(&mut s, Action::Saved(Ok(())));
+    let logged = update(&mut s, Action::Saved(Ok(())));
+    match logged.as_slice() {
+        [Effect::Audit { event, then }] => {
+            assert_eq!(*then, AfterAudit::Nothing);
+            let e = format!("{event:?}");
+            assert!(e.contains("synced") && e.contains("globex/dns"), "{e}");
+        }
+        other => panic!("expected one audit entry for the saved sync, got {other:?}"),
+    }
     assert!(!s.unsaved);
     assert!(s.notice.clone().unwrap().text.ends_with("; saved"));
     update(&mut s, Action::Saved(Err("disk full".into())));
@@ -1036,4 +1067,79 @@ fn a_sync_answer_about_a_key_replaced_meanwhile_changes_nothing() {
     assert!(effects.is_empty(), "nothing to save: {effects:?}");
     assert_eq!(s.inventory, before);
     assert!(!s.unsaved);
+}
+
+#[test]
+fn a_secret_is_shown_or_copied_only_once_the_audit_log_holds_it() {
+    let mut s = state();
+    select(&mut s, "acme/crm-sync");
+    key(&mut s, KeyCode::Enter);
+    let row = s.detail.row;
+    let reveal = update(&mut s, Action::Reveal);
+    match reveal.as_slice() {
+        [Effect::Audit { event, then }] => {
+            assert_eq!(*then, AfterAudit::Reveal { row });
+            assert!(format!("{event:?}").contains("revealed"));
+            assert!(!format!("{event:?}").contains(CRM_SECRET));
+        }
+        other => panic!("expected an audit entry first, got {other:?}"),
+    }
+    assert!(!s.detail.reveal, "not shown before the entry is written");
+
+    update(
+        &mut s,
+        Action::Audited {
+            result: Err("disk full".into()),
+            then: AfterAudit::Reveal { row },
+        },
+    );
+    assert!(!s.detail.reveal);
+    assert!(s.notice.clone().unwrap().text.contains("not revealed"));
+    assert!(!screen_text(&s).contains(CRM_SECRET));
+
+    let copy = update(&mut s, Action::Copy);
+    assert!(matches!(
+        copy.as_slice(),
+        [Effect::Audit {
+            then: AfterAudit::Copy { .. },
+            ..
+        }]
+    ));
+    let refused = update(
+        &mut s,
+        Action::Audited {
+            result: Err("disk full".into()),
+            then: AfterAudit::Copy { row },
+        },
+    );
+    assert!(refused.is_empty(), "no clipboard write without an entry");
+    assert!(s.notice.clone().unwrap().text.contains("not copied"));
+
+    update(
+        &mut s,
+        Action::Audited {
+            result: Ok(()),
+            then: AfterAudit::Reveal { row },
+        },
+    );
+    assert!(s.detail.reveal);
+}
+
+#[test]
+fn an_audit_answer_after_leaving_the_detail_reveals_nothing() {
+    let mut s = state();
+    select(&mut s, "acme/crm-sync");
+    key(&mut s, KeyCode::Enter);
+    let row = s.detail.row;
+    update(&mut s, Action::Reveal);
+    key(&mut s, KeyCode::Esc);
+    update(
+        &mut s,
+        Action::Audited {
+            result: Ok(()),
+            then: AfterAudit::Reveal { row },
+        },
+    );
+    key(&mut s, KeyCode::Enter);
+    assert!(!s.detail.reveal);
 }

@@ -1,6 +1,7 @@
 //! What can happen to the dashboard ([`Action`]: a key's meaning, a tick, a background
 //! result) and what the dashboard asks the runtime to do ([`Effect`]).
 
+use crate::audit::Event;
 use crate::providers::{RemoteKey, Target, Verification};
 use crate::secret::Secret;
 
@@ -87,6 +88,31 @@ pub enum Action {
     Copied(Result<(), String>),
     /// Something the runtime could not do, for the status line.
     Failed(String),
+    /// Whether the audit entry was written; `then` says what waited for it.
+    Audited {
+        /// The audit hook's answer.
+        result: Result<(), String>,
+        /// What to do now that it is written.
+        then: AfterAudit,
+    },
+}
+
+/// What waits for an audit entry to be written: a secret is shown or copied only once its
+/// disclosure is on record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAudit {
+    /// Show row `row`'s secret in the detail view.
+    Reveal {
+        /// The row.
+        row: usize,
+    },
+    /// Copy row `row`'s secret to the clipboard.
+    Copy {
+        /// The row.
+        row: usize,
+    },
+    /// Nothing: the entry records something already done.
+    Nothing,
 }
 
 /// Which provider call a [`Job`] makes.
@@ -118,4 +144,11 @@ pub enum Effect {
     Copy(Secret),
     /// Hands the changed inventory to the save hook.
     Save,
+    /// Appends `event` to the audit log, then reports back with [`Action::Audited`].
+    Audit {
+        /// The entry.
+        event: Event,
+        /// What waits for it.
+        then: AfterAudit,
+    },
 }

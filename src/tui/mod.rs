@@ -25,6 +25,10 @@ use crate::inventory::Inventory;
 /// message for the status line when saving failed.
 pub type SaveHook = Box<dyn FnMut(&Inventory) -> Result<(), String> + Send>;
 
+/// Appends an entry to the inventory's audit log (reveals, copies, syncs); returns why it
+/// could not. A reveal or copy whose entry fails is refused.
+pub type AuditHook = Box<dyn FnMut(crate::audit::Event) -> Result<(), String> + Send>;
+
 /// How the dashboard opens.
 pub struct DashboardOptions {
     /// What the title bar names: the inventory path, or "demo".
@@ -37,11 +41,13 @@ pub struct DashboardOptions {
     pub no_color: bool,
     /// Called with the changed inventory; `None` keeps changes in memory only.
     pub save: Option<SaveHook>,
+    /// Where reveals, copies and saved syncs are recorded; `None` records nothing.
+    pub audit: Option<AuditHook>,
 }
 
 impl DashboardOptions {
     /// Options for `title`: read-write, judged now, colour unless `NO_COLOR` is set, no
-    /// save hook.
+    /// save or audit hook.
     pub fn new(title: impl Into<String>) -> Self {
         DashboardOptions {
             title: title.into(),
@@ -49,6 +55,7 @@ impl DashboardOptions {
             now: None,
             no_color: theme::no_color_requested(),
             save: None,
+            audit: None,
         }
     }
 }

@@ -26,7 +26,7 @@ use super::keymap;
 use super::state::{Settings, State};
 use super::update::update;
 use super::view;
-use super::{DashboardOptions, SaveHook};
+use super::{AuditHook, DashboardOptions, SaveHook};
 use crate::inventory::{Inventory, ProviderKind};
 use crate::providers::http::{Http, HttpConfig};
 use crate::providers::registry::provider_for;
@@ -57,6 +57,7 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
         now,
         no_color,
         save,
+        audit,
     } = options;
     let settings = Settings {
         title,
@@ -81,7 +82,7 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
     };
 
     let result = TerminalGuard::enter()
-        .and_then(|guard| event_loop(guard, inventory, settings, save, &handle));
+        .and_then(|guard| event_loop(guard, inventory, settings, save, audit, &handle));
     if let Some(rt) = owned {
         // Calls still in flight are abandoned, not awaited: the person asked to leave.
         rt.shutdown_background();
@@ -179,6 +180,7 @@ fn event_loop(
     inventory: Inventory,
     settings: Settings,
     mut save: Option<SaveHook>,
+    mut audit: Option<AuditHook>,
     handle: &tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
     let size = guard.terminal.size().context("reading the terminal size")?;
@@ -259,6 +261,13 @@ fn event_loop(
                         let backend = guard.terminal.backend_mut();
                         let written = backend.write_all(&bytes).and_then(|()| backend.flush());
                         pending.push(Action::Copied(written.map_err(|e| e.to_string())));
+                    }
+                    Effect::Audit { event, then } => {
+                        let result = match audit.as_mut() {
+                            Some(hook) => hook(event),
+                            None => Ok(()),
+                        };
+                        pending.push(Action::Audited { result, then });
                     }
                     Effect::Save => {
                         let result = match save.as_mut() {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::keymap::Mode;
 use super::rows::{compare, natural_widths, Column, RowData};
 use super::theme::Theme;
-use crate::inventory::{Credential, Inventory, Status};
+use crate::inventory::{Credential, CredentialRef, Inventory, Status};
 
 /// Lines the main screen spends on things other than table rows: title, counts, column
 /// header, status line, footer.
@@ -178,6 +178,8 @@ pub struct State {
     pub size: (u16, u16),
     /// Changes not yet handed to the save hook.
     pub unsaved: bool,
+    /// Sync changes (address, what changed) to put in the audit log once saved.
+    pub unlogged: Vec<(CredentialRef, String)>,
     /// Set when the dashboard should close.
     pub quit: bool,
 }
@@ -237,6 +239,7 @@ impl State {
             spinner: 0,
             size,
             unsaved: false,
+            unlogged: Vec::new(),
             quit: false,
         };
         state.resort();

@@ -1,10 +1,11 @@
 //! The one place state changes: `update(state, action)` applies an action and returns the
 //! effects the runtime must carry out. Pure: no terminal, no clock, no network.
 
-use super::action::{Action, Effect, Job, JobKind};
+use super::action::{Action, AfterAudit, Effect, Job, JobKind};
 use super::keymap::{self, Mode};
 use super::rows::Column;
 use super::state::{Batch, Input, Notice, Screen, State};
+use crate::audit::Event;
 use crate::providers::{RemoteKey, Target, Verification};
 use crate::sync::{self, SyncOutcome, SyncResult};
 
@@ -33,8 +34,16 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             result,
         } => return inspected(state, row, remote_id, result),
         Action::Verified { row, result } => return verified(state, row, result),
+        Action::Audited { result, then } => return audited(state, result, then),
         Action::Saved(Ok(())) => {
             state.unsaved = false;
+            let effects = std::mem::take(&mut state.unlogged)
+                .into_iter()
+                .map(|(at, detail)| Effect::Audit {
+                    event: Event::new("synced", Some(&at), detail),
+                    then: AfterAudit::Nothing,
+                })
+                .collect();
             state.notice = Some(match state.notice.take() {
                 Some(n) => Notice {
                     text: format!("{}; saved", n.text),
@@ -45,12 +54,61 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                     error: false,
                 },
             });
+            return effects;
         }
-        Action::Saved(Err(e)) => state.fail(format!("save failed: {e}")),
+        Action::Saved(Err(e)) => {
+            // Nothing was saved, so there is nothing to put on record.
+            state.unlogged.clear();
+            state.fail(format!("save failed: {e}"));
+        }
         Action::Copied(Ok(())) => {}
         Action::Copied(Err(e)) => state.fail(format!("copy failed: {e}")),
         Action::Failed(e) => state.fail(e),
         other => return on_key_action(state, other),
+    }
+    Vec::new()
+}
+
+/// Carries out what waited for an audit entry, or refuses it when the entry could not be
+/// written.
+fn audited(state: &mut State, result: Result<(), String>, then: AfterAudit) -> Vec<Effect> {
+    let at = |row: usize| {
+        state
+            .rows
+            .get(row)
+            .map(|r| r.at.to_string())
+            .unwrap_or_default()
+    };
+    match (result, then) {
+        (Err(e), AfterAudit::Reveal { row }) => {
+            state.fail(format!(
+                "{}: not revealed, the audit log failed: {e}",
+                at(row)
+            ));
+        }
+        (Err(e), AfterAudit::Copy { row }) => {
+            state.fail(format!(
+                "{}: not copied, the audit log failed: {e}",
+                at(row)
+            ));
+        }
+        (Err(e), AfterAudit::Nothing) => state.fail(format!("saved, but not logged: {e}")),
+        (Ok(()), AfterAudit::Reveal { row }) => {
+            // Only if the person is still looking at that credential.
+            if state.screen == Screen::Detail && state.detail.row == row {
+                state.detail.reveal = true;
+            }
+        }
+        (Ok(()), AfterAudit::Copy { row }) => {
+            if let Some(secret) = state.credential(row).and_then(|c| c.secret.clone()) {
+                state.notify(format!(
+                    "{}: secret sent to the clipboard (OSC 52)",
+                    at(row)
+                ));
+                return vec![Effect::Copy(secret)];
+            }
+        }
+        (Ok(()), AfterAudit::Nothing) => {}
     }
     Vec::new()
 }
@@ -223,22 +281,33 @@ fn detail(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Top => state.detail.scroll = 0,
         Action::Bottom => state.detail.scroll = u16::MAX,
         Action::Reveal => {
+            let at = state.rows[row].at.clone();
             let has_secret = state.credential(row).is_some_and(|c| c.secret.is_some());
-            if has_secret {
-                state.detail.reveal = !state.detail.reveal;
+            if state.detail.reveal {
+                state.detail.reveal = false;
+            } else if has_secret {
+                // Shown only once the audit log holds the reveal.
+                return vec![Effect::Audit {
+                    event: Event::new("revealed", Some(&at), "shown in the dashboard"),
+                    then: AfterAudit::Reveal { row },
+                }];
             } else {
-                state.fail(format!("{}: no secret stored", state.rows[row].at));
+                state.fail(format!("{at}: no secret stored"));
             }
         }
         Action::Copy => {
             let at = state.rows[row].at.clone();
-            match state.credential(row).and_then(|c| c.secret.clone()) {
-                Some(secret) => {
-                    state.notify(format!("{at}: secret sent to the clipboard (OSC 52)"));
-                    return vec![Effect::Copy(secret)];
-                }
-                None => state.fail(format!("{at}: no secret stored")),
+            if state.credential(row).is_some_and(|c| c.secret.is_some()) {
+                return vec![Effect::Audit {
+                    event: Event::new(
+                        "copied",
+                        Some(&at),
+                        "sent to the terminal's clipboard with OSC 52",
+                    ),
+                    then: AfterAudit::Copy { row },
+                }];
             }
+            state.fail(format!("{at}: no secret stored"));
         }
         Action::Timeline => {
             leave_detail(state);
@@ -508,6 +577,14 @@ fn inspected(
             if changed > 0 {
                 state.batch.changed += changed;
                 state.rebuild_row(row);
+                if let Some(c) = state.credential(row) {
+                    let detail = c
+                        .history
+                        .last()
+                        .map(|h| h.detail.clone())
+                        .unwrap_or_default();
+                    state.unlogged.push((state.rows[row].at.clone(), detail));
+                }
             }
         }
         (Some(_), Err(e)) => {
