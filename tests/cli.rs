@@ -722,3 +722,42 @@ fn usage_errors_and_help_do_not_panic() {
     }
     let _ = run_with_stdin(ws.keyward().arg("--version"), "");
 }
+
+/// A long session (the dashboard) saves with the lock held only for the save: another
+/// writer's change made meanwhile is refused, never overwritten.
+#[test]
+fn a_brief_save_refuses_to_overwrite_another_writers_change() {
+    let ws = Workspace::new();
+    ws.init();
+    let mut keys = keyward::store::Keyring::new();
+    keys.add_file(&ws.default_identity()).unwrap();
+    let (mut store, mut inv) = keyward::store::Store::open(&ws.inventory(), &keys).unwrap();
+    // Nobody else wrote: the save goes through, and the lock is free again afterwards.
+    inv.insert(
+        "acme",
+        keyward::inventory::Credential::new("a", keyward::inventory::ProviderKind::Manual),
+    );
+    store.save_briefly(&inv).unwrap();
+    ws.ok(
+        &["add", "acme/b", "--provider", "manual", "--no-secret"],
+        "",
+    );
+    // Another writer changed the file: the session's save is refused.
+    inv.insert(
+        "acme",
+        keyward::inventory::Credential::new("c", keyward::inventory::ProviderKind::Manual),
+    );
+    let before = hash(&ws.inventory());
+    let err = store.save_briefly(&inv).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("changed on disk by another keyward"),
+        "{err}"
+    );
+    assert_eq!(hash(&ws.inventory()), before);
+    let list = ws.ok(&["list"], "");
+    assert!(
+        list.contains("acme/a") && list.contains("acme/b") && !list.contains("acme/c"),
+        "{list}"
+    );
+}

@@ -8,20 +8,17 @@ use super::Context;
 use crate::audit::AuditLog;
 use crate::tui::{self, DashboardOptions};
 
-/// Opens the dashboard over `ctx`'s inventory, titled `title`. The write lock is held for
-/// the session unless `read_only`, so a concurrent writer cannot be overwritten by a save.
+/// Opens the dashboard over `ctx`'s inventory, titled `title`. The write lock is taken only
+/// while saving, so cron jobs and other commands run meanwhile; a save that would overwrite
+/// another writer's change is refused and reported in the status line instead.
 pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
-    let (mut store, inventory) = if read_only {
-        ctx.open()?
-    } else {
-        ctx.open_for_write()?
-    };
+    let (mut store, inventory) = ctx.open()?;
     let mut options = DashboardOptions::new(title);
     options.read_only = read_only;
     options.now = Some(ctx.now());
     if !read_only {
         options.save = Some(Box::new(move |inv| {
-            store.save(inv).map_err(|e| e.to_string())
+            store.save_briefly(inv).map_err(|e| e.to_string())
         }));
     }
     let log = AuditLog::for_inventory(&ctx.inventory);

@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use age::secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::inventory::{self, Inventory, SchemaError};
@@ -82,6 +83,12 @@ pub enum StoreError {
         /// What is wrong, with key path and line.
         source: SchemaError,
     },
+    /// Another writer changed the file since this store read it.
+    #[error("{}: changed on disk by another keyward since it was opened; nothing was saved, reopen it to see both changes", .path.display())]
+    ChangedOnDisk {
+        /// The inventory path.
+        path: PathBuf,
+    },
     /// Another process holds the write lock.
     #[error("{}: locked by process {pid}; wait for it to finish, or stop it", .path.display())]
     Locked {
@@ -148,6 +155,8 @@ pub struct Store {
     path: PathBuf,
     sealing: Sealing,
     lock: Option<Lock>,
+    /// SHA-256 of the file as this store last read or wrote it, to notice other writers.
+    fingerprint: [u8; 32],
 }
 
 impl std::fmt::Debug for Store {
@@ -162,12 +171,13 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens and decrypts `path` for reading; saving needs [`Store::lock`] first.
     pub fn open(path: &Path, keys: &Keyring) -> Result<(Store, Inventory), StoreError> {
-        let (inventory, sealing) = read(path, keys)?;
+        let (inventory, sealing, fingerprint) = read(path, keys)?;
         Ok((
             Store {
                 path: path.to_path_buf(),
                 sealing,
                 lock: None,
+                fingerprint,
             },
             inventory,
         ))
@@ -217,6 +227,7 @@ impl Store {
             path: path.to_path_buf(),
             sealing,
             lock: Some(lock),
+            fingerprint: [0; 32],
         };
         store.save(inventory)?;
         Ok(store)
@@ -262,7 +273,36 @@ impl Store {
         write_atomically(&self.path, &ciphertext).map_err(|e| StoreError::Write {
             path: self.path.clone(),
             detail: io_words(&e),
-        })
+        })?;
+        self.fingerprint = Sha256::digest(&ciphertext).into();
+        Ok(())
+    }
+
+    /// Saves holding the lock only for the save itself, for long sessions such as the
+    /// dashboard, so cron jobs and other commands are not held off meanwhile. If another
+    /// writer changed the file since this store read or wrote it, nothing is saved: their
+    /// change is never overwritten.
+    pub fn save_briefly(&mut self, inventory: &Inventory) -> Result<(), StoreError> {
+        let held = self.lock.is_some();
+        if !held {
+            self.lock = Some(Lock::acquire(&self.path)?);
+        }
+        let result = match fs::read(&self.path) {
+            Ok(bytes) if <[u8; 32]>::from(Sha256::digest(&bytes)) != self.fingerprint => {
+                Err(StoreError::ChangedOnDisk {
+                    path: self.path.clone(),
+                })
+            }
+            Ok(_) => self.save(inventory),
+            Err(e) => Err(StoreError::Read {
+                path: self.path.clone(),
+                detail: io_words(&e),
+            }),
+        };
+        if !held {
+            self.lock = None;
+        }
+        result
     }
 
     fn seal(&self, inventory: &Inventory) -> Result<Vec<u8>, StoreError> {
@@ -326,7 +366,7 @@ fn check_path(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing), StoreError> {
+fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), StoreError> {
     check_path(path)?;
     let p = || path.to_path_buf();
     let bytes = fs::read(path).map_err(|e| StoreError::Read {
@@ -392,7 +432,7 @@ fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing), StoreError>
     })?;
     let inventory = inventory::validate::parse(text)
         .map_err(|source| StoreError::Schema { path: p(), source })?;
-    Ok((inventory, sealing))
+    Ok((inventory, sealing, Sha256::digest(&bytes).into()))
 }
 
 fn decrypt_error(path: &Path, keys: &Keyring, e: age::DecryptError) -> StoreError {
