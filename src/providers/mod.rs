@@ -6,7 +6,9 @@
 
 pub mod error;
 pub mod http;
+pub mod manual;
 pub mod registry;
+pub mod sandbox;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -206,6 +208,13 @@ pub trait Provider: Send + Sync {
 
     /// What it can do.
     fn capabilities(&self) -> Capabilities;
+
+    /// What it can do for this target, where that depends on the connection or the kind
+    /// of token (e.g. a sandbox in `roll` style); by default the same for every target.
+    fn capabilities_for(&self, target: &Target) -> Capabilities {
+        let _ = target;
+        self.capabilities()
+    }
 
     /// The key `target` points at, as the provider sees it now; `None` when the provider
     /// no longer knows it.

@@ -17,8 +17,10 @@ pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
         | ProviderKind::Openai
         | ProviderKind::Twilio
         | ProviderKind::Sendgrid
-        | ProviderKind::Oauth2
-        | ProviderKind::Manual
-        | ProviderKind::Sandbox => None,
+        | ProviderKind::Oauth2 => None,
+        ProviderKind::Manual => Some(Arc::new(super::manual::Manual)),
+        // Without an inventory path the sandbox needs an absolute `params.state_file`;
+        // callers that know the inventory use `Sandbox::beside`.
+        ProviderKind::Sandbox => Some(Arc::new(super::sandbox::Sandbox::new())),
     }
 }
