@@ -4,7 +4,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod inventory;
-pub mod secret;
-pub mod providers;
 pub mod cli;
+pub mod export;
+pub mod import;
+pub mod inventory;
+pub mod providers;
+pub mod secret;
+pub mod store;

@@ -131,13 +131,19 @@ mod tests {
 
     #[test]
     fn hint_shows_only_the_tail_of_long_secrets() {
-        assert_eq!(Secret::new("sk-live-1234567890abcdef").hint(), format!("{MASK}cdef"));
+        assert_eq!(
+            Secret::new("sk-live-1234567890abcdef").hint(),
+            format!("{MASK}cdef")
+        );
         assert_eq!(Secret::new("short").hint(), MASK);
     }
 
     #[test]
     fn redact_masks_every_occurrence() {
         let s = Secret::new("tok-abcdef");
-        assert_eq!(s.redact("a tok-abcdef b tok-abcdef"), format!("a {MASK} b {MASK}"));
+        assert_eq!(
+            s.redact("a tok-abcdef b tok-abcdef"),
+            format!("a {MASK} b {MASK}")
+        );
     }
 }

@@ -1,6 +1,261 @@
-//! The command line: clap definitions mapped onto the library.
+//! The command line: clap definitions, the shared [`Context`] every command opens the
+//! inventory through, and the mapping from errors to one line on stderr and an exit code.
+//! Commands live one per file; each maps its arguments onto the library.
+
+mod add;
+mod check;
+mod demo;
+mod import;
+mod init;
+mod list;
+mod recipients;
+mod show;
+mod table;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::inventory::{CredentialRef, Inventory};
+use crate::store::{Keyring, Store};
+
+/// Keep every client API credential in one age-encrypted inventory; see what expires and
+/// what has gone unused; rotate and revoke keys through the providers' APIs.
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The inventory file.
+    #[arg(long, global = true, env = "KEYWARD_INVENTORY", value_name = "FILE")]
+    inventory: Option<PathBuf>,
+
+    /// An identity file: age key, age plugin identity, or SSH private key. Repeatable.
+    /// Default: ~/.config/keyward/identity.txt, then ~/.ssh/id_ed25519.
+    #[arg(
+        long = "identity",
+        short = 'i',
+        global = true,
+        env = "KEYWARD_IDENTITY",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    identities: Vec<PathBuf>,
+
+    /// Judge dates as of this moment (RFC 3339) instead of now: for reports and tests.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_NOW",
+        value_name = "TIME",
+        hide = true
+    )]
+    now: Option<String>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new inventory (and an identity, if there is none).
+    Init(init::Args),
+    /// List credentials with their status.
+    List(list::Args),
+    /// Show every field of one credential; the secret stays masked.
+    Show(show::Args),
+    /// Add a credential; the secret comes from stdin or a hidden prompt, never argv.
+    Add(Box<add::Args>),
+    /// Import credentials from CSV or YAML.
+    Import(import::Args),
+    /// List, add or remove the recipients saves encrypt to.
+    #[command(subcommand)]
+    Recipients(recipients::Command),
+    /// For cron and monitoring: exit 0 all fine, 1 something due soon or stale,
+    /// 2 something expired or overdue, 3 could not check.
+    Check(check::Args),
+    /// Open a throwaway copy of the demo inventory.
+    Demo(demo::Args),
+}
+
+/// Where the inventory and identities are, and what time it is: what every command needs.
+#[derive(Debug)]
+pub struct Context {
+    /// The inventory file.
+    pub inventory: PathBuf,
+    identities: Vec<PathBuf>,
+    explicit_identities: bool,
+    now: DateTime<Utc>,
+}
+
+/// keyward's config directory: `$XDG_CONFIG_HOME/keyward` or `~/.config/keyward`.
+pub fn config_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("keyward");
+    }
+    home().join(".config").join("keyward")
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The identity files tried when none is given.
+pub fn default_identities() -> Vec<PathBuf> {
+    vec![
+        config_dir().join("identity.txt"),
+        home().join(".ssh").join("id_ed25519"),
+    ]
+}
+
+impl Context {
+    fn new(cli: &Cli) -> Result<Context> {
+        let now = match &cli.now {
+            Some(t) => parse_time(t).with_context(|| format!("--now `{t}`"))?,
+            None => Utc::now(),
+        };
+        Ok(Context {
+            inventory: cli
+                .inventory
+                .clone()
+                .unwrap_or_else(|| config_dir().join("inventory.yaml.age")),
+            explicit_identities: !cli.identities.is_empty(),
+            identities: cli.identities.clone(),
+            now,
+        })
+    }
+
+    /// The moment statuses are judged at.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The identity files to try: those given, or the defaults that exist.
+    pub fn identity_paths(&self) -> Vec<PathBuf> {
+        if self.explicit_identities {
+            self.identities.clone()
+        } else {
+            default_identities()
+                .into_iter()
+                .filter(|p| p.is_file())
+                .collect()
+        }
+    }
+
+    /// The identities, loaded.
+    pub fn keyring(&self) -> Result<Keyring> {
+        Ok(Keyring::load(&self.identity_paths())?)
+    }
+
+    /// Opens the inventory for reading.
+    pub fn open(&self) -> Result<(Store, Inventory)> {
+        Ok(Store::open(&self.inventory, &self.keyring()?)?)
+    }
+
+    /// Opens the inventory holding the write lock until the store is dropped.
+    pub fn open_for_write(&self) -> Result<(Store, Inventory)> {
+        Ok(Store::open_locked(&self.inventory, &self.keyring()?)?)
+    }
+}
+
+/// Parses RFC 3339 or a plain `YYYY-MM-DD` (midnight UTC).
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    crate::inventory::parse_date(text).map_err(anyhow::Error::msg)
+}
+
+/// Parses `CLIENT/INTEGRATION` arguments.
+pub fn parse_ref(text: &str) -> std::result::Result<CredentialRef, String> {
+    text.parse()
+}
+
+/// Finds `at` in `inv`, or says which addresses exist for that client.
+pub fn require<'a>(
+    inv: &'a Inventory,
+    at: &CredentialRef,
+    path: &Path,
+) -> Result<&'a crate::inventory::Credential> {
+    inv.credential(at).ok_or_else(|| {
+        let near: Vec<String> = inv
+            .client(&at.client)
+            .map(|c| {
+                c.integrations
+                    .iter()
+                    .map(|i| format!("{}/{}", c.id, i.id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if near.is_empty() {
+            anyhow::anyhow!(
+                "{}: no credential `{at}` (no client `{}`)",
+                path.display(),
+                at.client
+            )
+        } else {
+            anyhow::anyhow!(
+                "{}: no credential `{at}`; client `{}` has {}",
+                path.display(),
+                at.client,
+                near.join(", ")
+            )
+        }
+    })
+}
+
+/// Whether stdout is a terminal (tables get colour and widths only then).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
 
 /// Runs keyward with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    // A check that cannot run must say "could not check", not "expired" (both non-zero).
+    let failure_code = if matches!(cli.command, Some(Command::Check(_))) {
+        3
+    } else {
+        1
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("keyward: {}", one_line(&e));
+            failure_code
+        }
+    }
+}
+
+/// The error and its causes on one line, without a backtrace.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    let ctx = Context::new(&cli)?;
+    match cli.command {
+        Some(Command::Init(a)) => init::run(&ctx, a),
+        Some(Command::List(a)) => list::run(&ctx, a),
+        Some(Command::Show(a)) => show::run(&ctx, a),
+        Some(Command::Add(a)) => add::run(&ctx, *a),
+        Some(Command::Import(a)) => import::run(&ctx, a),
+        Some(Command::Recipients(c)) => recipients::run(&ctx, c),
+        Some(Command::Check(a)) => check::run(&ctx, a),
+        Some(Command::Demo(a)) => demo::run(&ctx, a),
+        None => list::run(&ctx, list::Args::default()),
+    }
 }

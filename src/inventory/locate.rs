@@ -92,7 +92,9 @@ pub fn locate(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
                             && lines[i][region_col..].starts_with('-')
                     })
                     .collect();
-                let Some(&i) = dashes.get(*n) else { return found };
+                let Some(&i) = dashes.get(*n) else {
+                    return found;
+                };
                 found = Some((i + 1, region_col + 1));
                 let item_end = dashes.get(n + 1).copied().unwrap_or(end);
                 lines[i].replace_range(region_col..region_col + 1, " ");
@@ -142,23 +144,35 @@ clients:
     fn finds_keys_inside_nested_sequences() {
         assert_eq!(locate(DOC, &p("version")), Some((1, 1)));
         assert_eq!(locate(DOC, &p("clients[0].id")), Some((3, 5)));
-        assert_eq!(locate(DOC, &p("clients[0].integrations[1].connection")), Some((9, 9)));
+        assert_eq!(
+            locate(DOC, &p("clients[0].integrations[1].connection")),
+            Some((9, 9))
+        );
         assert_eq!(locate(DOC, &p("clients[1].name")), Some((11, 5)));
     }
 
     #[test]
     fn handles_sequences_at_the_same_indent_as_their_key() {
-        assert_eq!(locate(DOC, &p("clients[1].integrations[0].provider")), Some((14, 7)));
+        assert_eq!(
+            locate(DOC, &p("clients[1].integrations[0].provider")),
+            Some((14, 7))
+        );
     }
 
     #[test]
     fn falls_back_to_the_deepest_step_found() {
-        assert_eq!(locate(DOC, &p("clients[0].integrations[1].owner")), Some((7, 7)));
+        assert_eq!(
+            locate(DOC, &p("clients[0].integrations[1].owner")),
+            Some((7, 7))
+        );
         assert_eq!(locate(DOC, &p("nothing")), None);
     }
 
     #[test]
     fn renders_paths_like_the_yaml_parser() {
-        assert_eq!(render(&p("clients[0].integrations[1].id")), "clients[0].integrations[1].id");
+        assert_eq!(
+            render(&p("clients[0].integrations[1].id")),
+            "clients[0].integrations[1].id"
+        );
     }
 }

@@ -150,7 +150,10 @@ impl FromStr for ProviderKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let known: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown provider `{s}`, expected one of {}", known.join(", "))
+                format!(
+                    "unknown provider `{s}`, expected one of {}",
+                    known.join(", ")
+                )
             })
     }
 }
@@ -359,6 +362,19 @@ pub struct HistoryEntry {
     pub detail: String,
 }
 
+/// Parses RFC 3339 or a plain `YYYY-MM-DD` (midnight UTC), as people write dates in files
+/// and on the command line.
+pub fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| "not a date: use YYYY-MM-DD or RFC 3339".to_string())
+}
+
 /// A credential's address on the command line: `CLIENT/INTEGRATION`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CredentialRef {
@@ -378,10 +394,12 @@ impl FromStr for CredentialRef {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once('/') {
-            Some((c, i)) if !c.is_empty() && !i.is_empty() && !i.contains('/') => Ok(CredentialRef {
-                client: c.to_string(),
-                integration: i.to_string(),
-            }),
+            Some((c, i)) if !c.is_empty() && !i.is_empty() && !i.contains('/') => {
+                Ok(CredentialRef {
+                    client: c.to_string(),
+                    integration: i.to_string(),
+                })
+            }
             _ => Err(format!("`{s}` is not CLIENT/INTEGRATION")),
         }
     }
@@ -491,7 +509,10 @@ mod tests {
         for k in ProviderKind::ALL {
             assert_eq!(k.as_str().parse::<ProviderKind>().unwrap(), k);
         }
-        assert!("hubspot".parse::<ProviderKind>().unwrap_err().contains("aws-iam"));
+        assert!("hubspot"
+            .parse::<ProviderKind>()
+            .unwrap_err()
+            .contains("aws-iam"));
     }
 
     #[test]

@@ -156,11 +156,18 @@ pub fn assess(credential: &Credential, global: &Policy, now: DateTime<Utc>) -> A
 
     if let Some(exp) = credential.expires_at {
         if exp <= now {
-            found.push((Status::Expired, Reason::Expired { days: days_between(exp, now) }));
+            found.push((
+                Status::Expired,
+                Reason::Expired {
+                    days: days_between(exp, now),
+                },
+            ));
         } else if exp - now <= warn {
             found.push((
                 Status::DueSoon,
-                Reason::ExpiresSoon { days: days_between(now, exp) },
+                Reason::ExpiresSoon {
+                    days: days_between(now, exp),
+                },
             ));
         }
     }
@@ -173,12 +180,16 @@ pub fn assess(credential: &Credential, global: &Policy, now: DateTime<Utc>) -> A
         if due <= now {
             found.push((
                 Status::Overdue,
-                Reason::RotationOverdue { days: days_between(due, now) },
+                Reason::RotationOverdue {
+                    days: days_between(due, now),
+                },
             ));
         } else if due - now <= warn {
             found.push((
                 Status::DueSoon,
-                Reason::RotationDueSoon { days: days_between(now, due) },
+                Reason::RotationDueSoon {
+                    days: days_between(now, due),
+                },
             ));
         }
     }
@@ -186,12 +197,19 @@ pub fn assess(credential: &Credential, global: &Policy, now: DateTime<Utc>) -> A
     let stale_after = Duration::days(i64::from(policy.stale_after_days));
     match (credential.last_used_at, credential.created_at) {
         (Some(used), _) if now - used > stale_after => {
-            found.push((Status::Stale, Reason::Unused { days: days_between(used, now) }));
+            found.push((
+                Status::Stale,
+                Reason::Unused {
+                    days: days_between(used, now),
+                },
+            ));
         }
         (None, Some(created)) if now - created > stale_after => {
             found.push((
                 Status::Stale,
-                Reason::NeverUsed { days: days_between(created, now) },
+                Reason::NeverUsed {
+                    days: days_between(created, now),
+                },
             ));
         }
         _ => {}
@@ -326,7 +344,10 @@ mod tests {
         let a = assess(&c, &Policy::default(), now());
         assert_eq!(a.status, Status::Expired);
         assert_eq!(a.reasons.len(), 4);
-        assert_eq!(a.reasons[3].to_string(), "scope `admin` broader than needed");
+        assert_eq!(
+            a.reasons[3].to_string(),
+            "scope `admin` broader than needed"
+        );
     }
 
     #[test]

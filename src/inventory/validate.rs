@@ -140,7 +140,10 @@ pub fn check(inv: &Inventory) -> Vec<(Vec<Segment>, String)> {
             if !integration_ids.insert(cred.id.as_str()) {
                 problems.push((
                     with(&path, &[key("id")]),
-                    format!("duplicate integration id `{}` in client `{}`", cred.id, client.id),
+                    format!(
+                        "duplicate integration id `{}` in client `{}`",
+                        cred.id, client.id
+                    ),
                 ));
             }
             if let Some(conn_id) = &cred.connection {
@@ -210,9 +213,15 @@ clients:
 
     #[test]
     fn unknown_key_names_the_key_path_and_line() {
-        let text = GOOD.replace("      - id: bot\n", "      - id: bot\n        expirse: 2026-01-01\n");
+        let text = GOOD.replace(
+            "      - id: bot\n",
+            "      - id: bot\n        expirse: 2026-01-01\n",
+        );
         let e = err(&text);
-        assert!(e.starts_with("clients[0].integrations[1]: unknown field `expirse`"), "{e}");
+        assert!(
+            e.starts_with("clients[0].integrations[1]: unknown field `expirse`"),
+            "{e}"
+        );
         assert!(e.ends_with("(line 12, column 9)"), "{e}");
     }
 
@@ -246,8 +255,14 @@ clients:
 
     #[test]
     fn connection_for_another_provider_is_refused() {
-        let e = err(&GOOD.replace("provider: aws-iam\n        connection", "provider: sandbox\n        connection"));
-        assert!(e.contains("is for aws-iam, but this credential is sandbox"), "{e}");
+        let e = err(&GOOD.replace(
+            "provider: aws-iam\n        connection",
+            "provider: sandbox\n        connection",
+        ));
+        assert!(
+            e.contains("is for aws-iam, but this credential is sandbox"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -65,13 +65,26 @@ impl ProviderError {
     }
 
     /// Something the inventory must supply is missing.
-    pub fn config(provider: ProviderKind, at: Option<&CredentialRef>, message: impl Into<String>) -> Self {
+    pub fn config(
+        provider: ProviderKind,
+        at: Option<&CredentialRef>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(provider, at, ErrorKind::Config, message)
     }
 
     /// The provider cannot `operation`.
-    pub fn unsupported(provider: ProviderKind, at: Option<&CredentialRef>, operation: &str) -> Self {
-        Self::new(provider, at, ErrorKind::Unsupported, format!("cannot {operation}"))
+    pub fn unsupported(
+        provider: ProviderKind,
+        at: Option<&CredentialRef>,
+        operation: &str,
+    ) -> Self {
+        Self::new(
+            provider,
+            at,
+            ErrorKind::Unsupported,
+            format!("cannot {operation}"),
+        )
     }
 
     /// Attaches the request line.
@@ -118,10 +131,18 @@ mod tests {
     #[test]
     fn display_names_provider_credential_request_and_status() {
         let at: CredentialRef = "acme/crm".parse().unwrap();
-        let e = ProviderError::new(ProviderKind::Sendgrid, Some(&at), ErrorKind::Http, "forbidden")
-            .with_request("DELETE /v3/api_keys/abc")
-            .with_status(403);
-        assert_eq!(e.to_string(), "sendgrid acme/crm: DELETE /v3/api_keys/abc: HTTP 403: forbidden");
+        let e = ProviderError::new(
+            ProviderKind::Sendgrid,
+            Some(&at),
+            ErrorKind::Http,
+            "forbidden",
+        )
+        .with_request("DELETE /v3/api_keys/abc")
+        .with_status(403);
+        assert_eq!(
+            e.to_string(),
+            "sendgrid acme/crm: DELETE /v3/api_keys/abc: HTTP 403: forbidden"
+        );
         assert!(!e.is_transient());
         assert!(e.with_status(503).is_transient());
     }

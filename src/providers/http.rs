@@ -135,7 +135,11 @@ pub fn check_endpoint(
     endpoint: &str,
 ) -> Result<Url, ProviderError> {
     let url = Url::parse(endpoint).map_err(|e| {
-        ProviderError::config(provider, at, format!("endpoint `{endpoint}` is not a URL: {e}"))
+        ProviderError::config(
+            provider,
+            at,
+            format!("endpoint `{endpoint}` is not a URL: {e}"),
+        )
     })?;
     match url.scheme() {
         "https" => Ok(url),
@@ -343,7 +347,12 @@ fn kind_for_status(status: u16) -> ErrorKind {
 /// How long the provider asked us to wait: `Retry-After` (seconds or an HTTP date), else
 /// a rate-limit reset header in seconds.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(v) = get("retry-after") {
         if let Ok(secs) = v.parse::<u64>() {
             return Some(Duration::from_secs(secs));
@@ -355,11 +364,15 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             );
         }
     }
-    ["ratelimit-reset", "x-ratelimit-reset-after", "x-rate-limit-reset-after"]
-        .iter()
-        .find_map(|h| get(h)?.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
-        .map(Duration::from_secs_f64)
+    [
+        "ratelimit-reset",
+        "x-ratelimit-reset-after",
+        "x-rate-limit-reset-after",
+    ]
+    .iter()
+    .find_map(|h| get(h)?.parse::<f64>().ok())
+    .filter(|s| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
+    .map(Duration::from_secs_f64)
 }
 
 impl Reply {
@@ -503,7 +516,10 @@ mod tests {
         h.insert("retry-after", "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
         let mut h = HeaderMap::new();
-        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         let mut h = HeaderMap::new();
         h.insert("ratelimit-reset", "2".parse().unwrap());
@@ -515,6 +531,9 @@ mod tests {
     fn long_tokens_are_masked_in_error_text() {
         let t = redact_tokens("bad key SG.abcdefghijklmnopqrstuvwxyz0123456789ABCD here");
         assert_eq!(t, format!("bad key {} here", crate::secret::MASK));
-        assert_eq!(redact_tokens("user AKIAIOSFODNN7EXAMPLE"), "user AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(
+            redact_tokens("user AKIAIOSFODNN7EXAMPLE"),
+            "user AKIAIOSFODNN7EXAMPLE"
+        );
     }
 }

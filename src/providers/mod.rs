@@ -226,22 +226,38 @@ pub trait Provider: Send + Sync {
 
     /// Issues a new key beside the old one (create-then-revoke providers).
     async fn create(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
-        Err(ProviderError::unsupported(self.kind(), Some(&target.at), "create a key"))
+        Err(ProviderError::unsupported(
+            self.kind(),
+            Some(&target.at),
+            "create a key",
+        ))
     }
 
     /// Replaces the key's value in place (roll-in-place providers): the old value dies.
     async fn roll(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
-        Err(ProviderError::unsupported(self.kind(), Some(&target.at), "roll a key"))
+        Err(ProviderError::unsupported(
+            self.kind(),
+            Some(&target.at),
+            "roll a key",
+        ))
     }
 
     /// Checks `secret` (the key `remote_id`) with a read-only call made with it.
-    async fn verify(&self, target: &Target, remote_id: Option<&str>, secret: &Secret)
-        -> Verification;
+    async fn verify(
+        &self,
+        target: &Target,
+        remote_id: Option<&str>,
+        secret: &Secret,
+    ) -> Verification;
 
     /// Stops the key `remote_id` working without deleting it, where the provider allows.
     async fn deactivate(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
         let _ = remote_id;
-        Err(ProviderError::unsupported(self.kind(), Some(&target.at), "deactivate a key"))
+        Err(ProviderError::unsupported(
+            self.kind(),
+            Some(&target.at),
+            "deactivate a key",
+        ))
     }
 
     /// Deletes the key `remote_id`. Deleting a key the provider no longer knows succeeds.

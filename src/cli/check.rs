@@ -1,0 +1,86 @@
+//! `keyward check`: one summary line and an exit code for cron and monitoring.
+//! 0 all fine; 1 something due soon, stale or interrupted; 2 something expired or overdue;
+//! 3 could not check (the inventory did not open).
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Context;
+use crate::export::{rows, status_counts};
+use crate::inventory::Status;
+
+/// Arguments of `keyward check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    exit: i32,
+    total: usize,
+    counts: std::collections::BTreeMap<Status, usize>,
+    interrupted_rotations: usize,
+    attention: Vec<String>,
+}
+
+/// Runs `keyward check`.
+pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    let (_, inv) = ctx.open()?;
+    let rows = rows(&inv, ctx.now());
+    let counts = status_counts(&rows);
+    let count = |s: Status| counts.iter().find(|(x, _)| *x == s).map_or(0, |c| c.1);
+    let critical = count(Status::Expired) + count(Status::Overdue);
+    let interrupted = rows.iter().filter(|r| r.rotation_in_flight).count();
+    let warning = count(Status::DueSoon) + count(Status::Stale) + interrupted;
+    let exit = if critical > 0 {
+        2
+    } else if warning > 0 {
+        1
+    } else {
+        0
+    };
+    if args.json {
+        let summary = Summary {
+            exit,
+            total: rows.len(),
+            counts: counts.iter().copied().collect(),
+            interrupted_rotations: interrupted,
+            attention: rows
+                .iter()
+                .filter(|r| r.status < Status::Unknown || r.rotation_in_flight)
+                .map(|r| r.address.clone())
+                .collect(),
+        };
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(exit);
+    }
+    let mut parts = vec![
+        format!("{} expired", count(Status::Expired)),
+        format!("{} overdue", count(Status::Overdue)),
+        format!("{} due soon", count(Status::DueSoon)),
+        format!("{} stale", count(Status::Stale)),
+        format!("{} ok", count(Status::Ok)),
+    ];
+    if count(Status::Unknown) > 0 {
+        parts.push(format!("{} without dates", count(Status::Unknown)));
+    }
+    if interrupted > 0 {
+        parts.push(format!(
+            "{interrupted} rotation(s) interrupted: run `keyward resume`"
+        ));
+    }
+    let verdict = match exit {
+        2 => "CRITICAL",
+        1 => "WARNING",
+        _ => "OK",
+    };
+    println!(
+        "{verdict}: {} credentials: {}",
+        rows.len(),
+        parts.join(", ")
+    );
+    Ok(exit)
+}

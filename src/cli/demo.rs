@@ -1,0 +1,117 @@
+//! `keyward demo`: a throwaway copy of the demo inventory, its dates moved so that it always
+//! shows every status as of today, opened in the dashboard.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::Context;
+use crate::inventory::Inventory;
+use crate::store::{Keyring, Store};
+
+/// The demo inventory, encrypted to the demo identity. Demo-only: never real secrets.
+const DEMO_INVENTORY: &[u8] = include_bytes!("../../inventories/demo.yaml.age");
+/// The demo identity. Demo-only, published on purpose.
+const DEMO_IDENTITY: &str = include_str!("../../inventories/demo-identity.txt");
+
+/// The moment the demo's dates were written for; they are shifted by `now - DEMO_ANCHOR`.
+fn demo_anchor() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+/// Arguments of `keyward demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write the demo into DIR and keep it, instead of a throwaway copy; prints the
+    /// environment to point other keyward commands at it.
+    #[arg(long, value_name = "DIR")]
+    pub keep_in: Option<PathBuf>,
+}
+
+/// Writes the demo inventory and identity into `dir`, dates moved to `now`. Returns
+/// (inventory path, identity path).
+pub fn materialize(dir: &Path, now: DateTime<Utc>) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    let identity_path = dir.join("demo-identity.txt");
+    write_private(&identity_path, DEMO_IDENTITY.as_bytes())?;
+    let seed = dir.join(".demo-seed.yaml.age");
+    write_private(&seed, DEMO_INVENTORY)?;
+    let keys = Keyring::load(std::slice::from_ref(&identity_path))?;
+    let (_, mut inv) = Store::open(&seed, &keys)?;
+    std::fs::remove_file(&seed).ok();
+    shift_dates(&mut inv, now - demo_anchor());
+    let inventory_path = dir.join("demo.yaml.age");
+    if inventory_path.exists() {
+        anyhow::bail!(
+            "{}: already exists; choose an empty directory",
+            inventory_path.display()
+        );
+    }
+    Store::create(&inventory_path, &inv)?;
+    Ok((inventory_path, identity_path))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("{}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(())
+}
+
+/// Moves every date in the inventory by `by`, rounded to whole days so the demo reads the
+/// same whatever the hour.
+fn shift_dates(inv: &mut Inventory, by: Duration) {
+    let by = Duration::days(by.num_days());
+    for client in &mut inv.clients {
+        for c in &mut client.integrations {
+            for t in [
+                &mut c.created_at,
+                &mut c.expires_at,
+                &mut c.last_used_at,
+                &mut c.last_rotated_at,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                *t += by;
+            }
+            for h in &mut c.history {
+                h.at += by;
+            }
+        }
+    }
+}
+
+/// Runs `keyward demo`.
+pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    if let Some(dir) = args.keep_in {
+        let (inv, id) = materialize(&dir, ctx.now())?;
+        println!("Demo inventory written. To use it with other commands:");
+        println!(
+            "  export KEYWARD_INVENTORY={} KEYWARD_IDENTITY={}",
+            inv.display(),
+            id.display()
+        );
+        return Ok(0);
+    }
+    let dir = tempfile::Builder::new().prefix("keyward-demo-").tempdir()?;
+    let (inventory, identity) = materialize(dir.path(), ctx.now())?;
+    let demo_ctx = Context {
+        inventory,
+        identities: vec![identity],
+        explicit_identities: true,
+        now: ctx.now(),
+    };
+    super::list::run(&demo_ctx, super::list::Args::default())
+}

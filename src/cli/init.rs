@@ -1,0 +1,80 @@
+//! `keyward init`: a new, empty inventory encrypted to the person's identities (creating
+//! an age identity if they have none) or to a passphrase.
+
+use anyhow::{bail, Result};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::Context;
+use crate::inventory::Inventory;
+use crate::store::keys::{generate_identity_file, parse_recipient, recipient_for_identity_file};
+use crate::store::Store;
+
+/// Arguments of `keyward init`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Encrypt with a passphrase (asked for twice on the terminal) instead of identities.
+    #[arg(long)]
+    pub passphrase: bool,
+    /// Also encrypt to this recipient (`age1…`, `ssh-ed25519 …`). Repeatable.
+    #[arg(long = "recipient", short = 'r', value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+}
+
+/// Runs `keyward init`.
+pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    let path = &ctx.inventory;
+    if path.exists() {
+        bail!(
+            "{}: already exists; keyward will not overwrite an inventory",
+            path.display()
+        );
+    }
+    if args.passphrase {
+        let first = rpassword::prompt_password("New passphrase: ").map_err(|_| {
+            anyhow::anyhow!("a passphrase is needed, but there is no terminal to ask on")
+        })?;
+        let second = rpassword::prompt_password("Same passphrase again: ").map_err(|_| {
+            anyhow::anyhow!("a passphrase is needed, but there is no terminal to ask on")
+        })?;
+        let (first, second) = (SecretString::from(first), SecretString::from(second));
+        if first.expose_secret() != second.expose_secret() {
+            bail!("the two passphrases differ; nothing was created");
+        }
+        if first.expose_secret().is_empty() {
+            bail!("an empty passphrase protects nothing; nothing was created");
+        }
+        Store::create_with_passphrase(path, &Inventory::new(vec![]), first)?;
+        println!("Created {} (passphrase-encrypted).", path.display());
+        return Ok(0);
+    }
+
+    let mut recipients = Vec::new();
+    let mut identities = ctx.identity_paths();
+    if identities.is_empty() {
+        let created = super::default_identities().remove(0);
+        let recipient = generate_identity_file(&created)?;
+        println!(
+            "Created identity {} (public key {recipient}).\nBack it up: without it this inventory cannot be opened.",
+            created.display()
+        );
+        identities.push(created);
+    }
+    for id in &identities {
+        recipients.push(recipient_for_identity_file(id)?);
+    }
+    for r in args.recipients {
+        parse_recipient(&r)?;
+        recipients.push(r.trim().to_string());
+    }
+    recipients.dedup();
+    Store::create(path, &Inventory::new(recipients.clone()))?;
+    println!(
+        "Created {}, encrypted to {} recipient(s):",
+        path.display(),
+        recipients.len()
+    );
+    for r in &recipients {
+        println!("  {r}");
+    }
+    Ok(0)
+}
