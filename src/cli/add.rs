@@ -95,6 +95,13 @@ pub fn read_secret(prompt: &str) -> Result<Secret> {
 
 /// Runs `keyward add`.
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    // The secret is read before the lock is taken: a person typing must not hold off
+    // other writers.
+    let secret = if args.no_secret {
+        None
+    } else {
+        Some(read_secret(&format!("Secret for {}: ", args.credential))?)
+    };
     let (mut store, mut inv) = ctx.open_for_write()?;
     if inv.credential(&args.credential).is_some() {
         bail!(

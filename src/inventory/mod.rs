@@ -221,16 +221,32 @@ pub struct Credential {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub used_by: Vec<String>,
     /// When the provider issued it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "date_or_time"
+    )]
     pub created_at: Option<DateTime<Utc>>,
     /// When the provider will stop accepting it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "date_or_time"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was last used, as the provider reports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "date_or_time"
+    )]
     pub last_used_at: Option<DateTime<Utc>>,
     /// When keyward (or a person) last rotated it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "date_or_time"
+    )]
     pub last_rotated_at: Option<DateTime<Utc>>,
     /// Overrides `policy.rotate_every_days`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,6 +389,39 @@ pub fn parse_date(text: &str) -> Result<DateTime<Utc>, String> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| d.and_utc())
         .ok_or_else(|| "not a date: use YYYY-MM-DD or RFC 3339".to_string())
+}
+
+/// Reads an optional date written as RFC 3339 or `YYYY-MM-DD`.
+/// The error is raised inside the scalar's visitor, so the parser reports the field's own
+/// key path and line.
+fn date_or_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    struct Day;
+    impl serde::de::Visitor<'_> for Day {
+        type Value = DateTime<Utc>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a date (YYYY-MM-DD or RFC 3339)")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            parse_date(v).map_err(E::custom)
+        }
+    }
+    struct MaybeDay;
+    impl<'de> serde::de::Visitor<'de> for MaybeDay {
+        type Value = Option<DateTime<Utc>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a date (YYYY-MM-DD or RFC 3339)")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_str(Day).map(Some)
+        }
+    }
+    d.deserialize_option(MaybeDay)
 }
 
 /// A credential's address on the command line: `CLIENT/INTEGRATION`.

@@ -281,6 +281,74 @@ clients:
         assert!(e.position.is_some(), "{e}");
     }
 
+    /// inventories/example.yaml documents every field: it must parse, and it must set each
+    /// optional credential field somewhere, so a new field cannot go undocumented.
+    #[test]
+    fn the_documented_example_parses_and_covers_every_field() {
+        let text = include_str!("../../inventories/example.yaml");
+        let inv = parse(text).unwrap();
+        let mut fields = std::collections::BTreeSet::new();
+        for (_, _, cred) in inv.credentials() {
+            let v = serde_yaml::to_value(cred).unwrap();
+            for (k, _) in v.as_mapping().unwrap() {
+                fields.insert(k.as_str().unwrap().to_string());
+            }
+        }
+        let documented: Vec<&str> = [
+            "id",
+            "name",
+            "provider",
+            "connection",
+            "remote_id",
+            "params",
+            "scopes",
+            "owner",
+            "used_by",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "last_rotated_at",
+            "rotate_every_days",
+            "warn_before_days",
+            "stale_after_days",
+            "deploy",
+            "secret",
+            "remote",
+            "risks",
+            "notes",
+            "history",
+        ]
+        .to_vec();
+        for f in documented {
+            assert!(fields.contains(f), "example.yaml does not show `{f}`");
+        }
+    }
+
+    #[test]
+    fn dates_take_rfc3339_or_a_plain_day_and_name_a_bad_one() {
+        let with = |d: &str| {
+            GOOD.replace(
+                "provider: manual",
+                &format!("provider: manual\n        expires_at: {d}"),
+            )
+        };
+        let inv = parse(&with("2027-01-31")).unwrap();
+        assert_eq!(
+            inv.clients[0].integrations[1]
+                .expires_at
+                .unwrap()
+                .to_rfc3339(),
+            "2027-01-31T00:00:00+00:00"
+        );
+        assert!(parse(&with("2027-01-31T10:00:00+02:00")).is_ok());
+        let e = err(&with("next week"));
+        assert!(
+            e.starts_with("clients[0].integrations[1].expires_at: not a date"),
+            "{e}"
+        );
+        assert!(e.contains("line 13"), "{e}");
+    }
+
     #[test]
     fn ids_with_slashes_are_refused() {
         let e = err(&GOOD.replace("id: bot", "id: a/b"));

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::inventory::{CredentialRef, ProviderKind};
+use crate::secret::Secret;
 
 /// What kind of failure, deciding retries and what the person is told to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +97,13 @@ impl ProviderError {
     /// Attaches the HTTP status.
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);
+        self
+    }
+
+    /// Masks every occurrence of `secret` in the message: the last guard for secrets too
+    /// short for the generic redaction of long token runs (a GitLab token has 26 characters).
+    pub fn redacting(mut self, secret: &Secret) -> Self {
+        self.message = secret.redact(&self.message);
         self
     }
 

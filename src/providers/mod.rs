@@ -4,7 +4,9 @@
 //! [`RemoteKey`], [`IssuedKey`] and [`Verification`]. It never touches the inventory file
 //! or the terminal: callers (sync, verify, rotation) decide what to store and show.
 
+pub mod cloudflare;
 pub mod error;
+pub mod gitlab;
 pub mod http;
 pub mod manual;
 pub mod registry;

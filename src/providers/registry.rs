@@ -11,9 +11,9 @@ use crate::inventory::ProviderKind;
 pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
     let _ = (http, Arc::new(()));
     match kind {
+        ProviderKind::Cloudflare => Some(Arc::new(super::cloudflare::Cloudflare::new(http))),
+        ProviderKind::Gitlab => Some(Arc::new(super::gitlab::Gitlab::new(http))),
         ProviderKind::AwsIam
-        | ProviderKind::Cloudflare
-        | ProviderKind::Gitlab
         | ProviderKind::Openai
         | ProviderKind::Twilio
         | ProviderKind::Sendgrid

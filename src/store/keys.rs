@@ -167,9 +167,13 @@ pub fn parse_recipient(text: &str) -> Result<Box<dyn age::Recipient + Send>, Sto
         let r = text
             .parse::<age::plugin::Recipient>()
             .map_err(|e| bad(format!("not a plugin recipient: {e}")))?;
-        let plugin =
-            age::plugin::RecipientPluginV1::new(r.plugin(), std::slice::from_ref(&r), &[], TerminalPrompt)
-                .map_err(|e| bad(format!("plugin unavailable: {e}")))?;
+        let plugin = age::plugin::RecipientPluginV1::new(
+            r.plugin(),
+            std::slice::from_ref(&r),
+            &[],
+            TerminalPrompt,
+        )
+        .map_err(|e| bad(format!("plugin unavailable: {e}")))?;
         Ok(Box::new(plugin))
     } else if text.starts_with("age1") {
         text.parse::<age::x25519::Recipient>()

@@ -333,6 +333,21 @@ fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing), StoreError>
         path: p(),
         detail: io_words(&e),
     })?;
+    // Anything that does not start like an age file is named as such, rather than as a
+    // damaged one: it is usually the wrong file, not a broken one.
+    const MAGIC: [&[u8]; 2] = [
+        b"age-encryption.org/",
+        b"-----BEGIN AGE ENCRYPTED FILE-----",
+    ];
+    if !MAGIC
+        .iter()
+        .any(|m| bytes.trim_ascii_start().starts_with(m))
+    {
+        return Err(StoreError::NotAge {
+            path: p(),
+            detail: "it does not start with an age header".into(),
+        });
+    }
     let armored = age::armor::ArmoredReader::new(&bytes[..]);
     let decryptor = age::Decryptor::new(armored).map_err(|e| match e {
         age::DecryptError::Io(io) => StoreError::Corrupt {

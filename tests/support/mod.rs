@@ -1,4 +1,10 @@
-//! Shared helpers for keyward's integration tests; include with `mod support;`.
+//! Shared helpers for keyward's integration tests; include with `mod support;`. Each test
+//! binary uses some of them, so unused ones are expected.
+#![allow(dead_code)]
 
 /// Real local peers (moto, OIDC provider, Prism) started per test; see `peers.rs`.
 pub mod peers;
+/// A real terminal through tmux, for prompts and the dashboard.
+pub mod tmux;
+/// A throwaway HOME and inventory for running the real binary.
+pub mod workspace;

@@ -1,0 +1,607 @@
+//! GitLab personal, project and group access tokens, on gitlab.com or a self-hosted
+//! instance (`/api/v4` under the connection's endpoint): list, inspect, rotate, verify and
+//! revoke, with the fields GitLab's API documentation describes.
+//!
+//! keyward manages them with `auth.token` on the connection (sent as `PRIVATE-TOKEN`). The
+//! credential says which kind of token it is (`params.token_type`: `personal`, the default,
+//! `project` with `params.project_id`, or `group` with `params.group_id`); its `remote_id` is
+//! the token's id. GitLab rotates in place: the old token is revoked at once and the new one
+//! has a new id, which the caller must record.
+//!
+//! Risk rule: the scopes `api` (full read and write access to the API, as the token's user)
+//! and `sudo` (act as any user, given an administrator's token) are flagged as broad.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use url::Url;
+
+use super::http::{check_endpoint, Api, Call, Http, Reply};
+use super::{
+    Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
+    Verification,
+};
+use crate::inventory::{Policy, ProviderKind, RemoteStatus};
+use crate::secret::Secret;
+
+/// gitlab.com; a self-hosted instance sets its base URL as the connection's endpoint.
+pub const DEFAULT_ENDPOINT: &str = "https://gitlab.com";
+
+/// GitLab refuses an expiry more than a year ahead (by default).
+const MAX_EXPIRY_DAYS: u32 = 365;
+/// The largest page GitLab serves.
+const PAGE_SIZE: u32 = 100;
+/// A bound on pages read, so a server that always names a next page cannot loop us forever.
+const MAX_PAGES: u32 = 100;
+
+/// The GitLab access token provider.
+pub struct Gitlab {
+    api: Api,
+}
+
+impl Gitlab {
+    /// A provider sharing `http`'s pool and per-provider limits.
+    pub fn new(http: &Http) -> Self {
+        Gitlab {
+            api: http.api(ProviderKind::Gitlab),
+        }
+    }
+}
+
+/// Whose token it is, which decides the API paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owner {
+    /// A user's personal access token.
+    Personal,
+    /// A project access token of this project (id or full path).
+    Project(String),
+    /// A group access token of this group (id or full path).
+    Group(String),
+}
+
+impl Owner {
+    /// The path segments of the owner's token collection, under `/api/v4`.
+    fn collection(&self) -> Vec<&str> {
+        match self {
+            Owner::Personal => vec!["personal_access_tokens"],
+            Owner::Project(id) => vec!["projects", id, "access_tokens"],
+            Owner::Group(id) => vec!["groups", id, "access_tokens"],
+        }
+    }
+}
+
+/// A token as GitLab's token APIs describe it. `token` is present only in a rotate answer.
+#[derive(Debug, Deserialize)]
+struct GlToken {
+    #[serde(deserialize_with = "id_text")]
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    revoked: bool,
+    active: bool,
+    scopes: Vec<String>,
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    expires_at: Option<NaiveDate>,
+    #[serde(default)]
+    last_used_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "optional_id_text")]
+    user_id: Option<String>,
+}
+
+/// GitLab ids are numbers; accept them as numbers or strings and keep them as text.
+fn id_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Number(n) => Ok(n.to_string()),
+        Value::String(s) if !s.is_empty() => Ok(s),
+        other => Err(serde::de::Error::custom(format!(
+            "expected an id, found {other}"
+        ))),
+    }
+}
+
+fn optional_id_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::String(s) => Ok(Some(s)),
+        other => Err(serde::de::Error::custom(format!(
+            "expected an id, found {other}"
+        ))),
+    }
+}
+
+/// GitLab's expiry is a date; the token stops working as that day begins (UTC).
+fn day_start(date: NaiveDate) -> DateTime<Utc> {
+    date.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The new token's expiry: `today` plus the credential's rotation period, capped at a year.
+fn rotation_expiry(today: NaiveDate, period_days: u32) -> NaiveDate {
+    let days = period_days.clamp(1, MAX_EXPIRY_DAYS);
+    today
+        .checked_add_days(Days::new(u64::from(days)))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+fn risks_of(scopes: &[String]) -> Vec<String> {
+    scopes
+        .iter()
+        .filter_map(|s| match s.as_str() {
+            "api" => Some("scope `api` grants full read and write access to the API".to_string()),
+            "sudo" => Some("scope `sudo` lets the token act as any user".to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn remote_key(token: &GlToken) -> RemoteKey {
+    let state = if token.revoked {
+        RemoteStatus::Revoked
+    } else if token.active {
+        RemoteStatus::Active
+    } else {
+        RemoteStatus::Inactive
+    };
+    RemoteKey {
+        remote_id: token.id.clone(),
+        state,
+        name: token.name.clone(),
+        created_at: token.created_at,
+        expires_at: token.expires_at.map(day_start),
+        last_used_at: token.last_used_at,
+        scopes: token.scopes.clone(),
+        risks: risks_of(&token.scopes),
+    }
+}
+
+/// `base` with `segments` appended as path segments, each percent-encoded (a project path
+/// `acme/bot` becomes `acme%2Fbot`, as GitLab wants).
+fn join(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+/// A non-secret parameter from the credential, then its connection; absent is fine.
+fn param<'a>(target: &'a Target, name: &str) -> Option<&'a str> {
+    target
+        .credential
+        .params
+        .get(name)
+        .or_else(|| target.connection.as_ref().and_then(|c| c.params.get(name)))
+        .map(String::as_str)
+}
+
+/// What one call needs: the API base, the token sent, the credential it is about.
+struct Conn<'a> {
+    api: Url,
+    token: &'a Secret,
+    target: &'a Target,
+}
+
+impl Gitlab {
+    fn api_base(&self, target: &Target) -> Result<Url, ProviderError> {
+        let endpoint = target.endpoint_or(DEFAULT_ENDPOINT);
+        let url = check_endpoint(ProviderKind::Gitlab, Some(&target.at), &endpoint)?;
+        if url.path().trim_end_matches('/').ends_with("/api/v4") {
+            Ok(url)
+        } else {
+            Ok(join(&url, &["api", "v4"]))
+        }
+    }
+
+    fn conn<'a>(&self, target: &'a Target) -> Result<Conn<'a>, ProviderError> {
+        Ok(Conn {
+            api: self.api_base(target)?,
+            token: target.auth("token")?,
+            target,
+        })
+    }
+
+    fn owner(&self, target: &Target) -> Result<Owner, ProviderError> {
+        let needs = |what: &str| {
+            ProviderError::config(ProviderKind::Gitlab, Some(&target.at), what.to_string())
+        };
+        match param(target, "token_type").unwrap_or("personal") {
+            "personal" => Ok(Owner::Personal),
+            "project" => param(target, "project_id")
+                .map(|id| Owner::Project(id.to_string()))
+                .ok_or_else(|| needs("a project token needs `params.project_id`")),
+            "group" => param(target, "group_id")
+                .map(|id| Owner::Group(id.to_string()))
+                .ok_or_else(|| needs("a group token needs `params.group_id`")),
+            other => Err(needs(&format!(
+                "`params.token_type` is `{other}`; expected personal, project or group"
+            ))),
+        }
+    }
+
+    fn remote_id<'a>(&self, target: &'a Target) -> Result<&'a str, ProviderError> {
+        target.credential.remote_id.as_deref().ok_or_else(|| {
+            ProviderError::config(
+                ProviderKind::Gitlab,
+                Some(&target.at),
+                "needs `remote_id`: the GitLab token id",
+            )
+        })
+    }
+
+    async fn call(
+        &self,
+        conn: &Conn<'_>,
+        method: reqwest::Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> Result<Reply, ProviderError> {
+        let call = Call::new(Some(&conn.target.at), method.as_str(), url.path());
+        self.api
+            .send(&call, |client| {
+                let request = client
+                    .request(method.clone(), url.clone())
+                    .header("PRIVATE-TOKEN", conn.token.expose_secret());
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
+            .await
+            .map_err(|e| e.redacting(conn.token))
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        conn: &Conn<'_>,
+        reply: Reply,
+    ) -> Result<T, ProviderError> {
+        reply.ok().map_err(|e| e.redacting(conn.token))?.json()
+    }
+
+    async fn get_token(
+        &self,
+        conn: &Conn<'_>,
+        owner: &Owner,
+        id: &str,
+    ) -> Result<Option<GlToken>, ProviderError> {
+        let mut segments = owner.collection();
+        segments.push(id);
+        let url = join(&conn.api, &segments);
+        let reply = self.call(conn, reqwest::Method::GET, &url, None).await?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        self.decode(conn, reply).map(Some)
+    }
+
+    /// Every token of `owner`, following GitLab's `x-next-page` header.
+    async fn list_tokens(
+        &self,
+        conn: &Conn<'_>,
+        owner: &Owner,
+        user_id: Option<&str>,
+    ) -> Result<Vec<GlToken>, ProviderError> {
+        let base = join(&conn.api, &owner.collection());
+        let mut tokens = Vec::new();
+        let mut page = 1u32;
+        for _ in 0..MAX_PAGES {
+            let mut url = base.clone();
+            {
+                let mut query = url.query_pairs_mut();
+                query
+                    .append_pair("per_page", &PAGE_SIZE.to_string())
+                    .append_pair("page", &page.to_string());
+                if let Some(user) = user_id {
+                    query.append_pair("user_id", user);
+                }
+            }
+            let reply = self.call(conn, reqwest::Method::GET, &url, None).await?;
+            let next = reply
+                .headers
+                .get("x-next-page")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .filter(|n| *n > page);
+            let batch: Vec<GlToken> = self.decode(conn, reply)?;
+            tokens.extend(batch);
+            match next {
+                Some(n) => page = n,
+                None => break,
+            }
+        }
+        Ok(tokens)
+    }
+
+    /// Completes the error of a rotate call that failed: a rotation whose answer was lost
+    /// (a timeout, a garbled body, a retried POST refused because the first one went through)
+    /// has still revoked the old token, and the person must know the new value is gone.
+    async fn after_failed_rotate(
+        &self,
+        conn: &Conn<'_>,
+        owner: &Owner,
+        id: &str,
+        error: ProviderError,
+    ) -> ProviderError {
+        if matches!(error.kind, ErrorKind::Config | ErrorKind::Unauthorized) {
+            return error;
+        }
+        let note = match self.get_token(conn, owner, id).await {
+            Ok(Some(t)) if t.revoked => format!(
+                "GitLab has revoked token `{id}`, so the rotation went through but its answer \
+                 was lost: the new value is unknown; create a replacement token in GitLab"
+            ),
+            Ok(Some(_)) => format!("token `{id}` is still active: nothing was rotated"),
+            Ok(None) => format!("GitLab no longer knows token `{id}`"),
+            Err(e) => format!(
+                "could not check whether token `{id}` was rotated ({})",
+                e.message
+            ),
+        };
+        ProviderError {
+            message: format!("{}; {note}", error.message),
+            ..error
+        }
+    }
+
+    /// `GET /personal_access_tokens/self` with `secret`: the token that secret is.
+    async fn whoami(&self, target: &Target, secret: &Secret) -> Result<Reply, ProviderError> {
+        let conn = Conn {
+            api: self.api_base(target)?,
+            token: secret,
+            target,
+        };
+        let url = join(&conn.api, &["personal_access_tokens", "self"]);
+        self.call(&conn, reqwest::Method::GET, &url, None).await
+    }
+}
+
+#[async_trait]
+impl Provider for Gitlab {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Gitlab
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rotation: RotationStyle::RollInPlace,
+            can_deactivate: false,
+            reports_expiry: true,
+            reports_last_used: true,
+            max_live_keys: None,
+            can_verify: true,
+        }
+    }
+
+    async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
+        let conn = self.conn(target)?;
+        let owner = self.owner(target)?;
+        let token = self
+            .get_token(&conn, &owner, self.remote_id(target)?)
+            .await?;
+        Ok(token.as_ref().map(remote_key))
+    }
+
+    async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
+        let conn = self.conn(target)?;
+        let owner = self.owner(target)?;
+        // A personal token's siblings are its user's tokens: from `params.user_id`, else
+        // from the token itself (an administrator's list would otherwise span every user).
+        let user_id = match (
+            &owner,
+            param(target, "user_id"),
+            target.credential.remote_id.as_deref(),
+        ) {
+            (Owner::Personal, Some(user), _) => Some(user.to_string()),
+            (Owner::Personal, None, Some(id)) => self
+                .get_token(&conn, &owner, id)
+                .await?
+                .and_then(|t| t.user_id),
+            _ => None,
+        };
+        let tokens = self.list_tokens(&conn, &owner, user_id.as_deref()).await?;
+        Ok(tokens.iter().map(remote_key).collect())
+    }
+
+    async fn roll(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
+        let conn = self.conn(target)?;
+        let owner = self.owner(target)?;
+        let id = self.remote_id(target)?;
+        let period = target
+            .credential
+            .rotate_every_days
+            .unwrap_or(Policy::default().rotate_every_days);
+        let expires = rotation_expiry(Utc::now().date_naive(), period);
+        let mut segments = owner.collection();
+        segments.extend([id, "rotate"]);
+        let url = join(&conn.api, &segments);
+        let body = serde_json::json!({ "expires_at": expires.format("%Y-%m-%d").to_string() });
+        let answer = match self
+            .call(&conn, reqwest::Method::POST, &url, Some(&body))
+            .await
+        {
+            Ok(reply) => self.decode::<Value>(&conn, reply),
+            Err(e) => Err(e),
+        };
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => return Err(self.after_failed_rotate(&conn, &owner, id, e).await),
+        };
+        let bad = |message: String| {
+            ProviderError::new(
+                ProviderKind::Gitlab,
+                Some(&target.at),
+                ErrorKind::BadResponse,
+                message,
+            )
+            .with_request(format!("POST {}", url.path()))
+        };
+        // GitLab revoked the old token already: whatever of the answer is usable is kept.
+        let Some(secret) = answer.get("token").and_then(Value::as_str).map(Secret::new) else {
+            return Err(bad(format!(
+                "GitLab rotated token `{id}` but its answer lacks the new value; the old token is \
+                 revoked: rotate the new one in GitLab's settings"
+            )));
+        };
+        let token = match serde_json::from_value::<GlToken>(answer) {
+            Ok(token) => token,
+            // The answer lacks the new id or a documented field: ask GitLab with the new token.
+            Err(_) => {
+                let looked_up = match self.whoami(target, &secret).await {
+                    Ok(reply) => reply.ok().and_then(|r| r.json::<GlToken>()),
+                    Err(e) => Err(e),
+                };
+                looked_up.map_err(|e| {
+                    bad(format!(
+                        "GitLab rotated token `{id}` but its answer does not describe the new \
+                         token, and asking with the new token failed ({}); the old token is revoked",
+                        e.message
+                    ))
+                    .redacting(&secret)
+                })?
+            }
+        };
+        Ok(IssuedKey {
+            remote_id: token.id,
+            secret,
+            created_at: token.created_at,
+            expires_at: token.expires_at.map(day_start).or(Some(day_start(expires))),
+            scopes: token.scopes,
+            params: Default::default(),
+        })
+    }
+
+    async fn verify(
+        &self,
+        target: &Target,
+        remote_id: Option<&str>,
+        secret: &Secret,
+    ) -> Verification {
+        let reply = match self.whoami(target, secret).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                return Verification::CouldNotCheck {
+                    reason: e.to_string(),
+                }
+            }
+        };
+        match reply.status {
+            401 => {
+                return Verification::Invalid {
+                    reason: format!(
+                        "GitLab refused the token: {}",
+                        secret.redact(&reply.excerpt())
+                    ),
+                }
+            }
+            403 => {
+                return Verification::CannotCheck {
+                    reason: "GitLab refused to describe the token (HTTP 403): its scopes do not \
+                             allow reading itself"
+                        .to_string(),
+                }
+            }
+            _ => {}
+        }
+        let token: GlToken = match reply.ok().and_then(|r| r.json()) {
+            Ok(token) => token,
+            Err(e) => {
+                return Verification::CouldNotCheck {
+                    reason: e.redacting(secret).to_string(),
+                }
+            }
+        };
+        if let Some(expected) = remote_id.filter(|id| *id != token.id) {
+            return Verification::Invalid {
+                reason: format!(
+                    "the secret belongs to token `{}`, not `{expected}`",
+                    token.id
+                ),
+            };
+        }
+        if token.revoked {
+            Verification::Invalid {
+                reason: "GitLab says the token is revoked".to_string(),
+            }
+        } else if !token.active {
+            Verification::Invalid {
+                reason: "GitLab says the token is inactive (expired)".to_string(),
+            }
+        } else {
+            Verification::Valid
+        }
+    }
+
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+        let conn = self.conn(target)?;
+        let owner = self.owner(target)?;
+        let mut segments = owner.collection();
+        segments.push(remote_id);
+        let url = join(&conn.api, &segments);
+        let reply = self
+            .call(&conn, reqwest::Method::DELETE, &url, None)
+            .await?;
+        match reply.status {
+            200..=299 | 404 => Ok(()),
+            // GitLab may refuse to revoke a token that is revoked already: that is success.
+            400 | 409 | 422 => match self.get_token(&conn, &owner, remote_id).await {
+                Ok(None) => Ok(()),
+                Ok(Some(t)) if t.revoked => Ok(()),
+                _ => Err(reply.into_error().redacting(conn.token)),
+            },
+            _ => Err(reply.into_error().redacting(conn.token)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_expiry_adds_the_period_capped_at_a_year() {
+        let today = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+        assert_eq!(
+            rotation_expiry(today, 30),
+            NaiveDate::from_ymd_opt(2025, 1, 31).unwrap()
+        );
+        assert_eq!(
+            rotation_expiry(today, 1000),
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+        );
+        assert_eq!(
+            rotation_expiry(today, 0),
+            NaiveDate::from_ymd_opt(2025, 1, 2).unwrap()
+        );
+    }
+
+    #[test]
+    fn api_and_sudo_scopes_are_broad() {
+        let scopes = ["read_api", "api", "sudo", "read_repository"].map(String::from);
+        let risks = risks_of(&scopes);
+        assert_eq!(risks.len(), 2);
+        assert!(risks[0].contains("`api`") && risks[1].contains("`sudo`"));
+        assert!(risks_of(&["read_api".to_string()]).is_empty());
+    }
+
+    #[test]
+    fn documented_token_parses_with_date_expiry_and_states() {
+        let t: GlToken = serde_json::from_value(serde_json::json!({
+            "user_id": 141, "scopes": ["api"], "name": "token", "expires_at": "2021-01-31",
+            "id": 42, "active": false, "created_at": "2021-01-20T22:11:48.151Z",
+            "revoked": true, "access_level": 40, "last_used_at": null
+        }))
+        .unwrap();
+        let key = remote_key(&t);
+        assert_eq!(key.remote_id, "42");
+        assert_eq!(key.state, RemoteStatus::Revoked);
+        assert_eq!(
+            key.expires_at.unwrap().to_rfc3339(),
+            "2021-01-31T00:00:00+00:00"
+        );
+        assert_eq!(t.user_id.as_deref(), Some("141"));
+    }
+}
