@@ -9,5 +9,6 @@ pub mod export;
 pub mod import;
 pub mod inventory;
 pub mod providers;
+pub mod rotation;
 pub mod secret;
 pub mod store;
