@@ -231,17 +231,7 @@ fn connection(params: &[(&str, &str)]) -> Connection {
 }
 
 fn target(inv: &Inventory, r: &CredentialRef) -> Target {
-    let credential = inv.credential(r).unwrap().clone();
-    let connection = credential
-        .connection
-        .as_deref()
-        .and_then(|id| inv.connection(id))
-        .cloned();
-    Target {
-        at: r.clone(),
-        credential,
-        connection,
-    }
+    Target::from_inventory(inv, r).unwrap()
 }
 
 impl Fx {

@@ -173,6 +173,8 @@ pub struct Call {
     pub at: Option<CredentialRef>,
     /// `METHOD /path`, without query values.
     pub request: String,
+    /// Whether sending it twice is harmless. See [`Call::not_idempotent`].
+    pub idempotent: bool,
 }
 
 impl Call {
@@ -181,7 +183,18 @@ impl Call {
         Call {
             at: at.cloned(),
             request: format!("{method} {path}"),
+            idempotent: true,
         }
+    }
+
+    /// Marks a call that must not be repeated once the provider may have received it: a
+    /// rotating OAuth refresh (a repeat replays the consumed token and the server revokes the
+    /// whole grant) or a key creation (a repeat leaves an orphan key). [`Api::send`] then
+    /// retries only a 429 and a failure to connect, and hands every other failure back for
+    /// the caller to resolve.
+    pub fn not_idempotent(mut self) -> Self {
+        self.idempotent = false;
+        self
     }
 }
 
@@ -241,6 +254,8 @@ impl Api {
             let last = attempt >= self.retry.max_attempts;
             let wait = match outcome {
                 Ok(reply) if !is_retryable_status(reply.status) => return Ok(reply),
+                // A 5xx may come after the provider acted: the caller decides.
+                Ok(reply) if !call.idempotent && reply.status != 429 => return Ok(reply),
                 Ok(reply) => {
                     let asked = retry_after(&reply.headers);
                     if let Some(asked) = asked.filter(|d| *d > self.retry.max_retry_after) {
@@ -267,7 +282,9 @@ impl Api {
                     }
                     asked.unwrap_or_else(|| self.backoff(attempt))
                 }
-                Err(e) if last || e.kind != ErrorKind::Transport => {
+                Err(Failed { error: e, unsent })
+                    if last || e.kind != ErrorKind::Transport || !(call.idempotent || unsent) =>
+                {
                     return Err(ProviderError {
                         message: format!("{} (after {attempt} attempts)", e.message),
                         ..e
@@ -289,11 +306,13 @@ impl Api {
         self.send(call, build).await?.ok()?.json()
     }
 
-    async fn attempt<F>(&self, call: &Call, build: &F) -> Result<Reply, ProviderError>
+    async fn attempt<F>(&self, call: &Call, build: &F) -> Result<Reply, Failed>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
         let transport = |e: reqwest::Error| {
+            // A connection that never opened carried no request.
+            let unsent = e.is_connect();
             let what = if e.is_timeout() {
                 "timed out"
             } else if e.is_connect() {
@@ -304,7 +323,10 @@ impl Api {
                 "request failed"
             };
             // reqwest's own message can include the URL with its query; keep only the kind.
-            self.error(call, ErrorKind::Transport, what)
+            Failed {
+                error: self.error(call, ErrorKind::Transport, what),
+                unsent,
+            }
         };
         let response = build(&self.client).send().await.map_err(transport)?;
         let status = response.status().as_u16();
@@ -319,7 +341,8 @@ impl Api {
         })
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
+    /// How long to wait before attempt `attempt + 1`: exponential with full jitter.
+    pub fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
             .retry
             .base_delay
@@ -329,6 +352,12 @@ impl Api {
         let millis = exp.as_millis().max(1) as u64;
         Duration::from_millis(rand::thread_rng().gen_range(millis / 2..=millis))
     }
+}
+
+/// A failed attempt, and whether the request certainly never reached the provider.
+struct Failed {
+    error: ProviderError,
+    unsent: bool,
 }
 
 fn is_retryable_status(status: u16) -> bool {

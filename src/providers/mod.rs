@@ -9,6 +9,7 @@ pub mod error;
 pub mod gitlab;
 pub mod http;
 pub mod manual;
+pub mod oauth2;
 pub mod registry;
 pub mod sandbox;
 
@@ -19,7 +20,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::inventory::{Connection, Credential, CredentialRef, ProviderKind, RemoteStatus};
+use crate::inventory::{
+    Connection, Credential, CredentialRef, Inventory, ProviderKind, RemoteStatus,
+};
 use crate::secret::Secret;
 
 pub use error::{ErrorKind, ProviderError};
@@ -67,6 +70,27 @@ pub struct Target {
 }
 
 impl Target {
+    /// The target for the credential at `at`, with its connection looked up and the global
+    /// policy resolved into the credential's own `rotate_every_days`, `warn_before_days` and
+    /// `stale_after_days`, so a provider sees the period in force without the inventory.
+    pub fn from_inventory(inv: &Inventory, at: &CredentialRef) -> Option<Target> {
+        let mut credential = inv.credential(at)?.clone();
+        let policy = credential.effective_policy(&inv.policy);
+        credential.rotate_every_days = Some(policy.rotate_every_days);
+        credential.warn_before_days = Some(policy.warn_before_days);
+        credential.stale_after_days = Some(policy.stale_after_days);
+        let connection = credential
+            .connection
+            .as_deref()
+            .and_then(|id| inv.connection(id))
+            .cloned();
+        Some(Target {
+            at: at.clone(),
+            credential,
+            connection,
+        })
+    }
+
     /// A required non-secret parameter, looked up on the credential, then the connection.
     pub fn param(&self, name: &str) -> Result<&str, ProviderError> {
         self.credential
@@ -211,8 +235,9 @@ pub trait Provider: Send + Sync {
     /// What it can do.
     fn capabilities(&self) -> Capabilities;
 
-    /// What it can do for this target, where that depends on the connection or the kind
-    /// of token (e.g. a sandbox in `roll` style); by default the same for every target.
+    /// What it can do for this credential, where that depends on the credential (an OAuth
+    /// refresh token rolls in place, an OAuth client secret is rotated by hand). Planners
+    /// call this one.
     fn capabilities_for(&self, target: &Target) -> Capabilities {
         let _ = target;
         self.capabilities()
@@ -268,3 +293,35 @@ pub trait Provider: Send + Sync {
 
 /// A provider shared between tasks.
 pub type SharedProvider = Arc<dyn Provider>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Connection, Policy};
+
+    #[test]
+    fn from_inventory_resolves_connection_and_policy() {
+        let mut inv = Inventory::new(vec![]);
+        inv.policy = Policy {
+            rotate_every_days: 45,
+            ..Policy::default()
+        };
+        inv.connections.push(Connection {
+            id: "sbx".into(),
+            provider: ProviderKind::Sandbox,
+            endpoint: None,
+            auth: Default::default(),
+            params: Default::default(),
+        });
+        let mut c = Credential::new("k", ProviderKind::Sandbox);
+        c.connection = Some("sbx".into());
+        c.stale_after_days = Some(5);
+        inv.insert("acme", c);
+        let at: CredentialRef = "acme/k".parse().unwrap();
+        let t = Target::from_inventory(&inv, &at).unwrap();
+        assert_eq!(t.credential.rotate_every_days, Some(45));
+        assert_eq!(t.credential.stale_after_days, Some(5));
+        assert_eq!(t.connection.unwrap().id, "sbx");
+        assert!(Target::from_inventory(&inv, &"acme/none".parse().unwrap()).is_none());
+    }
+}

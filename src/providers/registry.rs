@@ -13,11 +13,11 @@ pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
     match kind {
         ProviderKind::Cloudflare => Some(Arc::new(super::cloudflare::Cloudflare::new(http))),
         ProviderKind::Gitlab => Some(Arc::new(super::gitlab::Gitlab::new(http))),
+        ProviderKind::Oauth2 => Some(Arc::new(super::oauth2::OAuth2::new(http))),
         ProviderKind::AwsIam
         | ProviderKind::Openai
         | ProviderKind::Twilio
-        | ProviderKind::Sendgrid
-        | ProviderKind::Oauth2 => None,
+        | ProviderKind::Sendgrid => None,
         ProviderKind::Manual => Some(Arc::new(super::manual::Manual)),
         // Without an inventory path the sandbox needs an absolute `params.state_file`;
         // callers that know the inventory use `Sandbox::beside`.

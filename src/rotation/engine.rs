@@ -522,26 +522,18 @@ impl Job {
     }
 
     fn resolve(&self) -> Result<Resolved, String> {
-        let (credential, connection) = self.ctx.writer.read(|inv| {
-            let c = inv.credential(&self.at).cloned();
-            let conn = c
-                .as_ref()
-                .and_then(|c| c.connection.as_deref())
-                .and_then(|id| inv.connection(id).cloned());
-            (c, conn)
-        });
-        let credential = credential.ok_or_else(|| "no such credential".to_string())?;
+        let target = self
+            .ctx
+            .writer
+            .read(|inv| Target::from_inventory(inv, &self.at))
+            .ok_or_else(|| "no such credential".to_string())?;
+        let kind = target.credential.provider;
         let provider = self
             .ctx
             .providers
-            .get(credential.provider)
+            .get(kind)
             .cloned()
-            .ok_or_else(|| format!("this build has no client for {} yet", credential.provider))?;
-        let target = Target {
-            at: self.at.clone(),
-            credential,
-            connection,
-        };
+            .ok_or_else(|| format!("this build has no client for {kind} yet"))?;
         let caps = provider.capabilities_for(&target);
         Ok(Resolved {
             target,

@@ -1,0 +1,620 @@
+//! The `oauth2` provider: credentials issued by any standard OAuth 2.0 / OpenID Connect
+//! authorization server, managed through its standard endpoints (discovery RFC 8414,
+//! token RFC 6749, revocation RFC 7009, introspection RFC 7662, device flow RFC 8628).
+//!
+//! A credential is one of two things, chosen by its `params.grant`:
+//!
+//! * `refresh_token` (the default): the secret is a refresh token, connected with
+//!   [`device_connect`] (or pasted). It **rolls in place**: `roll` runs the refresh grant,
+//!   and a server that rotates refresh tokens (OAuth 2.1 requires it for public clients)
+//!   answers with a new one and kills the old one at once. `verify` and `inspect` use
+//!   introspection, which never consumes the token; `delete` revokes it. Its `remote_id` is
+//!   [`fingerprint`] of the token, since refresh tokens have no public id.
+//! * `client_credentials`: the secret is a client secret of the client `remote_id` (or
+//!   `params.client_id`). `verify` runs the client-credentials grant with it. There is no
+//!   standard API to rotate or revoke a client secret, so it rotates **manually** in the
+//!   server's console; [`Provider::capabilities_for`] says so.
+//!
+//! The connection names the server (`endpoint` = the issuer) and keyward's own client
+//! (`auth.client_id`, `auth.client_secret`, `params.token_endpoint_auth_method`), used for
+//! the refresh grant, introspection and revocation.
+//!
+//! The access token a refresh returns is not stored: it is short-lived (minutes to an
+//! hour), the consumers mint their own from the refresh token, and a stored copy would be a
+//! second live secret that is stale within the hour. It is dropped (and zeroized) as soon as
+//! the answer is read; only its expiry goes into `params.access_token_expires_at`. keyward
+//! does not revoke it either: RFC 7009 lets a server revoke the refresh token along with an
+//! access token, which would kill the refresh token just issued.
+//!
+//! An introspection answer `active: false` covers revoked, expired, replaced and unknown
+//! tokens alike (RFC 7662 §2.2 forbids saying which), and such a token can never become
+//! active again: `inspect` answers `None` (the inventory flags it missing), not `Inactive`,
+//! which means "deactivated, could be re-enabled".
+
+mod device;
+mod server;
+mod token;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use self::server::{AuthMethod, ClientAuth, DiscoveryCache, Endpoints};
+use self::token::{
+    introspect, parse_refresh, parse_tokens, refusal, refused, revoke, Introspection, OAuthError,
+    Refreshed,
+};
+use super::error::{ErrorKind, ProviderError};
+use super::http::{Api, Call, Http};
+use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
+use crate::inventory::{Connection, ProviderKind, RemoteStatus};
+use crate::secret::Secret;
+
+pub use device::{device_connect, device_start, DeviceAuthorization, DevicePoll, DevicePrompt};
+pub use token::Tokens;
+
+const KIND: ProviderKind = ProviderKind::Oauth2;
+
+/// Refresh attempts when the answer is lost or a 5xx: each repeat comes only after
+/// introspection showed the old token still active (so the server did not rotate it).
+const REFRESH_ATTEMPTS: u32 = 3;
+
+/// The `remote_id` of a refresh-token credential: `rt:` and the first 16 hex digits of the
+/// token's SHA-256. It tells two tokens apart without revealing either.
+pub fn fingerprint(token: &Secret) -> String {
+    let digest = Sha256::digest(token.expose_secret().as_bytes());
+    format!("rt:{}", &hex::encode(digest)[..16])
+}
+
+/// What a credential holds, from its `params.grant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    RefreshToken,
+    ClientCredentials,
+}
+
+fn grant_of(target: &Target) -> Result<Grant, ProviderError> {
+    match target.credential.params.get("grant").map(String::as_str) {
+        None | Some("refresh_token") => Ok(Grant::RefreshToken),
+        Some("client_credentials") => Ok(Grant::ClientCredentials),
+        Some(other) => Err(ProviderError::config(
+            KIND,
+            Some(&target.at),
+            format!("`params.grant` is `{other}`; expected refresh_token or client_credentials"),
+        )),
+    }
+}
+
+/// A credential's view of its server: endpoints, client authentication, whose client.
+struct Server {
+    endpoints: std::sync::Arc<Endpoints>,
+    method: AuthMethod,
+    client_of: String,
+}
+
+/// The `oauth2` provider. Discovered endpoints are cached per connection for its lifetime.
+pub struct OAuth2 {
+    api: Api,
+    discovery: DiscoveryCache,
+}
+
+impl OAuth2 {
+    /// The provider, sharing `http`'s pool and limits.
+    pub fn new(http: &Http) -> Self {
+        OAuth2 {
+            api: http.api(KIND),
+            discovery: DiscoveryCache::default(),
+        }
+    }
+
+    fn connection<'t>(&self, target: &'t Target) -> Result<&'t Connection, ProviderError> {
+        target.connection.as_ref().ok_or_else(|| {
+            ProviderError::config(
+                KIND,
+                Some(&target.at),
+                "needs a `connection` naming the OAuth server",
+            )
+        })
+    }
+
+    /// The server's endpoints and how to authenticate; no client credentials needed yet.
+    async fn server(&self, target: &Target) -> Result<Server, ProviderError> {
+        let conn = self.connection(target)?;
+        let at = Some(&target.at);
+        let method = AuthMethod::parse(
+            target
+                .credential
+                .params
+                .get("token_endpoint_auth_method")
+                .or_else(|| conn.params.get("token_endpoint_auth_method"))
+                .map(String::as_str),
+            at,
+        )?;
+        let endpoints = server::endpoints(&self.api, &self.discovery, conn, at).await?;
+        Ok(Server {
+            endpoints,
+            method,
+            client_of: format!("connection `{}`", conn.id),
+        })
+    }
+
+    /// The connection's own client, which refreshes, introspects and revokes.
+    fn client(&self, target: &Target, server: &Server) -> Result<ClientAuth, ProviderError> {
+        ClientAuth::of_connection(self.connection(target)?, server.method, Some(&target.at))
+    }
+
+    fn refresh_token<'t>(&self, target: &'t Target) -> Result<&'t Secret, ProviderError> {
+        target.credential.secret.as_ref().ok_or_else(|| {
+            ProviderError::config(
+                KIND,
+                Some(&target.at),
+                "holds no refresh token; connect it with the device flow (`keyward connect`)",
+            )
+        })
+    }
+
+    /// Introspects `token`; `Ok(None)` when the server has no introspection endpoint.
+    async fn introspect(
+        &self,
+        target: &Target,
+        server: &Server,
+        token: &Secret,
+    ) -> Result<Option<Introspection>, ProviderError> {
+        let Some(url) = &server.endpoints.introspection else {
+            return Ok(None);
+        };
+        let client = self.client(target, server)?;
+        introspect(
+            &self.api,
+            url,
+            &client,
+            token,
+            Some(&target.at),
+            &server.client_of,
+        )
+        .await
+        .map(Some)
+    }
+
+    /// The refresh grant with rotation.
+    ///
+    /// Invariant 1 of the rotation engine is what makes this safe: the new refresh token in
+    /// the returned [`IssuedKey`] is the only live one once this returns (the server
+    /// consumed the old one), so the engine must write it to the encrypted file before any
+    /// other step, deploy included. A crash between this call and that save loses the grant:
+    /// the old token is dead and presenting it again is a *replay*, on which a
+    /// reuse-detecting server (oidc-provider, Auth0, Okta) revokes the whole grant, the new
+    /// token included. The engine therefore journals "refresh requested" before calling
+    /// `roll`; on resume with that mark and no saved new token it must NOT call `roll` again
+    /// but run `verify` on the old token: `Invalid` means the grant is lost and the person
+    /// reconnects with the device flow; `Valid` means the server never rotated, and rolling
+    /// again is safe. A replay shows up as `invalid_grant`, mapped to
+    /// [`ErrorKind::Unauthorized`] with a message saying to reconnect.
+    ///
+    /// For the same reason the request is never repeated blindly: a lost or unreadable
+    /// answer or a 5xx may have followed a rotation, so before each repeat introspection
+    /// must show the old token still active.
+    async fn refresh(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
+        let old = self.refresh_token(target)?;
+        let server = self.server(target).await?;
+        let client = self.client(target, &server)?;
+        let url = &server.endpoints.token;
+        let call = Call::new(Some(&target.at), "POST", url.path()).not_idempotent();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self
+                .api
+                .send(&call, |c| {
+                    client.post(
+                        c,
+                        url,
+                        &[
+                            ("grant_type", "refresh_token"),
+                            ("refresh_token", old.expose_secret()),
+                        ],
+                    )
+                })
+                .await;
+            let unsure = match outcome {
+                Ok(reply) if (200..300).contains(&reply.status) => {
+                    let now = Utc::now();
+                    match parse_refresh(&reply, now) {
+                        Ok(refreshed) => return Ok(issued(refreshed, old, target, now)),
+                        // Processed, but what did it say? The probe below tells.
+                        Err(e) => e,
+                    }
+                }
+                Ok(reply) if reply.status >= 500 => reply.into_error(),
+                Ok(reply) => return Err(refresh_refused(reply, target, &server.client_of)),
+                Err(e) if e.kind == ErrorKind::Transport => e,
+                // Rate limited or refused before the server acted: the old token stands.
+                Err(e) => return Err(e),
+            };
+            let probe = self.introspect(target, &server, old).await;
+            match probe {
+                Ok(Some(i)) if i.active && attempt < REFRESH_ATTEMPTS => {
+                    tokio::time::sleep(self.api.backoff(attempt)).await;
+                }
+                Ok(Some(i)) if i.active => {
+                    return Err(ProviderError {
+                        message: format!(
+                            "{}; the refresh token was not rotated and still works, try again later",
+                            unsure.message
+                        ),
+                        ..unsure
+                    })
+                }
+                Ok(Some(_)) => {
+                    return Err(ProviderError {
+                        kind: ErrorKind::Unauthorized,
+                        message: format!(
+                            "{}; the server consumed the refresh token but keyward did not get the \
+                             new one, so the grant is gone: reconnect with `keyward connect {} --connection {}`",
+                            unsure.message,
+                            target.at,
+                            target.credential.connection.as_deref().unwrap_or("ID"),
+                        ),
+                        ..unsure
+                    })
+                }
+                Ok(None) | Err(_) => {
+                    return Err(ProviderError {
+                        message: format!(
+                            "{}; the server may have rotated the refresh token without keyward \
+                             seeing the new one: run `keyward verify {}` before trying again",
+                            unsure.message, target.at
+                        ),
+                        ..unsure
+                    })
+                }
+            }
+        }
+    }
+
+    /// The client-credentials grant with the credential's client secret `secret`.
+    async fn client_credentials(&self, target: &Target, secret: &Secret) -> Verification {
+        let attempt = async {
+            let id = target
+                .credential
+                .remote_id
+                .as_deref()
+                .or_else(|| target.credential.params.get("client_id").map(String::as_str))
+                .ok_or_else(|| {
+                    ProviderError::config(
+                        KIND,
+                        Some(&target.at),
+                        "a client_credentials credential needs `remote_id` (or `params.client_id`): the client id",
+                    )
+                })?;
+            let server = self.server(target).await?;
+            let client = ClientAuth {
+                id: id.to_string(),
+                secret: Some(secret.clone()),
+                // A client with a secret is confidential, whatever the connection's is.
+                method: match server.method {
+                    AuthMethod::None => AuthMethod::Basic,
+                    m => m,
+                },
+            };
+            let url = &server.endpoints.token;
+            let call = Call::new(Some(&target.at), "POST", url.path());
+            let reply = self
+                .api
+                .send(&call, |c| {
+                    client.post(c, url, &[("grant_type", "client_credentials")])
+                })
+                .await?;
+            Ok::<_, ProviderError>(reply)
+        };
+        let reply = match attempt.await {
+            Ok(reply) => reply,
+            Err(e) => return could_not_check(e),
+        };
+        if (200..300).contains(&reply.status) {
+            // The access token proves the secret works; it is dropped (zeroized) unused.
+            return match parse_tokens(&reply, Utc::now()) {
+                Ok(_) => Verification::Valid,
+                Err(e) => could_not_check(e),
+            };
+        }
+        match OAuthError::of(&reply) {
+            Some(e) if e.code == "invalid_client" => Verification::Invalid {
+                reason: format!("the server refused the client secret ({})", e.said()),
+            },
+            _ => could_not_check(refusal(reply, "the credential's client")),
+        }
+    }
+}
+
+/// An unanswered verification: try again later, or fix what the error names.
+fn could_not_check(e: ProviderError) -> Verification {
+    Verification::CouldNotCheck {
+        reason: e.to_string(),
+    }
+}
+
+/// The rotated key: the new refresh token (the old one when the server does not rotate).
+fn issued(
+    refreshed: Refreshed,
+    old: &Secret,
+    target: &Target,
+    now: chrono::DateTime<Utc>,
+) -> IssuedKey {
+    let Refreshed {
+        refresh_token,
+        access_expires_at: expires_at,
+        refresh_expires_at,
+        scopes,
+    } = refreshed;
+    let rotated = refresh_token.as_ref().is_some_and(|new| new != old);
+    let secret = refresh_token.unwrap_or_else(|| old.clone());
+    let mut params = std::collections::BTreeMap::new();
+    if let Some(at) = expires_at {
+        params.insert("access_token_expires_at".to_string(), at.to_rfc3339());
+    }
+    IssuedKey {
+        remote_id: fingerprint(&secret),
+        secret,
+        created_at: if rotated {
+            Some(now)
+        } else {
+            target.credential.created_at
+        },
+        expires_at: refresh_expires_at.or(if rotated {
+            None
+        } else {
+            target.credential.expires_at
+        }),
+        scopes: if scopes.is_empty() {
+            target.credential.scopes.clone()
+        } else {
+            scopes
+        },
+        params,
+    }
+}
+
+/// A refresh the server answered with a 4xx.
+fn refresh_refused(reply: super::http::Reply, target: &Target, client_of: &str) -> ProviderError {
+    match OAuthError::of(&reply) {
+        Some(e) if e.code == "invalid_grant" => refused(
+            &reply,
+            ErrorKind::Unauthorized,
+            format!(
+                "the server refused the refresh token ({}): it expired, was revoked, or an \
+                 already used token was presented again (a replay, after which the server \
+                 revokes the whole grant); reconnect with `keyward connect {} --connection {}`",
+                e.said(),
+                target.at,
+                target.credential.connection.as_deref().unwrap_or("ID"),
+            ),
+        ),
+        _ => refusal(reply, client_of),
+    }
+}
+
+/// The provider's operations; the trait methods below wrap them with [`scrub`].
+impl OAuth2 {
+    /// `inspect`, before scrubbing.
+    async fn inspect_token(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
+        if grant_of(target)? == Grant::ClientCredentials {
+            return Err(ProviderError::unsupported(
+                KIND,
+                Some(&target.at),
+                "inspect a client secret (no standard API; `verify` checks it)",
+            ));
+        }
+        let token = self.refresh_token(target)?;
+        let server = self.server(target).await?;
+        let found = self
+            .introspect(target, &server, token)
+            .await?
+            .ok_or_else(|| {
+                ProviderError::unsupported(
+                    KIND,
+                    Some(&target.at),
+                    "inspect a token: the server has no introspection endpoint",
+                )
+            })?;
+        if !found.active {
+            return Ok(None);
+        }
+        Ok(Some(RemoteKey {
+            name: found.client_id,
+            created_at: found.issued_at,
+            expires_at: found.expires_at,
+            scopes: found.scopes,
+            ..RemoteKey::new(fingerprint(token), RemoteStatus::Active)
+        }))
+    }
+
+    /// `roll`, before scrubbing.
+    async fn roll_token(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
+        match grant_of(target)? {
+            Grant::RefreshToken => self.refresh(target).await,
+            Grant::ClientCredentials => Err(ProviderError::unsupported(
+                KIND,
+                Some(&target.at),
+                "roll a client secret: rotate it in the server's console, then record it",
+            )),
+        }
+    }
+
+    /// `verify`, before scrubbing.
+    async fn verify_secret(
+        &self,
+        target: &Target,
+        remote_id: Option<&str>,
+        secret: &Secret,
+    ) -> Verification {
+        let _ = remote_id;
+        match grant_of(target) {
+            Err(e) => return could_not_check(e),
+            Ok(Grant::ClientCredentials) => return self.client_credentials(target, secret).await,
+            Ok(Grant::RefreshToken) => {}
+        }
+        // Introspection, never a refresh: a refresh would rotate the token being checked.
+        let server = match self.server(target).await {
+            Ok(s) => s,
+            Err(e) => return could_not_check(e),
+        };
+        match self.introspect(target, &server, secret).await {
+            Ok(Some(i)) if i.active => Verification::Valid,
+            Ok(Some(_)) => Verification::Invalid {
+                reason:
+                    "the server says the refresh token is not active (revoked, expired or replaced)"
+                        .to_string(),
+            },
+            Ok(None) => Verification::CannotCheck {
+                reason:
+                    "the server has no introspection endpoint, and a refresh would rotate the token"
+                        .to_string(),
+            },
+            Err(e) => could_not_check(e),
+        }
+    }
+
+    /// `delete`, before scrubbing.
+    async fn delete_token(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+        if grant_of(target)? == Grant::ClientCredentials {
+            return Err(ProviderError::unsupported(
+                KIND,
+                Some(&target.at),
+                "revoke a client secret: delete it in the server's console",
+            ));
+        }
+        let token = self.refresh_token(target)?;
+        // Only the token keyward holds can be revoked: the request carries its value.
+        let known = remote_id == fingerprint(token)
+            || target.credential.remote_id.as_deref() == Some(remote_id);
+        if !known {
+            return Err(ProviderError::new(
+                KIND,
+                Some(&target.at),
+                ErrorKind::NotFound,
+                format!(
+                    "keyward does not hold the refresh token `{remote_id}`, so it cannot revoke it"
+                ),
+            ));
+        }
+        let server = self.server(target).await?;
+        let url = server.endpoints.revocation.as_ref().ok_or_else(|| {
+            ProviderError::unsupported(
+                KIND,
+                Some(&target.at),
+                "revoke a token: the server has no revocation endpoint",
+            )
+        })?;
+        let client = self.client(target, &server)?;
+        revoke(
+            &self.api,
+            url,
+            &client,
+            token,
+            Some(&target.at),
+            &server.client_of,
+        )
+        .await
+    }
+}
+
+/// Masks every secret keyward sent in the call (the credential's token, the secret under
+/// test, the connection's client secret) wherever a server echoed it into `text`: short
+/// values escape the generic redaction of long token-like runs.
+fn scrub(text: &str, target: &Target, tested: Option<&Secret>) -> String {
+    let sent = [
+        target.credential.secret.as_ref(),
+        tested,
+        target
+            .connection
+            .as_ref()
+            .and_then(|c| c.auth.get("client_secret")),
+    ];
+    sent.into_iter()
+        .flatten()
+        .fold(text.to_string(), |text, secret| secret.redact(&text))
+}
+
+fn scrubbed(e: ProviderError, target: &Target) -> ProviderError {
+    ProviderError {
+        message: scrub(&e.message, target, None),
+        ..e
+    }
+}
+
+#[async_trait]
+impl Provider for OAuth2 {
+    fn kind(&self) -> ProviderKind {
+        KIND
+    }
+
+    /// For refresh-token credentials, the default kind.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rotation: RotationStyle::RollInPlace,
+            can_deactivate: false,
+            reports_expiry: true,
+            reports_last_used: false,
+            max_live_keys: None,
+            can_verify: true,
+        }
+    }
+
+    fn capabilities_for(&self, target: &Target) -> Capabilities {
+        match grant_of(target) {
+            Ok(Grant::ClientCredentials) => Capabilities {
+                rotation: RotationStyle::Manual,
+                reports_expiry: false,
+                ..self.capabilities()
+            },
+            _ => self.capabilities(),
+        }
+    }
+
+    async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
+        self.inspect_token(target)
+            .await
+            .map_err(|e| scrubbed(e, target))
+    }
+
+    async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
+        Err(ProviderError::unsupported(
+            KIND,
+            Some(&target.at),
+            "list a grant's tokens (no standard API)",
+        ))
+    }
+
+    async fn roll(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
+        self.roll_token(target)
+            .await
+            .map_err(|e| scrubbed(e, target))
+    }
+
+    async fn verify(
+        &self,
+        target: &Target,
+        remote_id: Option<&str>,
+        secret: &Secret,
+    ) -> Verification {
+        match self.verify_secret(target, remote_id, secret).await {
+            Verification::Valid => Verification::Valid,
+            Verification::Invalid { reason } => Verification::Invalid {
+                reason: scrub(&reason, target, Some(secret)),
+            },
+            Verification::CouldNotCheck { reason } => Verification::CouldNotCheck {
+                reason: scrub(&reason, target, Some(secret)),
+            },
+            Verification::CannotCheck { reason } => Verification::CannotCheck {
+                reason: scrub(&reason, target, Some(secret)),
+            },
+        }
+    }
+
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+        self.delete_token(target, remote_id)
+            .await
+            .map_err(|e| scrubbed(e, target))
+    }
+}
