@@ -1117,7 +1117,11 @@ async fn a_manual_rotation_waits_for_the_person_then_records_what_they_entered()
         Arc::new(NonInteractive { yes: true }),
     );
     let plan = engine.plan(vec![(r.clone(), "asked for".into())]).await;
-    assert!(plan.items[0].needs_person[0].contains("https://portal.example/settings/keys"));
+    assert_eq!(
+        plan.items[0].needs_person[0],
+        "a person to issue the new key at the provider and enter it \
+         (https://portal.example/settings/keys)"
+    );
     let summary = engine.rotate(&plan).await;
     assert_eq!(summary.count(OutcomeKind::Waiting), 1, "{summary:?}");
     drop(engine);

@@ -9,6 +9,7 @@ mod import;
 mod init;
 mod list;
 mod recipients;
+mod rotate;
 mod show;
 mod table;
 
@@ -77,6 +78,12 @@ enum Command {
     Check(check::Args),
     /// Open a throwaway copy of the demo inventory.
     Demo(demo::Args),
+    /// Rotate credentials: create, store, deploy, verify, then revoke the old key.
+    Rotate(Box<rotate::RotateArgs>),
+    /// Finish (or with --rollback, undo) interrupted rotations and revocations.
+    Resume(rotate::ResumeArgs),
+    /// Revoke credentials at their provider: deactivate now, delete after a grace period.
+    Revoke(rotate::RevokeArgs),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -256,6 +263,9 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Recipients(c)) => recipients::run(&ctx, c),
         Some(Command::Check(a)) => check::run(&ctx, a),
         Some(Command::Demo(a)) => demo::run(&ctx, a),
+        Some(Command::Rotate(a)) => rotate::run_rotate(&ctx, *a),
+        Some(Command::Resume(a)) => rotate::run_resume(&ctx, a),
+        Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),
         None => list::run(&ctx, list::Args::default()),
     }
 }

@@ -352,6 +352,36 @@ impl Sandbox {
         })
     }
 
+    /// Registers the target's recorded key (its `remote_id`, secret, dates and scopes) as
+    /// an existing sandbox key, so an inventory written by hand (the demo's) has keys to
+    /// rotate. A key the sandbox already knows is left as it is.
+    pub async fn import_key(&self, target: &Target) -> Result<(), ProviderError> {
+        let c = target.credential.clone();
+        let id = self.remote_id(target)?.to_string();
+        let secret = c
+            .secret
+            .clone()
+            .ok_or_else(|| config(target, "has no secret to import"))?;
+        self.call(target, "PUT /keys/{id}", move |settings, state, now| {
+            if state.keys.iter().any(|k| k.id == id) {
+                return Ok(((), false));
+            }
+            state.keys.push(StoredKey {
+                id,
+                owner: settings.owner.clone(),
+                secret_sha256: hash(&secret),
+                name: (!c.name.is_empty()).then(|| c.name.clone()),
+                created_at: c.created_at.unwrap_or(now),
+                expires_at: c.expires_at,
+                last_used_at: c.last_used_at,
+                active: true,
+                scopes: c.scopes.clone(),
+            });
+            Ok(((), true))
+        })
+        .await
+    }
+
     fn remote_id<'a>(&self, target: &'a Target) -> Result<&'a str, ProviderError> {
         target
             .credential
@@ -855,6 +885,27 @@ mod tests {
         assert_eq!(
             fs::read_to_string(dir.path().join("inv.sandbox.json")).unwrap(),
             "{not json"
+        );
+    }
+
+    #[tokio::test]
+    async fn imported_keys_verify_and_are_imported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let sbx = Sandbox::beside(&dir.path().join("inv"));
+        let mut t = with_key(&target(&[]), "sbx_demo_0001");
+        t.credential.secret = Some(Secret::new("sbxsk_demo-secret-0001"));
+        sbx.import_key(&t).await.unwrap();
+        sbx.import_key(&t).await.unwrap();
+        assert_eq!(sbx.list(&t).await.unwrap().len(), 1);
+        let s = t.credential.secret.clone().unwrap();
+        assert_eq!(
+            sbx.verify(&t, Some("sbx_demo_0001"), &s).await,
+            Verification::Valid
+        );
+        t.credential.secret = None;
+        assert_eq!(
+            sbx.import_key(&t).await.unwrap_err().kind,
+            ErrorKind::Config
         );
     }
 

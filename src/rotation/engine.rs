@@ -30,10 +30,6 @@ use crate::providers::{
 };
 use crate::secret::Secret;
 
-/// Keys listed with a creation date this long before a rotation began are never taken for
-/// keys it made, whatever the snapshot says (clock skew between keyward and the provider).
-const SKEW: chrono::Duration = chrono::Duration::minutes(10);
-
 /// Runs rotations against one inventory. Owns the inventory (through its writer) while it
 /// lives; dropping it ends the writer and drops the [`Persist`] (a store's lock with it).
 pub struct Engine {
@@ -120,6 +116,15 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .push(tx);
         rx
+    }
+
+    /// Closes every event channel: receivers get what was already sent, then `None`.
+    pub fn close_events(&self) {
+        self.ctx
+            .subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// The inventory as last saved.
@@ -702,13 +707,12 @@ impl Job {
             .call(Phase::Create, || r.provider.list(&r.target))
             .await?;
         let recorded = self.ctx.writer.read(recorded_ids);
-        let floor = journal.started_at - SKEW;
+        // Dates are not compared: keyward's clock (which --now may set) and the provider's
+        // need not agree. The snapshot is what tells.
         let strays: Vec<String> = keys
             .into_iter()
             .filter(|k| {
-                !journal.known_keys.contains(&k.remote_id)
-                    && !recorded.contains(&k.remote_id)
-                    && k.created_at.is_none_or(|t| t >= floor)
+                !journal.known_keys.contains(&k.remote_id) && !recorded.contains(&k.remote_id)
             })
             .map(|k| k.remote_id)
             .collect();
@@ -822,9 +826,14 @@ impl Job {
                 }
             }
             RotationStyle::Manual => {
-                item.needs_person.push(manual_instructions(&self.at, c));
+                let mut issue =
+                    "a person to issue the new key at the provider and enter it".to_string();
+                if let Some(url) = c.params.get("rotate_at") {
+                    issue.push_str(&format!(" ({url})"));
+                }
+                item.needs_person.push(issue);
                 item.needs_person
-                    .push("confirm the old key was revoked at the provider".into());
+                    .push("a person to confirm the old key was revoked at the provider".into());
             }
             RotationStyle::CreateThenRevoke => {
                 match self.call(Phase::Plan, || r.provider.list(&r.target)).await {

@@ -24,11 +24,12 @@ fn hook_name(phase: Phase) -> Option<&'static str> {
 pub(super) async fn pause_at(phase: Phase, at: &CredentialRef) {
     use std::io::Write;
     let wanted = std::env::var("KEYWARD_TEST_PAUSE_AT").ok();
-    if wanted.is_some() && wanted.as_deref() == hook_name(phase) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "KEYWARD_TEST_PAUSED {} {at}", phase);
-        let _ = out.flush();
-        drop(out);
+    if let Some(name) = hook_name(phase).filter(|n| wanted.as_deref() == Some(*n)) {
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "KEYWARD_TEST_PAUSED {name} {at}");
+            let _ = out.flush();
+        }
         std::future::pending::<()>().await;
     }
 }

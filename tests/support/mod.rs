@@ -4,6 +4,8 @@
 
 /// Real local peers (moto, OIDC provider, Prism) started per test; see `peers.rs`.
 pub mod peers;
+/// An encrypted inventory of sandbox credentials with live keys, for rotation tests.
+pub mod sandbox_inventory;
 /// A real terminal through tmux, for prompts and the dashboard.
 pub mod tmux;
 /// A throwaway HOME and inventory for running the real binary.
