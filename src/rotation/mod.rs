@@ -22,6 +22,7 @@ pub mod deploy;
 mod engine;
 mod hooks;
 pub mod interact;
+mod job;
 pub mod plan;
 pub mod writer;
 
