@@ -12,3 +12,5 @@ pub mod providers;
 pub mod rotation;
 pub mod secret;
 pub mod store;
+pub mod sync;
+pub mod verify;

@@ -568,22 +568,47 @@ fn bad_inputs_fail_cleanly_and_leave_the_file_untouched() {
     assert_eq!(std::fs::read(&inv).unwrap(), good);
 }
 
+/// Regression: holding the lock in the test process itself raced with other tests' forked
+/// children, which briefly share the open lock during fork; a separate `flock` process
+/// (util-linux, the same flock(2) lock keyward takes) holds it instead.
 #[test]
 fn a_second_writer_is_told_who_holds_the_lock() {
     let ws = Workspace::new();
     ws.init();
     let before = hash(&ws.inventory());
-    // This test process holds the lock, as a running `keyward rotate` would.
-    let lock = keyward::store::Lock::acquire(&ws.inventory()).unwrap();
+    let lock = format!("{}.lock", ws.inventory().display());
+    // The holder writes its pid, as keyward does, then holds the lock as a running
+    // `keyward rotate` would.
+    let mut holder = Command::new("sh")
+        .args([
+            "-c",
+            &format!("echo $$ > '{lock}'; exec flock -o '{lock}' sleep 60"),
+        ])
+        .spawn()
+        .expect("sh and flock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Command::new("flock")
+        .args(["-n", &lock, "true"])
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the holder never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let out = ws.run(
         &["add", "acme/x", "--provider", "manual", "--no-secret"],
         "",
     );
-    assert_one_line_error(&out, &format!("locked by process {}", std::process::id()));
+    assert_one_line_error(&out, &format!("locked by process {}", holder.id()));
     assert_eq!(hash(&ws.inventory()), before);
     // Readers are not blocked.
     assert!(ws.run(&["list"], "").status.success());
-    drop(lock);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
     ws.ok(
         &["add", "acme/x", "--provider", "manual", "--no-secret"],
         "",

@@ -305,3 +305,14 @@ async fn device_connect_reports_a_denial() {
     assert_eq!(e.kind, ErrorKind::Unauthorized);
     assert!(e.message.contains("declined"), "{e}");
 }
+
+/// Regression: without scopes, a Basic-authenticated device authorization request had an
+/// empty body, which oidc-provider refuses ("only application/x-www-form-urlencoded
+/// content-type bodies are supported").
+#[tokio::test]
+async fn device_start_without_scopes_sends_a_form_the_server_accepts() {
+    let flow = oauth2::device_start(&connection(), &[], &http())
+        .await
+        .expect("device authorization without scopes");
+    assert!(!flow.prompt().user_code.is_empty());
+}

@@ -4,6 +4,7 @@
 
 mod add;
 mod check;
+mod connect;
 mod demo;
 mod import;
 mod init;
@@ -11,7 +12,9 @@ mod list;
 mod recipients;
 mod rotate;
 mod show;
+mod sync;
 mod table;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -78,6 +81,15 @@ enum Command {
     Check(check::Args),
     /// Open a throwaway copy of the demo inventory.
     Demo(demo::Args),
+    /// Ask the providers about the keys and record what they say. Exit 0 all answered,
+    /// 3 some could not be synced.
+    Sync(sync::Args),
+    /// Check that stored secrets still work. Exit 0 all valid, 2 some invalid,
+    /// 3 some could not be checked.
+    Verify(verify::Args),
+    /// Connect an OAuth 2.0 account with the device flow (a URL and a code, fine over SSH);
+    /// exit 0 connected, 1 error, 4 declined, 5 expired.
+    Connect(connect::Args),
     /// Rotate credentials: create, store, deploy, verify, then revoke the old key.
     Rotate(Box<rotate::RotateArgs>),
     /// Finish (or with --rollback, undo) interrupted rotations and revocations.
@@ -263,6 +275,9 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Recipients(c)) => recipients::run(&ctx, c),
         Some(Command::Check(a)) => check::run(&ctx, a),
         Some(Command::Demo(a)) => demo::run(&ctx, a),
+        Some(Command::Sync(a)) => sync::run(&ctx, a),
+        Some(Command::Verify(a)) => verify::run(&ctx, a),
+        Some(Command::Connect(a)) => connect::run(&ctx, a),
         Some(Command::Rotate(a)) => rotate::run_rotate(&ctx, *a),
         Some(Command::Resume(a)) => rotate::run_resume(&ctx, a),
         Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),

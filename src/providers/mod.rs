@@ -4,6 +4,7 @@
 //! [`RemoteKey`], [`IssuedKey`] and [`Verification`]. It never touches the inventory file
 //! or the terminal: callers (sync, verify, rotation) decide what to store and show.
 
+pub mod aws;
 pub mod cloudflare;
 pub mod error;
 pub mod gitlab;

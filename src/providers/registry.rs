@@ -11,16 +11,29 @@ use crate::inventory::ProviderKind;
 pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
     let _ = (http, Arc::new(()));
     match kind {
+        ProviderKind::AwsIam => Some(Arc::new(super::aws::AwsIam::new(http))),
         ProviderKind::Cloudflare => Some(Arc::new(super::cloudflare::Cloudflare::new(http))),
         ProviderKind::Gitlab => Some(Arc::new(super::gitlab::Gitlab::new(http))),
         ProviderKind::Oauth2 => Some(Arc::new(super::oauth2::OAuth2::new(http))),
-        ProviderKind::AwsIam
-        | ProviderKind::Openai
+        ProviderKind::Openai
         | ProviderKind::Twilio
-        | ProviderKind::Sendgrid => None,
+        | ProviderKind::Sendgrid
+        | ProviderKind::Manual
+        | ProviderKind::Sandbox => None,
+    }
+}
+
+/// [`provider_for`], plus the kinds that live beside an inventory rather than behind an
+/// API: `manual` (answers from the inventory's own record) and `sandbox` (its state in
+/// `<inventory>.sandbox.json`, see [`super::sandbox`]). Rotation uses these.
+pub fn provider_for_inventory(
+    kind: ProviderKind,
+    http: &Http,
+    inventory: &std::path::Path,
+) -> Option<SharedProvider> {
+    match kind {
         ProviderKind::Manual => Some(Arc::new(super::manual::Manual)),
-        // Without an inventory path the sandbox needs an absolute `params.state_file`;
-        // callers that know the inventory use `Sandbox::beside`.
-        ProviderKind::Sandbox => Some(Arc::new(super::sandbox::Sandbox::new())),
+        ProviderKind::Sandbox => Some(Arc::new(super::sandbox::Sandbox::beside(inventory))),
+        _ => provider_for(kind, http),
     }
 }

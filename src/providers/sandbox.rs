@@ -9,8 +9,9 @@
 //!   the inventory's directory;
 //! - otherwise `<inventory file>.sandbox.json` beside the inventory.
 //!
-//! The inventory's path comes from [`Sandbox::beside`]; a sandbox built without one (as
-//! [`super::registry::provider_for`] does) accepts only an absolute `params.state_file`.
+//! The inventory's path comes from [`Sandbox::beside`] (as
+//! [`super::registry::provider_for_inventory`] builds it); a sandbox built without one
+//! accepts only an absolute `params.state_file`.
 //!
 //! Connection (or credential) parameters shape its behaviour:
 //! - `owner`: whose keys these are (default: the credential's address); two keys per owner;

@@ -36,7 +36,6 @@ use chrono::{DateTime, Utc};
 
 use crate::inventory::{CredentialRef, ProviderKind};
 use crate::providers::http::Http;
-use crate::providers::sandbox::Sandbox;
 use crate::providers::{registry, SharedProvider};
 
 pub use engine::Engine;
@@ -147,13 +146,7 @@ impl Providers {
     pub fn for_inventory(http: &Http, inventory: &Path) -> Self {
         let mut p = Providers::new();
         for kind in ProviderKind::ALL {
-            let client = match kind {
-                ProviderKind::Sandbox => {
-                    Some(Arc::new(Sandbox::beside(inventory)) as SharedProvider)
-                }
-                _ => registry::provider_for(kind, http),
-            };
-            if let Some(c) = client {
+            if let Some(c) = registry::provider_for_inventory(kind, http, inventory) {
                 p.map.insert(kind, c);
             }
         }

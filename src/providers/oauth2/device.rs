@@ -50,6 +50,11 @@ pub enum DevicePoll {
     SlowDown,
     /// Approved: the tokens.
     Done(Tokens),
+    /// The person declined (`access_denied`). Final: start again for a new code.
+    Denied,
+    /// The code expired before anyone approved it (`expired_token`, or its lifetime ran
+    /// out). Final: start again for a new code.
+    Expired,
 }
 
 /// A started device authorization, polled until it is approved, denied or expires.
@@ -110,10 +115,15 @@ pub async fn device_start(
     let call = Call::new(None, "POST", url.path());
     let reply = api
         .send(&call, |c| {
-            let params: &[(&str, &str)] = if scope.is_empty() {
-                &[]
-            } else {
+            // Without scopes, a Basic-authenticated request would have an empty body, which
+            // servers that read the form only when there is one refuse (oidc-provider does).
+            // `client_id` is allowed here (RFC 8628 §3.1) and names the header's client.
+            let params: &[(&str, &str)] = if !scope.is_empty() {
                 &[("scope", &scope)]
+            } else if client.method == AuthMethod::Basic {
+                &[("client_id", &client.id)]
+            } else {
+                &[]
             };
             client.post(c, &url, params)
         })
@@ -182,7 +192,9 @@ impl DeviceAuthorization {
 
     /// Asks the token endpoint once whether the person approved. Stop after
     /// [`DevicePoll::Done`]: a server may treat another poll with the spent code as a
-    /// replay and revoke the grant just issued (oidc-provider does).
+    /// replay and revoke the grant just issued (oidc-provider does). [`DevicePoll::Denied`]
+    /// and [`DevicePoll::Expired`] are final too; errors are everything else (a refused
+    /// client, a spent code, no answer).
     pub async fn poll(&mut self) -> Result<DevicePoll, ProviderError> {
         self.poll_once().await.map_err(|e| ProviderError {
             // A server may echo what it was sent; short values escape generic redaction.
@@ -195,16 +207,8 @@ impl DeviceAuthorization {
     }
 
     async fn poll_once(&mut self) -> Result<DevicePoll, ProviderError> {
-        let expired = |what: &str| {
-            ProviderError::new(
-                ProviderKind::Oauth2,
-                None,
-                ErrorKind::Unauthorized,
-                format!("{what}; start again to get a new code"),
-            )
-        };
         if Instant::now() >= self.deadline {
-            return Err(expired("the code expired before it was approved"));
+            return Ok(DevicePoll::Expired);
         }
         // An ordinary, retried call: a repeat after a lost success is refused as a replay,
         // and the server then revokes the grant nobody received rather than leave it live.
@@ -233,12 +237,8 @@ impl DeviceAuthorization {
                 self.interval = (self.interval + SLOW_DOWN_STEP).min(Duration::from_secs(LONGEST));
                 Ok(DevicePoll::SlowDown)
             }
-            Some(code) if code == "expired_token" => Err(refused_as(
-                "the code expired before it was approved; start again to get a new code".into(),
-            )),
-            Some(code) if code == "access_denied" => Err(refused_as(
-                "the person declined the authorization request".into(),
-            )),
+            Some(code) if code == "expired_token" => Ok(DevicePoll::Expired),
+            Some(code) if code == "access_denied" => Ok(DevicePoll::Denied),
             Some(code) if code == "invalid_grant" => Err(refused_as(
                 "the server refused the device code (invalid_grant): it was already used or \
                  revoked; start again to get a new code"
@@ -251,7 +251,8 @@ impl DeviceAuthorization {
 
 /// Runs the device flow on `connection`'s server: starts it, hands the prompt to
 /// `on_prompt` once, then polls at the server's interval (growing on `slow_down`) until the
-/// person approves (the tokens), declines or lets the code expire (errors).
+/// person approves (the tokens), declines or lets the code expire (errors of kind
+/// [`ErrorKind::Unauthorized`]; drive [`device_start`] yourself to tell them apart).
 ///
 /// The result holds the refresh token the inventory should keep as the credential's secret
 /// (see [`super::fingerprint`] for its `remote_id`); it is `None` when the server issued
@@ -270,6 +271,19 @@ pub async fn device_connect(
         match flow.poll().await? {
             DevicePoll::Pending | DevicePoll::SlowDown => continue,
             DevicePoll::Done(tokens) => return Ok(tokens),
+            DevicePoll::Denied => {
+                return Err(ended("the person declined the authorization request"))
+            }
+            DevicePoll::Expired => {
+                return Err(ended(
+                    "the code expired before it was approved; start again to get a new code",
+                ))
+            }
         }
     }
+}
+
+/// A device flow that ended without tokens.
+fn ended(message: &str) -> ProviderError {
+    ProviderError::new(ProviderKind::Oauth2, None, ErrorKind::Unauthorized, message)
 }

@@ -1,0 +1,554 @@
+//! AWS IAM access keys: list, create, deactivate, delete and last-used through the IAM
+//! Query API (version 2010-05-08), and verification through STS `GetCallerIdentity`
+//! signed with the key being checked. Requests are signed with Signature Version 4
+//! ([`sigv4`]); answers are XML ([`xml`]).
+//!
+//! Inventory mapping: the connection's `auth.access_key_id` / `auth.secret_access_key` are
+//! the management key, `params.region` the signing region (default `us-east-1`), `endpoint`
+//! the IAM base URL (default `https://iam.amazonaws.com`; STS uses the same base when it is
+//! set, else `https://sts.amazonaws.com`). A credential's `params.user` is its IAM user,
+//! `remote_id` its access key id and `secret` its secret access key.
+
+pub mod sigv4;
+mod xml;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use url::Url;
+use zeroize::Zeroize;
+
+use self::sigv4::{Credentials, Scope};
+use super::http::{check_endpoint, Api, Call, Http, Reply};
+use super::{
+    Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
+    Verification,
+};
+use crate::inventory::{ProviderKind, RemoteStatus};
+use crate::secret::Secret;
+
+const IAM_ENDPOINT: &str = "https://iam.amazonaws.com";
+const STS_ENDPOINT: &str = "https://sts.amazonaws.com";
+const DEFAULT_REGION: &str = "us-east-1";
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+/// AWS allows two access keys per IAM user, active or not.
+const MAX_KEYS: usize = 2;
+/// A user has at most two keys; a listing that keeps paging is answering garbage.
+const MAX_PAGES: usize = 20;
+
+/// Which AWS API a call goes to.
+#[derive(Debug, Clone, Copy)]
+enum Service {
+    Iam,
+    Sts,
+}
+
+impl Service {
+    fn signing_name(self) -> &'static str {
+        match self {
+            Service::Iam => "iam",
+            Service::Sts => "sts",
+        }
+    }
+
+    fn version(self) -> &'static str {
+        match self {
+            Service::Iam => "2010-05-08",
+            Service::Sts => "2011-06-15",
+        }
+    }
+}
+
+/// The AWS IAM provider.
+pub struct AwsIam {
+    api: Api,
+}
+
+impl AwsIam {
+    /// A provider sharing `http`'s pool and limits.
+    pub fn new(http: &Http) -> Self {
+        AwsIam {
+            api: http.api(ProviderKind::AwsIam),
+        }
+    }
+
+    fn config_error(target: &Target, message: impl Into<String>) -> ProviderError {
+        ProviderError::config(ProviderKind::AwsIam, Some(&target.at), message)
+    }
+
+    /// The management key from the connection.
+    fn management(target: &Target) -> Result<Credentials, ProviderError> {
+        let access_key_id = target
+            .auth("access_key_id")?
+            .expose_secret()
+            .trim()
+            .to_string();
+        if !is_access_key_id(&access_key_id) {
+            return Err(Self::config_error(
+                target,
+                "the connection's `auth.access_key_id` is not an AWS access key id",
+            ));
+        }
+        Ok(Credentials {
+            access_key_id,
+            secret_access_key: target.auth("secret_access_key")?.clone(),
+        })
+    }
+
+    fn region(target: &Target) -> Result<String, ProviderError> {
+        let region = target.param("region").unwrap_or(DEFAULT_REGION);
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(Self::config_error(
+                target,
+                format!("`params.region` `{region}` is not an AWS region name"),
+            ));
+        }
+        Ok(region.to_string())
+    }
+
+    fn url(target: &Target, service: Service) -> Result<Url, ProviderError> {
+        let default = match service {
+            Service::Iam => IAM_ENDPOINT,
+            Service::Sts => STS_ENDPOINT,
+        };
+        // A custom endpoint (a stand-in such as moto) serves IAM and STS at one base.
+        check_endpoint(
+            ProviderKind::AwsIam,
+            Some(&target.at),
+            &target.endpoint_or(default),
+        )
+    }
+
+    /// The access key id the credential records.
+    fn remote_id(target: &Target) -> Result<&str, ProviderError> {
+        target
+            .credential
+            .remote_id
+            .as_deref()
+            .ok_or_else(|| Self::config_error(target, "needs `remote_id`: the key's access key id"))
+    }
+
+    /// Sends `action` with `params`, signed with `credentials`; error answers become
+    /// errors whose kind follows AWS's error code.
+    async fn call(
+        &self,
+        target: &Target,
+        service: Service,
+        credentials: &Credentials,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Reply, ProviderError> {
+        let url = Self::url(target, service)?;
+        let region = Self::region(target)?;
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("Action", action);
+            for (name, value) in params {
+                form.append_pair(name, value);
+            }
+            form.append_pair("Version", service.version());
+            form.finish()
+        };
+        let call = Call {
+            at: Some(target.at.clone()),
+            request: format!("POST {} {action}", url.path()),
+            // Every other action sent here can be repeated harmlessly; a repeated
+            // CreateAccessKey would leave a second, unrecorded key.
+            idempotent: action != "CreateAccessKey",
+        };
+        let scope = Scope {
+            region: &region,
+            service: service.signing_name(),
+        };
+        let reply = self
+            .api
+            .send(&call, |client| {
+                // Signed per attempt, so a retry carries a fresh date.
+                let signed = sigv4::sign(
+                    credentials,
+                    scope,
+                    "POST",
+                    &url,
+                    &[("content-type", FORM)],
+                    body.as_bytes(),
+                    Utc::now(),
+                );
+                let mut request = client
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, FORM)
+                    .header("x-amz-date", signed.amz_date)
+                    .body(body.clone());
+                if let Ok(mut value) = HeaderValue::from_str(&signed.authorization) {
+                    value.set_sensitive(true);
+                    request = request.header(AUTHORIZATION, value);
+                }
+                request
+            })
+            .await?;
+        if (200..300).contains(&reply.status) {
+            Ok(reply)
+        } else {
+            Err(aws_error(reply))
+        }
+    }
+
+    /// Every key of IAM user `user`, following pagination.
+    async fn list_user(
+        &self,
+        target: &Target,
+        credentials: &Credentials,
+        user: &str,
+    ) -> Result<Vec<RemoteKey>, ProviderError> {
+        let mut keys = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut params = vec![("UserName", user)];
+            if let Some(m) = marker.as_deref() {
+                params.push(("Marker", m));
+            }
+            let reply = self
+                .call(target, Service::Iam, credentials, "ListAccessKeys", &params)
+                .await?;
+            let page: xml::ListAccessKeysResponse = xml::decode(&reply)?;
+            let result = page.list_access_keys_result;
+            for meta in result.access_key_metadata.member {
+                let created_at = xml::date("CreateDate", meta.create_date.as_deref())
+                    .map_err(|what| reply.bad_response(what))?;
+                let mut key = RemoteKey::new(meta.access_key_id, status(meta.status));
+                key.created_at = created_at;
+                if meta.status == xml::KeyStatus::Expired {
+                    key.risks
+                        .push("AWS reports this key as expired".to_string());
+                }
+                keys.push(key);
+            }
+            match (result.is_truncated, result.marker) {
+                (true, Some(m)) if !m.is_empty() => marker = Some(m),
+                (true, _) => {
+                    return Err(reply.bad_response("the listing is truncated but has no `Marker`"))
+                }
+                (false, _) => return Ok(keys),
+            }
+        }
+        Err(ProviderError::new(
+            ProviderKind::AwsIam,
+            Some(&target.at),
+            ErrorKind::BadResponse,
+            format!("IAM kept paging the keys of user `{user}` past {MAX_PAGES} pages"),
+        ))
+    }
+}
+
+/// Whether `id` looks like an access key id: it goes into a header unescaped.
+fn is_access_key_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+fn status(s: xml::KeyStatus) -> RemoteStatus {
+    match s {
+        xml::KeyStatus::Active => RemoteStatus::Active,
+        xml::KeyStatus::Inactive | xml::KeyStatus::Expired => RemoteStatus::Inactive,
+    }
+}
+
+/// An error answer as an error, its kind refined by AWS's error code.
+fn aws_error(reply: Reply) -> ProviderError {
+    let code = xml::error_code(&reply.body);
+    let mut err = reply.into_error();
+    if let Some(kind) = code.as_deref().and_then(kind_for_code) {
+        err.kind = kind;
+    }
+    err
+}
+
+fn kind_for_code(code: &str) -> Option<ErrorKind> {
+    Some(match code {
+        "NoSuchEntity" => ErrorKind::NotFound,
+        "LimitExceeded" => ErrorKind::Limit,
+        "SignatureDoesNotMatch"
+        | "InvalidClientTokenId"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken"
+        | "AccessDenied"
+        | "ExpiredToken"
+        | "AuthFailure" => ErrorKind::Unauthorized,
+        // IAM throttles with a 400, which the shared client does not retry.
+        "Throttling" | "RequestLimitExceeded" => ErrorKind::RateLimited,
+        _ => return None,
+    })
+}
+
+/// `e`, saying that a key may exist that keyward holds no record of.
+fn may_have_created(e: ProviderError, user: &str) -> ProviderError {
+    ProviderError {
+        message: format!(
+            "{}; AWS may have created a key for IAM user `{user}` that keyward could not \
+             record: compare the user's keys with the inventory",
+            e.message
+        ),
+        ..e
+    }
+}
+
+/// Overwrites the body of an answer that carried a secret, where no other handle shares it.
+fn scrub(reply: &mut Reply) {
+    if let Ok(mut body) = std::mem::take(&mut reply.body).try_into_mut() {
+        body[..].zeroize();
+    }
+}
+
+#[async_trait]
+impl Provider for AwsIam {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::AwsIam
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rotation: RotationStyle::CreateThenRevoke,
+            can_deactivate: true,
+            reports_expiry: false,
+            reports_last_used: true,
+            max_live_keys: Some(MAX_KEYS as u32),
+            can_verify: true,
+        }
+    }
+
+    async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
+        let id = Self::remote_id(target)?;
+        let credentials = Self::management(target)?;
+        let reply = match self
+            .call(
+                target,
+                Service::Iam,
+                &credentials,
+                "GetAccessKeyLastUsed",
+                &[("AccessKeyId", id)],
+            )
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let used: xml::GetAccessKeyLastUsedResponse = xml::decode(&reply)?;
+        let used = used.get_access_key_last_used_result;
+        let last_used_at = xml::date(
+            "LastUsedDate",
+            used.access_key_last_used.last_used_date.as_deref(),
+        )
+        .map_err(|what| reply.bad_response(what))?;
+        let recorded = target.param("user").ok();
+        // AWS names the owner; it is the one to list even when the inventory says otherwise.
+        let Some(owner) = used.user_name.as_deref().or(recorded) else {
+            return Err(Self::config_error(
+                target,
+                "needs `params.user`: the key's IAM user",
+            ));
+        };
+        let keys = match self.list_user(target, &credentials, owner).await {
+            Ok(keys) => keys,
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(mut key) = keys.into_iter().find(|k| k.remote_id == id) else {
+            return Ok(None);
+        };
+        key.last_used_at = last_used_at;
+        if let Some(recorded) = recorded.filter(|r| *r != owner) {
+            key.risks.push(format!(
+                "the key belongs to IAM user `{owner}`, not `{recorded}` as recorded"
+            ));
+        }
+        Ok(Some(key))
+    }
+
+    async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
+        let user = target.param("user")?;
+        let credentials = Self::management(target)?;
+        self.list_user(target, &credentials, user).await
+    }
+
+    async fn create(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
+        let user = target.param("user")?;
+        let credentials = Self::management(target)?;
+        let existing = self.list_user(target, &credentials, user).await?;
+        if existing.len() >= MAX_KEYS {
+            let held: Vec<String> = existing
+                .iter()
+                .map(|k| {
+                    let state = match k.state {
+                        RemoteStatus::Active => "active",
+                        _ => "inactive",
+                    };
+                    format!("{} ({state})", k.remote_id)
+                })
+                .collect();
+            return Err(ProviderError::new(
+                ProviderKind::AwsIam,
+                Some(&target.at),
+                ErrorKind::Limit,
+                format!(
+                    "IAM user `{user}` already has {} access keys ({}) and AWS allows {MAX_KEYS}: \
+                     delete one before creating another",
+                    existing.len(),
+                    held.join(", ")
+                ),
+            ));
+        }
+        let mut reply = self
+            .call(
+                target,
+                Service::Iam,
+                &credentials,
+                "CreateAccessKey",
+                &[("UserName", user)],
+            )
+            .await
+            .map_err(|e| {
+                // A server error or a lost answer may come after AWS made the key.
+                let unsent = e.message.starts_with("could not connect");
+                if e.kind == ErrorKind::Transport && !unsent || e.status.is_some_and(|s| s >= 500) {
+                    may_have_created(e, user)
+                } else {
+                    e
+                }
+            })?;
+        let decoded = xml::decode::<xml::CreateAccessKeyResponse>(&reply).and_then(|r| {
+            let key = r.create_access_key_result.access_key;
+            let created_at = xml::date("CreateDate", key.create_date.as_deref())
+                .map_err(|what| reply.bad_response(what))?;
+            Ok((key, created_at))
+        });
+        let result = match decoded {
+            Ok((key, created_at)) => Ok(IssuedKey {
+                remote_id: key.access_key_id,
+                secret: key.secret_access_key,
+                created_at,
+                expires_at: None,
+                scopes: Vec::new(),
+                params: BTreeMap::from([("user".to_string(), key.user_name)]),
+            }),
+            Err(e) => Err(may_have_created(e, user)),
+        };
+        scrub(&mut reply);
+        result
+    }
+
+    async fn verify(
+        &self,
+        target: &Target,
+        remote_id: Option<&str>,
+        secret: &Secret,
+    ) -> Verification {
+        let Some(id) = remote_id.or(target.credential.remote_id.as_deref()) else {
+            return Verification::CannotCheck {
+                reason: "an AWS key is checked by signing with it, which needs its access key \
+                         id (`remote_id`)"
+                    .to_string(),
+            };
+        };
+        if !is_access_key_id(id) {
+            return Verification::Invalid {
+                reason: format!("`{id}` is not an AWS access key id"),
+            };
+        }
+        let credentials = Credentials {
+            access_key_id: id.to_string(),
+            secret_access_key: secret.clone(),
+        };
+        match self
+            .call(target, Service::Sts, &credentials, "GetCallerIdentity", &[])
+            .await
+        {
+            Ok(reply) => match xml::decode::<xml::GetCallerIdentityResponse>(&reply) {
+                Ok(r) if !r.get_caller_identity_result.arn.trim().is_empty() => Verification::Valid,
+                Ok(_) => Verification::CouldNotCheck {
+                    reason: "AWS answered without naming the caller".to_string(),
+                },
+                Err(e) => Verification::CouldNotCheck {
+                    reason: e.to_string(),
+                },
+            },
+            Err(e) if e.kind == ErrorKind::Unauthorized => Verification::Invalid {
+                reason: format!("AWS refused the key: {}", e.message),
+            },
+            Err(e) => Verification::CouldNotCheck {
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    async fn deactivate(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+        let user = target.param("user")?;
+        let credentials = Self::management(target)?;
+        let params = [
+            ("UserName", user),
+            ("AccessKeyId", remote_id),
+            ("Status", "Inactive"),
+        ];
+        self.call(
+            target,
+            Service::Iam,
+            &credentials,
+            "UpdateAccessKey",
+            &params,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+        let user = target.param("user")?;
+        let credentials = Self::management(target)?;
+        let params = [("UserName", user), ("AccessKeyId", remote_id)];
+        match self
+            .call(
+                target,
+                Service::Iam,
+                &credentials,
+                "DeleteAccessKey",
+                &params,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_refine_the_kind() {
+        assert_eq!(kind_for_code("NoSuchEntity"), Some(ErrorKind::NotFound));
+        assert_eq!(kind_for_code("LimitExceeded"), Some(ErrorKind::Limit));
+        assert_eq!(
+            kind_for_code("SignatureDoesNotMatch"),
+            Some(ErrorKind::Unauthorized)
+        );
+        assert_eq!(
+            kind_for_code("InvalidClientTokenId"),
+            Some(ErrorKind::Unauthorized)
+        );
+        assert_eq!(kind_for_code("Throttling"), Some(ErrorKind::RateLimited));
+        assert_eq!(kind_for_code("ServiceFailure"), None);
+    }
+
+    #[test]
+    fn access_key_ids_are_plain_alphanumerics() {
+        assert!(is_access_key_id("AKIAIOSFODNN7EXAMPLE"));
+        assert!(!is_access_key_id(""));
+        assert!(!is_access_key_id("AKIA\r\nX-Injected: 1"));
+    }
+}

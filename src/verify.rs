@@ -1,0 +1,131 @@
+//! Verify: does each stored secret still work? Asks each credential's provider with a
+//! read-only call made with the secret itself, and answers one of the four honest states
+//! of [`Verification`]. Nothing is written; the caller decides what to record.
+
+use futures::stream::{self, StreamExt};
+
+use crate::inventory::{CredentialRef, Inventory};
+use crate::providers::http::Http;
+use crate::providers::{registry, Verification};
+use crate::sync::{prepare, ProviderLookup, Providers};
+
+/// Checks the secrets of `refs` (empty: every credential), at most `concurrency` at a time;
+/// answers in the order asked.
+pub async fn verify(
+    inv: &Inventory,
+    refs: &[CredentialRef],
+    http: &Http,
+    concurrency: usize,
+) -> Vec<(CredentialRef, Verification)> {
+    let lookup = |kind| registry::provider_for(kind, http);
+    verify_with(inv, refs, &lookup, concurrency).await
+}
+
+/// [`verify`] with the providers `lookup` gives.
+pub async fn verify_with(
+    inv: &Inventory,
+    refs: &[CredentialRef],
+    lookup: &ProviderLookup<'_>,
+    concurrency: usize,
+) -> Vec<(CredentialRef, Verification)> {
+    let providers = Providers::new(lookup);
+    let chosen: Vec<CredentialRef> = if refs.is_empty() {
+        inv.credentials().map(|(at, _, _)| at).collect()
+    } else {
+        refs.to_vec()
+    };
+    stream::iter(chosen)
+        .map(|at| {
+            let job = prepare(inv, &providers, &at);
+            async move {
+                let verdict = match job {
+                    Err(reason) => Verification::CannotCheck { reason },
+                    Ok((provider, target)) => match target.credential.secret.clone() {
+                        None => Verification::CannotCheck {
+                            reason: "no secret is stored for it".to_string(),
+                        },
+                        Some(secret) => {
+                            let remote_id = target.credential.remote_id.as_deref();
+                            provider.verify(&target, remote_id, &secret).await
+                        }
+                    },
+                };
+                (at, verdict)
+            }
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::inventory::{Credential, ProviderKind};
+    use crate::secret::Secret;
+    use crate::sync::tests::{only_sandbox, Fake};
+
+    #[tokio::test]
+    async fn each_credential_gets_one_of_the_four_honest_answers() {
+        let mut inv = Inventory::new(vec![]);
+        let mut good = Credential::new("good", ProviderKind::Sandbox);
+        good.secret = Some(Secret::new("good"));
+        let mut bad = Credential::new("bad", ProviderKind::Sandbox);
+        bad.secret = Some(Secret::new("stale"));
+        let mut crm = Credential::new("crm", ProviderKind::Sendgrid);
+        crm.secret = Some(Secret::new("SG.x"));
+        inv.insert("acme", good);
+        inv.insert("acme", bad);
+        inv.insert("acme", Credential::new("empty", ProviderKind::Sandbox));
+        inv.insert("acme", crm);
+        let fake = Arc::new(Fake::default());
+        let out = verify_with(&inv, &[], &only_sandbox(&fake), 8).await;
+        let got: Vec<(String, Verification)> =
+            out.into_iter().map(|(at, v)| (at.to_string(), v)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("acme/good".to_string(), Verification::Valid),
+                (
+                    "acme/bad".to_string(),
+                    Verification::Invalid {
+                        reason: "refused".into()
+                    }
+                ),
+                (
+                    "acme/empty".to_string(),
+                    Verification::CannotCheck {
+                        reason: "no secret is stored for it".into()
+                    }
+                ),
+                (
+                    "acme/crm".to_string(),
+                    Verification::CannotCheck {
+                        reason: "this build has no client for provider `sendgrid`".into()
+                    }
+                ),
+            ]
+        );
+        assert_eq!(
+            fake.peak.load(Ordering::SeqCst),
+            2,
+            "both sandbox checks overlapped"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_address_cannot_be_checked() {
+        let inv = Inventory::new(vec![]);
+        let fake = Arc::new(Fake::default());
+        let out = verify_with(&inv, &["acme/x".parse().unwrap()], &only_sandbox(&fake), 1).await;
+        assert_eq!(
+            out[0].1,
+            Verification::CannotCheck {
+                reason: "no credential at this address".into()
+            }
+        );
+    }
+}
