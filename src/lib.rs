@@ -4,11 +4,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cli;
 pub mod export;
 pub mod import;
 pub mod inventory;
 pub mod providers;
+pub mod report;
 pub mod rotation;
 pub mod secret;
 pub mod store;

@@ -80,6 +80,23 @@ fn rotate_with_a_command_sink_finishes_and_the_consumer_gets_the_new_secret() {
         inv.credential(&at("acme/k1")),
         old.credential(&at("acme/k1"))
     );
+    // Each rotation is in the audit log, and the chain holds.
+    let log = read(&ws.path("inventory.yaml.age.audit.jsonl"));
+    assert_no_secret(&log);
+    let rotated: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["action"] == "rotated")
+        .collect();
+    let mut logged: Vec<&str> = rotated
+        .iter()
+        .filter_map(|e| e["credential"].as_str())
+        .collect();
+    logged.sort();
+    assert_eq!(logged, ["acme/k0", "acme/k2"], "{log}");
+    let verified = ws.run(&["audit", "--verify"], "");
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified).1);
+
     for r in ["acme/k0", "acme/k2"].map(at) {
         let c = inv.credential(&r).unwrap();
         let consumer = ws.path(c.remote_id.as_deref().unwrap());
@@ -219,6 +236,8 @@ fn revoke_needs_a_yes_then_deactivates_or_with_emergency_deletes() {
     let c1 = inv.credential(&k1).unwrap();
     assert_eq!(c1.remote.as_ref().unwrap().state, RemoteStatus::Revoked);
     assert!(c1.secret.is_none());
+    let log = read(&ws.path("inventory.yaml.age.audit.jsonl"));
+    assert_eq!(log.matches("\"action\":\"revoked\"").count(), 2, "{log}");
 }
 
 #[test]

@@ -8,7 +8,8 @@ use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
-use super::{parse_time, Context};
+use super::{audit, parse_time, Context};
+use crate::audit::Event;
 use crate::inventory::{Credential, CredentialRef, Deploy, HistoryEntry, ProviderKind};
 use crate::secret::Secret;
 
@@ -128,9 +129,19 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         event: "added".into(),
         detail: String::new(),
     });
+    let detail = format!(
+        "provider {}, {}",
+        cred.provider,
+        if secret.is_some() {
+            "secret stored"
+        } else {
+            "no secret"
+        }
+    );
     cred.secret = secret;
     inv.insert(&args.credential.client, cred);
     store.save(&inv)?;
+    audit::record(ctx, Event::new("added", Some(&args.credential), detail))?;
     println!("Added {}.", args.credential);
     Ok(0)
 }

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use zeroize::Zeroizing;
 
-use super::Context;
+use super::{audit, Context};
+use crate::audit::Event;
 use crate::import::{apply, parse, sniff, Change, Format};
+use crate::inventory::CredentialRef;
 
 /// Arguments of `keyward import`.
 #[derive(Debug, clap::Args)]
@@ -77,6 +79,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     }
     if added + updated > 0 {
         store.save(&inv)?;
+        for event in changes.iter().filter_map(|c| audit_event(c, &name)) {
+            audit::record(ctx, event)?;
+        }
     }
     println!("{added} added, {updated} changed, {same} unchanged");
     if has_secrets && !from_stdin {
@@ -85,4 +90,26 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// The audit entry for one applied change: a credential's, or a connection's (which has no
+/// credential address); none for what stayed unchanged.
+fn audit_event(change: &Change, source: &str) -> Option<Event> {
+    let (what, done) = match change {
+        Change::Add(what) => (what, "added".to_string()),
+        Change::Update(what, fields) => (what, format!("changed {}", fields.join(", "))),
+        Change::Unchanged(_) => return None,
+    };
+    if let Some(id) = what.strip_prefix("connection ") {
+        let done = if done == "added" { "added" } else { "replaced" };
+        return Some(Event::new(
+            "imported",
+            None,
+            format!("connection {id} {done} from {source}"),
+        ));
+    }
+    Some(match what.parse::<CredentialRef>() {
+        Ok(at) => Event::new("imported", Some(&at), format!("{done} from {source}")),
+        Err(_) => Event::new("imported", None, format!("{what} {done} from {source}")),
+    })
 }

@@ -4,7 +4,8 @@
 use anyhow::{bail, Result};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::Context;
+use super::{audit, Context};
+use crate::audit::Event;
 use crate::inventory::Inventory;
 use crate::store::keys::{generate_identity_file, parse_recipient, recipient_for_identity_file};
 use crate::store::Store;
@@ -44,6 +45,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             bail!("an empty passphrase protects nothing; nothing was created");
         }
         Store::create_with_passphrase(path, &Inventory::new(vec![]), first)?;
+        audit::record(ctx, Event::new("created", None, "passphrase-encrypted"))?;
         println!("Created {} (passphrase-encrypted).", path.display());
         return Ok(0);
     }
@@ -68,6 +70,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     }
     recipients.dedup();
     Store::create(path, &Inventory::new(recipients.clone()))?;
+    audit::record(
+        ctx,
+        Event::new(
+            "created",
+            None,
+            format!("encrypted to {} recipient(s)", recipients.len()),
+        ),
+    )?;
     println!(
         "Created {}, encrypted to {} recipient(s):",
         path.display(),

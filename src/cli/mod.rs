@@ -3,6 +3,7 @@
 //! Commands live one per file; each maps its arguments onto the library.
 
 mod add;
+mod audit;
 mod check;
 mod connect;
 mod demo;
@@ -10,6 +11,7 @@ mod import;
 mod init;
 mod list;
 mod recipients;
+mod report;
 mod rotate;
 mod show;
 mod sync;
@@ -90,6 +92,10 @@ enum Command {
     /// Connect an OAuth 2.0 account with the device flow (a URL and a code, fine over SSH);
     /// exit 0 connected, 1 error, 4 declined, 5 expired.
     Connect(connect::Args),
+    /// Print the audit log of every action, or check its hash chain with --verify.
+    Audit(audit::Args),
+    /// A report for clients of what access exists: Markdown, CSV or JSON; never a secret.
+    Report(report::Args),
     /// Rotate credentials: create, store, deploy, verify, then revoke the old key.
     Rotate(Box<rotate::RotateArgs>),
     /// Finish (or with --rollback, undo) interrupted rotations and revocations.
@@ -278,6 +284,8 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Sync(a)) => sync::run(&ctx, a),
         Some(Command::Verify(a)) => verify::run(&ctx, a),
         Some(Command::Connect(a)) => connect::run(&ctx, a),
+        Some(Command::Audit(a)) => audit::run(&ctx, a),
+        Some(Command::Report(a)) => report::run(&ctx, a),
         Some(Command::Rotate(a)) => rotate::run_rotate(&ctx, *a),
         Some(Command::Resume(a)) => rotate::run_resume(&ctx, a),
         Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),

@@ -3,7 +3,8 @@
 
 use anyhow::{bail, Result};
 
-use super::Context;
+use super::{audit, Context};
+use crate::audit::Event;
 use crate::store::keys::parse_recipient;
 
 /// The `recipients` subcommands.
@@ -44,8 +45,9 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 println!("Already a recipient; nothing changed.");
                 return Ok(0);
             }
-            inv.recipients.push(recipient);
+            inv.recipients.push(recipient.clone());
             store.save(&inv)?;
+            audit::record(ctx, Event::new("recipient-added", None, recipient))?;
             println!(
                 "Added; {} re-encrypted to {} recipient(s).",
                 ctx.inventory.display(),
@@ -71,6 +73,7 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 );
             }
             store.save(&inv)?;
+            audit::record(ctx, Event::new("recipient-removed", None, recipient))?;
             println!(
                 "Removed; {} re-encrypted to {} recipient(s). Older backups ({}.1…) still open with the removed key.",
                 ctx.inventory.display(),

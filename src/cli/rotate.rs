@@ -7,6 +7,7 @@
 //! there; without one they wait (or, with `--yes`, are confirmed up front).
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
@@ -16,6 +17,7 @@ use clap::ArgGroup;
 use tokio::sync::mpsc;
 
 use super::{require, Context};
+use crate::audit::{AuditLog, Event};
 use crate::inventory::CredentialRef;
 use crate::providers::http::Http;
 use crate::rotation::plan::select;
@@ -146,11 +148,48 @@ impl Interact for Terminal {
     }
 }
 
-/// The engine, its runtime and the terminal it asks on.
+/// The audit actions a command's outcomes are logged as.
+#[derive(Clone, Copy)]
+struct Verbs {
+    done: &'static str,
+    failed: &'static str,
+    waiting: &'static str,
+}
+
+const ROTATE: Verbs = Verbs {
+    done: "rotated",
+    failed: "rotation-failed",
+    waiting: "rotation-waiting",
+};
+const RESUME: Verbs = Verbs {
+    done: "resumed",
+    failed: "resume-failed",
+    waiting: "rotation-waiting",
+};
+const ROLLBACK: Verbs = Verbs {
+    done: "rolled-back",
+    failed: "rollback-failed",
+    waiting: "rotation-waiting",
+};
+const REVOKE: Verbs = Verbs {
+    done: "revoked",
+    failed: "revocation-failed",
+    waiting: "revocation-waiting",
+};
+const DELETE_OLD: Verbs = Verbs {
+    done: "deleted-old-key",
+    failed: "delete-old-key-failed",
+    waiting: "delete-old-key-waiting",
+};
+
+/// The engine, its runtime, the terminal it asks on and the log it reports to.
 struct Session {
     runtime: tokio::runtime::Runtime,
     engine: Engine,
     terminal: Arc<Terminal>,
+    audit: Arc<AuditLog>,
+    /// Set when an outcome could not be logged: the run then exits non-zero.
+    unlogged: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -186,19 +225,28 @@ impl Session {
             runtime,
             engine,
             terminal,
+            audit: Arc::new(AuditLog::for_inventory(&ctx.inventory)),
+            unlogged: Arc::default(),
         })
     }
 
-    /// Runs `work` with progress shown for `total` credentials.
-    fn run<F>(&self, total: usize, work: F) -> Summary
+    /// Runs `work` with progress shown for `total` credentials, logging each outcome in
+    /// the audit log as it settles (after its last save).
+    fn run<F>(&self, total: usize, verbs: Verbs, work: F) -> Summary
     where
         F: std::future::Future<Output = Summary>,
     {
         let events = self.engine.subscribe();
         let fancy = std::io::stderr().is_terminal();
-        let drawer = self
-            .runtime
-            .spawn(show_progress(events, total, fancy, self.terminal.clone()));
+        let report = Report {
+            total,
+            fancy,
+            terminal: self.terminal.clone(),
+            audit: self.audit.clone(),
+            verbs,
+            unlogged: self.unlogged.clone(),
+        };
+        let drawer = self.runtime.spawn(show_progress(events, report));
         let summary = self.runtime.block_on(work);
         self.engine.close_events();
         let _ = self.runtime.block_on(drawer);
@@ -215,15 +263,45 @@ fn bar(done: usize, total: usize) -> String {
     format!("[{}{}]", "#".repeat(filled), "-".repeat(WIDTH - filled))
 }
 
-async fn show_progress(
-    mut events: mpsc::UnboundedReceiver<RotationEvent>,
+/// Where a run's events go.
+struct Report {
     total: usize,
     fancy: bool,
     terminal: Arc<Terminal>,
-) {
+    audit: Arc<AuditLog>,
+    verbs: Verbs,
+    unlogged: Arc<AtomicBool>,
+}
+
+impl Report {
+    fn log(&self, action: &'static str, at: &str, detail: &str) -> Option<String> {
+        let at: CredentialRef = at.parse().ok()?;
+        let e = self
+            .audit
+            .record(Event::new(action, Some(&at), detail))
+            .err()?;
+        self.unlogged.store(true, Ordering::Relaxed);
+        Some(format!("{at}: done, but not logged: {e}"))
+    }
+}
+
+async fn show_progress(mut events: mpsc::UnboundedReceiver<RotationEvent>, report: Report) {
+    let Report {
+        total,
+        fancy,
+        ref terminal,
+        verbs,
+        ..
+    } = report;
     let (mut done, mut failed, mut waiting) = (0, 0, 0);
     let mut current = String::new();
     while let Some(event) = events.recv().await {
+        let unlogged = match &event {
+            RotationEvent::Finished { at, message, .. } => report.log(verbs.done, at, message),
+            RotationEvent::Failed { at, reason, .. } => report.log(verbs.failed, at, reason),
+            RotationEvent::Waiting { at, reason, .. } => report.log(verbs.waiting, at, reason),
+            _ => None,
+        };
         let line = match &event {
             RotationEvent::Step { at, phase } => {
                 current = format!("{at}: {phase}");
@@ -258,8 +336,9 @@ async fn show_progress(
         };
         let _screen = terminal.screen.lock().await;
         let mut err = std::io::stderr().lock();
+        let lines = line.into_iter().chain(unlogged);
         if fancy {
-            if let Some(l) = line {
+            for l in lines {
                 let _ = writeln!(err, "\r\x1b[2K{l}");
             }
             let settled = done + failed + waiting;
@@ -268,8 +347,10 @@ async fn show_progress(
                 "\r\x1b[2K{} {settled}/{total}  done {done}  failed {failed}  waiting {waiting}  {current}",
                 bar(settled, total)
             );
-        } else if let Some(l) = line {
-            let _ = writeln!(err, "{l}");
+        } else {
+            for l in lines {
+                let _ = writeln!(err, "{l}");
+            }
         }
         let _ = err.flush();
     }
@@ -306,7 +387,7 @@ fn print_plan(plan: &Plan) {
 }
 
 /// Prints the outcomes and returns the exit code.
-fn finish(verb: &str, summary: &Summary, cleanup: &Summary) -> i32 {
+fn finish(session: &Session, verb: &str, summary: &Summary, cleanup: &Summary) -> i32 {
     let failed = summary.count(OutcomeKind::Failed) + cleanup.count(OutcomeKind::Failed);
     let waiting = summary.count(OutcomeKind::Waiting);
     println!(
@@ -331,12 +412,29 @@ fn finish(verb: &str, summary: &Summary, cleanup: &Summary) -> i32 {
              resume --rollback` undoes."
         );
     }
-    if failed > 0 {
+    if failed > 0 || session.unlogged.load(Ordering::Relaxed) {
         1
     } else if waiting > 0 {
         EXIT_WAITING
     } else {
         0
+    }
+}
+
+impl Session {
+    /// Deletes the old keys whose grace period is over.
+    fn delete_due(&self) -> Summary {
+        let now = self.engine.now();
+        let due = self
+            .engine
+            .inventory()
+            .credentials()
+            .filter(|(_, _, c)| c.pending_revocations.iter().any(|p| p.delete_after <= now))
+            .count();
+        if due == 0 {
+            return Summary::default();
+        }
+        self.run(due, DELETE_OLD, self.engine.delete_due())
     }
 }
 
@@ -385,9 +483,9 @@ pub fn run_rotate(ctx: &Context, args: RotateArgs) -> Result<i32> {
             }
         }
     }
-    let summary = session.run(plan.items.len(), session.engine.rotate(&plan));
-    let cleanup = session.runtime.block_on(session.engine.delete_due());
-    Ok(finish("Rotated", &summary, &cleanup))
+    let summary = session.run(plan.items.len(), ROTATE, session.engine.rotate(&plan));
+    let cleanup = session.delete_due();
+    Ok(finish(&session, "Rotated", &summary, &cleanup))
 }
 
 /// Runs `keyward resume`.
@@ -424,18 +522,20 @@ pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
     let summary = if in_flight.is_empty() {
         Summary::default()
     } else {
+        let verbs = if args.rollback { ROLLBACK } else { RESUME };
         session.run(
             in_flight.len(),
+            verbs,
             session.engine.resume(&args.refs, args.rollback),
         )
     };
-    let cleanup = session.runtime.block_on(session.engine.delete_due());
+    let cleanup = session.delete_due();
     let verb = if args.rollback {
         "Rolled back"
     } else {
         "Resumed"
     };
-    Ok(finish(verb, &summary, &cleanup))
+    Ok(finish(&session, verb, &summary, &cleanup))
 }
 
 /// Runs `keyward revoke`.
@@ -466,10 +566,11 @@ pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
     }
     let summary = session.run(
         args.refs.len(),
+        REVOKE,
         session.engine.revoke(&args.refs, args.emergency),
     );
-    let cleanup = session.runtime.block_on(session.engine.delete_due());
-    Ok(finish("Revoked", &summary, &cleanup))
+    let cleanup = session.delete_due();
+    Ok(finish(&session, "Revoked", &summary, &cleanup))
 }
 
 #[cfg(test)]

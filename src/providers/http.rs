@@ -435,7 +435,10 @@ impl Reply {
             } else if e.is_syntax() {
                 "the answer is not JSON".to_string()
             } else {
-                format!("the answer does not match the API: {e}")
+                format!(
+                    "the answer does not match the API: {}",
+                    describe_mismatch(&e)
+                )
             };
             self.bad_response(what)
         })
@@ -467,6 +470,20 @@ impl Reply {
         } else {
             said
         }
+    }
+}
+
+/// serde quotes the offending value in `invalid type`, `invalid value` and `unknown variant`
+/// messages, and that value may be a secret the provider sent in an unexpected shape: keep
+/// only what was expected and where.
+fn describe_mismatch(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let quotes_value = ["invalid type: ", "invalid value: ", "unknown variant "]
+        .iter()
+        .any(|p| text.starts_with(p));
+    match text.rsplit_once(", expected ") {
+        Some((_, expected)) if quotes_value => format!("a value is not {expected}"),
+        _ => redact_tokens(&text),
     }
 }
 
@@ -554,6 +571,21 @@ mod tests {
         h.insert("ratelimit-reset", "2".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn mismatch_errors_do_not_quote_the_value() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Created {
+            #[allow(dead_code)]
+            key: std::collections::BTreeMap<String, String>,
+        }
+        let e = serde_json::from_str::<Created>(r#"{"key": "sk-short-secret"}"#).unwrap_err();
+        let text = describe_mismatch(&e);
+        assert!(!text.contains("sk-short-secret"), "{text}");
+        assert!(text.starts_with("a value is not a map"), "{text}");
+        let e = serde_json::from_str::<Created>("{}").unwrap_err();
+        assert!(describe_mismatch(&e).contains("missing field `key`"));
     }
 
     #[test]

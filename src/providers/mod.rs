@@ -11,8 +11,12 @@ pub mod gitlab;
 pub mod http;
 pub mod manual;
 pub mod oauth2;
+pub mod openai;
 pub mod registry;
+mod saas;
 pub mod sandbox;
+pub mod sendgrid;
+pub mod twilio;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

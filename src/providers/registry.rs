@@ -15,11 +15,10 @@ pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
         ProviderKind::Cloudflare => Some(Arc::new(super::cloudflare::Cloudflare::new(http))),
         ProviderKind::Gitlab => Some(Arc::new(super::gitlab::Gitlab::new(http))),
         ProviderKind::Oauth2 => Some(Arc::new(super::oauth2::OAuth2::new(http))),
-        ProviderKind::Openai
-        | ProviderKind::Twilio
-        | ProviderKind::Sendgrid
-        | ProviderKind::Manual
-        | ProviderKind::Sandbox => None,
+        ProviderKind::Openai => Some(Arc::new(super::openai::OpenAi::new(http))),
+        ProviderKind::Twilio => Some(Arc::new(super::twilio::Twilio::new(http))),
+        ProviderKind::Sendgrid => Some(Arc::new(super::sendgrid::Sendgrid::new(http))),
+        ProviderKind::Manual | ProviderKind::Sandbox => None,
     }
 }
 

@@ -117,6 +117,11 @@ impl Engine {
             .clear();
     }
 
+    /// The engine's clock, now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.ctx.now()
+    }
+
     /// The inventory as last saved.
     pub fn inventory(&self) -> Inventory {
         self.ctx.writer.snapshot()

@@ -1,0 +1,96 @@
+//! `keyward audit`: prints the inventory's audit log, or checks its hash chain; and
+//! [`record`], which the commands that change the inventory call once their save succeeded.
+
+use anyhow::{anyhow, Result};
+
+use super::{table, Context};
+use crate::audit::{AuditLog, Event};
+use crate::inventory::CredentialRef;
+
+/// Arguments of `keyward audit`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this client's entries.
+    #[arg(long, value_name = "CLIENT")]
+    pub client: Option<String>,
+    /// Only this credential's entries.
+    #[arg(long, value_name = "CLIENT/INTEGRATION", value_parser = super::parse_ref)]
+    pub credential: Option<CredentialRef>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Check the hash chain: exit 0 when intact, 1 naming the first bad line.
+    #[arg(long, conflicts_with_all = ["client", "credential", "json"])]
+    pub verify: bool,
+}
+
+/// Records `event` in the inventory's audit log. Call it only after the change was saved,
+/// so a failed save records nothing.
+pub fn record(ctx: &Context, event: Event) -> Result<()> {
+    AuditLog::for_inventory(&ctx.inventory)
+        .record(event)
+        .map_err(|e| anyhow!("the change was saved, but not logged: {e}"))
+}
+
+/// Runs `keyward audit`.
+pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    let log = AuditLog::for_inventory(&ctx.inventory);
+    if args.verify {
+        if !log.path().exists() {
+            println!("{}: no audit log yet", log.path().display());
+            return Ok(0);
+        }
+        let n = log.verify()?;
+        println!(
+            "{n} {}, chain intact",
+            if n == 1 { "entry" } else { "entries" }
+        );
+        return Ok(0);
+    }
+    let client_prefix = args.client.as_ref().map(|c| format!("{c}/"));
+    let wanted = args.credential.as_ref().map(ToString::to_string);
+    let entries: Vec<_> = log
+        .read()?
+        .into_iter()
+        .filter(|e| {
+            client_prefix.as_ref().is_none_or(|p| {
+                e.credential
+                    .as_ref()
+                    .is_some_and(|c| c.starts_with(p.as_str()))
+            })
+        })
+        .filter(|e| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| e.credential.as_ref() == Some(w))
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(0);
+    }
+    if entries.is_empty() {
+        println!("No audit entries match.");
+        return Ok(0);
+    }
+    let body: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                e.actor.clone(),
+                e.action.clone(),
+                e.credential.clone().unwrap_or_else(|| "-".into()),
+                e.detail.replace('\n', " "),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(
+            &["TIME (UTC)", "ACTOR", "ACTION", "CREDENTIAL", "DETAIL"],
+            &body
+        )
+    );
+    Ok(0)
+}

@@ -1,0 +1,647 @@
+//! OpenAI project API keys, service-account keys and admin keys through the Administration
+//! API (`/organization/…`), as documented in openai/openai-openapi `openapi.yaml`.
+//!
+//! Connection: `auth.admin_key` (an organization admin key, sent as Bearer) and optional
+//! `endpoint` (default `https://api.openai.com/v1`). The credential's `remote_id` is the key
+//! id (`key_…`); `params.kind` says what the key is:
+//!
+//! * `service-account` (needs `params.project_id`; `params.service_account_id` is recorded):
+//!   rotation creates a new service account with the old one's name plus a rotation mark
+//!   (`POST …/service_accounts` answers its key once); the new service account's id comes
+//!   back in [`IssuedKey::params`]; revoking the old key deletes the old service account.
+//!   The newer `POST …/service_accounts/{id}/api_keys` would add a second key to the same
+//!   service account, but the API offers no way to delete one service-account key
+//!   (`DELETE …/api_keys/{id}` refuses keys owned by service accounts), so the old key could
+//!   only be revoked by deleting the service account and every key on it, the new one
+//!   included. A new service account per rotation keeps revocation possible.
+//! * `project-key` (needs `params.project_id`): a key a person created for themselves. The
+//!   API cannot create those, so `create` is unsupported and rotation falls back to manual;
+//!   inspect, list and delete work.
+//! * `admin-key`: an organization admin key (`/organization/admin_api_keys`), with expiry;
+//!   a replacement keeps the old key's lifetime.
+//!
+//! Without `params.kind`, a credential with `params.service_account_id` is a service-account
+//! key and any other a project key. Project keys report when they were last used; only
+//! admin keys expire. Verify lists models (`GET /models`) with the key, or lists admin keys
+//! with an admin key.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{ErrorKind, ProviderError};
+use super::http::{Api, Call, Http, Reply};
+use super::saas::{
+    after_create, base_url, display_name, guarded, id_in, replacement_name, seg, unix_time,
+    verification, MAX_PAGES,
+};
+use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
+use crate::inventory::{ProviderKind, RemoteStatus};
+use crate::secret::Secret;
+
+/// The public API.
+const DEFAULT_ENDPOINT: &str = "https://api.openai.com/v1";
+/// Names are cut to this many characters.
+const NAME_MAX: usize = 100;
+/// The longest admin-key lifetime the API accepts (`expires_in_seconds` maximum).
+const MAX_ADMIN_KEY_LIFETIME: i64 = 31_536_000;
+
+/// OpenAI's Administration API.
+pub struct OpenAi {
+    api: Api,
+}
+
+/// A project of the organization, as `GET /organization/projects` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Project {
+    /// `proj_…`.
+    pub id: String,
+    /// Its display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `active` or `archived`.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl OpenAi {
+    /// A client on the shared `http`.
+    pub fn new(http: &Http) -> Self {
+        OpenAi {
+            api: http.api(ProviderKind::Openai),
+        }
+    }
+
+    /// Every project of the organization `target`'s connection administers, archived ones
+    /// included: where a credential's `params.project_id` comes from.
+    pub async fn projects(&self, target: &Target) -> Result<Vec<Project>, ProviderError> {
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            let mut all: Vec<Project> = c
+                .pages("/organization/projects", "include_archived=true&")
+                .await?;
+            dedup_by(&mut all, |p| p.id.clone());
+            Ok(all)
+        })
+        .await
+    }
+}
+
+/// What kind of key a credential is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    ServiceAccount,
+    ProjectKey,
+    AdminKey,
+}
+
+fn kind_of(target: &Target) -> Result<Kind, ProviderError> {
+    match target.param("kind").ok() {
+        Some("service-account") => Ok(Kind::ServiceAccount),
+        Some("project-key") => Ok(Kind::ProjectKey),
+        Some("admin-key") => Ok(Kind::AdminKey),
+        Some(other) => Err(ProviderError::config(
+            ProviderKind::Openai,
+            Some(&target.at),
+            format!(
+                "`params.kind` is `{other}`; expected `service-account`, `project-key` or `admin-key`"
+            ),
+        )),
+        None if target.param("service_account_id").is_ok() => Ok(Kind::ServiceAccount),
+        None => Ok(Kind::ProjectKey),
+    }
+}
+
+/// One call's context.
+struct Conn<'a> {
+    api: &'a Api,
+    target: &'a Target,
+    base: String,
+    admin_key: &'a Secret,
+}
+
+impl<'a> Conn<'a> {
+    fn new(p: &'a OpenAi, target: &'a Target) -> Result<Self, ProviderError> {
+        Ok(Conn {
+            api: &p.api,
+            target,
+            base: base_url(target, DEFAULT_ENDPOINT)?,
+            admin_key: target.auth("admin_key")?,
+        })
+    }
+
+    fn project(&self) -> Result<String, ProviderError> {
+        self.target.param("project_id").map(seg)
+    }
+
+    /// Sends `METHOD path` (query allowed) with the admin key, and `body` as JSON if given.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, ProviderError> {
+        let shown = path.split('?').next().unwrap_or(path);
+        let mut call = Call::new(Some(&self.target.at), method.as_str(), shown);
+        // A POST creates a key or a service account: never sent twice.
+        if method == reqwest::Method::POST {
+            call = call.not_idempotent();
+        }
+        let url = format!("{}{path}", self.base);
+        let build = |c: &reqwest::Client| {
+            let r = c
+                .request(method.clone(), &url)
+                .bearer_auth(self.admin_key.expose_secret());
+            match body {
+                Some(b) => r.json(b),
+                None => r,
+            }
+        };
+        self.api.send(&call, build).await
+    }
+
+    /// `GET path` as JSON; `None` on 404.
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ProviderError> {
+        let reply = self.send(reqwest::Method::GET, path, None).await?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        reply.ok()?.json().map(Some)
+    }
+
+    /// Every page of the list at `path`, following `after` cursors. `query` is put before
+    /// the paging parameters (ending in `&` when not empty). Stops when the cursor stops
+    /// moving, and after [`MAX_PAGES`] pages at most.
+    async fn pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> Result<Vec<T>, ProviderError> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let cursor = after
+                .as_deref()
+                .map(|a| format!("&after={}", seg(a)))
+                .unwrap_or_default();
+            let page: Page<T> = self
+                .send(
+                    reqwest::Method::GET,
+                    &format!("{path}?{query}limit=100{cursor}"),
+                    None,
+                )
+                .await?
+                .ok()?
+                .json()?;
+            all.extend(page.data);
+            match page.last_id {
+                Some(last) if page.has_more && after.as_deref() != Some(last.as_str()) => {
+                    after = Some(last)
+                }
+                _ => return Ok(all),
+            }
+        }
+        Err(self.api.error(
+            &Call::new(Some(&self.target.at), "GET", path),
+            ErrorKind::BadResponse,
+            format!("the list did not end after {MAX_PAGES} pages"),
+        ))
+    }
+
+    fn key_path(&self, id: &str) -> Result<String, ProviderError> {
+        Ok(format!(
+            "/organization/projects/{}/api_keys/{}",
+            self.project()?,
+            seg(id)
+        ))
+    }
+
+    async fn project_key(&self, id: &str) -> Result<Option<ProjectKey>, ProviderError> {
+        self.get(&self.key_path(id)?).await
+    }
+
+    async fn project_keys(&self) -> Result<Vec<ProjectKey>, ProviderError> {
+        let path = format!("/organization/projects/{}/api_keys", self.project()?);
+        let mut keys: Vec<ProjectKey> = self.pages(&path, "").await?;
+        dedup_by(&mut keys, |k| k.id.clone());
+        Ok(keys)
+    }
+
+    /// `DELETE path`; a 404 means it is gone already.
+    async fn delete(&self, path: &str) -> Result<(), ProviderError> {
+        let reply = self.send(reqwest::Method::DELETE, path, None).await?;
+        if reply.status == 404 {
+            return Ok(());
+        }
+        reply.ok().map(drop)
+    }
+}
+
+/// Keeps the first item of each id: a cursor that stalls repeats a page.
+fn dedup_by<T>(items: &mut Vec<T>, id: impl Fn(&T) -> String) {
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|i| seen.insert(id(i)));
+}
+
+#[derive(Deserialize)]
+struct Page<T> {
+    data: Vec<T>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    last_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProjectKey {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    created_at: Option<i64>,
+    #[serde(default)]
+    last_used_at: Option<i64>,
+    #[serde(default)]
+    owner_project_access: Option<String>,
+    #[serde(default)]
+    owner: Option<KeyOwner>,
+}
+
+#[derive(Deserialize)]
+struct KeyOwner {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    service_account: Option<Named>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl ProjectKey {
+    /// The service account owning the key, if a service account does.
+    fn service_account(&self) -> Option<&Named> {
+        let owner = self.owner.as_ref()?;
+        if owner.kind.as_deref() == Some("service_account") {
+            owner.service_account.as_ref()
+        } else {
+            None
+        }
+    }
+
+    fn into_remote(self) -> RemoteKey {
+        let state = match self.owner_project_access.as_deref() {
+            Some("inactive") => RemoteStatus::Inactive,
+            _ => RemoteStatus::Active,
+        };
+        let mut key = RemoteKey::new(self.id, state);
+        key.name = self.name;
+        key.created_at = unix_time(self.created_at);
+        key.last_used_at = unix_time(self.last_used_at);
+        key
+    }
+}
+
+#[derive(Deserialize)]
+struct AdminKey {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    created_at: Option<i64>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+    #[serde(default)]
+    last_used_at: Option<i64>,
+}
+
+impl AdminKey {
+    fn into_remote(self) -> RemoteKey {
+        let mut key = RemoteKey::new(self.id, RemoteStatus::Active);
+        key.name = self.name;
+        key.created_at = unix_time(self.created_at);
+        key.expires_at = unix_time(self.expires_at);
+        key.last_used_at = unix_time(self.last_used_at);
+        key.risks = vec!["organization admin key: controls every project, key and member".into()];
+        key
+    }
+}
+
+#[derive(Deserialize)]
+struct AdminKeyCreated {
+    id: String,
+    value: Secret,
+    #[serde(default)]
+    created_at: Option<i64>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ServiceAccountCreated {
+    id: String,
+    #[serde(default)]
+    api_key: Option<ServiceAccountKey>,
+}
+
+#[derive(Deserialize)]
+struct ServiceAccountKey {
+    id: String,
+    value: Secret,
+    #[serde(default)]
+    created_at: Option<i64>,
+}
+
+impl OpenAi {
+    async fn create_service_account(&self, c: &Conn<'_>) -> Result<IssuedKey, ProviderError> {
+        let project = c.project()?;
+        // The old service account's name, for the new one's.
+        let old_name = match c.target.credential.remote_id.as_deref() {
+            Some(id) => c
+                .project_key(id)
+                .await?
+                .and_then(|k| k.service_account().and_then(|s| s.name.clone()).or(k.name)),
+            None => None,
+        };
+        let base = match (old_name, c.target.param("service_account_id").ok()) {
+            (Some(n), _) => n,
+            (None, Some(sa)) => {
+                let path = format!(
+                    "/organization/projects/{project}/service_accounts/{}",
+                    seg(sa)
+                );
+                c.get::<Named>(&path)
+                    .await?
+                    .and_then(|s| s.name)
+                    .unwrap_or_else(|| display_name(c.target))
+            }
+            (None, None) => display_name(c.target),
+        };
+        let path = format!("/organization/projects/{project}/service_accounts");
+        let body = json!({ "name": replacement_name(&base, Utc::now(), NAME_MAX) });
+        let reply = c
+            .send(reqwest::Method::POST, &path, Some(&body))
+            .await
+            .and_then(Reply::ok)
+            .map_err(|e| after_create(e, "a service account", None))?;
+        // A service account whose key cannot be read is of no use: delete it again.
+        let parsed = reply
+            .json::<ServiceAccountCreated>()
+            .and_then(|sa| match sa.api_key {
+                Some(key) => Ok((sa.id, key)),
+                None => Err(reply.bad_response("the answer holds no API key")),
+            });
+        let (sa_id, key) = match parsed {
+            Ok(created) => created,
+            Err(e) => {
+                let cleanup = match id_in(&reply, "id") {
+                    Some(id) => Some(c.delete(&format!("{path}/{}", seg(&id))).await),
+                    None => None,
+                };
+                return Err(after_create(e, "a service account", cleanup));
+            }
+        };
+        let mut params = BTreeMap::new();
+        params.insert("service_account_id".to_string(), sa_id);
+        params.insert("kind".to_string(), "service-account".to_string());
+        Ok(IssuedKey {
+            remote_id: key.id,
+            secret: key.value,
+            created_at: unix_time(key.created_at).or_else(|| Some(Utc::now())),
+            expires_at: None,
+            scopes: Vec::new(),
+            params,
+        })
+    }
+
+    async fn create_admin_key(&self, c: &Conn<'_>) -> Result<IssuedKey, ProviderError> {
+        let old = match c.target.credential.remote_id.as_deref() {
+            Some(id) => {
+                c.get::<AdminKey>(&format!("/organization/admin_api_keys/{}", seg(id)))
+                    .await?
+            }
+            None => None,
+        };
+        let base = old
+            .as_ref()
+            .and_then(|k| k.name.clone())
+            .unwrap_or_else(|| display_name(c.target));
+        let mut body = json!({ "name": replacement_name(&base, Utc::now(), NAME_MAX) });
+        let lifetime = old
+            .as_ref()
+            .and_then(|k| Some(k.expires_at? - k.created_at?))
+            .filter(|s| *s > 0)
+            .map(|s| s.min(MAX_ADMIN_KEY_LIFETIME));
+        if let Some(secs) = lifetime {
+            body["expires_in_seconds"] = json!(secs);
+        }
+        let reply = c
+            .send(
+                reqwest::Method::POST,
+                "/organization/admin_api_keys",
+                Some(&body),
+            )
+            .await
+            .and_then(Reply::ok)
+            .map_err(|e| after_create(e, "a key", None))?;
+        let created: AdminKeyCreated = match reply.json() {
+            Ok(created) => created,
+            Err(e) => {
+                let cleanup = match id_in(&reply, "id") {
+                    Some(id) => Some(
+                        c.delete(&format!("/organization/admin_api_keys/{}", seg(&id)))
+                            .await,
+                    ),
+                    None => None,
+                };
+                return Err(after_create(e, "a key", cleanup));
+            }
+        };
+        let mut params = BTreeMap::new();
+        params.insert("kind".to_string(), "admin-key".to_string());
+        Ok(IssuedKey {
+            remote_id: created.id,
+            secret: created.value,
+            created_at: unix_time(created.created_at).or_else(|| Some(Utc::now())),
+            expires_at: unix_time(created.expires_at),
+            scopes: Vec::new(),
+            params,
+        })
+    }
+
+    /// Deletes a project key: a user's key directly; a service account's key by deleting the
+    /// service account, unless that account holds other keys too.
+    async fn delete_project_key(&self, c: &Conn<'_>, remote_id: &str) -> Result<(), ProviderError> {
+        let Some(key) = c.project_key(remote_id).await? else {
+            return Ok(()); // gone already
+        };
+        let Some(sa) = key.service_account() else {
+            return c.delete(&c.key_path(remote_id)?).await;
+        };
+        let sa_id = sa.id.clone();
+        let others: Vec<String> = c
+            .project_keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.id != remote_id && k.service_account().is_some_and(|s| s.id == sa_id))
+            .map(|k| k.id)
+            .collect();
+        if !others.is_empty() {
+            return Err(ProviderError::new(
+                ProviderKind::Openai,
+                Some(&c.target.at),
+                ErrorKind::Unsupported,
+                format!(
+                    "key `{remote_id}` belongs to service account `{sa_id}`, which also holds {}: \
+                     deleting the service account would revoke those too; revoke by hand",
+                    others.join(", ")
+                ),
+            ));
+        }
+        let path = format!(
+            "/organization/projects/{}/service_accounts/{}",
+            c.project()?,
+            seg(&sa_id)
+        );
+        c.delete(&path).await
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAi {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Openai
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rotation: RotationStyle::CreateThenRevoke,
+            can_deactivate: false,
+            // Project and service-account keys never expire; only admin keys report expiry.
+            reports_expiry: false,
+            reports_last_used: true,
+            max_live_keys: None,
+            can_verify: true,
+        }
+    }
+
+    async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
+        guarded(target, async {
+            let id = target.credential.remote_id.as_deref().ok_or_else(|| {
+                ProviderError::config(
+                    ProviderKind::Openai,
+                    Some(&target.at),
+                    "needs `remote_id` (the key id, key_…)",
+                )
+            })?;
+            let c = Conn::new(self, target)?;
+            match kind_of(target)? {
+                Kind::AdminKey => Ok(c
+                    .get::<AdminKey>(&format!("/organization/admin_api_keys/{}", seg(id)))
+                    .await?
+                    .map(AdminKey::into_remote)),
+                Kind::ServiceAccount | Kind::ProjectKey => {
+                    Ok(c.project_key(id).await?.map(ProjectKey::into_remote))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            match kind_of(target)? {
+                Kind::AdminKey => {
+                    let mut keys: Vec<AdminKey> =
+                        c.pages("/organization/admin_api_keys", "").await?;
+                    dedup_by(&mut keys, |k| k.id.clone());
+                    Ok(keys.into_iter().map(AdminKey::into_remote).collect())
+                }
+                Kind::ServiceAccount | Kind::ProjectKey => Ok(c
+                    .project_keys()
+                    .await?
+                    .into_iter()
+                    .map(ProjectKey::into_remote)
+                    .collect()),
+            }
+        })
+        .await
+    }
+
+    async fn create(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
+        guarded(target, async {
+            let kind = kind_of(target)?;
+            if kind == Kind::ProjectKey {
+                return Err(ProviderError::unsupported(
+                    ProviderKind::Openai,
+                    Some(&target.at),
+                    "create a project key owned by a user (the API cannot; rotate it in the \
+                     dashboard, or move the integration to a service account)",
+                ));
+            }
+            let c = Conn::new(self, target)?;
+            match kind {
+                Kind::AdminKey => self.create_admin_key(&c).await,
+                _ => self.create_service_account(&c).await,
+            }
+        })
+        .await
+    }
+
+    async fn verify(
+        &self,
+        target: &Target,
+        _remote_id: Option<&str>,
+        secret: &Secret,
+    ) -> Verification {
+        let (base, kind) = match (base_url(target, DEFAULT_ENDPOINT), kind_of(target)) {
+            (Ok(b), Ok(k)) => (b, k),
+            (Err(e), _) | (_, Err(e)) => {
+                return Verification::CouldNotCheck {
+                    reason: e.to_string(),
+                }
+            }
+        };
+        // Admin keys work only on the Administration API, other keys only outside it.
+        let (path, query, desc) = match kind {
+            Kind::AdminKey => (
+                "/organization/admin_api_keys",
+                "?limit=1",
+                "GET /organization/admin_api_keys with the key",
+            ),
+            _ => ("/models", "", "GET /models with the key"),
+        };
+        let call = Call::new(Some(&target.at), "GET", path);
+        let url = format!("{base}{path}{query}");
+        let outcome = self
+            .api
+            .send(&call, |c| c.get(&url).bearer_auth(secret.expose_secret()))
+            .await;
+        verification(target, outcome, secret, desc)
+    }
+
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+        guarded(target, async {
+            let c = Conn::new(self, target)?;
+            match kind_of(target)? {
+                Kind::AdminKey => {
+                    c.delete(&format!("/organization/admin_api_keys/{}", seg(remote_id)))
+                        .await
+                }
+                Kind::ServiceAccount | Kind::ProjectKey => {
+                    self.delete_project_key(&c, remote_id).await
+                }
+            }
+        })
+        .await
+    }
+}

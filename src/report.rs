@@ -1,0 +1,464 @@
+//! The client access report: for each client, what credentials exist, from which provider,
+//! with which scopes, who answers for them and who uses them, their dates, status and
+//! rotation history, as Markdown for people, CSV for spreadsheets, or JSON.
+//!
+//! Built only from [`Row`] and a credential's history and remote state: no part of it
+//! holds a `Secret`, so a report cannot show a secret, not even its last characters.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::export::Row;
+use crate::inventory::{Credential, CredentialRef, Inventory, RemoteStatus, Status};
+
+/// The formats a report is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// A heading, summary and table per client, for people.
+    #[default]
+    #[value(alias = "md")]
+    Markdown,
+    /// One row per credential, with a header row.
+    Csv,
+    /// The whole report as one JSON object.
+    Json,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// The moment statuses were judged at.
+    pub generated_at: DateTime<Utc>,
+    /// Counts over every client in the report.
+    pub summary: Summary,
+    /// One section per client, in file order.
+    pub clients: Vec<ClientReport>,
+}
+
+/// One client's section.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClientReport {
+    /// The client's id.
+    pub id: String,
+    /// The client's display name (may be empty).
+    pub name: String,
+    /// Counts over this client's credentials.
+    pub summary: Summary,
+    /// Its credentials, in file order.
+    pub credentials: Vec<CredentialReport>,
+}
+
+/// One credential as the report shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CredentialReport {
+    /// The summary every export shares: no field of it can hold a secret.
+    #[serde(flatten)]
+    pub row: Row,
+    /// What the provider last said about the key, if it was asked.
+    pub at_provider: Option<RemoteStatus>,
+    /// How many rotations the history records.
+    pub rotations: usize,
+    /// How many revocations the history records.
+    pub revocations: usize,
+    /// The latest revocation.
+    pub last_revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Counts that say at a glance what needs doing.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Credentials in all.
+    pub credentials: usize,
+    /// Past their expiry date.
+    pub expired: usize,
+    /// Overdue for rotation, or expiring or due within the warning window.
+    pub need_rotation: usize,
+    /// Unused for longer than the policy allows, or gone at the provider.
+    pub stale: usize,
+}
+
+impl Summary {
+    fn count(&mut self, status: Status) {
+        self.credentials += 1;
+        match status {
+            Status::Expired => self.expired += 1,
+            Status::Overdue | Status::DueSoon => self.need_rotation += 1,
+            Status::Stale => self.stale += 1,
+            Status::Unknown | Status::Ok => {}
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} credential{}, {} expired, {} need{} rotation, {} stale",
+            self.credentials,
+            if self.credentials == 1 { "" } else { "s" },
+            self.expired,
+            self.need_rotation,
+            if self.need_rotation == 1 { "s" } else { "" },
+            self.stale
+        )
+    }
+}
+
+impl CredentialReport {
+    /// The report line for one credential at `now`.
+    pub fn new(
+        at: &CredentialRef,
+        cred: &Credential,
+        inv: &Inventory,
+        now: DateTime<Utc>,
+    ) -> CredentialReport {
+        let revoked = || cred.history.iter().filter(|h| h.event == "revoked");
+        CredentialReport {
+            row: Row::new(at, cred, inv, now),
+            at_provider: cred.remote.as_ref().map(|r| r.state),
+            rotations: cred.history.iter().filter(|h| h.event == "rotated").count(),
+            revocations: revoked().count(),
+            last_revoked_at: revoked().map(|h| h.at).max(),
+        }
+    }
+}
+
+/// The report on `inv` at `now`: every client, or only `client`.
+pub fn build(inv: &Inventory, now: DateTime<Utc>, client: Option<&str>) -> Report {
+    let mut summary = Summary::default();
+    let clients = inv
+        .clients
+        .iter()
+        .filter(|c| client.is_none_or(|id| c.id == id))
+        .map(|c| {
+            let mut own = Summary::default();
+            let credentials: Vec<CredentialReport> = c
+                .integrations
+                .iter()
+                .map(|cred| {
+                    let at = CredentialRef {
+                        client: c.id.clone(),
+                        integration: cred.id.clone(),
+                    };
+                    let line = CredentialReport::new(&at, cred, inv, now);
+                    own.count(line.row.status);
+                    summary.count(line.row.status);
+                    line
+                })
+                .collect();
+            ClientReport {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                summary: own,
+                credentials,
+            }
+        })
+        .collect();
+    Report {
+        generated_at: now,
+        summary,
+        clients,
+    }
+}
+
+/// Why a report could not be rendered.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render the report: {0}")]
+pub struct RenderError(String);
+
+/// The report in `format`.
+pub fn render(report: &Report, format: Format) -> Result<String, RenderError> {
+    match format {
+        Format::Markdown => Ok(markdown(report)),
+        Format::Csv => csv(report),
+        Format::Json => json(report),
+    }
+}
+
+fn day(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn remote_words(state: RemoteStatus) -> &'static str {
+    match state {
+        RemoteStatus::Active => "active",
+        RemoteStatus::Inactive => "inactive",
+        RemoteStatus::Missing => "missing",
+        RemoteStatus::Revoked => "revoked",
+    }
+}
+
+/// Rotations, revocations and work in progress, in a few words.
+fn history_words(c: &CredentialReport) -> String {
+    let mut parts = Vec::new();
+    if c.rotations > 0 {
+        parts.push(format!("rotated {}×", c.rotations));
+    }
+    if c.revocations > 0 {
+        parts.push(format!(
+            "revoked {}× (last {})",
+            c.revocations,
+            day(c.last_revoked_at)
+        ));
+    }
+    if c.at_provider == Some(RemoteStatus::Revoked) {
+        parts.push("revoked at the provider".into());
+    }
+    if c.row.rotation_in_flight {
+        parts.push("rotation in progress".into());
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// A table cell: one line, pipes escaped, no HTML.
+fn cell(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let escaped = one_line
+        .replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    if escaped.is_empty() {
+        "-".into()
+    } else {
+        escaped
+    }
+}
+
+fn list_cell(items: &[String]) -> String {
+    cell(&items.join(", "))
+}
+
+/// The report as Markdown: an overall summary, then a heading, a summary and a table for
+/// each client.
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::new();
+    out.push_str("# Credential access report\n\n");
+    out.push_str(&format!(
+        "As of {}: {}. Secret values are never included in this report.\n",
+        report.generated_at.format("%Y-%m-%d %H:%M UTC"),
+        report.summary
+    ));
+    if report.clients.is_empty() {
+        out.push_str("\nNo clients.\n");
+    }
+    for client in &report.clients {
+        let title = if client.name.is_empty() {
+            cell(&client.id)
+        } else {
+            format!("{} ({})", cell(&client.name), cell(&client.id))
+        };
+        out.push_str(&format!("\n## {title}\n\n{}.\n", client.summary));
+        if client.credentials.is_empty() {
+            continue;
+        }
+        out.push_str(
+            "\n| Credential | Provider | Scopes | Owner | Used by | Created | Expires | Last used | Last rotated | Status | History |\n",
+        );
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for c in &client.credentials {
+            let r = &c.row;
+            let name = if r.name.is_empty() {
+                cell(&r.integration)
+            } else {
+                format!("{} ({})", cell(&r.name), cell(&r.integration))
+            };
+            let mut status = format!("**{}**", r.status);
+            if !r.reasons.is_empty() {
+                status.push_str(": ");
+                status.push_str(&cell(&r.reasons.join("; ")));
+            }
+            let cells = [
+                name,
+                cell(&r.provider),
+                list_cell(&r.scopes),
+                cell(r.owner.as_deref().unwrap_or_default()),
+                list_cell(&r.used_by),
+                day(r.created_at),
+                day(r.expires_at),
+                day(r.last_used_at),
+                day(r.last_rotated_at),
+                status,
+                history_words(c),
+            ];
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+    }
+    out
+}
+
+/// The columns of the CSV report, in order.
+pub const CSV_COLUMNS: [&str; 22] = [
+    "client",
+    "client_name",
+    "integration",
+    "name",
+    "provider",
+    "status",
+    "reasons",
+    "scopes",
+    "owner",
+    "used_by",
+    "remote_id",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "last_rotated_at",
+    "due_at",
+    "at_provider",
+    "rotations",
+    "revocations",
+    "last_revoked_at",
+    "rotation_in_progress",
+    "secret_stored",
+];
+
+/// The report as CSV: a header row, then one row per credential. Lists are `; ` separated,
+/// dates `YYYY-MM-DD`, empty cells mean not recorded.
+pub fn csv(report: &Report) -> Result<String, RenderError> {
+    let fail = |e: ::csv::Error| RenderError(e.to_string());
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    w.write_record(CSV_COLUMNS).map_err(fail)?;
+    let date = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    };
+    for client in &report.clients {
+        for c in &client.credentials {
+            let r = &c.row;
+            let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+            w.write_record([
+                r.client.clone(),
+                client.name.clone(),
+                r.integration.clone(),
+                r.name.clone(),
+                r.provider.clone(),
+                r.status.to_string(),
+                r.reasons.join("; "),
+                r.scopes.join("; "),
+                r.owner.clone().unwrap_or_default(),
+                r.used_by.join("; "),
+                r.remote_id.clone().unwrap_or_default(),
+                date(r.created_at),
+                date(r.expires_at),
+                date(r.last_used_at),
+                date(r.last_rotated_at),
+                date(r.due_at),
+                c.at_provider.map(remote_words).unwrap_or_default().into(),
+                c.rotations.to_string(),
+                c.revocations.to_string(),
+                date(c.last_revoked_at),
+                yes_no(r.rotation_in_flight),
+                yes_no(r.has_secret),
+            ])
+            .map_err(fail)?;
+        }
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| RenderError(e.error().to_string()))?;
+    String::from_utf8(bytes).map_err(|e| RenderError(e.to_string()))
+}
+
+/// The report as pretty-printed JSON, ending in a newline.
+pub fn json(report: &Report) -> Result<String, RenderError> {
+    serde_json::to_string_pretty(report)
+        .map(|s| s + "\n")
+        .map_err(|e| RenderError(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{HistoryEntry, ProviderKind, RemoteState};
+    use crate::secret::{Secret, MASK};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
+    }
+
+    fn inventory() -> Inventory {
+        let mut inv = Inventory::new(vec![]);
+        let mut a = Credential::new("crm", ProviderKind::Manual);
+        a.name = "CRM | sync".into();
+        a.secret = Some(Secret::new("sk-live-abcdefghijklmnopWXYZ"));
+        a.created_at = Some(now() - chrono::Duration::days(100));
+        a.last_used_at = Some(now() - chrono::Duration::days(1));
+        for (days, event) in [(80, "rotated"), (40, "rotated"), (10, "revoked")] {
+            a.history.push(HistoryEntry {
+                at: now() - chrono::Duration::days(days),
+                event: event.into(),
+                detail: String::new(),
+            });
+        }
+        a.remote = Some(RemoteState {
+            state: RemoteStatus::Revoked,
+            checked_at: now(),
+        });
+        inv.insert("acme", a);
+        let mut b = Credential::new("mail", ProviderKind::Sendgrid);
+        b.expires_at = Some(now() - chrono::Duration::days(2));
+        inv.insert("acme", b);
+        inv.insert("beta", Credential::new("bot", ProviderKind::Manual));
+        inv
+    }
+
+    #[test]
+    fn summaries_count_per_client_and_overall() {
+        let r = build(&inventory(), now(), None);
+        assert_eq!(r.clients.len(), 2);
+        assert_eq!(
+            r.clients[0].summary,
+            Summary {
+                credentials: 2,
+                expired: 1,
+                need_rotation: 1,
+                stale: 0
+            }
+        );
+        assert_eq!(
+            r.summary.to_string(),
+            "3 credentials, 1 expired, 1 needs rotation, 0 stale"
+        );
+        let crm = &r.clients[0].credentials[0];
+        assert_eq!((crm.rotations, crm.revocations), (2, 1));
+        assert_eq!(
+            crm.last_revoked_at,
+            Some(now() - chrono::Duration::days(10))
+        );
+        assert_eq!(
+            history_words(crm),
+            "rotated 2×, revoked 1× (last 2026-11-16), revoked at the provider"
+        );
+        let only = build(&inventory(), now(), Some("beta"));
+        assert_eq!(only.clients.len(), 1);
+        assert_eq!(only.summary.credentials, 1);
+    }
+
+    #[test]
+    fn no_format_shows_the_secret_or_its_hint() {
+        let r = build(&inventory(), now(), None);
+        for format in [Format::Markdown, Format::Csv, Format::Json] {
+            let text = render(&r, format).unwrap();
+            assert!(!text.contains("sk-live"), "{format:?}: {text}");
+            assert!(!text.contains("WXYZ"), "{format:?}: {text}");
+            assert!(!text.contains(MASK), "{format:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn markdown_cells_cannot_break_the_table() {
+        let text = markdown(&build(&inventory(), now(), None));
+        assert!(text.contains("| CRM \\| sync (crm) |"), "{text}");
+        assert_eq!(cell("a\nb <i>"), "a b &lt;i&gt;");
+        assert_eq!(cell(""), "-");
+    }
+}

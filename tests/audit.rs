@@ -1,0 +1,258 @@
+//! The audit log with the real binary: init, add, import and recipients append entries in
+//! order, only after their save succeeded; `keyward audit` prints and filters them;
+//! `--verify` names the first tampered line; no secret from stdin or an import ever
+//! reaches the log file.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use support::workspace::{assert_one_line_error, hash, run_with_stdin, Workspace};
+
+const SECRET: &str = "sk-live-audit-7f3a9c1e5b2d4f6a8c0e1b3d";
+const CSV_SECRET: &str = "csv-secret-value-0123456789abcdef";
+const YAML_SECRET: &str = "yaml-secret-value-fedcba9876543210";
+
+fn log_path(ws: &Workspace) -> PathBuf {
+    keyward::audit::AuditLog::for_inventory(&ws.inventory())
+        .path()
+        .to_path_buf()
+}
+
+/// The log's entries as JSON values, through `keyward audit --json`.
+fn entries(ws: &Workspace, filter: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["audit", "--json"];
+    args.extend_from_slice(filter);
+    let v: serde_json::Value = serde_json::from_str(&ws.ok(&args, "")).unwrap();
+    v.as_array().unwrap().clone()
+}
+
+fn actions(entries: &[serde_json::Value]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["credential"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn new_recipient(ws: &Workspace) -> String {
+    let key = ws.path("second.txt");
+    let out = Command::new("age-keygen")
+        .args(["-o", key.to_str().unwrap()])
+        .output()
+        .expect("age-keygen: run scripts/test-setup.sh");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stderr)
+        .trim()
+        .trim_start_matches("Public key: ")
+        .to_string()
+}
+
+#[test]
+fn every_change_is_logged_in_order_with_its_actor_and_no_secret() {
+    let ws = Workspace::new();
+    ws.init();
+    let out = run_with_stdin(
+        ws.keyward()
+            .env("USER", "tester")
+            .args(["add", "acme/mail", "--provider", "sendgrid"]),
+        &format!("{SECRET}\n"),
+    );
+    assert!(out.status.success());
+    let csv = ws.path("keys.csv");
+    std::fs::write(
+        &csv,
+        format!("client,integration,provider,expires_at,secret\nacme,mail,sendgrid,2027-03-01,\nacme,crm,manual,,{CSV_SECRET}\n"),
+    )
+    .unwrap();
+    ws.ok(&["import", csv.to_str().unwrap()], "");
+    // Unchanged rows and dry runs record nothing.
+    ws.ok(&["import", csv.to_str().unwrap()], "");
+    ws.ok(&["import", csv.to_str().unwrap(), "--dry-run"], "");
+    ws.ok(
+        &["import", "-", "--format", "yaml"],
+        &format!("clients:\n  - id: beta\n    integrations:\n      - id: bot\n        provider: manual\n        secret: {YAML_SECRET}\n"),
+    );
+    let recipient = new_recipient(&ws);
+    ws.ok(&["recipients", "add", &recipient], "");
+    ws.ok(&["recipients", "remove", &recipient], "");
+
+    let all = entries(&ws, &[]);
+    let pairs: Vec<(&str, &str)> = vec![
+        ("created", "-"),
+        ("added", "acme/mail"),
+        ("imported", "acme/mail"),
+        ("imported", "acme/crm"),
+        ("imported", "beta/bot"),
+        ("recipient-added", "-"),
+        ("recipient-removed", "-"),
+    ];
+    assert_eq!(
+        actions(&all),
+        pairs
+            .iter()
+            .map(|(a, c)| (a.to_string(), c.to_string()))
+            .collect::<Vec<_>>()
+    );
+    for (i, e) in all.iter().enumerate() {
+        assert_eq!(e["seq"], i as u64 + 1);
+    }
+    assert!(
+        all[1]["actor"].as_str().unwrap().starts_with("tester@"),
+        "{}",
+        all[1]
+    );
+    assert_eq!(all[1]["detail"], "provider sendgrid, secret stored");
+    assert!(all[2]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("changed expires_at from "));
+    assert_eq!(all[4]["detail"], "added from stdin");
+    assert_eq!(all[5]["detail"], recipient.as_str());
+
+    let text = std::fs::read_to_string(log_path(&ws)).unwrap();
+    for secret in [SECRET, CSV_SECRET, YAML_SECRET] {
+        assert!(!text.contains(secret), "a secret reached the log: {text}");
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(log_path(&ws)).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(
+        ws.ok(&["audit", "--verify"], "").trim(),
+        "7 entries, chain intact"
+    );
+
+    // Filters, and the table.
+    assert_eq!(
+        actions(&entries(&ws, &["--client", "acme"])).len(),
+        3,
+        "acme's three entries"
+    );
+    assert_eq!(
+        actions(&entries(&ws, &["--credential", "acme/crm"])),
+        vec![("imported".to_string(), "acme/crm".to_string())]
+    );
+    let table = ws.ok(&["audit", "--client", "beta"], "");
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[0].starts_with("TIME (UTC)") && lines[0].contains("DETAIL"));
+    assert!(lines[1].contains("imported") && lines[1].contains("beta/bot"));
+    assert_eq!(
+        ws.ok(&["audit", "--client", "nobody"], "").trim(),
+        "No audit entries match."
+    );
+}
+
+#[test]
+fn a_failed_change_records_nothing() {
+    let ws = Workspace::new();
+    ws.init();
+    ws.ok(
+        &["add", "acme/x", "--provider", "manual", "--no-secret"],
+        "",
+    );
+    let log = log_path(&ws);
+    let before = hash(&log);
+
+    // Locked by another writer.
+    let lock = keyward::store::Lock::acquire(&ws.inventory()).unwrap();
+    assert_one_line_error(
+        &ws.run(
+            &["add", "acme/y", "--provider", "manual"],
+            "sk-never-logged-0123456789",
+        ),
+        "locked by process",
+    );
+    drop(lock);
+    // Bad inputs: a taken address, an empty secret, a bad import row, an unknown recipient.
+    assert_one_line_error(
+        &ws.run(
+            &["add", "acme/x", "--provider", "manual", "--no-secret"],
+            "",
+        ),
+        "already exists",
+    );
+    assert_one_line_error(
+        &ws.run(&["add", "acme/z", "--provider", "manual"], "\n"),
+        "the secret is empty",
+    );
+    let csv = ws.path("bad.csv");
+    std::fs::write(
+        &csv,
+        "client,integration,provider,expires_at\nacme,w,manual,soon\n",
+    )
+    .unwrap();
+    assert_one_line_error(&ws.run(&["import", csv.to_str().unwrap()], ""), "line 2");
+    assert_one_line_error(
+        &ws.run(&["recipients", "remove", "age1nobody"], ""),
+        "is not a recipient",
+    );
+    assert_eq!(hash(&log), before, "the log is untouched");
+    assert_eq!(entries(&ws, &[]).len(), 2);
+}
+
+#[test]
+fn verify_names_the_first_tampered_line() {
+    let ws = Workspace::new();
+    ws.init();
+    for i in 0..3 {
+        ws.ok(
+            &[
+                "add",
+                &format!("acme/k{i}"),
+                "--provider",
+                "manual",
+                "--no-secret",
+            ],
+            "",
+        );
+    }
+    assert_eq!(
+        ws.ok(&["audit", "--verify"], "").trim(),
+        "4 entries, chain intact"
+    );
+    let log = log_path(&ws);
+    let original = std::fs::read_to_string(&log).unwrap();
+
+    // An edited line: acme/k1 made to look like someone else's doing.
+    let edited = original.replacen("acme/k1", "acme/kX", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&log, &edited).unwrap();
+    let out = ws.run(&["audit", "--verify"], "");
+    let err = assert_one_line_error(&out, "line 3:");
+    assert!(err.contains("edited"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty());
+
+    // A deleted line.
+    let lines: Vec<&str> = original.lines().collect();
+    let without: String = [lines[0], lines[1], lines[3]]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&log, without).unwrap();
+    assert_one_line_error(&ws.run(&["audit", "--verify"], ""), "line 3:");
+
+    // Cut mid-line: verify names it, and the next change is saved but says it was not
+    // logged rather than chaining onto a broken line.
+    std::fs::write(&log, &original[..original.len() - 10]).unwrap();
+    assert_one_line_error(&ws.run(&["audit", "--verify"], ""), "line 4: cut off");
+    let out = ws.run(
+        &["add", "acme/late", "--provider", "manual", "--no-secret"],
+        "",
+    );
+    assert_one_line_error(&out, "the change was saved, but not logged");
+    assert!(ws.ok(&["list"], "").contains("acme/late"));
+
+    // An inventory without a log yet.
+    std::fs::remove_file(&log).unwrap();
+    assert!(ws
+        .ok(&["audit", "--verify"], "")
+        .contains("no audit log yet"));
+    assert_eq!(ws.ok(&["audit"], "").trim(), "No audit entries match.");
+}

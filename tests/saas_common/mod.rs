@@ -1,0 +1,680 @@
+//! Shared set-up for the OpenAI, Twilio and SendGrid provider tests: a fast HTTP client,
+//! targets for each provider, and stateful wiremock fakes of the three key APIs built from
+//! the shapes in their OpenAPI specs (tests/specs/ and /work/shared/provider-specs/).
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use keyward::inventory::{Connection, Credential, CredentialRef, ProviderKind};
+use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
+use keyward::providers::Target;
+use keyward::secret::Secret;
+use serde_json::{json, Value};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// The credential every test works on.
+pub const AT: &str = "acme/mail";
+/// SendGrid management key: short enough that only keyward's own scrubbing can mask it.
+pub const SG_ADMIN: &str = "SG.mgmt.adminkey-7";
+/// Twilio Main key SID and secret keyward manages keys with.
+pub const TW_MAIN_SID: &str = "SK0123456789abcdef0123456789abcdef";
+/// The Main key's secret.
+pub const TW_MAIN_SECRET: &str = "main-secret-7";
+/// Twilio account.
+pub const TW_ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+/// OpenAI admin key.
+pub const OA_ADMIN: &str = "sk-admin-mgmt-7";
+/// OpenAI project.
+pub const OA_PROJECT: &str = "proj_abc";
+
+/// A client with short timeouts and 5 ms backoff: three attempts in all.
+pub fn fast_http() -> Http {
+    http_with(Duration::from_secs(5), 3)
+}
+
+/// A client with this per-attempt timeout and attempt count.
+pub fn http_with(request_timeout: Duration, max_attempts: u32) -> Http {
+    Http::new(HttpConfig {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout,
+        retry: RetryPolicy {
+            max_attempts,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(2),
+        },
+        per_provider_concurrency: 4,
+    })
+}
+
+fn connection(
+    provider: ProviderKind,
+    endpoint: &str,
+    auth: &[(&str, &str)],
+    params: &[(&str, &str)],
+) -> Connection {
+    Connection {
+        id: format!("{provider}-conn"),
+        provider,
+        endpoint: Some(endpoint.to_string()),
+        auth: auth
+            .iter()
+            .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+            .collect(),
+        params: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+/// A target for `provider` at `AT`, managed through `conn`.
+pub fn target(
+    provider: ProviderKind,
+    conn: Connection,
+    remote_id: Option<&str>,
+    params: &[(&str, &str)],
+) -> Target {
+    let at: CredentialRef = AT.parse().expect("valid address");
+    let mut credential = Credential::new(at.integration.clone(), provider);
+    credential.name = "Mail bot".to_string();
+    credential.connection = Some(conn.id.clone());
+    credential.remote_id = remote_id.map(str::to_string);
+    credential.params = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect::<BTreeMap<_, _>>();
+    Target {
+        at,
+        credential,
+        connection: Some(conn),
+    }
+}
+
+/// A SendGrid target on `endpoint` for the key `remote_id`.
+pub fn sendgrid(endpoint: &str, remote_id: Option<&str>) -> Target {
+    let conn = connection(
+        ProviderKind::Sendgrid,
+        endpoint,
+        &[("api_key", SG_ADMIN)],
+        &[],
+    );
+    target(ProviderKind::Sendgrid, conn, remote_id, &[])
+}
+
+/// A Twilio target (2010-04-01 API) on `endpoint` for the key `remote_id`.
+pub fn twilio(endpoint: &str, remote_id: Option<&str>) -> Target {
+    let conn = connection(
+        ProviderKind::Twilio,
+        endpoint,
+        &[
+            ("api_key_sid", TW_MAIN_SID),
+            ("api_key_secret", TW_MAIN_SECRET),
+        ],
+        &[("account_sid", TW_ACCOUNT)],
+    );
+    target(ProviderKind::Twilio, conn, remote_id, &[])
+}
+
+/// A Twilio target using the IAM v1 API; `iam_endpoint` serves `/v1/Keys`, `endpoint` the
+/// 2010-04-01 API (for verify).
+pub fn twilio_iam(endpoint: &str, iam_endpoint: &str, remote_id: Option<&str>) -> Target {
+    let conn = connection(
+        ProviderKind::Twilio,
+        endpoint,
+        &[
+            ("api_key_sid", TW_MAIN_SID),
+            ("api_key_secret", TW_MAIN_SECRET),
+        ],
+        &[("account_sid", TW_ACCOUNT), ("iam_endpoint", iam_endpoint)],
+    );
+    target(ProviderKind::Twilio, conn, remote_id, &[("api", "iam")])
+}
+
+/// An OpenAI target of `kind` on `endpoint` for the key `remote_id`.
+pub fn openai(
+    endpoint: &str,
+    kind: &str,
+    remote_id: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Target {
+    let conn = connection(
+        ProviderKind::Openai,
+        endpoint,
+        &[("admin_key", OA_ADMIN)],
+        &[],
+    );
+    let mut params = vec![("kind", kind), ("project_id", OA_PROJECT)];
+    params.extend_from_slice(extra);
+    target(ProviderKind::Openai, conn, remote_id, &params)
+}
+
+/// Mounts `handler` for every request on a fresh server, over shared state `S`.
+pub async fn fake<S: Send + 'static>(
+    state: S,
+    handler: fn(&mut S, &Request) -> ResponseTemplate,
+) -> (MockServer, Arc<Mutex<S>>) {
+    let server = MockServer::start().await;
+    let state = Arc::new(Mutex::new(state));
+    let shared = Arc::clone(&state);
+    Mock::given(any())
+        .respond_with(move |req: &Request| {
+            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            handler(&mut s, req)
+        })
+        .mount(&server)
+        .await;
+    (server, state)
+}
+
+/// The bearer token of a request.
+pub fn bearer(req: &Request) -> Option<String> {
+    let v = req.headers.get("authorization")?.to_str().ok()?;
+    v.strip_prefix("Bearer ").map(str::to_string)
+}
+
+/// The basic-auth user and password of a request.
+pub fn basic(req: &Request) -> Option<(String, String)> {
+    let v = req.headers.get("authorization")?.to_str().ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(v.strip_prefix("Basic ")?)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
+/// The form fields of a request body.
+pub fn form(req: &Request) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(&req.body)
+        .into_owned()
+        .collect()
+}
+
+/// A query parameter of a request.
+pub fn query(req: &Request, name: &str) -> Option<String> {
+    req.url
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A JSON answer.
+pub fn reply(status: u16, body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(body)
+}
+
+/// A secret-looking value unique to `n`, as long as real keys are.
+pub fn long_secret(prefix: &str, n: u32) -> String {
+    format!("{prefix}{n:04}{}", "x".repeat(40))
+}
+
+// ---- SendGrid: /v3/api_keys, /v3/scopes -------------------------------------------------
+
+/// A SendGrid key the fake holds.
+#[derive(Clone)]
+pub struct SgKey {
+    /// `api_key_id`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// The key itself.
+    pub secret: String,
+}
+
+/// The SendGrid fake's state.
+#[derive(Default)]
+pub struct SgState {
+    /// Live keys, in creation order.
+    pub keys: Vec<SgKey>,
+    /// Keys issued so far, for ids.
+    pub issued: u32,
+}
+
+fn sg_unauthorized() -> ResponseTemplate {
+    reply(
+        401,
+        json!({"errors": [{"field": null, "message": "authorization required"}]}),
+    )
+}
+
+/// The SendGrid fake: the management key is [`SG_ADMIN`]; `/v3/scopes` accepts any live key.
+pub fn sendgrid_handler(s: &mut SgState, req: &Request) -> ResponseTemplate {
+    let path = req.url.path().to_string();
+    let token = bearer(req);
+    if path == "/v3/scopes" && req.method == "GET" {
+        return match s.keys.iter().find(|k| Some(&k.secret) == token.as_ref()) {
+            Some(k) => reply(200, json!({ "scopes": k.scopes })),
+            None => sg_unauthorized(),
+        };
+    }
+    if token.as_deref() != Some(SG_ADMIN) {
+        return sg_unauthorized();
+    }
+    let not_found = || {
+        reply(
+            404,
+            json!({"errors": [{"field": null, "message": "unable to find API Key"}]}),
+        )
+    };
+    match (req.method.as_str(), path.strip_prefix("/v3/api_keys")) {
+        ("GET", Some("")) => reply(
+            200,
+            json!({ "result": s.keys.iter().map(|k| json!({"name": k.name, "api_key_id": k.id})).collect::<Vec<_>>() }),
+        ),
+        ("POST", Some("")) => {
+            let body: Value = match req.body_json() {
+                Ok(b) => b,
+                Err(_) => {
+                    return reply(
+                        400,
+                        json!({"errors": [{"field": null, "message": "bad json"}]}),
+                    )
+                }
+            };
+            let Some(name) = body["name"].as_str() else {
+                return reply(
+                    400,
+                    json!({"errors": [{"field": "name", "message": "missing"}]}),
+                );
+            };
+            s.issued += 1;
+            let key = SgKey {
+                id: format!("sgkey{}", s.issued),
+                name: name.to_string(),
+                scopes: serde_json::from_value(body["scopes"].clone()).unwrap_or_default(),
+                secret: long_secret("SG.new.", s.issued),
+            };
+            s.keys.push(key.clone());
+            reply(
+                201,
+                json!({"api_key": key.secret, "api_key_id": key.id, "name": key.name, "scopes": key.scopes}),
+            )
+        }
+        ("GET", Some(rest)) => match s.keys.iter().find(|k| rest == format!("/{}", k.id)) {
+            // The shape the spec documents: one entry inside `result`.
+            Some(k) => reply(
+                200,
+                json!({"result": [{"api_key_id": k.id, "name": k.name, "scopes": k.scopes}]}),
+            ),
+            None => not_found(),
+        },
+        ("DELETE", Some(rest)) => {
+            let before = s.keys.len();
+            s.keys.retain(|k| rest != format!("/{}", k.id));
+            if s.keys.len() < before {
+                ResponseTemplate::new(204)
+            } else {
+                not_found()
+            }
+        }
+        _ => not_found(),
+    }
+}
+
+// ---- Twilio: 2010-04-01 Keys, IAM v1 Keys, Accounts fetch -------------------------------
+
+/// A Twilio key the fake holds.
+#[derive(Clone)]
+pub struct TwKey {
+    /// `SK…`.
+    pub sid: String,
+    /// `friendly_name`.
+    pub name: String,
+    /// The secret.
+    pub secret: String,
+    /// IAM policy (`null` for standard keys).
+    pub policy: Value,
+}
+
+/// The Twilio fake's state.
+#[derive(Default)]
+pub struct TwState {
+    /// Live keys.
+    pub keys: Vec<TwKey>,
+    /// Keys issued so far.
+    pub issued: u32,
+    /// Keys per list page (Twilio's default is 50; small pages exercise paging).
+    pub page_size: usize,
+}
+
+/// A Twilio SID: `prefix` and 32 hex digits ending in `n`.
+pub fn tw_sid(prefix: &str, n: u32) -> String {
+    format!("{prefix}{n:032x}")
+}
+
+fn tw_error(status: u16, code: u32, message: &str) -> ResponseTemplate {
+    reply(
+        status,
+        json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status}),
+    )
+}
+
+fn tw_key_json(k: &TwKey, iam: bool) -> Value {
+    let mut v = json!({
+        "sid": k.sid,
+        "friendly_name": k.name,
+        "date_created": "Mon, 13 Jun 2016 22:50:08 +0000",
+        "date_updated": "Mon, 13 Jun 2016 22:50:08 +0000",
+    });
+    if iam {
+        v["policy"] = k.policy.clone();
+    }
+    v
+}
+
+/// The Twilio fake: management with [`TW_MAIN_SID`]/[`TW_MAIN_SECRET`], the account fetch
+/// with any live key's SID and secret. Serves both the 2010-04-01 and the IAM v1 paths.
+pub fn twilio_handler(s: &mut TwState, req: &Request) -> ResponseTemplate {
+    let path = req.url.path().to_string();
+    let auth = basic(req);
+    let account_path = format!("/2010-04-01/Accounts/{TW_ACCOUNT}.json");
+    if path == account_path && req.method == "GET" {
+        let ok = auth
+            .as_ref()
+            .is_some_and(|(u, p)| s.keys.iter().any(|k| &k.sid == u && &k.secret == p));
+        return if ok {
+            reply(
+                200,
+                json!({"sid": TW_ACCOUNT, "friendly_name": "ACME", "status": "active", "type": "Full"}),
+            )
+        } else {
+            tw_error(401, 20003, "Authenticate")
+        };
+    }
+    if auth != Some((TW_MAIN_SID.to_string(), TW_MAIN_SECRET.to_string())) {
+        return tw_error(401, 20003, "Authenticate");
+    }
+    let prefix_2010 = format!("/2010-04-01/Accounts/{TW_ACCOUNT}/Keys");
+    let (iam, rest) = if let Some(rest) = path.strip_prefix(&prefix_2010) {
+        (
+            false,
+            rest.strip_suffix(".json").unwrap_or(rest).to_string(),
+        )
+    } else if let Some(rest) = path.strip_prefix("/v1/Keys") {
+        (true, rest.to_string())
+    } else {
+        return tw_error(404, 20404, "The requested resource was not found");
+    };
+    match (req.method.as_str(), rest.as_str()) {
+        ("GET", "") => {
+            if iam && query(req, "AccountSid").as_deref() != Some(TW_ACCOUNT) {
+                return tw_error(400, 21201, "AccountSid is required");
+            }
+            let size = s.page_size.max(1);
+            let page: usize = query(req, "Page").and_then(|p| p.parse().ok()).unwrap_or(0);
+            let chunk: Vec<Value> = s
+                .keys
+                .iter()
+                .skip(page * size)
+                .take(size)
+                .map(|k| tw_key_json(k, iam))
+                .collect();
+            let more = (page + 1) * size < s.keys.len();
+            if iam {
+                let next = more.then(|| {
+                    format!(
+                        "{}/v1/Keys?AccountSid={TW_ACCOUNT}&PageSize={size}&Page={}",
+                        origin(req),
+                        page + 1
+                    )
+                });
+                reply(
+                    200,
+                    json!({"keys": chunk, "meta": {"page": page, "page_size": size, "next_page_url": next, "key": "keys"}}),
+                )
+            } else {
+                let next = more.then(|| {
+                    format!(
+                        "{prefix_2010}.json?PageSize={size}&Page={}&PageToken=PT{}",
+                        page + 1,
+                        page + 1
+                    )
+                });
+                reply(
+                    200,
+                    json!({"keys": chunk, "page": page, "page_size": size, "next_page_uri": next, "uri": format!("{prefix_2010}.json")}),
+                )
+            }
+        }
+        ("POST", "") => {
+            let f = form(req);
+            if iam && f.get("AccountSid").map(String::as_str) != Some(TW_ACCOUNT) {
+                return tw_error(400, 21201, "AccountSid is required");
+            }
+            let policy = match (f.get("KeyType"), f.get("Policy")) {
+                (Some(t), Some(p)) if t == "restricted" => {
+                    serde_json::from_str(p).unwrap_or(Value::Null)
+                }
+                _ => Value::Null,
+            };
+            s.issued += 1;
+            let key = TwKey {
+                sid: tw_sid("SK", 0x1000 + s.issued),
+                name: f.get("FriendlyName").cloned().unwrap_or_default(),
+                secret: long_secret("twsecret", s.issued),
+                policy,
+            };
+            s.keys.push(key.clone());
+            let mut v = tw_key_json(&key, iam);
+            v["secret"] = json!(key.secret);
+            reply(201, v)
+        }
+        ("GET", sid) => match s.keys.iter().find(|k| sid == format!("/{}", k.sid)) {
+            Some(k) => reply(200, tw_key_json(k, iam)),
+            None => tw_error(404, 20404, "The requested resource was not found"),
+        },
+        ("DELETE", sid) => {
+            let before = s.keys.len();
+            s.keys.retain(|k| sid != format!("/{}", k.sid));
+            if s.keys.len() < before {
+                ResponseTemplate::new(204)
+            } else {
+                tw_error(404, 20404, "The requested resource was not found")
+            }
+        }
+        _ => tw_error(405, 20004, "Method not allowed"),
+    }
+}
+
+/// `http://HOST` as the client addressed the fake, for absolute links.
+fn origin(req: &Request) -> String {
+    let host = req
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+// ---- OpenAI: projects, project API keys, service accounts, models -----------------------
+
+/// An OpenAI project key the fake holds.
+#[derive(Clone)]
+pub struct OaKey {
+    /// `key_…`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The owning service account, or `None` for a user's key.
+    pub service_account: Option<String>,
+    /// The key.
+    pub secret: String,
+    /// Unix seconds.
+    pub last_used_at: Option<i64>,
+}
+
+/// A service account the fake holds.
+#[derive(Clone)]
+pub struct OaServiceAccount {
+    /// `svc_acct_…`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// The OpenAI fake's state.
+#[derive(Default)]
+pub struct OaState {
+    /// Keys of [`OA_PROJECT`].
+    pub keys: Vec<OaKey>,
+    /// Service accounts of [`OA_PROJECT`].
+    pub service_accounts: Vec<OaServiceAccount>,
+    /// Objects issued so far.
+    pub issued: u32,
+    /// Keys per list page.
+    pub page_size: usize,
+}
+
+fn oa_error(status: u16, message: &str) -> ResponseTemplate {
+    reply(
+        status,
+        json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}}),
+    )
+}
+
+fn oa_key_json(s: &OaState, k: &OaKey) -> Value {
+    let owner = match &k.service_account {
+        Some(id) => {
+            let name = s
+                .service_accounts
+                .iter()
+                .find(|a| &a.id == id)
+                .map(|a| a.name.clone());
+            json!({"type": "service_account", "service_account": {"id": id, "name": name, "created_at": 1711471533, "role": "member"}})
+        }
+        None => {
+            json!({"type": "user", "user": {"id": "user_1", "email": "a@example.com", "name": "Alice", "created_at": 1711471533, "role": "owner"}})
+        }
+    };
+    json!({
+        "object": "organization.project.api_key",
+        "redacted_value": "sk-abc...def",
+        "name": k.name,
+        "created_at": 1711471533,
+        "last_used_at": k.last_used_at,
+        "id": k.id,
+        "owner_project_access": "active",
+        "owner": owner,
+    })
+}
+
+/// The OpenAI fake: management with [`OA_ADMIN`], `/models` with any live key.
+pub fn openai_handler(s: &mut OaState, req: &Request) -> ResponseTemplate {
+    let path = req.url.path().to_string();
+    let token = bearer(req);
+    if path == "/models" && req.method == "GET" {
+        return if s.keys.iter().any(|k| Some(&k.secret) == token.as_ref()) {
+            reply(
+                200,
+                json!({"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 1, "owned_by": "openai"}]}),
+            )
+        } else {
+            oa_error(401, "Incorrect API key provided")
+        };
+    }
+    if token.as_deref() != Some(OA_ADMIN) {
+        return oa_error(401, "Incorrect API key provided");
+    }
+    let Some(rest) = path.strip_prefix(&format!("/organization/projects/{OA_PROJECT}")) else {
+        return oa_error(404, "not found");
+    };
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    match (req.method.as_str(), parts.as_slice()) {
+        ("GET", ["api_keys"]) => {
+            let size = s.page_size.max(1);
+            let start = match query(req, "after") {
+                Some(after) => match s.keys.iter().position(|k| k.id == after) {
+                    Some(i) => i + 1,
+                    None => return oa_error(400, "unknown cursor"),
+                },
+                None => 0,
+            };
+            let chunk: Vec<&OaKey> = s.keys.iter().skip(start).take(size).collect();
+            let data: Vec<Value> = chunk.iter().map(|k| oa_key_json(s, k)).collect();
+            reply(
+                200,
+                json!({
+                    "object": "list",
+                    "data": data,
+                    "first_id": chunk.first().map(|k| k.id.clone()),
+                    "last_id": chunk.last().map(|k| k.id.clone()),
+                    "has_more": start + size < s.keys.len(),
+                }),
+            )
+        }
+        ("GET", ["api_keys", id]) => match s.keys.iter().find(|k| k.id == *id) {
+            Some(k) => reply(200, oa_key_json(s, k)),
+            None => oa_error(404, "No such API key"),
+        },
+        ("DELETE", ["api_keys", id]) => match s.keys.iter().position(|k| k.id == *id) {
+            Some(i) if s.keys[i].service_account.is_some() => {
+                oa_error(400, "API keys owned by service accounts cannot be deleted")
+            }
+            Some(i) => {
+                s.keys.remove(i);
+                reply(
+                    200,
+                    json!({"object": "organization.project.api_key.deleted", "id": id, "deleted": true}),
+                )
+            }
+            None => oa_error(404, "No such API key"),
+        },
+        ("POST", ["service_accounts"]) => {
+            let body: Value = req.body_json().unwrap_or(Value::Null);
+            let Some(name) = body["name"].as_str() else {
+                return oa_error(400, "name is required");
+            };
+            s.issued += 1;
+            let sa = OaServiceAccount {
+                id: format!("svc_acct_{}", s.issued),
+                name: name.to_string(),
+            };
+            let key = OaKey {
+                id: format!("key_new{}", s.issued),
+                name: "Secret Key".to_string(),
+                service_account: Some(sa.id.clone()),
+                secret: long_secret("sk-svcacct-", s.issued),
+                last_used_at: None,
+            };
+            s.service_accounts.push(sa.clone());
+            s.keys.push(key.clone());
+            reply(
+                200,
+                json!({
+                    "object": "organization.project.service_account",
+                    "id": sa.id, "name": sa.name, "role": "member", "created_at": 1711471533,
+                    "api_key": {"object": "organization.project.service_account.api_key", "value": key.secret, "name": key.name, "created_at": 1711471533, "id": key.id},
+                }),
+            )
+        }
+        ("GET", ["service_accounts", id]) => {
+            match s.service_accounts.iter().find(|a| a.id == *id) {
+                Some(a) => reply(
+                    200,
+                    json!({"object": "organization.project.service_account", "id": a.id, "name": a.name, "role": "member", "created_at": 1711471533}),
+                ),
+                None => oa_error(404, "No such service account"),
+            }
+        }
+        ("DELETE", ["service_accounts", id]) => {
+            let before = s.service_accounts.len();
+            s.service_accounts.retain(|a| a.id != *id);
+            if s.service_accounts.len() == before {
+                return oa_error(404, "No such service account");
+            }
+            s.keys.retain(|k| k.service_account.as_deref() != Some(*id));
+            reply(
+                200,
+                json!({"object": "organization.project.service_account.deleted", "id": id, "deleted": true}),
+            )
+        }
+        _ => oa_error(404, "not found"),
+    }
+}

@@ -1,0 +1,455 @@
+//! Whole key lifecycles of the OpenAI, Twilio and SendGrid providers against stateful fakes
+//! shaped like their specs: create a key beside the old one, see both listed, verify the new
+//! one, delete the old one, see one left, and see the deleted key's secret refused.
+
+mod saas_common;
+
+use keyward::inventory::{ProviderKind, RemoteStatus};
+use keyward::providers::openai::OpenAi;
+use keyward::providers::sendgrid::{self, Sendgrid};
+use keyward::providers::twilio::Twilio;
+use keyward::providers::{ErrorKind, Provider, RotationStyle, Verification};
+use keyward::secret::Secret;
+use saas_common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn sendgrid_rotation_copies_scopes_and_revokes_the_old_key() {
+    let old_secret = long_secret("SG.old.", 0);
+    let state = SgState {
+        keys: vec![SgKey {
+            id: "oldkey".into(),
+            name: "Mail bot".into(),
+            scopes: vec![
+                "mail.send".into(),
+                "stats.read".into(),
+                "2fa_required".into(),
+            ],
+            secret: old_secret.clone(),
+        }],
+        ..Default::default()
+    };
+    let (server, state) = fake(state, sendgrid_handler).await;
+    let p = Sendgrid::new(&fast_http());
+    let t = sendgrid(&server.uri(), Some("oldkey"));
+    assert_eq!(p.capabilities().rotation, RotationStyle::CreateThenRevoke);
+
+    let seen = p.inspect(&t).await.unwrap().expect("old key known");
+    assert_eq!(seen.name.as_deref(), Some("Mail bot"));
+    assert_eq!(seen.scopes.len(), 3);
+    assert!(seen.risks.is_empty(), "{:?}", seen.risks);
+
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.remote_id, "sgkey1");
+    // SendGrid's own automatic scopes are not requested again.
+    assert_eq!(
+        new.scopes,
+        vec!["mail.send".to_string(), "stats.read".to_string()]
+    );
+    {
+        let s = state.lock().unwrap();
+        let created = &s.keys[1];
+        assert!(
+            created.name.starts_with("Mail bot (rotated "),
+            "{}",
+            created.name
+        );
+        assert_eq!(new.secret.expose_secret(), created.secret);
+    }
+
+    assert_eq!(p.list(&t).await.unwrap().len(), 2);
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.delete(&t, "oldkey").await.unwrap();
+    let left = p.list(&t).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].remote_id, "sgkey1");
+    assert!(
+        p.inspect(&t).await.unwrap().is_none(),
+        "the old key is gone"
+    );
+    let old = p
+        .verify(&t, Some("oldkey"), &Secret::new(old_secret.clone()))
+        .await;
+    assert!(matches!(old, Verification::Invalid { .. }), "{old:?}");
+    // Deleting what is gone already succeeds.
+    p.delete(&t, "oldkey").await.unwrap();
+}
+
+#[tokio::test]
+async fn sendgrid_refuses_to_create_a_full_access_key_when_no_scopes_are_known() {
+    let (server, state) = fake(SgState::default(), sendgrid_handler).await;
+    let p = Sendgrid::new(&fast_http());
+    let e = p.create(&sendgrid(&server.uri(), None)).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config);
+    assert!(e.to_string().contains("Full Access"), "{e}");
+    assert_eq!(state.lock().unwrap().issued, 0, "nothing was created");
+
+    // With scopes on the credential it creates the key with those.
+    let mut t = sendgrid(&server.uri(), None);
+    t.credential.scopes = vec!["mail.send".into()];
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.scopes, vec!["mail.send".to_string()]);
+    assert!(state.lock().unwrap().keys[0]
+        .name
+        .starts_with("Mail bot (rotated "));
+}
+
+#[tokio::test]
+async fn sendgrid_flags_keys_that_can_manage_keys_or_hold_nearly_every_scope() {
+    let mut broad: Vec<String> = (0..=sendgrid::BROAD_SCOPE_COUNT)
+        .map(|i| format!("s{i}.read"))
+        .collect();
+    let state = SgState {
+        keys: vec![
+            SgKey {
+                id: "admin".into(),
+                name: "a".into(),
+                scopes: vec!["api_keys.create".into(), "mail.send".into()],
+                secret: "x1".into(),
+            },
+            SgKey {
+                id: "broad".into(),
+                name: "b".into(),
+                scopes: broad.clone(),
+                secret: "x2".into(),
+            },
+        ],
+        ..Default::default()
+    };
+    let (server, _state) = fake(state, sendgrid_handler).await;
+    let p = Sendgrid::new(&fast_http());
+    let admin = p
+        .inspect(&sendgrid(&server.uri(), Some("admin")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(admin.risks.len(), 1);
+    assert!(
+        admin.risks[0].contains("api_keys.create"),
+        "{:?}",
+        admin.risks
+    );
+    let wide = p
+        .inspect(&sendgrid(&server.uri(), Some("broad")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(wide.risks.len(), 1);
+    assert!(wide.risks[0].contains("Full Access"), "{:?}", wide.risks);
+    broad.pop();
+    assert!(
+        sendgrid::risks(&broad).is_empty(),
+        "exactly the limit is not flagged"
+    );
+}
+
+#[tokio::test]
+async fn twilio_rotation_with_the_2010_api_follows_pages_and_revokes_the_old_key() {
+    let old = TwKey {
+        sid: tw_sid("SK", 1),
+        name: "Mail bot".into(),
+        secret: "old-secret-1".into(),
+        policy: json!(null),
+    };
+    let other = TwKey {
+        sid: tw_sid("SK", 2),
+        name: "Other".into(),
+        secret: "other-secret".into(),
+        policy: json!(null),
+    };
+    let state = TwState {
+        keys: vec![old.clone(), other],
+        page_size: 1,
+        ..Default::default()
+    };
+    let (server, state) = fake(state, twilio_handler).await;
+    let p = Twilio::new(&fast_http());
+    let t = twilio(&server.uri(), Some(&old.sid));
+
+    let seen = p.inspect(&t).await.unwrap().expect("old key known");
+    assert_eq!(seen.name.as_deref(), Some("Mail bot"));
+    assert_eq!(
+        seen.created_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2016-06-13T22:50:08+00:00")
+    );
+
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.remote_id, tw_sid("SK", 0x1001));
+    assert!(state.lock().unwrap().keys[2]
+        .name
+        .starts_with("Mail bot (rotated "));
+
+    // One key per page: three pages, all followed.
+    assert_eq!(p.list(&t).await.unwrap().len(), 3);
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.delete(&t, &old.sid).await.unwrap();
+    let left: Vec<String> = p
+        .list(&t)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.remote_id)
+        .collect();
+    assert_eq!(left, vec![tw_sid("SK", 2), new.remote_id.clone()]);
+    let gone = p
+        .verify(&t, Some(&old.sid), &Secret::new(old.secret.clone()))
+        .await;
+    assert!(matches!(gone, Verification::Invalid { .. }), "{gone:?}");
+    assert!(p.inspect(&t).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn twilio_iam_rotation_copies_a_restricted_keys_policy() {
+    let policy = json!({"allow": ["/twilio/messaging/messages/read"]});
+    let old = TwKey {
+        sid: tw_sid("SK", 7),
+        name: "Reader".into(),
+        secret: "old-secret-7".into(),
+        policy: policy.clone(),
+    };
+    let state = TwState {
+        keys: vec![old.clone()],
+        page_size: 1,
+        ..Default::default()
+    };
+    let (server, state) = fake(state, twilio_handler).await;
+    let p = Twilio::new(&fast_http());
+    let t = twilio_iam(&server.uri(), &server.uri(), Some(&old.sid));
+
+    let seen = p.inspect(&t).await.unwrap().unwrap();
+    assert_eq!(
+        seen.scopes,
+        vec!["/twilio/messaging/messages/read".to_string()]
+    );
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.scopes, seen.scopes);
+    assert_eq!(state.lock().unwrap().keys[1].policy, policy);
+    assert_eq!(p.list(&t).await.unwrap().len(), 2);
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.delete(&t, &old.sid).await.unwrap();
+    assert_eq!(p.list(&t).await.unwrap().len(), 1);
+    let gone = p
+        .verify(&t, Some(&old.sid), &Secret::new(old.secret.clone()))
+        .await;
+    assert!(matches!(gone, Verification::Invalid { .. }), "{gone:?}");
+    let paths: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert!(paths.iter().any(|p| p == "/v1/Keys"), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.contains("/Keys.json")),
+        "no 2010 key calls: {paths:?}"
+    );
+}
+
+#[tokio::test]
+async fn twilio_manages_with_the_auth_token_when_no_main_key_is_configured() {
+    let (server, _state) = fake(TwState::default(), twilio_handler).await;
+    let p = Twilio::new(&fast_http());
+    let mut t = twilio(&server.uri(), None);
+    let conn = t.connection.as_mut().unwrap();
+    conn.auth.clear();
+    conn.auth
+        .insert("auth_token".into(), Secret::new("tok-123"));
+    // The fake only knows the Main key, so the Auth Token is refused: proves which was sent.
+    let e = p.list(&t).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized);
+    let req = &server.received_requests().await.unwrap()[0];
+    assert_eq!(
+        basic(req),
+        Some((TW_ACCOUNT.to_string(), "tok-123".to_string()))
+    );
+}
+
+#[tokio::test]
+async fn openai_service_account_rotation_creates_a_new_account_and_deletes_the_old_one() {
+    let old_secret = long_secret("sk-svcacct-old", 0);
+    let state = OaState {
+        keys: vec![
+            OaKey {
+                id: "key_old".into(),
+                name: "Secret Key".into(),
+                service_account: Some("svc_acct_old".into()),
+                secret: old_secret.clone(),
+                last_used_at: Some(1_711_471_600),
+            },
+            OaKey {
+                id: "key_user".into(),
+                name: "Alice's key".into(),
+                service_account: None,
+                secret: "sk-user".into(),
+                last_used_at: None,
+            },
+        ],
+        service_accounts: vec![OaServiceAccount {
+            id: "svc_acct_old".into(),
+            name: "Mail bot".into(),
+        }],
+        page_size: 1,
+        ..Default::default()
+    };
+    let (server, state) = fake(state, openai_handler).await;
+    let p = OpenAi::new(&fast_http());
+    let t = openai(
+        &server.uri(),
+        "service-account",
+        Some("key_old"),
+        &[("service_account_id", "svc_acct_old")],
+    );
+
+    let seen = p.inspect(&t).await.unwrap().expect("old key known");
+    assert_eq!(seen.state, RemoteStatus::Active);
+    assert_eq!(
+        seen.last_used_at.map(|d| d.timestamp()),
+        Some(1_711_471_600)
+    );
+
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.remote_id, "key_new1");
+    assert_eq!(
+        new.params.get("service_account_id").map(String::as_str),
+        Some("svc_acct_1")
+    );
+    assert!(state.lock().unwrap().service_accounts[1]
+        .name
+        .starts_with("Mail bot (rotated "));
+
+    // Three keys in the project now, one per page.
+    assert_eq!(p.list(&t).await.unwrap().len(), 3);
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.delete(&t, "key_old").await.unwrap();
+    {
+        let s = state.lock().unwrap();
+        let accounts: Vec<&str> = s.service_accounts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(
+            accounts,
+            vec!["svc_acct_1"],
+            "the old service account is gone"
+        );
+    }
+    let left: Vec<String> = p
+        .list(&t)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.remote_id)
+        .collect();
+    assert_eq!(left, vec!["key_user".to_string(), "key_new1".to_string()]);
+    let gone = p
+        .verify(&t, Some("key_old"), &Secret::new(old_secret))
+        .await;
+    assert!(matches!(gone, Verification::Invalid { .. }), "{gone:?}");
+    p.delete(&t, "key_old").await.unwrap();
+}
+
+#[tokio::test]
+async fn openai_user_keys_cannot_be_created_but_can_be_deleted() {
+    let state = OaState {
+        keys: vec![OaKey {
+            id: "key_user".into(),
+            name: "Alice's key".into(),
+            service_account: None,
+            secret: "sk-user-1".into(),
+            last_used_at: None,
+        }],
+        ..Default::default()
+    };
+    let (server, state) = fake(state, openai_handler).await;
+    let p = OpenAi::new(&fast_http());
+    let t = openai(&server.uri(), "project-key", Some("key_user"), &[]);
+    let e = p.create(&t).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!(state.lock().unwrap().issued, 0);
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "no call for an unsupported create"
+    );
+    assert_eq!(
+        p.verify(&t, Some("key_user"), &Secret::new("sk-user-1"))
+            .await,
+        Verification::Valid
+    );
+    p.delete(&t, "key_user").await.unwrap();
+    assert!(state.lock().unwrap().keys.is_empty());
+    assert!(p.inspect(&t).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn openai_refuses_to_delete_a_service_account_that_holds_other_keys() {
+    let state = OaState {
+        keys: vec![
+            OaKey {
+                id: "key_a".into(),
+                name: "a".into(),
+                service_account: Some("svc_acct_x".into()),
+                secret: "sk-a".into(),
+                last_used_at: None,
+            },
+            OaKey {
+                id: "key_b".into(),
+                name: "b".into(),
+                service_account: Some("svc_acct_x".into()),
+                secret: "sk-b".into(),
+                last_used_at: None,
+            },
+        ],
+        service_accounts: vec![OaServiceAccount {
+            id: "svc_acct_x".into(),
+            name: "Shared".into(),
+        }],
+        page_size: 10,
+        ..Default::default()
+    };
+    let (server, state) = fake(state, openai_handler).await;
+    let p = OpenAi::new(&fast_http());
+    let t = openai(&server.uri(), "service-account", Some("key_a"), &[]);
+    let e = p.delete(&t, "key_a").await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(e.to_string().contains("key_b"), "{e}");
+    assert_eq!(state.lock().unwrap().keys.len(), 2, "nothing deleted");
+}
+
+#[tokio::test]
+async fn registry_serves_the_three_providers() {
+    let http = fast_http();
+    for kind in [
+        ProviderKind::Openai,
+        ProviderKind::Twilio,
+        ProviderKind::Sendgrid,
+    ] {
+        let p = keyward::providers::registry::provider_for(kind, &http).expect("registered");
+        assert_eq!(p.kind(), kind);
+        assert!(!p.capabilities().reports_expiry);
+    }
+}
+
+#[tokio::test]
+async fn twilio_iam_replaces_a_vanished_restricted_key_with_its_recorded_permissions() {
+    let (server, state) = fake(TwState::default(), twilio_handler).await;
+    let p = Twilio::new(&fast_http());
+    let mut t = twilio_iam(&server.uri(), &server.uri(), Some(&tw_sid("SK", 0xdead)));
+    t.credential.scopes = vec!["/twilio/messaging/messages/read".into()];
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.scopes, t.credential.scopes);
+    assert_eq!(
+        state.lock().unwrap().keys[0].policy,
+        json!({"allow": ["/twilio/messaging/messages/read"]}),
+        "restricted, not a standard key"
+    );
+}
