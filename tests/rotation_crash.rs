@@ -7,47 +7,17 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use keyward::inventory::journal::Step;
 use keyward::inventory::{Deploy, Inventory, RemoteStatus};
+use support::crash;
 use support::sandbox_inventory::{
     assert_no_secret, assert_settled, at, keys, load, read, works, write,
 };
 use support::workspace::Workspace;
 
-/// Starts `keyward rotate acme/k0 --yes` paused at `point`, waits for the marker line,
-/// and kills it with SIGKILL. Returns the inventory as the killed process left it.
+/// Kills `keyward rotate acme/k0` at `point`; returns the inventory it left.
 fn rotate_and_kill_at(ws: &Workspace, point: &str) -> Inventory {
-    let mut child = ws
-        .keyward()
-        .args(["rotate", "acme/k0", "--yes"])
-        .env("KEYWARD_TEST_PAUSE_AT", point)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn keyward");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let paused = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| {
-            seen.push(line.clone());
-            line == format!("KEYWARD_TEST_PAUSED {point} acme/k0")
-        });
-    if !paused {
-        let out = child.wait_with_output().expect("wait");
-        panic!(
-            "keyward never paused at {point}; stdout: {}\nstderr: {}",
-            seen.join("\n"),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    child.kill().expect("SIGKILL");
-    let status = child.wait().expect("wait");
-    assert!(!status.success());
+    crash::rotate_and_kill_at(ws, "acme/k0", point);
     load(ws)
 }
 

@@ -2,6 +2,8 @@
 //! binary uses some of them, so unused ones are expected.
 #![allow(dead_code)]
 
+/// Killing the real binary at a rotation step (needs the `test-hooks` feature).
+pub mod crash;
 /// Real local peers (moto, OIDC provider, Prism) started per test; see `peers.rs`.
 pub mod peers;
 /// An encrypted inventory of sandbox credentials with live keys, for rotation tests.
