@@ -1316,3 +1316,37 @@ async fn bulk_rotation_of_200_through_30_percent_rate_limiting_all_finish_with_s
         fx.assert_consistent(&inv, &r).await;
     }
 }
+
+#[tokio::test]
+async fn yes_never_confirms_a_revocation_by_hand() {
+    let fx = Fx::new(0, &[], None).await.0;
+    let r = at("acme/portal");
+    // The person types the new secret but is not there for the rest.
+    let person = Arc::new(Person {
+        yes: false,
+        secret: Some("manual-new-secret-2222"),
+        asked: Mutex::default(),
+    });
+    let engine = fx.engine(manual_inventory(), fx.plain(), person);
+    assert_eq!(
+        rotate(&engine, &["acme/portal"])
+            .await
+            .count(OutcomeKind::Waiting),
+        1
+    );
+    drop(engine);
+    // `--yes` in a cron job: deploy and the unverifiable key are confirmed, but whether
+    // the old key was revoked at the provider is something only a person can say.
+    let engine = fx.engine(fx.disk.last(), fx.plain(), yes());
+    let summary = engine.resume(&[], false).await;
+    assert_eq!(summary.count(OutcomeKind::Waiting), 1, "{summary:?}");
+    let inv = fx.disk.last();
+    let c = inv.credential(&r).unwrap();
+    let j = c.rotation.clone().unwrap();
+    assert_eq!(j.step, Step::RevokeOld);
+    assert!(j.waiting_for.unwrap().contains("revoked at the provider"));
+    assert_eq!(
+        c.secret.as_ref().unwrap().expose_secret(),
+        "manual-old-secret-0000"
+    );
+}

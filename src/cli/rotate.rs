@@ -33,7 +33,8 @@ const EXIT_WAITING: i32 = 4;
 /// How the engine runs: shared by the three commands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// Confirm up front: the plan, manual deploys, keys the provider cannot check.
+    /// Confirm up front: the plan, manual deploys, keys the provider cannot check (a key
+    /// revoked by hand is still asked about, on a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Credentials worked on at once.
@@ -118,7 +119,7 @@ fn read_answer(question: &str) -> bool {
 #[async_trait]
 impl Interact for Terminal {
     async fn confirm(&self, at: &CredentialRef, question: &Question) -> bool {
-        if self.yes {
+        if self.yes && question.answerable_in_advance() {
             return true;
         }
         if !self.interactive {

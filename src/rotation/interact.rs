@@ -84,6 +84,12 @@ impl Question {
         }
     }
 
+    /// Whether `--yes` may answer it in advance. Not a revocation by hand: saying yes
+    /// before the person did it would record a live key as revoked.
+    pub fn answerable_in_advance(&self) -> bool {
+        !matches!(self, Question::RevokedByHand { .. })
+    }
+
     /// What the rotation waits for when the answer is no.
     pub fn waiting_for(&self) -> &'static str {
         match self {
@@ -113,8 +119,8 @@ pub trait Interact: Send + Sync {
 }
 
 /// No person at hand (no terminal). With `yes` (the person passed `--yes` up front) every
-/// confirmation is given; without it, every step needing a person stops and waits. A
-/// secret can never be entered.
+/// confirmation that can be given in advance is given; the rest, and everything without
+/// `yes`, stops and waits. A secret can never be entered.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NonInteractive {
     /// Confirm everything.
@@ -123,8 +129,8 @@ pub struct NonInteractive {
 
 #[async_trait]
 impl Interact for NonInteractive {
-    async fn confirm(&self, _: &CredentialRef, _: &Question) -> bool {
-        self.yes
+    async fn confirm(&self, _: &CredentialRef, question: &Question) -> bool {
+        self.yes && question.answerable_in_advance()
     }
 
     async fn enter_secret(&self, _: &CredentialRef, _: &str) -> Option<Secret> {
@@ -165,5 +171,10 @@ mod tests {
             .enter_secret(&at, "x")
             .await
             .is_none());
+        let by_hand = Question::RevokedByHand {
+            old_remote_id: None,
+            instructions: None,
+        };
+        assert!(!NonInteractive { yes: true }.confirm(&at, &by_hand).await);
     }
 }
