@@ -15,4 +15,5 @@ pub mod rotation;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod tui;
 pub mod verify;

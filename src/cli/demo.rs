@@ -29,6 +29,9 @@ pub struct Args {
     /// environment to point other keyward commands at it.
     #[arg(long, value_name = "DIR")]
     pub keep_in: Option<PathBuf>,
+    /// Open the dashboard with every key that changes the inventory off.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// Writes the demo inventory and identity into `dir`, dates moved to `now`. Returns
@@ -113,5 +116,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         explicit_identities: true,
         now: ctx.now(),
     };
+    if super::stdout_is_terminal() {
+        return super::dashboard::run(&demo_ctx, "demo".to_string(), args.read_only);
+    }
     super::list::run(&demo_ctx, super::list::Args::default())
 }

@@ -6,6 +6,7 @@ mod add;
 mod audit;
 mod check;
 mod connect;
+mod dashboard;
 mod demo;
 mod import;
 mod init;
@@ -58,6 +59,10 @@ pub struct Cli {
         hide = true
     )]
     now: Option<String>,
+
+    /// With no command: open the dashboard with every key that changes the inventory off.
+    #[arg(long)]
+    read_only: bool,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -289,6 +294,9 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Rotate(a)) => rotate::run_rotate(&ctx, *a),
         Some(Command::Resume(a)) => rotate::run_resume(&ctx, a),
         Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),
+        None if stdout_is_terminal() => {
+            dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
+        }
         None => list::run(&ctx, list::Args::default()),
     }
 }

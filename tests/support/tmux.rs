@@ -47,7 +47,8 @@ impl Tmux {
         t
     }
 
-    fn tmux(&self, args: &[&str]) -> String {
+    /// Runs a tmux command on this session's server; returns its stdout.
+    pub fn tmux(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
             .arg(&self.socket)
@@ -99,7 +100,29 @@ impl Tmux {
     /// Waits for the program to exit and returns its exit status.
     pub fn wait_exit(&self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.exited() {
+        loop {
+            let status = self.tmux(&[
+                "display-message",
+                "-p",
+                "-t",
+                &self.session,
+                "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}:#{pid}",
+            ]);
+            let parts: Vec<&str> = status.trim().split(':').collect();
+            if let [dead, code, signal, server] = parts.as_slice() {
+                if *dead == "1" {
+                    if !code.is_empty() {
+                        return code.parse().unwrap_or(-1);
+                    }
+                    if !signal.is_empty() {
+                        return -1;
+                    }
+                    // Dead but not reaped: tmux built with libutempter can miss the
+                    // SIGCHLD while utempter's own handler is in (tmux/tmux#311); a
+                    // SIGCHLD to this test's server makes it look again.
+                    let _ = Command::new("kill").args(["-CHLD", server]).output();
+                }
+            }
             assert!(
                 Instant::now() < deadline,
                 "the program did not exit; screen:\n{}",
@@ -107,16 +130,6 @@ impl Tmux {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.tmux(&[
-            "display-message",
-            "-p",
-            "-t",
-            &self.session,
-            "#{pane_dead_status}",
-        ])
-        .trim()
-        .parse()
-        .unwrap_or(-1)
     }
 }
 

@@ -1,0 +1,450 @@
+//! The dashboard's whole state: the inventory, its precomputed rows, the sort order, the
+//! filtered index the table shows, marks, the open screen and text fields, background work
+//! in flight and the status line. Views read it; only `update` changes it.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::keymap::Mode;
+use super::rows::{compare, natural_widths, Column, RowData};
+use super::theme::Theme;
+use crate::inventory::{Credential, CredentialRef, Inventory, Status};
+
+/// Lines the main screen spends on things other than table rows: title, counts, column
+/// header, status line, footer.
+pub const MAIN_CHROME_ROWS: u16 = 5;
+/// Below this width, a message replaces the dashboard.
+pub const MIN_WIDTH: u16 = 40;
+/// Below this height, a message replaces the dashboard.
+pub const MIN_HEIGHT: u16 = 10;
+/// Weeks the timeline covers: 13 weeks, the next 91 days.
+pub const TIMELINE_WEEKS: usize = 13;
+
+/// Which screen is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The credential table.
+    Main,
+    /// One credential.
+    Detail,
+    /// The expiry timeline.
+    Timeline,
+    /// The key help.
+    Help,
+}
+
+/// The text field open on the main screen, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// None: keys are commands.
+    None,
+    /// The `/` filter: typing filters live.
+    Filter,
+    /// The `:` command line.
+    Command,
+}
+
+/// The table's sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    /// The column.
+    pub column: Column,
+    /// Reversed from the column's natural "needs attention first" order.
+    pub reversed: bool,
+}
+
+/// A message in the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The text, never a secret.
+    pub text: String,
+    /// Shown as an error.
+    pub error: bool,
+}
+
+/// The detail screen's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetailState {
+    /// The row shown.
+    pub row: usize,
+    /// Whether the secret is shown in clear; reset on leaving the screen.
+    pub reveal: bool,
+    /// Lines scrolled.
+    pub scroll: u16,
+}
+
+/// How many credentials fall due in each week ahead, over the visible rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timeline {
+    /// Already past their due date.
+    pub overdue: usize,
+    /// Due in week 0 (from now to 7 days), week 1, … up to [`TIMELINE_WEEKS`].
+    pub weeks: Vec<usize>,
+    /// Due later than the timeline reaches.
+    pub later: usize,
+    /// No due date at all.
+    pub undated: usize,
+}
+
+/// A batch of background jobs, summarised when the last one reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Jobs started.
+    pub started: usize,
+    /// Jobs answered.
+    pub done: usize,
+    /// Jobs that failed.
+    pub failed: usize,
+    /// Credentials a sync changed.
+    pub changed: usize,
+    /// Verify answers by label.
+    pub verdicts: Vec<(&'static str, usize)>,
+    /// The last failure, for the summary.
+    pub last_error: Option<String>,
+}
+
+/// Settings fixed for the session.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The title bar's name for what is open (a path, or "demo").
+    pub title: String,
+    /// Refuse every change.
+    pub read_only: bool,
+    /// The moment every status and date is judged at.
+    pub now: DateTime<Utc>,
+    /// Colours or not.
+    pub theme: Theme,
+    /// Whether a save hook exists (otherwise changes stay in memory).
+    pub can_save: bool,
+}
+
+/// The dashboard's state.
+#[derive(Debug)]
+pub struct State {
+    /// The inventory shown; sync updates it.
+    pub inventory: Inventory,
+    /// Fixed settings.
+    pub settings: Settings,
+    /// One per credential, in inventory order; indices are stable for the session.
+    pub rows: Vec<RowData>,
+    /// The widest content of each column, for layout.
+    pub natural_widths: [usize; 8],
+    /// Every row index, sorted.
+    pub order: Vec<usize>,
+    /// The rows that pass the filters, in sort order: what the table shows.
+    pub visible: Vec<usize>,
+    /// Marks, by row index; kept while a filter hides the row. Change them through
+    /// [`State::toggle_mark`], [`State::mark_visible`] and [`State::clear_marks`], which
+    /// keep `marked_shown` right.
+    pub marked: Vec<bool>,
+    /// How many visible rows are marked.
+    pub marked_shown: usize,
+    /// Per-status counts over `visible`, in `Status::ALL` order.
+    pub counts: [usize; 6],
+    /// Cursor position in `visible`.
+    pub cursor: usize,
+    /// First visible row drawn.
+    pub offset: usize,
+    /// The sort.
+    pub sort: Sort,
+    /// The `/` filter text.
+    pub filter: String,
+    /// `:client`: only this client.
+    pub client: Option<String>,
+    /// `:expiring`: only those due within this many days.
+    pub expiring: Option<u32>,
+    /// Which screen.
+    pub screen: Screen,
+    /// Where help returns to.
+    pub help_return: Screen,
+    /// Help's scroll.
+    pub help_scroll: u16,
+    /// The open text field.
+    pub input: Input,
+    /// The `:` command being typed.
+    pub command: String,
+    /// The detail screen.
+    pub detail: DetailState,
+    /// The timeline, computed on opening it.
+    pub timeline: Timeline,
+    /// The status line.
+    pub notice: Option<Notice>,
+    /// Background jobs in flight.
+    pub running: usize,
+    /// The current batch of jobs.
+    pub batch: Batch,
+    /// Spinner frame.
+    pub spinner: usize,
+    /// Terminal size.
+    pub size: (u16, u16),
+    /// Changes not yet handed to the save hook.
+    pub unsaved: bool,
+    /// Sync changes (address, what changed) to put in the audit log once saved.
+    pub unlogged: Vec<(CredentialRef, String)>,
+    /// Set when the dashboard should close.
+    pub quit: bool,
+}
+
+impl State {
+    /// The dashboard over `inventory`, sorted by status, unfiltered, for a `size` terminal.
+    pub fn new(inventory: Inventory, settings: Settings, size: (u16, u16)) -> Self {
+        let now = settings.now;
+        let rows: Vec<RowData> = inventory
+            .clients
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, client)| {
+                let policy = &inventory.policy;
+                client
+                    .integrations
+                    .iter()
+                    .enumerate()
+                    .map(move |(ii, cred)| RowData::build((ci, ii), client, cred, policy, now))
+            })
+            .collect();
+        let natural_widths = natural_widths(&rows);
+        let n = rows.len();
+        let mut state = State {
+            inventory,
+            settings,
+            rows,
+            natural_widths,
+            order: (0..n).collect(),
+            visible: Vec::new(),
+            marked: vec![false; n],
+            marked_shown: 0,
+            counts: [0; 6],
+            cursor: 0,
+            offset: 0,
+            sort: Sort {
+                column: Column::Status,
+                reversed: false,
+            },
+            filter: String::new(),
+            client: None,
+            expiring: None,
+            screen: Screen::Main,
+            help_return: Screen::Main,
+            help_scroll: 0,
+            input: Input::None,
+            command: String::new(),
+            detail: DetailState {
+                row: 0,
+                reveal: false,
+                scroll: 0,
+            },
+            timeline: Timeline::default(),
+            notice: None,
+            running: 0,
+            batch: Batch::default(),
+            spinner: 0,
+            size,
+            unsaved: false,
+            unlogged: Vec::new(),
+            quit: false,
+        };
+        state.resort();
+        state
+    }
+
+    /// Which keys apply now.
+    pub fn mode(&self) -> Mode {
+        match (self.screen, self.input) {
+            (Screen::Main, Input::Filter) => Mode::Filter,
+            (Screen::Main, Input::Command) => Mode::Command,
+            (Screen::Main, Input::None) => Mode::Main,
+            (Screen::Detail, _) => Mode::Detail,
+            (Screen::Timeline, _) => Mode::Timeline,
+            (Screen::Help, _) => Mode::Help,
+        }
+    }
+
+    /// The credential behind row `row`.
+    pub fn credential(&self, row: usize) -> Option<&Credential> {
+        let r = self.rows.get(row)?;
+        self.inventory
+            .clients
+            .get(r.client_index)?
+            .integrations
+            .get(r.credential_index)
+    }
+
+    /// The row index under the cursor.
+    pub fn selected(&self) -> Option<usize> {
+        self.visible.get(self.cursor).copied()
+    }
+
+    /// Table rows that fit on one page.
+    pub fn page_rows(&self) -> usize {
+        usize::from(self.size.1.saturating_sub(MAIN_CHROME_ROWS)).max(1)
+    }
+
+    /// Visible rows that are marked.
+    pub fn marked_visible(&self) -> Vec<usize> {
+        if self.marked_shown == 0 {
+            return Vec::new();
+        }
+        self.visible
+            .iter()
+            .copied()
+            .filter(|&r| self.marked[r])
+            .collect()
+    }
+
+    /// Flips the mark of `row`, a visible row.
+    pub fn toggle_mark(&mut self, row: usize) {
+        let Some(m) = self.marked.get_mut(row) else {
+            return;
+        };
+        *m = !*m;
+        if *m {
+            self.marked_shown += 1;
+        } else {
+            self.marked_shown = self.marked_shown.saturating_sub(1);
+        }
+    }
+
+    /// Marks (or unmarks) every visible row.
+    pub fn mark_visible(&mut self, mark: bool) {
+        for &r in &self.visible {
+            self.marked[r] = mark;
+        }
+        self.marked_shown = if mark { self.visible.len() } else { 0 };
+    }
+
+    /// Unmarks every row, hidden ones too.
+    pub fn clear_marks(&mut self) {
+        self.marked.iter_mut().for_each(|m| *m = false);
+        self.marked_shown = 0;
+    }
+
+    /// Sorts every row by the current sort, then filters again, keeping the cursor on
+    /// the same credential where it is still visible.
+    pub fn resort(&mut self) {
+        let sort = self.sort;
+        let rows = &self.rows;
+        self.order.sort_by(|&a, &b| {
+            let o = compare(&rows[a], &rows[b], sort.column);
+            if sort.reversed {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        self.refilter(false);
+    }
+
+    /// Recomputes `visible` and the counts. With `narrowing`, only the currently visible
+    /// rows are tested: the caller knows the new filters only exclude more.
+    pub fn refilter(&mut self, narrowing: bool) {
+        let keep = self.selected();
+        let query = self.filter.to_lowercase();
+        let terms: Vec<&str> = query.split_whitespace().collect();
+        let client = self.client.as_deref();
+        let horizon = self
+            .expiring
+            .map(|d| self.settings.now + Duration::days(i64::from(d)));
+        let source = if narrowing {
+            &self.visible
+        } else {
+            &self.order
+        };
+        let mut next = Vec::with_capacity(source.len());
+        let mut counts = [0; 6];
+        let mut marked = 0;
+        for &r in source {
+            let row = &self.rows[r];
+            let passes = client.is_none_or(|c| row.at.client == c)
+                && horizon.is_none_or(|h| row.assessment.due_at.is_some_and(|d| d <= h))
+                && row.matches(&terms);
+            if passes {
+                next.push(r);
+                counts[status_index(row.assessment.status)] += 1;
+                marked += usize::from(self.marked[r]);
+            }
+        }
+        self.visible = next;
+        self.counts = counts;
+        self.marked_shown = marked;
+        self.cursor = keep
+            .and_then(|k| self.visible.iter().position(|&r| r == k))
+            .unwrap_or(0);
+        self.scroll_to_cursor();
+    }
+
+    /// Rebuilds row `row` from its credential after a change.
+    pub fn rebuild_row(&mut self, row: usize) {
+        let Some(r) = self.rows.get(row) else { return };
+        let (ci, ii) = (r.client_index, r.credential_index);
+        let Some(client) = self.inventory.clients.get(ci) else {
+            return;
+        };
+        let Some(cred) = client.integrations.get(ii) else {
+            return;
+        };
+        let verification = r.verification.clone();
+        let mut fresh = RowData::build(
+            (ci, ii),
+            client,
+            cred,
+            &self.inventory.policy,
+            self.settings.now,
+        );
+        fresh.verification = verification;
+        self.rows[row] = fresh;
+    }
+
+    /// Moves the drawn window so the cursor is on it.
+    pub fn scroll_to_cursor(&mut self) {
+        let page = self.page_rows();
+        if self.cursor < self.offset {
+            self.offset = self.cursor;
+        } else if self.cursor >= self.offset + page {
+            self.offset = self.cursor + 1 - page;
+        }
+        self.offset = self.offset.min(self.visible.len().saturating_sub(page));
+    }
+
+    /// Counts the visible rows by the week they fall due.
+    pub fn compute_timeline(&mut self) {
+        let now = self.settings.now;
+        let mut t = Timeline {
+            weeks: vec![0; TIMELINE_WEEKS],
+            ..Timeline::default()
+        };
+        for &r in &self.visible {
+            match self.rows[r].assessment.due_at {
+                None => t.undated += 1,
+                Some(due) if due <= now => t.overdue += 1,
+                Some(due) => {
+                    let week = usize::try_from((due - now).num_days() / 7).unwrap_or(usize::MAX);
+                    match t.weeks.get_mut(week) {
+                        Some(n) => *n += 1,
+                        None => t.later += 1,
+                    }
+                }
+            }
+        }
+        self.timeline = t;
+    }
+
+    /// Sets the status line.
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    /// Sets the status line to an error.
+    pub fn fail(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error: true,
+        });
+    }
+}
+
+/// Position of `status` in `Status::ALL` (and in [`State::counts`]).
+pub fn status_index(status: Status) -> usize {
+    Status::ALL.iter().position(|&s| s == status).unwrap_or(0)
+}
