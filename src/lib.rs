@@ -11,6 +11,7 @@ pub mod import;
 pub mod inventory;
 pub mod providers;
 pub mod report;
+pub mod rotation;
 pub mod secret;
 pub mod store;
 pub mod sync;

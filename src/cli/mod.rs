@@ -13,6 +13,7 @@ mod init;
 mod list;
 mod recipients;
 mod report;
+mod rotate;
 mod show;
 mod sync;
 mod table;
@@ -100,6 +101,12 @@ enum Command {
     Audit(audit::Args),
     /// A report for clients of what access exists: Markdown, CSV or JSON; never a secret.
     Report(report::Args),
+    /// Rotate credentials: create, store, deploy, verify, then revoke the old key.
+    Rotate(Box<rotate::RotateArgs>),
+    /// Finish (or with --rollback, undo) interrupted rotations and revocations.
+    Resume(rotate::ResumeArgs),
+    /// Revoke credentials at their provider: deactivate now, delete after a grace period.
+    Revoke(rotate::RevokeArgs),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -284,6 +291,9 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Connect(a)) => connect::run(&ctx, a),
         Some(Command::Audit(a)) => audit::run(&ctx, a),
         Some(Command::Report(a)) => report::run(&ctx, a),
+        Some(Command::Rotate(a)) => rotate::run_rotate(&ctx, *a),
+        Some(Command::Resume(a)) => rotate::run_resume(&ctx, a),
+        Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),
         None if stdout_is_terminal() => {
             dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
         }

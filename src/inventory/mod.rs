@@ -4,6 +4,7 @@
 //! This module knows nothing of files, crypto, HTTP or terminals. Status is computed from a
 //! `now` passed in (see [`status`]), so every judgement is reproducible.
 
+pub mod journal;
 pub mod locate;
 pub mod status;
 pub mod validate;
@@ -273,7 +274,10 @@ pub struct Credential {
     pub notes: Option<String>,
     /// Present only while a rotation is in flight: its journal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rotation: Option<serde_yaml::Value>,
+    pub rotation: Option<journal::Rotation>,
+    /// Old keys deactivated by keyward, to delete once their grace period is over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_revocations: Vec<journal::PendingRevocation>,
     /// Rotations, revocations and other events, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEntry>,
@@ -305,6 +309,7 @@ impl Credential {
             risks: Vec::new(),
             notes: None,
             rotation: None,
+            pending_revocations: Vec::new(),
             history: Vec::new(),
         }
     }

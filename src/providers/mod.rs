@@ -9,10 +9,12 @@ pub mod cloudflare;
 pub mod error;
 pub mod gitlab;
 pub mod http;
+pub mod manual;
 pub mod oauth2;
 pub mod openai;
 pub mod registry;
 mod saas;
+pub mod sandbox;
 pub mod sendgrid;
 pub mod twilio;
 

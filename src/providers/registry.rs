@@ -21,3 +21,18 @@ pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
         ProviderKind::Manual | ProviderKind::Sandbox => None,
     }
 }
+
+/// [`provider_for`], plus the kinds that live beside an inventory rather than behind an
+/// API: `manual` (answers from the inventory's own record) and `sandbox` (its state in
+/// `<inventory>.sandbox.json`, see [`super::sandbox`]). Rotation uses these.
+pub fn provider_for_inventory(
+    kind: ProviderKind,
+    http: &Http,
+    inventory: &std::path::Path,
+) -> Option<SharedProvider> {
+    match kind {
+        ProviderKind::Manual => Some(Arc::new(super::manual::Manual)),
+        ProviderKind::Sandbox => Some(Arc::new(super::sandbox::Sandbox::beside(inventory))),
+        _ => provider_for(kind, http),
+    }
+}

@@ -2,8 +2,12 @@
 //! binary uses some of them, so unused ones are expected.
 #![allow(dead_code)]
 
+/// Killing the real binary at a rotation step (needs the `test-hooks` feature).
+pub mod crash;
 /// Real local peers (moto, OIDC provider, Prism) started per test; see `peers.rs`.
 pub mod peers;
+/// An encrypted inventory of sandbox credentials with live keys, for rotation tests.
+pub mod sandbox_inventory;
 /// A real terminal through tmux, for prompts and the dashboard.
 pub mod tmux;
 /// A throwaway HOME and inventory for running the real binary.

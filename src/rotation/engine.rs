@@ -1,0 +1,380 @@
+//! The engine: owns the inventory (through the one [`Writer`]) during a run, plans, and
+//! runs rotations, resumptions, rollbacks, revocations and grace-period deletions for many
+//! credentials at once, with bounded concurrency overall and per provider, reporting
+//! [`RotationEvent`]s. Each credential's journaled state machine is a [`Job`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use super::interact::Interact;
+use super::job::Job;
+use super::plan::{group_by_shared_keys, Plan, PlanItem};
+use super::writer::{Persist, Writer, WriterStats};
+use super::{Options, Outcome, OutcomeKind, Progress, Providers, RotationEvent, Summary};
+use crate::inventory::{CredentialRef, Inventory, ProviderKind};
+
+/// Runs rotations against one inventory. Owns the inventory (through its writer) while it
+/// lives; dropping it ends the writer and drops the [`Persist`] (a store's lock with it).
+pub struct Engine {
+    ctx: Arc<Ctx>,
+}
+
+/// What every job of a run shares.
+pub(super) struct Ctx {
+    pub(super) writer: Writer,
+    pub(super) providers: Providers,
+    pub(super) interact: Arc<dyn Interact>,
+    pub(super) options: Options,
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<RotationEvent>>>,
+}
+
+impl Ctx {
+    pub(super) fn emit(&self, event: RotationEvent) {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subs.retain(|s| s.send(event.clone()).is_ok());
+    }
+
+    pub(super) fn now(&self) -> DateTime<Utc> {
+        (self.options.clock)()
+    }
+}
+
+/// What a job does for its credential.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Work {
+    Rotate,
+    Resume,
+    Rollback,
+    Revoke { emergency: bool },
+    DeleteDue,
+}
+
+impl Work {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Work::Rotate => "rotate",
+            Work::Resume => "resume",
+            Work::Rollback => "rollback",
+            Work::Revoke { .. } => "revoke",
+            Work::DeleteDue => "delete-old",
+        }
+    }
+}
+
+struct Unit {
+    index: usize,
+    at: CredentialRef,
+    provider: Option<ProviderKind>,
+    group: usize,
+    work: Work,
+    blocked: Option<String>,
+}
+
+impl Engine {
+    /// An engine over `inventory`, saving through `persist`, calling `providers`, asking a
+    /// person through `interact`.
+    pub fn new(
+        inventory: Inventory,
+        persist: Box<dyn Persist>,
+        providers: Providers,
+        interact: Arc<dyn Interact>,
+        options: Options,
+    ) -> Engine {
+        let writer = Writer::start(inventory, persist, options.save_interval);
+        Engine {
+            ctx: Arc::new(Ctx {
+                writer,
+                providers,
+                interact,
+                options,
+                subscribers: Mutex::default(),
+            }),
+        }
+    }
+
+    /// A channel receiving every event from now on.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<RotationEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.ctx
+            .subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
+        rx
+    }
+
+    /// Closes every event channel: receivers get what was already sent, then `None`.
+    pub fn close_events(&self) {
+        self.ctx
+            .subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The engine's clock, now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.ctx.now()
+    }
+
+    /// The inventory as last saved.
+    pub fn inventory(&self) -> Inventory {
+        self.ctx.writer.snapshot()
+    }
+
+    /// What the writer has done: changes and saves, to see the group commit at work.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.ctx.writer.stats()
+    }
+
+    /// Plans the rotation of `selected` (address and reason, from
+    /// [`super::plan::select`]): checks each provider's preconditions (key limits, a key
+    /// to roll), says what needs a person and what to know first. Changes nothing.
+    pub async fn plan(&self, selected: Vec<(CredentialRef, String)>) -> Plan {
+        let ctx = self.ctx.clone();
+        let planned: Vec<(PlanItem, Option<String>, Vec<String>)> =
+            futures::stream::iter(selected.into_iter().map(|(at, why)| {
+                let ctx = ctx.clone();
+                async move { Job::new(ctx, at).plan_item(why).await }
+            }))
+            .buffered(self.ctx.options.concurrency.max(1))
+            .collect()
+            .await;
+        let keys: Vec<(Option<String>, Vec<String>)> = planned
+            .iter()
+            .map(|(_, conn, keys)| (conn.clone(), keys.clone()))
+            .collect();
+        let groups = group_by_shared_keys(&keys);
+        Plan {
+            items: planned
+                .into_iter()
+                .zip(groups)
+                .map(|((mut item, _, _), group)| {
+                    item.group = group;
+                    item
+                })
+                .collect(),
+        }
+    }
+
+    /// Rotates the plan's credentials; blocked items fail with their reason. One failure
+    /// never stops the others.
+    pub async fn rotate(&self, plan: &Plan) -> Summary {
+        let units = plan
+            .items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| Unit {
+                index,
+                at: item.at.clone(),
+                provider: Some(item.provider),
+                group: item.group,
+                work: Work::Rotate,
+                blocked: item.blocked.clone(),
+            })
+            .collect();
+        self.run(units).await
+    }
+
+    /// Finishes (or with `rollback`, undoes) the journaled work of `refs`, or of every
+    /// credential with a journal when `refs` is empty. Credentials on one connection run
+    /// one after another, so one's clean-up never takes another's fresh key for a stray.
+    pub async fn resume(&self, refs: &[CredentialRef], rollback: bool) -> Summary {
+        let targets: Vec<(CredentialRef, Option<ProviderKind>, Option<String>)> =
+            self.ctx.writer.read(|inv| {
+                inv.credentials()
+                    .filter(|(at, _, c)| {
+                        if refs.is_empty() {
+                            c.rotation.is_some()
+                        } else {
+                            refs.contains(at)
+                        }
+                    })
+                    .map(|(at, _, c)| (at, Some(c.provider), c.connection.clone()))
+                    .collect()
+            });
+        let mut first_on: HashMap<String, usize> = HashMap::new();
+        let units = targets
+            .into_iter()
+            .enumerate()
+            .map(|(index, (at, provider, conn))| Unit {
+                index,
+                group: conn.map_or(index, |c| *first_on.entry(c).or_insert(index)),
+                at,
+                provider,
+                work: if rollback {
+                    Work::Rollback
+                } else {
+                    Work::Resume
+                },
+                blocked: None,
+            })
+            .collect();
+        self.run(units).await
+    }
+
+    /// Revokes `refs`: with `emergency` the key is deleted now; otherwise deactivated now
+    /// and deleted after the grace period (deleted now where it cannot be deactivated).
+    pub async fn revoke(&self, refs: &[CredentialRef], emergency: bool) -> Summary {
+        let units = refs
+            .iter()
+            .enumerate()
+            .map(|(index, at)| Unit {
+                index,
+                at: at.clone(),
+                provider: self
+                    .ctx
+                    .writer
+                    .read(|inv| inv.credential(at).map(|c| c.provider)),
+                group: index,
+                work: Work::Revoke { emergency },
+                blocked: None,
+            })
+            .collect();
+        self.run(units).await
+    }
+
+    /// Deletes the old keys whose grace period is over.
+    pub async fn delete_due(&self) -> Summary {
+        let now = self.ctx.now();
+        let due: Vec<(CredentialRef, ProviderKind)> = self.ctx.writer.read(|inv| {
+            inv.credentials()
+                .filter(|(_, _, c)| c.pending_revocations.iter().any(|p| p.delete_after <= now))
+                .map(|(at, _, c)| (at, c.provider))
+                .collect()
+        });
+        let units = due
+            .into_iter()
+            .enumerate()
+            .map(|(index, (at, provider))| Unit {
+                index,
+                at,
+                provider: Some(provider),
+                group: index,
+                work: Work::DeleteDue,
+                blocked: None,
+            })
+            .collect();
+        self.run(units).await
+    }
+
+    async fn run(&self, units: Vec<Unit>) -> Summary {
+        let total = units.len();
+        let progress = Arc::new(Mutex::new(Progress {
+            total,
+            ..Progress::default()
+        }));
+        let global = Arc::new(Semaphore::new(self.ctx.options.concurrency.max(1)));
+        let mut per_provider: HashMap<Option<ProviderKind>, Arc<Semaphore>> = HashMap::new();
+        let mut groups: Vec<Vec<Unit>> = Vec::new();
+        let mut group_at: HashMap<usize, usize> = HashMap::new();
+        let mut ats: Vec<CredentialRef> = Vec::with_capacity(total);
+        for unit in units {
+            ats.push(unit.at.clone());
+            let slot = *group_at.entry(unit.group).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[slot].push(unit);
+        }
+        let mut set = JoinSet::new();
+        let mut task_units: HashMap<tokio::task::Id, Vec<usize>> = HashMap::new();
+        for group in groups {
+            let indices: Vec<usize> = group.iter().map(|u| u.index).collect();
+            let sems: Vec<Arc<Semaphore>> = group
+                .iter()
+                .map(|u| {
+                    per_provider
+                        .entry(u.provider)
+                        .or_insert_with(|| {
+                            Arc::new(Semaphore::new(self.ctx.options.per_provider.max(1)))
+                        })
+                        .clone()
+                })
+                .collect();
+            let (ctx, global, progress) = (self.ctx.clone(), global.clone(), progress.clone());
+            let handle = set.spawn(async move {
+                let mut out = Vec::new();
+                for (unit, sem) in group.into_iter().zip(sems) {
+                    let outcome = match unit.blocked {
+                        Some(reason) => Outcome {
+                            at: unit.at.clone(),
+                            kind: OutcomeKind::Failed,
+                            message: reason,
+                            attempts: 0,
+                            warnings: Vec::new(),
+                        },
+                        None => {
+                            let _all = global.clone().acquire_owned().await;
+                            let _one = sem.acquire_owned().await;
+                            Job::new(ctx.clone(), unit.at.clone()).run(unit.work).await
+                        }
+                    };
+                    report(&ctx, &progress, &outcome);
+                    out.push((unit.index, outcome));
+                }
+                out
+            });
+            task_units.insert(handle.id(), indices);
+        }
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; total];
+        while let Some(joined) = set.join_next_with_id().await {
+            match joined {
+                Ok((_, done)) => {
+                    for (i, o) in done {
+                        outcomes[i] = Some(o);
+                    }
+                }
+                Err(e) => {
+                    for &i in task_units.get(&e.id()).into_iter().flatten() {
+                        outcomes[i].get_or_insert_with(|| Outcome {
+                            at: ats[i].clone(),
+                            kind: OutcomeKind::Failed,
+                            message: "stopped by an internal error; the journal shows how far \
+                                      it got: run `keyward resume`"
+                                .into(),
+                            attempts: 0,
+                            warnings: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+        Summary {
+            outcomes: outcomes.into_iter().flatten().collect(),
+        }
+    }
+}
+
+fn report(ctx: &Ctx, progress: &Mutex<Progress>, outcome: &Outcome) {
+    // Counted and sent under one lock, so the counts arrive in order.
+    let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+    match outcome.kind {
+        OutcomeKind::Done => p.done += 1,
+        OutcomeKind::Failed => p.failed += 1,
+        OutcomeKind::Waiting => p.waiting += 1,
+    }
+    let (at, message, progress) = (outcome.at.to_string(), outcome.message.clone(), *p);
+    ctx.emit(match outcome.kind {
+        OutcomeKind::Done => RotationEvent::Finished {
+            at,
+            message,
+            progress,
+        },
+        OutcomeKind::Failed => RotationEvent::Failed {
+            at,
+            reason: message,
+            progress,
+        },
+        OutcomeKind::Waiting => RotationEvent::Waiting {
+            at,
+            reason: message,
+            progress,
+        },
+    });
+}

@@ -1,0 +1,1591 @@
+//! One credential's work: the journaled state machine of a rotation (create or roll or a
+//! person's new secret, store, deploy, verify, revoke the old key, commit), a revocation,
+//! a rollback, and the deletion of old keys past their grace period. Every transition is
+//! saved before the next step; every provider call retries transient failures.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::deploy;
+use super::engine::{Ctx, Work};
+use super::hooks::pause_at;
+use super::interact::Question;
+use super::plan::PlanItem;
+use super::writer::PersistError;
+use super::{Outcome, OutcomeKind, Phase, RotationEvent};
+use crate::inventory::journal::{
+    Action, DeployRecord, PendingRevocation, Rotation, Step, Style, VerificationRecord,
+};
+use crate::inventory::{
+    Credential, CredentialRef, Deploy, HistoryEntry, Inventory, ProviderKind, RemoteState,
+    RemoteStatus,
+};
+use crate::providers::{
+    Capabilities, ErrorKind, ProviderError, RotationStyle, SharedProvider, Target, Verification,
+};
+use crate::secret::Secret;
+
+/// Where a step leaves the work.
+enum Flow {
+    /// Saved; go on to the journal's next step.
+    Next,
+    /// Finished.
+    Done(String),
+    /// Stopped for a person; journaled.
+    Waiting(String),
+    /// Failed; the inventory says what state it is in.
+    Failed(String),
+}
+
+/// What a credential's work needs from the inventory and the provider.
+struct Resolved {
+    target: Target,
+    provider: SharedProvider,
+    caps: Capabilities,
+}
+
+/// One credential's work.
+pub(super) struct Job {
+    ctx: Arc<Ctx>,
+    at: CredentialRef,
+    attempts: u32,
+    unsaved_attempts: u32,
+    warnings: Vec<String>,
+}
+
+fn style_of(r: RotationStyle) -> Style {
+    match r {
+        RotationStyle::CreateThenRevoke => Style::CreateThenRevoke,
+        RotationStyle::RollInPlace => Style::RollInPlace,
+        RotationStyle::Manual => Style::Manual,
+    }
+}
+
+/// Whether the provider may have acted although it answered with an error (a 5xx or no
+/// answer), as opposed to refusing before acting (429, 4xx).
+fn ambiguous(e: &ProviderError) -> bool {
+    e.kind == ErrorKind::Transport || e.status.is_some_and(|s| s >= 500)
+}
+
+fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    let d = now - then;
+    if d.num_days() >= 1 {
+        format!("{} days ago", d.num_days())
+    } else if d.num_hours() >= 1 {
+        format!("{} hours ago", d.num_hours())
+    } else if d.num_minutes() >= 1 {
+        format!("{} minutes ago", d.num_minutes())
+    } else {
+        "just now".to_string()
+    }
+}
+
+fn manual_instructions(at: &CredentialRef, c: &Credential) -> String {
+    let mut s = format!("Issue a new key for {at}");
+    if !c.name.is_empty() {
+        s.push_str(&format!(" ({})", c.name));
+    }
+    s.push_str(" at the provider");
+    if let Some(url) = c.params.get("rotate_at") {
+        s.push_str(&format!(": {url}"));
+    }
+    if let Some(notes) = &c.notes {
+        s.push_str(&format!(". Notes: {notes}"));
+    }
+    s
+}
+
+/// Every key id the inventory knows about, on any credential: never a stray.
+fn recorded_ids(inv: &Inventory) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    for (_, _, c) in inv.credentials() {
+        ids.extend(c.remote_id.clone());
+        ids.extend(c.pending_revocations.iter().map(|p| p.remote_id.clone()));
+        if let Some(r) = &c.rotation {
+            ids.extend(r.old_remote_id.clone());
+            ids.extend(r.new_remote_id.clone());
+        }
+    }
+    ids
+}
+
+impl Job {
+    pub(super) fn new(ctx: Arc<Ctx>, at: CredentialRef) -> Job {
+        Job {
+            ctx,
+            at,
+            attempts: 0,
+            unsaved_attempts: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    pub(super) async fn run(mut self, work: Work) -> Outcome {
+        self.ctx.emit(RotationEvent::Started {
+            at: self.at.to_string(),
+            action: work.name(),
+        });
+        let flow = match work {
+            Work::Rotate => match self.begin_rotation().await {
+                Flow::Next => self.advance(false).await,
+                other => other,
+            },
+            Work::Resume => match self.journal() {
+                Some(_) => self.advance(true).await,
+                None => Flow::Done("nothing in flight".into()),
+            },
+            Work::Rollback => match self.journal() {
+                Some(_) => self.rollback().await,
+                None => Flow::Done("nothing in flight".into()),
+            },
+            Work::Revoke { emergency } => match self.begin_revoke(emergency).await {
+                Flow::Next => self.advance(false).await,
+                other => other,
+            },
+            Work::DeleteDue => self.delete_due().await,
+        };
+        let (kind, message) = match flow {
+            Flow::Done(m) => (OutcomeKind::Done, m),
+            Flow::Waiting(m) => (OutcomeKind::Waiting, m),
+            Flow::Failed(m) => (OutcomeKind::Failed, m),
+            Flow::Next => (OutcomeKind::Done, String::new()),
+        };
+        Outcome {
+            at: self.at,
+            kind,
+            message,
+            attempts: self.attempts,
+            warnings: self.warnings,
+        }
+    }
+
+    // ---- plumbing ----
+
+    fn journal(&self) -> Option<Rotation> {
+        self.ctx
+            .writer
+            .read(|inv| inv.credential(&self.at).and_then(|c| c.rotation.clone()))
+    }
+
+    fn resolve(&self) -> Result<Resolved, String> {
+        let target = self
+            .ctx
+            .writer
+            .read(|inv| Target::from_inventory(inv, &self.at))
+            .ok_or_else(|| "no such credential".to_string())?;
+        let kind = target.credential.provider;
+        let provider = self
+            .ctx
+            .providers
+            .get(kind)
+            .cloned()
+            .ok_or_else(|| format!("this build has no client for {kind} yet"))?;
+        let caps = provider.capabilities_for(&target);
+        Ok(Resolved {
+            target,
+            provider,
+            caps,
+        })
+    }
+
+    fn warn(&mut self, message: String) {
+        self.ctx.emit(RotationEvent::Warning {
+            at: self.at.to_string(),
+            message: message.clone(),
+        });
+        self.warnings.push(message);
+    }
+
+    async fn enter(&self, phase: Phase) {
+        self.ctx.emit(RotationEvent::Step {
+            at: self.at.to_string(),
+            phase,
+        });
+        pause_at(phase, &self.at).await;
+    }
+
+    fn count_attempt(&mut self) {
+        self.attempts += 1;
+        self.unsaved_attempts += 1;
+    }
+
+    fn retrying(&self, phase: Phase, attempt: u32, reason: String) {
+        self.ctx.emit(RotationEvent::Retrying {
+            at: self.at.to_string(),
+            phase,
+            attempt,
+            reason,
+        });
+    }
+
+    /// Calls the provider, trying transient failures again with backoff.
+    async fn call<T, F, Fut>(&mut self, phase: Phase, mut f: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let retry = self.ctx.options.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.count_attempt();
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() && attempt < retry.max_attempts => {
+                    self.retrying(phase, attempt, e.to_string());
+                    tokio::time::sleep(retry.backoff(attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn save<F>(&self, f: F) -> Result<(), PersistError>
+    where
+        F: FnOnce(&mut Credential) + Send + 'static,
+    {
+        let at = self.at.clone();
+        self.ctx
+            .writer
+            .commit(move |inv| {
+                if let Some(c) = inv.credential_mut(&at) {
+                    f(c);
+                }
+            })
+            .await
+    }
+
+    async fn save_journal<F>(&mut self, f: F) -> Result<(), PersistError>
+    where
+        F: FnOnce(&mut Rotation) + Send + 'static,
+    {
+        let now = self.ctx.now();
+        let add = std::mem::take(&mut self.unsaved_attempts);
+        let result = self
+            .save(move |c| {
+                if let Some(r) = c.rotation.as_mut() {
+                    f(r);
+                    r.updated_at = now;
+                    r.attempts += add;
+                }
+            })
+            .await;
+        if result.is_err() {
+            self.unsaved_attempts += add;
+        }
+        result
+    }
+
+    /// Records that the work stopped for a person.
+    async fn wait(&mut self, reason: &str) -> Flow {
+        let r = reason.to_string();
+        if let Err(e) = self
+            .save_journal(move |j| {
+                j.waiting_for = Some(r);
+            })
+            .await
+        {
+            self.warn(format!("could not record the wait: {e}"));
+        }
+        Flow::Waiting(reason.to_string())
+    }
+
+    /// Fails, leaving the journal in place with the error, for `resume` or `--rollback`.
+    async fn fail_keep(&mut self, message: String) -> Flow {
+        let m = message.clone();
+        if let Err(e) = self
+            .save_journal(move |j| {
+                j.last_error = Some(m);
+                j.waiting_for = None;
+            })
+            .await
+        {
+            return Flow::Failed(format!(
+                "{message} (and the error could not be recorded: {e})"
+            ));
+        }
+        Flow::Failed(message)
+    }
+
+    /// Removes the journal and records `event` in the history.
+    async fn clear_journal(
+        &mut self,
+        event: &'static str,
+        detail: String,
+    ) -> Result<(), PersistError> {
+        let now = self.ctx.now();
+        self.save(move |c| {
+            c.rotation = None;
+            c.history.push(HistoryEntry {
+                at: now,
+                event: event.to_string(),
+                detail,
+            });
+        })
+        .await
+    }
+
+    /// Gives the rotation up with nothing left at the provider: the journal goes, the
+    /// failure stays in the history.
+    async fn abandon(&mut self, message: String) -> Flow {
+        match self.clear_journal("rotation-failed", message.clone()).await {
+            Ok(()) => Flow::Failed(message),
+            Err(e) => Flow::Failed(format!(
+                "{message}; the journal could not be cleared ({e}): `keyward resume --rollback` \
+                 clears it"
+            )),
+        }
+    }
+
+    /// Deletes keys of the owner that this rotation made but never recorded: listed now, not
+    /// in the snapshot taken before the provider was asked, not recorded anywhere.
+    async fn sweep(
+        &mut self,
+        r: &Resolved,
+        journal: &Rotation,
+    ) -> Result<Vec<String>, ProviderError> {
+        let keys = self
+            .call(Phase::Create, || r.provider.list(&r.target))
+            .await?;
+        let recorded = self.ctx.writer.read(recorded_ids);
+        // Dates are not compared: keyward's clock (which --now may set) and the provider's
+        // need not agree. The snapshot is what tells.
+        let strays: Vec<String> = keys
+            .into_iter()
+            .filter(|k| {
+                !journal.known_keys.contains(&k.remote_id) && !recorded.contains(&k.remote_id)
+            })
+            .map(|k| k.remote_id)
+            .collect();
+        for id in &strays {
+            self.call(Phase::Create, || r.provider.delete(&r.target, id))
+                .await?;
+        }
+        Ok(strays)
+    }
+
+    async fn advance(&mut self, resuming: bool) -> Flow {
+        let mut resuming = resuming;
+        loop {
+            let Some(j) = self.journal() else {
+                return Flow::Failed("the journal is gone; nothing to continue".into());
+            };
+            let flow = match (j.action, j.step) {
+                (Action::Rotate, Step::Create) => match j.style {
+                    Style::CreateThenRevoke => self.create(resuming).await,
+                    Style::RollInPlace => self.roll().await,
+                    Style::Manual => self.manual_create().await,
+                },
+                (Action::Rotate, Step::Deploy) => self.deploy().await,
+                (Action::Rotate, Step::Verify) => self.verify().await,
+                (Action::Rotate, Step::RevokeOld) => self.revoke_old().await,
+                (Action::Revoke | Action::EmergencyRevoke, Step::Revoke) => self.revoke().await,
+                (_, step) => Flow::Failed(format!(
+                    "the journal ({}) stands at `{step}`, which its action has no such step; \
+                     `keyward resume --rollback` clears it",
+                    j.summary()
+                )),
+            };
+            resuming = false;
+            match flow {
+                Flow::Next => continue,
+                other => return other,
+            }
+        }
+    }
+
+    // ---- planning ----
+
+    pub(super) async fn plan_item(
+        &mut self,
+        why: String,
+    ) -> (PlanItem, Option<String>, Vec<String>) {
+        let provider = self
+            .ctx
+            .writer
+            .read(|inv| inv.credential(&self.at).map(|c| c.provider))
+            .unwrap_or(ProviderKind::Manual);
+        let mut item = PlanItem {
+            at: self.at.clone(),
+            why,
+            provider,
+            style: None,
+            steps: Vec::new(),
+            needs_person: Vec::new(),
+            warnings: Vec::new(),
+            blocked: None,
+            group: 0,
+        };
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => {
+                item.blocked = Some(e);
+                return (item, None, Vec::new());
+            }
+        };
+        let c = &r.target.credential;
+        let conn = c.connection.clone();
+        if let Some(j) = &c.rotation {
+            item.blocked = Some(format!(
+                "already in flight ({}): run `keyward resume`, or `keyward resume --rollback`",
+                j.summary()
+            ));
+            return (item, conn, Vec::new());
+        }
+        if c.remote.as_ref().map(|s| s.state) == Some(RemoteStatus::Revoked) {
+            item.blocked = Some("revoked: nothing to rotate".into());
+            return (item, conn, Vec::new());
+        }
+        let style = r.caps.rotation;
+        item.style = Some(style);
+        item.steps = match style {
+            RotationStyle::RollInPlace => {
+                vec![
+                    Phase::Create,
+                    Phase::Store,
+                    Phase::Deploy,
+                    Phase::Verify,
+                    Phase::Commit,
+                ]
+            }
+            _ => vec![
+                Phase::Create,
+                Phase::Store,
+                Phase::Deploy,
+                Phase::Verify,
+                Phase::RevokeOld,
+                Phase::Commit,
+            ],
+        };
+        let mut listed = Vec::new();
+        match style {
+            RotationStyle::RollInPlace => {
+                item.warnings.push(
+                    "rolls in place: the old value stops working at once, so its consumers fail \
+                     until the new one is deployed"
+                        .into(),
+                );
+                if c.remote_id.is_none() {
+                    item.blocked = Some("has no `remote_id` to roll".into());
+                }
+            }
+            RotationStyle::Manual => {
+                let mut issue =
+                    "a person to issue the new key at the provider and enter it".to_string();
+                if let Some(url) = c.params.get("rotate_at") {
+                    issue.push_str(&format!(" ({url})"));
+                }
+                item.needs_person.push(issue);
+                item.needs_person
+                    .push("a person to confirm the old key was revoked at the provider".into());
+            }
+            RotationStyle::CreateThenRevoke => {
+                match self.call(Phase::Plan, || r.provider.list(&r.target)).await {
+                    Ok(keys) => {
+                        listed = keys.iter().map(|k| k.remote_id.clone()).collect();
+                        if let Some(max) = r.caps.max_live_keys.map(|m| m as usize) {
+                            let pending: Vec<&str> = c
+                                .pending_revocations
+                                .iter()
+                                .map(|p| p.remote_id.as_str())
+                                .filter(|id| listed.iter().any(|l| l == id))
+                                .collect();
+                            if listed.len() >= max && listed.len() - pending.len() < max {
+                                item.warnings.push(format!(
+                                    "the owner holds {} keys, the provider's limit: the \
+                                     deactivated old key {} will be deleted early to make room",
+                                    listed.len(),
+                                    pending.join(", ")
+                                ));
+                            } else if listed.len() >= max {
+                                item.blocked = Some(format!(
+                                    "the owner already holds {} keys, the provider's limit ({}); \
+                                     revoke one first",
+                                    listed.len(),
+                                    listed.join(", ")
+                                ));
+                            }
+                        }
+                    }
+                    Err(e) => item.blocked = Some(format!("could not list the owner's keys: {e}")),
+                }
+            }
+        }
+        match &c.deploy {
+            Some(Deploy::Command { .. }) => {}
+            _ => item.needs_person.push(
+                Question::DeployedByHand {
+                    used_by: c.used_by.clone(),
+                    instructions: None,
+                }
+                .waiting_for()
+                .to_string(),
+            ),
+        }
+        if !r.caps.can_verify {
+            item.needs_person.push(
+                "a person to confirm the new secret works (the provider cannot check it)".into(),
+            );
+        }
+        (item, conn, listed)
+    }
+
+    // ---- rotation ----
+
+    async fn begin_rotation(&mut self) -> Flow {
+        self.enter(Phase::Plan).await;
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return Flow::Failed(e),
+        };
+        let c = &r.target.credential;
+        if let Some(j) = &c.rotation {
+            return Flow::Failed(format!(
+                "already in flight ({}): run `keyward resume`, or `keyward resume --rollback`",
+                j.summary()
+            ));
+        }
+        let style = style_of(r.caps.rotation);
+        let old = c.remote_id.clone();
+        let mut known = Vec::new();
+        match style {
+            Style::RollInPlace if old.is_none() => {
+                return Flow::Failed("has no `remote_id` to roll".into())
+            }
+            Style::CreateThenRevoke => {
+                let keys = match self.call(Phase::Plan, || r.provider.list(&r.target)).await {
+                    Ok(k) => k,
+                    Err(e) => return Flow::Failed(format!("could not list the owner's keys: {e}")),
+                };
+                known = keys.into_iter().map(|k| k.remote_id).collect();
+                if let Some(max) = r.caps.max_live_keys.map(|m| m as usize) {
+                    if known.len() >= max {
+                        if let Err(flow) = self.make_room(&r, &mut known, max).await {
+                            return flow;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        let now = self.ctx.now();
+        let mut journal = Rotation::new(
+            format!("rot-{}-{}", now.format("%Y%m%dT%H%M%SZ"), short_id()),
+            Action::Rotate,
+            style,
+            Step::Create,
+            now,
+            old,
+        );
+        journal.known_keys = known;
+        journal.attempts = std::mem::take(&mut self.unsaved_attempts);
+        match self.save(move |c| c.rotation = Some(journal)).await {
+            Ok(()) => Flow::Next,
+            Err(e) => Flow::Failed(format!(
+                "could not record the rotation before starting, so nothing was done: {e}"
+            )),
+        }
+    }
+
+    /// At the key limit: deletes this credential's deactivated old keys waiting out their
+    /// grace period, which keyward was going to delete anyway.
+    async fn make_room(
+        &mut self,
+        r: &Resolved,
+        known: &mut Vec<String>,
+        max: usize,
+    ) -> Result<(), Flow> {
+        let pending: Vec<String> = r
+            .target
+            .credential
+            .pending_revocations
+            .iter()
+            .map(|p| p.remote_id.clone())
+            .filter(|id| known.contains(id))
+            .collect();
+        if known.len() - pending.len() >= max {
+            return Err(Flow::Failed(format!(
+                "the owner already holds {} keys, the provider's limit ({}); revoke one first",
+                known.len(),
+                known.join(", ")
+            )));
+        }
+        for id in pending {
+            if known.len() < max {
+                break;
+            }
+            if let Err(e) = self
+                .call(Phase::Plan, || r.provider.delete(&r.target, &id))
+                .await
+            {
+                return Err(Flow::Failed(format!(
+                    "at the key limit, and deleting the deactivated old key {id} failed: {e}"
+                )));
+            }
+            let now = self.ctx.now();
+            let gone = id.clone();
+            if let Err(e) = self
+                .save(move |c| {
+                    c.pending_revocations.retain(|p| p.remote_id != gone);
+                    c.history.push(HistoryEntry {
+                        at: now,
+                        event: "deleted-old-key".into(),
+                        detail: format!("{gone}, early, to stay within the provider's key limit"),
+                    });
+                })
+                .await
+            {
+                return Err(Flow::Failed(format!(
+                    "deleted the deactivated old key {id} but could not record it: {e}"
+                )));
+            }
+            self.warn(format!(
+                "deleted the deactivated old key {id} before its grace period ended, to stay \
+                 within the provider's key limit"
+            ));
+            known.retain(|k| k != &id);
+        }
+        Ok(())
+    }
+
+    /// Create-then-revoke: asks the provider for a new key and saves it before anything else.
+    async fn create(&mut self, resuming: bool) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return self.fail_keep(e).await,
+        };
+        let Some(journal) = r.target.credential.rotation.clone() else {
+            return Flow::Failed("the journal is gone".into());
+        };
+        if resuming {
+            match self.sweep(&r, &journal).await {
+                Ok(gone) if !gone.is_empty() => self.warn(format!(
+                    "deleted {} made by the interrupted attempt but never recorded",
+                    gone.join(", ")
+                )),
+                Ok(_) => {}
+                Err(e) => {
+                    return self
+                        .fail_keep(format!(
+                            "could not check for a key left by the interrupted attempt: {e}"
+                        ))
+                        .await
+                }
+            }
+        }
+        self.enter(Phase::Create).await;
+        let retry = self.ctx.options.retry;
+        let mut attempt = 0;
+        let issued = loop {
+            attempt += 1;
+            self.count_attempt();
+            match r.provider.create(&r.target).await {
+                Ok(k) => break k,
+                Err(e) if e.is_transient() && attempt < retry.max_attempts => {
+                    if ambiguous(&e) {
+                        if let Err(s) = self.sweep(&r, &journal).await {
+                            return self
+                                .fail_keep(format!(
+                                    "create failed ({e}) and checking for a half-made key failed \
+                                     too ({s}): run `keyward resume`"
+                                ))
+                                .await;
+                        }
+                    }
+                    self.retrying(Phase::Create, attempt, e.to_string());
+                    tokio::time::sleep(retry.backoff(attempt)).await;
+                }
+                Err(e) => {
+                    if ambiguous(&e) {
+                        if let Err(s) = self.sweep(&r, &journal).await {
+                            return self
+                                .fail_keep(format!(
+                                    "create failed ({e}) and checking for a half-made key failed \
+                                     too ({s}): run `keyward resume`"
+                                ))
+                                .await;
+                        }
+                    }
+                    return self.abandon(format!("create failed: {e}")).await;
+                }
+            }
+        };
+        self.enter(Phase::Store).await;
+        let id = issued.remote_id.clone();
+        let stored = self
+            .save_journal(move |j| {
+                j.new_remote_id = Some(issued.remote_id);
+                j.new_secret = Some(issued.secret);
+                j.new_created_at = issued.created_at;
+                j.new_expires_at = issued.expires_at;
+                j.new_scopes = issued.scopes;
+                j.new_params = issued.params;
+                j.step = Step::Deploy;
+                j.last_error = None;
+                j.waiting_for = None;
+            })
+            .await;
+        match stored {
+            Ok(()) => Flow::Next,
+            Err(e) => {
+                // Invariant 1: a key whose secret is not safely stored is taken back.
+                match self
+                    .call(Phase::Store, || r.provider.delete(&r.target, &id))
+                    .await
+                {
+                    Ok(()) => {
+                        self.abandon(format!("{e}; the new key {id} was revoked again"))
+                            .await
+                    }
+                    Err(d) => Flow::Failed(format!(
+                        "{e}; revoking the new key {id} again failed too ({d}): run `keyward \
+                         resume` to remove it"
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Roll-in-place: the provider replaces the value; the old one dies at once.
+    async fn roll(&mut self) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return self.fail_keep(e).await,
+        };
+        self.enter(Phase::Create).await;
+        let issued = match self
+            .call(Phase::Create, || r.provider.roll(&r.target))
+            .await
+        {
+            Ok(k) => k,
+            Err(e) => {
+                let c = &r.target.credential;
+                let old_works = match &c.secret {
+                    Some(s) => {
+                        r.provider
+                            .verify(&r.target, c.remote_id.as_deref(), s)
+                            .await
+                            == Verification::Valid
+                    }
+                    None => false,
+                };
+                if old_works {
+                    return self.abandon(format!("roll failed: {e}")).await;
+                }
+                return self
+                    .fail_keep(format!(
+                        "roll failed: {e}; the old value may no longer work: run `keyward resume` \
+                         to roll again"
+                    ))
+                    .await;
+            }
+        };
+        self.enter(Phase::Store).await;
+        // The old value is dead: there is nothing to fall back to, so the save is retried.
+        let retry = self.ctx.options.retry;
+        let mut last = None;
+        for attempt in 1..=retry.max_attempts {
+            let k = issued.clone();
+            match self
+                .save_journal(move |j| {
+                    j.new_remote_id = Some(k.remote_id);
+                    j.new_secret = Some(k.secret);
+                    j.new_created_at = k.created_at;
+                    j.new_expires_at = k.expires_at;
+                    j.new_scopes = k.scopes;
+                    j.new_params = k.params;
+                    j.step = Step::Deploy;
+                    j.last_error = None;
+                })
+                .await
+            {
+                Ok(()) => return Flow::Next,
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(retry.backoff(attempt)).await;
+                }
+            }
+        }
+        let e = last.map(|e| e.to_string()).unwrap_or_default();
+        Flow::Failed(format!(
+            "the key was rolled but its new value could not be saved ({e}); the old value no \
+             longer works: run `keyward resume` to roll it again once the inventory can be saved"
+        ))
+    }
+
+    /// Manual: a person issues the key at the provider and enters it.
+    async fn manual_create(&mut self) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return self.fail_keep(e).await,
+        };
+        self.enter(Phase::Create).await;
+        let instructions = manual_instructions(&self.at, &r.target.credential);
+        let Some(secret) = self
+            .ctx
+            .interact
+            .enter_secret(&self.at, &instructions)
+            .await
+        else {
+            return self
+                .wait("a person to issue the new key at the provider and enter it")
+                .await;
+        };
+        self.enter(Phase::Store).await;
+        let now = self.ctx.now();
+        match self
+            .save_journal(move |j| {
+                j.new_secret = Some(secret);
+                j.new_created_at = Some(now);
+                j.step = Step::Deploy;
+                j.waiting_for = None;
+            })
+            .await
+        {
+            Ok(()) => Flow::Next,
+            Err(e) => Flow::Failed(format!(
+                "{e}; the secret you entered was not kept: revoke that key at the provider, or \
+                 run `keyward resume` and enter it again"
+            )),
+        }
+    }
+
+    async fn deploy(&mut self) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return self.fail_keep(e).await,
+        };
+        let c = &r.target.credential;
+        let Some(journal) = c.rotation.clone() else {
+            return Flow::Failed("the journal is gone".into());
+        };
+        let Some(secret) = journal.new_secret.clone() else {
+            return self
+                .fail_keep(
+                    "the journal has no new secret to deploy: `keyward resume --rollback`".into(),
+                )
+                .await;
+        };
+        self.enter(Phase::Deploy).await;
+        let record = match c.deploy.clone() {
+            Some(Deploy::Command { run }) => {
+                let out = self
+                    .run_sink(&run, &secret, journal.new_remote_id.as_deref(), c)
+                    .await;
+                DeployRecord {
+                    at: self.ctx.now(),
+                    sink: "command".into(),
+                    ok: out.ok,
+                    exit_code: out.exit_code,
+                    output: out.output,
+                    detail: out.detail,
+                }
+            }
+            manual => {
+                let instructions = match manual {
+                    Some(Deploy::Manual { instructions }) => instructions,
+                    _ => None,
+                };
+                let q = Question::DeployedByHand {
+                    used_by: c.used_by.clone(),
+                    instructions,
+                };
+                if !self.ctx.interact.confirm(&self.at, &q).await {
+                    return self.wait(q.waiting_for()).await;
+                }
+                DeployRecord {
+                    at: self.ctx.now(),
+                    sink: "manual".into(),
+                    ok: true,
+                    exit_code: None,
+                    output: String::new(),
+                    detail: "confirmed by a person".into(),
+                }
+            }
+        };
+        let ok = record.ok;
+        let detail = record.detail.clone();
+        let saved = self
+            .save_journal(move |j| {
+                if ok {
+                    j.step = Step::Verify;
+                    j.last_error = None;
+                } else {
+                    j.last_error = Some(record.detail.clone());
+                }
+                j.deploy = Some(record);
+                j.waiting_for = None;
+            })
+            .await;
+        match (ok, saved) {
+            (true, Ok(())) => Flow::Next,
+            (true, Err(e)) => Flow::Failed(format!(
+                "deployed, but that could not be recorded ({e}): `keyward resume` deploys again"
+            )),
+            (false, _) => Flow::Failed(format!(
+                "deploy failed: {detail}; the new key is stored: fix the command and run \
+                 `keyward resume`, or undo with `keyward resume --rollback`"
+            )),
+        }
+    }
+
+    /// Runs a command sink with `secret`, masking it and the credential's current secret.
+    async fn run_sink(
+        &self,
+        run: &str,
+        secret: &Secret,
+        new_remote_id: Option<&str>,
+        c: &Credential,
+    ) -> deploy::CommandOutcome {
+        let env = [
+            ("KEYWARD_CREDENTIAL", self.at.to_string()),
+            (
+                "KEYWARD_REMOTE_ID",
+                new_remote_id.unwrap_or_default().to_string(),
+            ),
+        ];
+        let mut mask = vec![secret];
+        mask.extend(c.secret.as_ref());
+        if let Some(new) = c.rotation.as_ref().and_then(|j| j.new_secret.as_ref()) {
+            mask.push(new);
+        }
+        deploy::run_command(run, secret, &env, &mask, self.ctx.options.deploy_timeout).await
+    }
+
+    async fn verify(&mut self) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return self.fail_keep(e).await,
+        };
+        let Some(journal) = r.target.credential.rotation.clone() else {
+            return Flow::Failed("the journal is gone".into());
+        };
+        let Some(secret) = journal.new_secret.clone() else {
+            return self
+                .fail_keep(
+                    "the journal has no new secret to verify: `keyward resume --rollback`".into(),
+                )
+                .await;
+        };
+        self.enter(Phase::Verify).await;
+        let retry = self.ctx.options.retry;
+        let mut attempt = 0;
+        let verdict = loop {
+            attempt += 1;
+            self.count_attempt();
+            let v = r
+                .provider
+                .verify(&r.target, journal.new_remote_id.as_deref(), &secret)
+                .await;
+            match v {
+                Verification::CouldNotCheck { reason } if attempt < retry.max_attempts => {
+                    self.retrying(Phase::Verify, attempt, reason);
+                    tokio::time::sleep(retry.backoff(attempt)).await;
+                }
+                v => break v,
+            }
+        };
+        let now = self.ctx.now();
+        let record = |confirmed: bool, reason: &str| VerificationRecord {
+            at: now,
+            result: verdict.label().to_string(),
+            reason: reason.to_string(),
+            confirmed_by_person: confirmed,
+        };
+        let (rec, next, failure) = match &verdict {
+            Verification::Valid => (record(false, ""), true, None),
+            Verification::CannotCheck { reason } => {
+                let q = Question::AcceptUnverified {
+                    reason: reason.clone(),
+                };
+                if self.ctx.interact.confirm(&self.at, &q).await {
+                    (record(true, reason), true, None)
+                } else {
+                    let rec = record(false, reason);
+                    let _ = self.save_journal(move |j| j.verification = Some(rec)).await;
+                    return self.wait(q.waiting_for()).await;
+                }
+            }
+            Verification::Invalid { reason } => (
+                record(false, reason),
+                false,
+                Some(format!(
+                    "the new key does not work: {reason}; run `keyward resume` to check again, \
+                     or undo with `keyward resume --rollback`"
+                )),
+            ),
+            Verification::CouldNotCheck { reason } => (
+                record(false, reason),
+                false,
+                Some(format!(
+                    "could not check the new key: {reason}; run `keyward resume` later"
+                )),
+            ),
+        };
+        let err = failure.clone();
+        let saved = self
+            .save_journal(move |j| {
+                j.verification = Some(rec);
+                j.waiting_for = None;
+                j.last_error = err;
+                if next {
+                    j.step = Step::RevokeOld;
+                }
+            })
+            .await;
+        match (failure, saved) {
+            (Some(f), _) => Flow::Failed(f),
+            (None, Ok(())) => Flow::Next,
+            (None, Err(e)) => Flow::Failed(format!(
+                "verified, but that could not be recorded ({e}): `keyward resume` checks again"
+            )),
+        }
+    }
+
+    async fn revoke_old(&mut self) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return self.fail_keep(e).await,
+        };
+        let Some(journal) = r.target.credential.rotation.clone() else {
+            return Flow::Failed("the journal is gone".into());
+        };
+        // Invariant 2, checked again from the record rather than trusted from the step.
+        let verified = journal.verification.as_ref().is_some_and(|v| {
+            v.result == "valid" || (v.result == "cannot-check" && v.confirmed_by_person)
+        });
+        if !verified {
+            return self
+                .fail_keep(
+                    "the journal stands at revoke-old without a verified new key; refusing to \
+                     revoke the old one"
+                        .into(),
+                )
+                .await;
+        }
+        self.enter(Phase::RevokeOld).await;
+        let now = self.ctx.now();
+        let mut pending = None;
+        let note: String;
+        match journal.style {
+            Style::RollInPlace => note = "the old value died with the roll".into(),
+            Style::Manual => {
+                let q = Question::RevokedByHand {
+                    old_remote_id: journal.old_remote_id.clone(),
+                    instructions: r.target.credential.params.get("rotate_at").cloned(),
+                };
+                if !self.ctx.interact.confirm(&self.at, &q).await {
+                    return self.wait(q.waiting_for()).await;
+                }
+                let old = journal.old_remote_id.clone().unwrap_or_default();
+                if let Err(e) = self
+                    .call(Phase::RevokeOld, || r.provider.delete(&r.target, &old))
+                    .await
+                {
+                    return self
+                        .fail_keep(format!("could not record the revocation: {e}"))
+                        .await;
+                }
+                note = "the old key was revoked by a person".into();
+            }
+            Style::CreateThenRevoke => match journal.old_remote_id.clone() {
+                None => note = "no old key was recorded".into(),
+                Some(old) => {
+                    if r.caps.reports_last_used {
+                        self.report_old_use(&r, &journal, now).await;
+                    }
+                    let grace = self.ctx.options.grace;
+                    if r.caps.can_deactivate && grace > chrono::Duration::zero() {
+                        match self
+                            .call(Phase::RevokeOld, || r.provider.deactivate(&r.target, &old))
+                            .await
+                        {
+                            Ok(()) => {
+                                pending = Some(PendingRevocation {
+                                    remote_id: old.clone(),
+                                    deactivated_at: now,
+                                    delete_after: now + grace,
+                                    last_error: None,
+                                });
+                                note = format!(
+                                    "old key {old} deactivated, to be deleted after {}",
+                                    (now + grace).format("%Y-%m-%d")
+                                );
+                            }
+                            Err(e) if e.kind == ErrorKind::NotFound => {
+                                note = format!("old key {old} was already gone");
+                            }
+                            Err(e) => {
+                                return self
+                                    .fail_keep(format!(
+                                        "could not deactivate the old key {old}: {e}; the new key \
+                                         is in place: run `keyward resume`"
+                                    ))
+                                    .await
+                            }
+                        }
+                    } else {
+                        if let Err(e) = self
+                            .call(Phase::RevokeOld, || r.provider.delete(&r.target, &old))
+                            .await
+                        {
+                            return self
+                                .fail_keep(format!(
+                                    "could not delete the old key {old}: {e}; the new key is in \
+                                     place: run `keyward resume`"
+                                ))
+                                .await;
+                        }
+                        note = format!("old key {old} deleted");
+                    }
+                }
+            },
+        }
+        self.commit_rotation(pending, note).await
+    }
+
+    /// Says how recently the old key was used, and warns when that was after the new key
+    /// was deployed: some consumer still holds the old one.
+    async fn report_old_use(&mut self, r: &Resolved, journal: &Rotation, now: DateTime<Utc>) {
+        match self
+            .call(Phase::RevokeOld, || r.provider.inspect(&r.target))
+            .await
+        {
+            Ok(Some(k)) => match k.last_used_at {
+                Some(used) => {
+                    let deployed = journal.deploy.as_ref().map(|d| d.at);
+                    if deployed.is_some_and(|d| used > d) {
+                        self.warn(format!(
+                            "the old key was used {} , after the new one was deployed: a \
+                             consumer may still hold it",
+                            ago(now, used)
+                        ));
+                    } else {
+                        self.warn(format!("the old key was last used {}", ago(now, used)));
+                    }
+                }
+                None => self.warn("the old key was never used".into()),
+            },
+            Ok(None) => {}
+            Err(e) => self.warn(format!("could not see when the old key was last used: {e}")),
+        }
+    }
+
+    /// Makes the new key the credential's and removes the journal, in one save.
+    async fn commit_rotation(&mut self, pending: Option<PendingRevocation>, note: String) -> Flow {
+        self.enter(Phase::Commit).await;
+        let now = self.ctx.now();
+        let detail = note.clone();
+        let saved = self
+            .save(move |c| {
+                let Some(j) = c.rotation.take() else { return };
+                let new_id = j.new_remote_id.clone();
+                if j.new_secret.is_some() {
+                    c.secret = j.new_secret;
+                }
+                if new_id.is_some() {
+                    c.remote_id = new_id.clone();
+                }
+                c.created_at = j.new_created_at.or(Some(now));
+                c.expires_at = j.new_expires_at;
+                if !j.new_scopes.is_empty() {
+                    c.scopes = j.new_scopes;
+                }
+                c.params.extend(j.new_params);
+                c.last_rotated_at = Some(now);
+                c.last_used_at = None;
+                c.remote = Some(RemoteState {
+                    state: RemoteStatus::Active,
+                    checked_at: now,
+                });
+                c.pending_revocations.extend(pending);
+                let from_to = match (j.old_remote_id, new_id) {
+                    (Some(o), Some(n)) if o != n => format!("{o} -> {n}; "),
+                    (None, Some(n)) => format!("new key {n}; "),
+                    _ => String::new(),
+                };
+                c.history.push(HistoryEntry {
+                    at: now,
+                    event: "rotated".into(),
+                    detail: format!("{from_to}{detail} ({})", j.id),
+                });
+            })
+            .await;
+        match saved {
+            Ok(()) => Flow::Done(format!("rotated; {note}")),
+            Err(e) => Flow::Failed(format!(
+                "rotated at the provider, but the result could not be recorded ({e}): run \
+                 `keyward resume` to record it"
+            )),
+        }
+    }
+
+    // ---- revocation ----
+
+    async fn begin_revoke(&mut self, emergency: bool) -> Flow {
+        self.enter(Phase::Plan).await;
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return Flow::Failed(e),
+        };
+        let c = &r.target.credential;
+        if let Some(j) = &c.rotation {
+            return Flow::Failed(format!(
+                "already in flight ({}): finish it with `keyward resume`, or undo it with \
+                 `keyward resume --rollback`, first",
+                j.summary()
+            ));
+        }
+        let style = style_of(r.caps.rotation);
+        if c.remote_id.is_none() && style != Style::Manual {
+            return Flow::Failed("has no `remote_id`: nothing to revoke at the provider".into());
+        }
+        if c.remote.as_ref().map(|s| s.state) == Some(RemoteStatus::Revoked) {
+            return Flow::Done("already revoked".into());
+        }
+        let now = self.ctx.now();
+        let action = if emergency {
+            Action::EmergencyRevoke
+        } else {
+            Action::Revoke
+        };
+        let journal = Rotation::new(
+            format!("rev-{}-{}", now.format("%Y%m%dT%H%M%SZ"), short_id()),
+            action,
+            style,
+            Step::Revoke,
+            now,
+            c.remote_id.clone(),
+        );
+        match self.save(move |c| c.rotation = Some(journal)).await {
+            Ok(()) => Flow::Next,
+            Err(e) => Flow::Failed(format!(
+                "could not record the revocation before starting, so nothing was done: {e}"
+            )),
+        }
+    }
+
+    async fn revoke(&mut self) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return self.fail_keep(e).await,
+        };
+        let Some(journal) = r.target.credential.rotation.clone() else {
+            return Flow::Failed("the journal is gone".into());
+        };
+        self.enter(Phase::Revoke).await;
+        let emergency = journal.action == Action::EmergencyRevoke;
+        let old = journal.old_remote_id.clone().unwrap_or_default();
+        if journal.style == Style::Manual {
+            let q = Question::RevokedByHand {
+                old_remote_id: journal.old_remote_id.clone(),
+                instructions: r.target.credential.params.get("rotate_at").cloned(),
+            };
+            if !self.ctx.interact.confirm(&self.at, &q).await {
+                return self.wait(q.waiting_for()).await;
+            }
+        }
+        let grace = self.ctx.options.grace;
+        let deactivate_only = !emergency
+            && r.caps.can_deactivate
+            && grace > chrono::Duration::zero()
+            && journal.style != Style::Manual;
+        let mut deleted = true;
+        if deactivate_only {
+            match self
+                .call(Phase::Revoke, || r.provider.deactivate(&r.target, &old))
+                .await
+            {
+                Ok(()) => deleted = false,
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => {
+                    return self
+                        .fail_keep(format!("could not deactivate {old}: {e}"))
+                        .await
+                }
+            }
+        } else if let Err(e) = self
+            .call(Phase::Revoke, || r.provider.delete(&r.target, &old))
+            .await
+        {
+            return self.fail_keep(format!("could not delete {old}: {e}")).await;
+        }
+        self.enter(Phase::Commit).await;
+        let now = self.ctx.now();
+        let (event, message) = if deleted {
+            (
+                if emergency {
+                    "emergency-revoked"
+                } else {
+                    "revoked"
+                },
+                if old.is_empty() {
+                    "revoked".to_string()
+                } else {
+                    format!("{old} revoked")
+                },
+            )
+        } else {
+            (
+                "deactivated",
+                format!(
+                    "{old} deactivated, to be deleted after {}",
+                    (now + grace).format("%Y-%m-%d")
+                ),
+            )
+        };
+        let (detail, id) = (message.clone(), journal.id.clone());
+        let saved = self
+            .save(move |c| {
+                c.rotation = None;
+                if deleted {
+                    c.secret = None;
+                    c.remote = Some(RemoteState {
+                        state: RemoteStatus::Revoked,
+                        checked_at: now,
+                    });
+                } else {
+                    c.remote = Some(RemoteState {
+                        state: RemoteStatus::Inactive,
+                        checked_at: now,
+                    });
+                    c.pending_revocations.push(PendingRevocation {
+                        remote_id: old,
+                        deactivated_at: now,
+                        delete_after: now + grace,
+                        last_error: None,
+                    });
+                }
+                c.history.push(HistoryEntry {
+                    at: now,
+                    event: event.into(),
+                    detail: format!("{detail} ({id})"),
+                });
+            })
+            .await;
+        match saved {
+            Ok(()) => Flow::Done(message),
+            Err(e) => Flow::Failed(format!(
+                "{message} at the provider, but that could not be recorded ({e}): run `keyward \
+                 resume` to record it"
+            )),
+        }
+    }
+
+    /// Deletes this credential's old keys whose grace period is over.
+    async fn delete_due(&mut self) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return Flow::Failed(e),
+        };
+        self.enter(Phase::DeleteOld).await;
+        let now = self.ctx.now();
+        let due: Vec<String> = r
+            .target
+            .credential
+            .pending_revocations
+            .iter()
+            .filter(|p| p.delete_after <= now)
+            .map(|p| p.remote_id.clone())
+            .collect();
+        let mut deleted = Vec::new();
+        let mut failed = Vec::new();
+        for id in due {
+            let result = self
+                .call(Phase::DeleteOld, || r.provider.delete(&r.target, &id))
+                .await;
+            let gone = id.clone();
+            let saved = match &result {
+                Ok(()) => {
+                    self.save(move |c| {
+                        c.pending_revocations.retain(|p| p.remote_id != gone);
+                        if c.remote_id.as_deref() == Some(gone.as_str()) {
+                            // A revoked credential's own key: now gone for good.
+                            c.secret = None;
+                            c.remote = Some(RemoteState {
+                                state: RemoteStatus::Revoked,
+                                checked_at: now,
+                            });
+                        }
+                        c.history.push(HistoryEntry {
+                            at: now,
+                            event: "deleted-old-key".into(),
+                            detail: format!("{gone}, its grace period over"),
+                        });
+                    })
+                    .await
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    self.save(move |c| {
+                        for p in &mut c.pending_revocations {
+                            if p.remote_id == gone {
+                                p.last_error = Some(msg.clone());
+                            }
+                        }
+                    })
+                    .await
+                }
+            };
+            match (result, saved) {
+                (Ok(()), Ok(())) => deleted.push(id),
+                (Ok(()), Err(e)) => failed.push(format!("{id} deleted but not recorded ({e})")),
+                (Err(e), _) => failed.push(format!("{id}: {e}")),
+            }
+        }
+        if failed.is_empty() {
+            Flow::Done(format!("deleted old key {}", deleted.join(", ")))
+        } else {
+            Flow::Failed(format!("could not delete old key {}", failed.join("; ")))
+        }
+    }
+
+    // ---- rollback ----
+
+    async fn rollback(&mut self) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return Flow::Failed(e),
+        };
+        let Some(journal) = r.target.credential.rotation.clone() else {
+            return Flow::Done("nothing in flight".into());
+        };
+        self.enter(Phase::Rollback).await;
+        let refuse = |why: &str| Flow::Failed(format!("cannot roll back: {why}"));
+        match (journal.action, journal.style, journal.step) {
+            (Action::Revoke | Action::EmergencyRevoke, _, _) => {
+                return refuse(
+                    "the key may already be revoked, and revoking cannot be undone; `keyward \
+                     resume` finishes the revocation",
+                )
+            }
+            (_, _, Step::RevokeOld) => {
+                return refuse(
+                    "the new key is verified and the old one may already be revoked; `keyward \
+                     resume` finishes the rotation",
+                )
+            }
+            (_, Style::RollInPlace, Step::Create) => {
+                let c = &r.target.credential;
+                let old_works = match &c.secret {
+                    Some(s) => {
+                        r.provider
+                            .verify(&r.target, c.remote_id.as_deref(), s)
+                            .await
+                            == Verification::Valid
+                    }
+                    None => false,
+                };
+                if !old_works {
+                    return refuse(
+                        "the key may have been rolled already and the old value no longer works; \
+                         `keyward resume` rolls it again",
+                    );
+                }
+            }
+            (_, Style::RollInPlace, _) => {
+                return refuse(
+                    "the old value died with the roll; `keyward resume` finishes the rotation",
+                )
+            }
+            (_, Style::Manual, _) => {}
+            (_, Style::CreateThenRevoke, Step::Create) => match self.sweep(&r, &journal).await {
+                Ok(gone) if !gone.is_empty() => self.warn(format!(
+                    "deleted {} made by the interrupted attempt",
+                    gone.join(", ")
+                )),
+                Ok(_) => {}
+                Err(e) => {
+                    return self
+                        .fail_keep(format!(
+                            "could not check for a key left by the interrupted attempt: {e}"
+                        ))
+                        .await
+                }
+            },
+            (_, Style::CreateThenRevoke, _) => {
+                // A deploy cut short leaves no record but may have reached some consumers;
+                // putting the old secret back is harmless where it never left.
+                if let Err(flow) = self.revert_consumers(&r).await {
+                    return flow;
+                }
+                if let Some(new) = journal.new_remote_id.clone() {
+                    if let Err(e) = self
+                        .call(Phase::Rollback, || r.provider.delete(&r.target, &new))
+                        .await
+                    {
+                        return self
+                            .fail_keep(format!(
+                                "rolling back: could not delete the new key {new}: {e}"
+                            ))
+                            .await;
+                    }
+                }
+            }
+        }
+        let note = match journal.style {
+            Style::Manual => {
+                "rolled back; if a new key was issued at the provider, revoke it there"
+            }
+            _ => "rolled back; the old key stays in use",
+        };
+        match self
+            .clear_journal("rotation-rolled-back", format!("{note} ({})", journal.id))
+            .await
+        {
+            Ok(()) => Flow::Done(note.to_string()),
+            Err(e) => Flow::Failed(format!("{note}, but the journal could not be cleared: {e}")),
+        }
+    }
+
+    /// Puts the old secret back where a deploy may have put the new one.
+    async fn revert_consumers(&mut self, r: &Resolved) -> Result<(), Flow> {
+        let c = &r.target.credential;
+        match c.deploy.clone() {
+            Some(Deploy::Command { run }) => {
+                let Some(old) = c.secret.clone() else {
+                    self.warn(
+                        "the old secret is not in the inventory, so the consumers were not \
+                         reverted by the deploy command"
+                            .into(),
+                    );
+                    return Ok(());
+                };
+                let out = self.run_sink(&run, &old, c.remote_id.as_deref(), c).await;
+                if out.ok {
+                    Ok(())
+                } else {
+                    Err(self
+                        .fail_keep(format!(
+                            "rolling back: the deploy command could not put the old secret back: \
+                             {}",
+                            out.detail
+                        ))
+                        .await)
+                }
+            }
+            _ => {
+                let q = Question::RevertedByHand {
+                    used_by: c.used_by.clone(),
+                };
+                if self.ctx.interact.confirm(&self.at, &q).await {
+                    Ok(())
+                } else {
+                    Err(self.wait(q.waiting_for()).await)
+                }
+            }
+        }
+    }
+}
+
+fn short_id() -> String {
+    use rand::Rng;
+    rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(6)
+        .map(|b| char::from(b).to_ascii_lowercase())
+        .collect()
+}

@@ -1,0 +1,290 @@
+//! `keyward rotate`, `resume` and `revoke` as a person or a cron job runs them, against the
+//! sandbox: plans and dry runs, exit codes (0 done, 1 failed, 4 waiting for a person),
+//! plain progress lines on stderr, summaries, and never a secret on screen.
+
+mod support;
+
+use keyward::inventory::journal::Step;
+use keyward::inventory::{Deploy, RemoteStatus};
+use support::sandbox_inventory::{
+    assert_no_secret, assert_settled, at, keys, load, read, works, write,
+};
+use support::workspace::{assert_one_line_error, hash, Workspace};
+
+fn text(out: &std::process::Output) -> (String, String) {
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    assert_no_secret(&o);
+    assert_no_secret(&e);
+    (o, e)
+}
+
+#[test]
+fn dry_run_shows_the_plan_and_changes_nothing() {
+    let ws = Workspace::new();
+    write(&ws, 2, None);
+    let before = hash(&ws.inventory());
+    let out = ws.run(&["rotate", "--client", "acme", "--dry-run"], "");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Plan: 2 credential(s)"), "{stdout}");
+    assert!(
+        stdout.contains("acme/k0  sandbox  create-then-revoke  (client acme)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("steps: create > store > deploy > verify > revoke-old > commit"));
+    assert!(stdout.contains("Dry run: nothing was changed."));
+    assert_eq!(hash(&ws.inventory()), before);
+}
+
+#[test]
+fn rotate_with_a_command_sink_finishes_and_the_consumer_gets_the_new_secret() {
+    let ws = Workspace::new();
+    // Each consumer file is named by the new key's id, passed in the environment.
+    let deploy = Deploy::Command {
+        run: format!("cat > '{}'/\"$KEYWARD_REMOTE_ID\"", ws.dir.path().display()),
+    };
+    let old = write(&ws, 3, Some(deploy));
+    let out = ws.run(&["rotate", "acme/k0", "acme/k2", "--yes"], "");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Rotated: 2 done, 0 failed, 0 waiting for a person."),
+        "{stdout}"
+    );
+    // stderr is not a terminal: plain lines, one per credential.
+    assert!(
+        stderr.contains("acme/k0: done: rotated; old key"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("acme/k2: done: rotated; old key"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\r'),
+        "no bar drawn off a terminal: {stderr:?}"
+    );
+
+    let inv = load(&ws);
+    for r in ["acme/k0", "acme/k2"].map(at) {
+        assert_settled(&ws, &inv, &r);
+        let c = inv.credential(&r).unwrap();
+        assert_ne!(c.secret, old.credential(&r).unwrap().secret);
+        assert_eq!(c.pending_revocations.len(), 1);
+    }
+    // The untouched one is untouched.
+    assert_eq!(
+        inv.credential(&at("acme/k1")),
+        old.credential(&at("acme/k1"))
+    );
+    // Each rotation is in the audit log, and the chain holds.
+    let log = read(&ws.path("inventory.yaml.age.audit.jsonl"));
+    assert_no_secret(&log);
+    let rotated: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["action"] == "rotated")
+        .collect();
+    let mut logged: Vec<&str> = rotated
+        .iter()
+        .filter_map(|e| e["credential"].as_str())
+        .collect();
+    logged.sort();
+    assert_eq!(logged, ["acme/k0", "acme/k2"], "{log}");
+    let verified = ws.run(&["audit", "--verify"], "");
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified).1);
+
+    for r in ["acme/k0", "acme/k2"].map(at) {
+        let c = inv.credential(&r).unwrap();
+        let consumer = ws.path(c.remote_id.as_deref().unwrap());
+        assert_eq!(
+            read(&consumer),
+            format!("{}\n", c.secret.as_ref().unwrap().expose_secret())
+        );
+    }
+}
+
+#[test]
+fn without_a_person_manual_steps_wait_and_resume_with_yes_finishes() {
+    let ws = Workspace::new();
+    write(&ws, 1, None);
+    let r = at("acme/k0");
+    let out = ws.run(&["rotate", "acme/k0"], "");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("0 done, 0 failed, 1 waiting for a person"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("`keyward resume` continues"), "{stdout}");
+    let inv = load(&ws);
+    let j = inv.credential(&r).unwrap().rotation.clone().unwrap();
+    assert_eq!(j.step, Step::Deploy);
+    // The new key is recorded and works; the old one is untouched.
+    let c = inv.credential(&r).unwrap();
+    let new_id = j.new_remote_id.clone().unwrap();
+    assert!(works(
+        &ws,
+        &inv,
+        &r,
+        &new_id,
+        j.new_secret.as_ref().unwrap()
+    ));
+    assert!(works(
+        &ws,
+        &inv,
+        &r,
+        c.remote_id.as_deref().unwrap(),
+        c.secret.as_ref().unwrap()
+    ));
+
+    // `check` reports the interrupted rotation.
+    let check = ws.run(&["check"], "");
+    assert_eq!(check.status.code(), Some(1));
+
+    let out = ws.run(&["resume"], "");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out).0);
+    let out = ws.run(&["resume", "--yes"], "");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Resumed: 1 done"), "{stdout}");
+    assert_settled(&ws, &load(&ws), &r);
+    // Nothing left: resume says so.
+    let out = ws.run(&["resume"], "");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).0.contains("Nothing in flight."));
+}
+
+#[test]
+fn a_failing_deploy_exits_1_and_rollback_restores_the_old_key() {
+    let ws = Workspace::new();
+    let old = write(
+        &ws,
+        1,
+        Some(Deploy::Command {
+            run: "cat; echo 'bad gateway' >&2; exit 2".into(),
+        }),
+    );
+    let r = at("acme/k0");
+    let out = ws.run(&["rotate", "acme/k0", "--yes"], "");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("failed  acme/k0: deploy failed: the deploy command exited with status 2"),
+        "{stdout}"
+    );
+    assert_eq!(keys(&ws, &load(&ws), &r).len(), 2);
+
+    // Rolling back asks for a confirmation that a cron job cannot give.
+    let out = ws.run(&["resume", "--rollback"], "");
+    assert_one_line_error(&out, "rolling back needs a confirmation");
+    // The rollback redeploys the old secret with the same (still failing) command: fix it.
+    let mut inv = load(&ws);
+    let sink = ws.path("sink");
+    inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        run: format!("cat > '{}'", sink.display()),
+    });
+    drop(
+        keyward::store::Store::open_locked(
+            &ws.inventory(),
+            &keyward::store::Keyring::load(&[ws.default_identity()]).unwrap(),
+        )
+        .map(|(mut s, _)| s.save(&inv).unwrap()),
+    );
+    let out = ws.run(&["resume", "--rollback", "--yes"], "");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Rolled back: 1 done"), "{stdout}");
+    let inv = load(&ws);
+    assert_settled(&ws, &inv, &r);
+    let c = inv.credential(&r).unwrap();
+    assert_eq!(c.secret, old.credential(&r).unwrap().secret);
+    assert_eq!(
+        read(&sink),
+        format!("{}\n", c.secret.as_ref().unwrap().expose_secret())
+    );
+    assert_eq!(keys(&ws, &inv, &r).len(), 1);
+}
+
+#[test]
+fn revoke_needs_a_yes_then_deactivates_or_with_emergency_deletes() {
+    let ws = Workspace::new();
+    write(&ws, 2, None);
+    let before = hash(&ws.inventory());
+    let out = ws.run(&["revoke", "acme/k0"], "");
+    assert_one_line_error(&out, "revoking needs a confirmation");
+    assert_eq!(hash(&ws.inventory()), before);
+
+    let out = ws.run(&["revoke", "acme/k0", "--yes"], "");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("deactivated, to be deleted after"),
+        "{stdout}"
+    );
+    let out = ws.run(&["revoke", "acme/k1", "--emergency", "--yes"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).0);
+
+    let inv = load(&ws);
+    let (k0, k1) = (at("acme/k0"), at("acme/k1"));
+    assert_eq!(keys(&ws, &inv, &k0)[0].state, RemoteStatus::Inactive);
+    assert_eq!(inv.credential(&k0).unwrap().pending_revocations.len(), 1);
+    assert!(keys(&ws, &inv, &k1).is_empty());
+    let c1 = inv.credential(&k1).unwrap();
+    assert_eq!(c1.remote.as_ref().unwrap().state, RemoteStatus::Revoked);
+    assert!(c1.secret.is_none());
+    let log = read(&ws.path("inventory.yaml.age.audit.jsonl"));
+    assert_eq!(log.matches("\"action\":\"revoked\"").count(), 2, "{log}");
+}
+
+#[test]
+fn bulk_rotation_by_client_reports_every_credential() {
+    let ws = Workspace::new();
+    write(
+        &ws,
+        30,
+        Some(Deploy::Command {
+            run: "cat >/dev/null".into(),
+        }),
+    );
+    let out = ws.run(
+        &[
+            "rotate",
+            "--client",
+            "acme",
+            "--yes",
+            "--concurrency",
+            "16",
+            "--per-provider",
+            "16",
+        ],
+        "",
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Rotated: 30 done, 0 failed, 0 waiting"),
+        "{stdout}"
+    );
+    assert_eq!(stderr.matches(": done: rotated").count(), 30, "{stderr}");
+    let inv = load(&ws);
+    for (r, _, _) in inv.credentials() {
+        assert_settled(&ws, &inv, &r);
+    }
+}
+
+#[test]
+fn rotate_needs_something_to_rotate() {
+    let ws = Workspace::new();
+    write(&ws, 1, None);
+    let out = ws.run(&["rotate"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let out = ws.run(&["rotate", "acme/nope"], "");
+    assert_one_line_error(&out, "no credential `acme/nope`");
+    let out = ws.run(&["rotate", "--expiring", "30"], "");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).0.contains("Nothing to rotate."));
+}

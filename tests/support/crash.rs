@@ -1,0 +1,41 @@
+//! Kills the real binary at a rotation step: `keyward rotate CRED --yes` runs with
+//! `KEYWARD_TEST_PAUSE_AT` (binary built with `--features test-hooks`), the test waits for the
+//! hook's marker line on stdout, then sends SIGKILL.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use super::workspace::Workspace;
+
+/// Starts `keyward rotate <at> --yes` paused at `point`, waits for the marker line, and
+/// kills the process with SIGKILL there.
+pub fn rotate_and_kill_at(ws: &Workspace, at: &str, point: &str) {
+    let mut child = ws
+        .keyward()
+        .args(["rotate", at, "--yes"])
+        .env("KEYWARD_TEST_PAUSE_AT", point)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn keyward");
+    let stdout = child.stdout.take().expect("stdout");
+    let marker = format!("KEYWARD_TEST_PAUSED {point} {at}");
+    let mut seen = Vec::new();
+    let paused = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| {
+            seen.push(line.clone());
+            line == marker
+        });
+    if !paused {
+        let out = child.wait_with_output().expect("wait");
+        panic!(
+            "keyward never paused at {point}; stdout: {}\nstderr: {}",
+            seen.join("\n"),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    child.kill().expect("SIGKILL");
+    assert!(!child.wait().expect("wait").success());
+}
