@@ -83,15 +83,21 @@ pub type ProviderLookup<'a> = dyn Fn(ProviderKind) -> Option<SharedProvider> + '
 
 /// Inspects `refs` (empty: every credential whose provider has an API in this build) at
 /// their providers, at most `concurrency` at a time, reporting progress. Outcomes come
-/// back in the order of `refs` (or of the inventory).
+/// back in the order of `refs` (or of the inventory). `inventory_path` locates what lives
+/// beside the inventory (the sandbox's state); `manual` credentials have nothing remote
+/// to ask and are skipped.
 pub async fn sync(
     inv: &Inventory,
+    inventory_path: &std::path::Path,
     refs: &[CredentialRef],
     http: &Http,
     concurrency: usize,
     progress: impl Fn(SyncEvent),
 ) -> Vec<SyncOutcome> {
-    let lookup = |kind| registry::provider_for(kind, http);
+    let lookup = |kind| match kind {
+        crate::inventory::ProviderKind::Manual => None,
+        kind => registry::provider_for_inventory(kind, http, inventory_path),
+    };
     sync_with(inv, refs, &lookup, concurrency, progress).await
 }
 

@@ -10,14 +10,16 @@ use crate::providers::{registry, Verification};
 use crate::sync::{prepare, ProviderLookup, Providers};
 
 /// Checks the secrets of `refs` (empty: every credential), at most `concurrency` at a time;
-/// answers in the order asked.
+/// answers in the order asked. `inventory_path` locates what lives beside the inventory
+/// (the sandbox's state).
 pub async fn verify(
     inv: &Inventory,
+    inventory_path: &std::path::Path,
     refs: &[CredentialRef],
     http: &Http,
     concurrency: usize,
 ) -> Vec<(CredentialRef, Verification)> {
-    let lookup = |kind| registry::provider_for(kind, http);
+    let lookup = |kind| registry::provider_for_inventory(kind, http, inventory_path);
     verify_with(inv, refs, &lookup, concurrency).await
 }
 

@@ -761,3 +761,79 @@ fn a_brief_save_refuses_to_overwrite_another_writers_change() {
         "{list}"
     );
 }
+
+/// Regression: `keyward show … | head` panicked with "failed printing to stdout: Broken
+/// pipe" and a backtrace.
+#[test]
+fn a_reader_closing_the_pipe_early_is_not_a_panic() {
+    let ws = Workspace::new();
+    let kept = ws.path("demo");
+    ws.ok(&["demo", "--keep-in", kept.to_str().unwrap()], "");
+    for args in [&["list"][..], &["show", "acme/crm-sync"], &["report"]] {
+        let mut child = ws
+            .keyward()
+            .env("KEYWARD_INVENTORY", kept.join("demo.yaml.age"))
+            .env("KEYWARD_IDENTITY", kept.join("demo-identity.txt"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away before keyward prints
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+/// The demo's sandbox is seeded from the demo inventory, so a newcomer can sync, verify
+/// and rotate demo keys offline exactly as with a real provider.
+#[test]
+fn the_demo_syncs_verifies_and_rotates_offline() {
+    let ws = Workspace::new();
+    let kept = ws.path("demo");
+    ws.ok(&["demo", "--keep-in", kept.to_str().unwrap()], "");
+    let demo = |args: &[&str]| {
+        ws.keyward()
+            .env("KEYWARD_INVENTORY", kept.join("demo.yaml.age"))
+            .env("KEYWARD_IDENTITY", kept.join("demo-identity.txt"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let sync = demo(&["sync", "--json"]);
+    assert_eq!(
+        sync.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&sync.stderr)
+    );
+    let text = String::from_utf8_lossy(&sync.stdout);
+    assert!(
+        !text.contains("\"missing\""),
+        "every demo key is known to the sandbox: {text}"
+    );
+    let verify = demo(&["verify", "acme/mail-send"]);
+    assert_eq!(verify.status.code(), Some(0));
+    let rotate = demo(&["rotate", "acme/mail-send", "--yes"]);
+    let err = String::from_utf8_lossy(&rotate.stderr);
+    assert_eq!(
+        rotate.status.code(),
+        Some(0),
+        "{err}{}",
+        String::from_utf8_lossy(&rotate.stdout)
+    );
+    let shown: serde_json::Value =
+        serde_json::from_slice(&demo(&["show", "acme/mail-send", "--json"]).stdout).unwrap();
+    assert_ne!(
+        shown["remote_id"], "sbx_demo_0002",
+        "a new key replaced the old one"
+    );
+    assert_eq!(shown["status"], "ok");
+    assert_eq!(
+        demo(&["verify", "acme/mail-send"]).status.code(),
+        Some(0),
+        "the new secret works"
+    );
+}

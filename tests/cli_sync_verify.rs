@@ -197,7 +197,7 @@ fn verify_exits_3_when_something_cannot_be_checked_and_1_for_an_unknown_credenti
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("a manual credential has no provider API"),
+        stdout.contains("no API: the provider offers no way to check a key"),
         "{stdout}"
     );
 

@@ -72,11 +72,12 @@ async fn sync_and_verify_a_whole_inventory() {
     by_hand.secret = Some(Secret::new("hunter2hunter2"));
     inv.insert("acme", by_hand);
 
-    let verdicts: BTreeMap<String, Verification> = verify(&inv, &[], &http, 3)
-        .await
-        .into_iter()
-        .map(|(at, v)| (at.integration, v))
-        .collect();
+    let verdicts: BTreeMap<String, Verification> =
+        verify(&inv, std::path::Path::new("unused.yaml.age"), &[], &http, 3)
+            .await
+            .into_iter()
+            .map(|(at, v)| (at.integration, v))
+            .collect();
     assert_eq!(verdicts["app"], Verification::Valid);
     let invalid = |name: &str, code: &str| matches!(&verdicts[name], Verification::Invalid { reason } if reason.contains(code));
     assert!(
@@ -98,7 +99,7 @@ async fn sync_and_verify_a_whole_inventory() {
     assert_eq!(
         verdicts["by-hand"],
         Verification::CannotCheck {
-            reason: "a manual credential has no provider API".into()
+            reason: "no API: the provider offers no way to check a key".into()
         }
     );
     let all_text = format!("{verdicts:?}");
@@ -108,7 +109,15 @@ async fn sync_and_verify_a_whole_inventory() {
     );
 
     let events = std::sync::Mutex::new(Vec::new());
-    let outcomes = sync(&inv, &[], &http, 3, |e| events.lock().unwrap().push(e)).await;
+    let outcomes = sync(
+        &inv,
+        std::path::Path::new("unused.yaml.age"),
+        &[],
+        &http,
+        3,
+        |e| events.lock().unwrap().push(e),
+    )
+    .await;
     let labels: Vec<(String, &str)> = outcomes
         .iter()
         .map(|o| (o.at.integration.clone(), o.result.label()))

@@ -16,6 +16,7 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
     let mut options = DashboardOptions::new(title);
     options.read_only = read_only;
     options.now = Some(ctx.now());
+    options.inventory_path = Some(ctx.inventory.clone());
     if !read_only {
         options.save = Some(Box::new(move |inv| {
             store.save_briefly(inv).map_err(|e| e.to_string())

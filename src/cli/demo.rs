@@ -7,7 +7,9 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::Context;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, ProviderKind};
+use crate::providers::sandbox::Sandbox;
+use crate::providers::Target;
 use crate::store::{Keyring, Store};
 
 /// The demo inventory, encrypted to the demo identity. Demo-only: never real secrets.
@@ -54,7 +56,29 @@ pub fn materialize(dir: &Path, now: DateTime<Utc>) -> Result<(PathBuf, PathBuf)>
         );
     }
     Store::create(&inventory_path, &inv)?;
+    seed_sandbox(&inventory_path, &inv)?;
     Ok((inventory_path, identity_path))
+}
+
+/// Gives the sandbox beside the demo inventory the keys the inventory records, so that
+/// sync, verify and rotation find them there as they would at a real provider.
+fn seed_sandbox(inventory_path: &Path, inv: &Inventory) -> Result<()> {
+    let sandbox = Sandbox::beside(inventory_path);
+    let targets: Vec<Target> = inv
+        .credentials()
+        .filter(|(_, _, c)| c.provider == ProviderKind::Sandbox)
+        .filter_map(|(at, _, _)| Target::from_inventory(inv, &at))
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        for target in &targets {
+            sandbox.import_key(target).await?;
+        }
+        Ok::<_, crate::providers::ProviderError>(())
+    })?;
+    Ok(())
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -241,6 +241,7 @@ pub fn stdout_is_terminal() -> bool {
 
 /// Runs keyward with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
+    quiet_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -261,6 +262,24 @@ pub fn main() -> i32 {
             failure_code
         }
     }
+}
+
+/// `keyward list | head` closes the pipe early; `println!` then panics. Like other Unix
+/// tools (and ripgrep), stop quietly instead: the reader has all it wanted.
+fn quiet_on_broken_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        previous(info);
+    }));
 }
 
 /// The error and its causes on one line, without a backtrace.

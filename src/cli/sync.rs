@@ -123,6 +123,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let http = Http::default();
     let outcomes = runtime()?.block_on(sync(
         &inv,
+        &ctx.inventory,
         &args.credentials,
         &http,
         args.concurrency,

@@ -50,8 +50,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     }
     eprintln!("checking {} credential(s)…", args.credentials.len());
     let http = Http::default();
-    let results =
-        super::sync::runtime()?.block_on(verify(&inv, &args.credentials, &http, args.concurrency));
+    let results = super::sync::runtime()?.block_on(verify(
+        &inv,
+        &ctx.inventory,
+        &args.credentials,
+        &http,
+        args.concurrency,
+    ));
     let any = |label: &str| results.iter().any(|(_, v)| v.label() == label);
     let exit = if any("invalid") {
         2

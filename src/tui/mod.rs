@@ -43,6 +43,8 @@ pub struct DashboardOptions {
     pub save: Option<SaveHook>,
     /// Where reveals, copies and saved syncs are recorded; `None` records nothing.
     pub audit: Option<AuditHook>,
+    /// The inventory file, so providers that live beside it (the sandbox) can be reached.
+    pub inventory_path: Option<std::path::PathBuf>,
 }
 
 impl DashboardOptions {
@@ -56,6 +58,7 @@ impl DashboardOptions {
             no_color: theme::no_color_requested(),
             save: None,
             audit: None,
+            inventory_path: None,
         }
     }
 }

@@ -29,7 +29,7 @@ use super::view;
 use super::{AuditHook, DashboardOptions, SaveHook};
 use crate::inventory::{Inventory, ProviderKind};
 use crate::providers::http::{Http, HttpConfig};
-use crate::providers::registry::provider_for;
+use crate::providers::registry::{provider_for, provider_for_inventory};
 use crate::providers::{Target, Verification};
 
 /// How often the spinner moves while work runs.
@@ -58,6 +58,7 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
         no_color,
         save,
         audit,
+        inventory_path,
     } = options;
     let settings = Settings {
         title,
@@ -81,8 +82,17 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
         }
     };
 
-    let result = TerminalGuard::enter()
-        .and_then(|guard| event_loop(guard, inventory, settings, save, audit, &handle));
+    let result = TerminalGuard::enter().and_then(|guard| {
+        event_loop(
+            guard,
+            inventory,
+            settings,
+            save,
+            audit,
+            inventory_path,
+            &handle,
+        )
+    });
     if let Some(rt) = owned {
         // Calls still in flight are abandoned, not awaited: the person asked to leave.
         rt.shutdown_background();
@@ -181,6 +191,7 @@ fn event_loop(
     settings: Settings,
     mut save: Option<SaveHook>,
     mut audit: Option<AuditHook>,
+    inventory_path: Option<std::path::PathBuf>,
     handle: &tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
     let size = guard.terminal.size().context("reading the terminal size")?;
@@ -212,7 +223,10 @@ fn event_loop(
             update(&mut state, Action::Failed(message));
         }
     }
-    let http = Http::new(HttpConfig::default());
+    let providers = Providers {
+        http: Http::new(HttpConfig::default()),
+        beside: inventory_path,
+    };
     let in_tmux = clipboard::in_tmux();
 
     let mut outcome = Ok(());
@@ -255,7 +269,7 @@ fn event_loop(
         while let Some(action) = pending.pop() {
             for effect in update(&mut state, action) {
                 match effect {
-                    Effect::Run(job) => spawn_job(handle, &http, *job, tx.clone()),
+                    Effect::Run(job) => spawn_job(handle, &providers, *job, tx.clone()),
                     Effect::Copy(secret) => {
                         let bytes = clipboard::osc52(&secret, in_tmux);
                         let backend = guard.terminal.backend_mut();
@@ -290,9 +304,21 @@ fn event_loop(
 
 /// Runs one provider call on a task; its answer comes back on `tx`. Errors are redacted
 /// with every secret the target holds, whatever the provider put in them.
-fn spawn_job(handle: &tokio::runtime::Handle, http: &Http, job: Job, tx: Sender<Msg>) {
+/// Where background jobs find their providers.
+struct Providers {
+    http: Http,
+    /// The inventory file: the sandbox keeps its state beside it.
+    beside: Option<std::path::PathBuf>,
+}
+
+fn spawn_job(handle: &tokio::runtime::Handle, providers: &Providers, job: Job, tx: Sender<Msg>) {
     let Job { kind, row, target } = job;
-    let provider = provider_for(target.credential.provider, http);
+    let provider = match (target.credential.provider, &providers.beside) {
+        // A manual credential has nothing remote to ask; the message below says so.
+        (ProviderKind::Manual, _) => None,
+        (kind, Some(path)) => provider_for_inventory(kind, &providers.http, path),
+        (kind, None) => provider_for(kind, &providers.http),
+    };
     handle.spawn(async move {
         let remote_id = target.credential.remote_id.clone();
         let Some(provider) = provider else {
