@@ -300,16 +300,6 @@ impl Cloudflare {
         })
     }
 
-    fn remote_id<'a>(&self, target: &'a Target) -> Result<&'a str, ProviderError> {
-        target.credential.remote_id.as_deref().ok_or_else(|| {
-            ProviderError::config(
-                ProviderKind::Cloudflare,
-                Some(&target.at),
-                "needs `remote_id`: the Cloudflare token id",
-            )
-        })
-    }
-
     /// Sends one request with the management token and returns the final reply.
     async fn call(
         &self,
@@ -487,7 +477,7 @@ impl Provider for Cloudflare {
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
         let conn = self.conn(target)?;
-        let id = self.remote_id(target)?;
+        let id = target.remote_id("the Cloudflare token id")?;
         let Some(token) = self.get_token(&conn, id).await? else {
             return Ok(None);
         };
@@ -507,7 +497,9 @@ impl Provider for Cloudflare {
 
     async fn create(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
         let conn = self.conn(target)?;
-        let old = self.existing_token(&conn, self.remote_id(target)?).await?;
+        let old = self
+            .existing_token(&conn, target.remote_id("the Cloudflare token id")?)
+            .await?;
         let now = Utc::now();
         let name = rotated_name(&old.name, now);
         let expires = twin_expiry(&old, target, now);
@@ -580,7 +572,7 @@ impl Provider for Cloudflare {
 
     async fn roll(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
         let conn = self.conn(target)?;
-        let id = self.remote_id(target)?;
+        let id = target.remote_id("the Cloudflare token id")?;
         // Read first: the roll answer carries only the value, and a token that is gone
         // should fail here rather than after its value changed.
         let token = self.existing_token(&conn, id).await?;

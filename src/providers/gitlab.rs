@@ -222,16 +222,6 @@ impl Gitlab {
         }
     }
 
-    fn remote_id<'a>(&self, target: &'a Target) -> Result<&'a str, ProviderError> {
-        target.credential.remote_id.as_deref().ok_or_else(|| {
-            ProviderError::config(
-                ProviderKind::Gitlab,
-                Some(&target.at),
-                "needs `remote_id`: the GitLab token id",
-            )
-        })
-    }
-
     async fn call(
         &self,
         conn: &Conn<'_>,
@@ -380,7 +370,7 @@ impl Provider for Gitlab {
         let conn = self.conn(target)?;
         let owner = self.owner(target)?;
         let token = self
-            .get_token(&conn, &owner, self.remote_id(target)?)
+            .get_token(&conn, &owner, target.remote_id("the GitLab token id")?)
             .await?;
         Ok(token.as_ref().map(remote_key))
     }
@@ -409,7 +399,7 @@ impl Provider for Gitlab {
     async fn roll(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
         let conn = self.conn(target)?;
         let owner = self.owner(target)?;
-        let id = self.remote_id(target)?;
+        let id = target.remote_id("the GitLab token id")?;
         let period = target
             .credential
             .rotate_every_days

@@ -112,6 +112,18 @@ impl Target {
             })
     }
 
+    /// The provider's id for the key, which every call about an existing key needs;
+    /// `what` says what that id is at this provider (e.g. "the GitLab token id").
+    pub fn remote_id(&self, what: &str) -> Result<&str, ProviderError> {
+        self.credential.remote_id.as_deref().ok_or_else(|| {
+            ProviderError::config(
+                self.credential.provider,
+                Some(&self.at),
+                format!("needs `remote_id`: {what}"),
+            )
+        })
+    }
+
     /// A required management secret from the connection's `auth` map.
     pub fn auth(&self, name: &str) -> Result<&Secret, ProviderError> {
         let conn = self.connection.as_ref().ok_or_else(|| {

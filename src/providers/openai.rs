@@ -535,13 +535,7 @@ impl Provider for OpenAi {
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
         guarded(target, async {
-            let id = target.credential.remote_id.as_deref().ok_or_else(|| {
-                ProviderError::config(
-                    ProviderKind::Openai,
-                    Some(&target.at),
-                    "needs `remote_id` (the key id, key_…)",
-                )
-            })?;
+            let id = target.remote_id("the key id, key_…")?;
             let c = Conn::new(self, target)?;
             match kind_of(target)? {
                 Kind::AdminKey => Ok(c

@@ -9,7 +9,6 @@ use crate::inventory::ProviderKind;
 /// The provider for `kind`, sharing `http`'s connection pool and limits; `None` for a kind
 /// this build has no client for yet.
 pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
-    let _ = (http, Arc::new(()));
     match kind {
         ProviderKind::AwsIam => Some(Arc::new(super::aws::AwsIam::new(http))),
         ProviderKind::Cloudflare => Some(Arc::new(super::cloudflare::Cloudflare::new(http))),

@@ -358,7 +358,7 @@ impl Sandbox {
     /// rotate. A key the sandbox already knows is left as it is.
     pub async fn import_key(&self, target: &Target) -> Result<(), ProviderError> {
         let c = target.credential.clone();
-        let id = self.remote_id(target)?.to_string();
+        let id = target.remote_id("the sandbox key id")?.to_string();
         let secret = c
             .secret
             .clone()
@@ -381,14 +381,6 @@ impl Sandbox {
             Ok(((), true))
         })
         .await
-    }
-
-    fn remote_id<'a>(&self, target: &'a Target) -> Result<&'a str, ProviderError> {
-        target
-            .credential
-            .remote_id
-            .as_deref()
-            .ok_or_else(|| config(target, "has no `remote_id` to look up"))
     }
 }
 
@@ -511,7 +503,7 @@ impl Provider for Sandbox {
     }
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
-        let id = self.remote_id(target)?.to_string();
+        let id = target.remote_id("the sandbox key id")?.to_string();
         self.call(target, "GET /keys/{id}", move |_, state, _| {
             Ok((
                 state.keys.iter().find(|k| k.id == id).map(remote_key),
@@ -570,7 +562,7 @@ impl Provider for Sandbox {
     }
 
     async fn roll(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
-        let id = self.remote_id(target)?.to_string();
+        let id = target.remote_id("the sandbox key id")?.to_string();
         let t = target.clone();
         self.call(
             target,

@@ -289,13 +289,7 @@ impl Provider for Sendgrid {
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
         guarded(target, async {
-            let id = target.credential.remote_id.as_deref().ok_or_else(|| {
-                ProviderError::config(
-                    ProviderKind::Sendgrid,
-                    Some(&target.at),
-                    "needs `remote_id` (the SendGrid api_key_id)",
-                )
-            })?;
+            let id = target.remote_id("the SendGrid api_key_id")?;
             Conn::new(self, target)?.fetch(id).await
         })
         .await

@@ -336,13 +336,7 @@ impl Provider for Twilio {
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
         guarded(target, async {
-            let sid = target.credential.remote_id.as_deref().ok_or_else(|| {
-                ProviderError::config(
-                    ProviderKind::Twilio,
-                    Some(&target.at),
-                    "needs `remote_id` (the API key's SK… SID)",
-                )
-            })?;
+            let sid = target.remote_id("the API key's SK… SID")?;
             let c = Conn::new(self, target)?;
             Ok(c.fetch(sid).await?.map(KeyEntry::into_remote))
         })

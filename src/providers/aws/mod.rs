@@ -125,15 +125,6 @@ impl AwsIam {
         )
     }
 
-    /// The access key id the credential records.
-    fn remote_id(target: &Target) -> Result<&str, ProviderError> {
-        target
-            .credential
-            .remote_id
-            .as_deref()
-            .ok_or_else(|| Self::config_error(target, "needs `remote_id`: the key's access key id"))
-    }
-
     /// Sends `action` with `params`, signed with `credentials`; error answers become
     /// errors whose kind follows AWS's error code.
     async fn call(
@@ -321,7 +312,7 @@ impl Provider for AwsIam {
     }
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
-        let id = Self::remote_id(target)?;
+        let id = target.remote_id("the key's access key id")?;
         let credentials = Self::management(target)?;
         let reply = match self
             .call(
