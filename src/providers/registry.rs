@@ -7,7 +7,7 @@ use super::SharedProvider;
 use crate::inventory::ProviderKind;
 
 /// The provider for `kind`, sharing `http`'s connection pool and limits; `None` for a kind
-/// this build has no client for yet.
+/// that lives beside an inventory rather than behind an API (see [`provider_for_inventory`]).
 pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
     match kind {
         ProviderKind::AwsIam => Some(Arc::new(super::aws::AwsIam::new(http))),
