@@ -274,6 +274,12 @@ fn parse_yaml(source_name: &str, text: &str) -> Result<Batch, ImportError> {
         if let Some(cut) = message.rfind(" at line ") {
             message.truncate(cut);
         }
+        let message = match message.split_once(": ") {
+            Some((path, rest)) if !path.contains(' ') => {
+                format!("{path}: {}", crate::inventory::validate::safe_message(rest))
+            }
+            _ => crate::inventory::validate::safe_message(&message),
+        };
         err(source_name, line, message)
     })?;
     let mut batch = Batch {

@@ -72,6 +72,50 @@ impl Secret {
     }
 }
 
+/// Masks runs of 32 or more token characters: whatever a provider echoes back, a key or a
+/// token never reaches an error message.
+pub fn redact_tokens(text: &str) -> String {
+    let is_token = |c: char| c.is_ascii_alphanumeric() || "-_.+/=".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 32 {
+            out.push_str(MASK);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_token(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// For a parser's "invalid type: string \"…\", expected a map" and the like, which quote
+/// the offending value (it may be a secret typed in the wrong place): just what was expected.
+/// `None` when the message quotes no value.
+pub fn expected_part(message: &str) -> Option<&str> {
+    let quotes_value = [
+        "invalid type: ",
+        "invalid value: ",
+        "invalid length ",
+        "unknown variant ",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p));
+    match message.rsplit_once(", expected ") {
+        Some((_, expected)) if quotes_value => Some(expected),
+        _ => None,
+    }
+}
+
 impl PartialEq for Secret {
     /// Constant-time enough for our use: both values are ours, and comparison only
     /// decides whether a key changed.

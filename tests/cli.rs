@@ -837,3 +837,53 @@ fn the_demo_syncs_verifies_and_rotates_offline() {
         "the new secret works"
     );
 }
+
+/// A crash while an inventory is open must not write its plaintext to a core file.
+#[test]
+fn core_dumps_are_off_while_keyward_runs() {
+    let ws = Workspace::new();
+    ws.init();
+    // `add` waits for the secret on stdin: alive long enough to look at its limits.
+    let mut child = ws
+        .keyward()
+        .args(["add", "acme/x", "--provider", "manual"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let limits_path = format!("/proc/{}/limits", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let core = loop {
+        let limits = std::fs::read_to_string(&limits_path).unwrap_or_default();
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .unwrap_or("")
+            .to_string();
+        let hard_is_zero = line.split_whitespace().nth(5) == Some("0");
+        if hard_is_zero || std::time::Instant::now() > deadline {
+            break line;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(
+        &fields[4..6],
+        ["0", "0"],
+        "soft and hard core limits: {core}"
+    );
+}
+
+/// Regression: a private key passed to `recipients add` was echoed back in the error.
+#[test]
+fn a_private_key_given_as_a_recipient_is_not_echoed() {
+    let ws = Workspace::new();
+    ws.init();
+    let private = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+    let out = ws.run(&["recipients", "add", private], "");
+    let line = assert_one_line_error(&out, "this is a private key");
+    assert!(!line.contains("QQQQ"), "{line}");
+}

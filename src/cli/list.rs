@@ -38,8 +38,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .filter(|r| args.client.as_ref().is_none_or(|c| &r.client == c))
         .filter(|r| {
             args.expiring.is_none_or(|days| {
-                r.due_at
-                    .is_some_and(|due| due <= now + Duration::days(i64::from(days)))
+                r.due_at.is_some_and(|due| {
+                    now.checked_add_signed(Duration::days(i64::from(days)))
+                        .is_none_or(|until| due <= until)
+                })
             })
         })
         .filter(|r| {

@@ -241,6 +241,7 @@ pub fn stdout_is_terminal() -> bool {
 
 /// Runs keyward with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
+    no_core_dumps();
     quiet_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -262,6 +263,21 @@ pub fn main() -> i32 {
             failure_code
         }
     }
+}
+
+/// A crash must not write the decrypted inventory to a core file, and other processes of
+/// the same user must not read this one's memory: no core dumps, not dumpable (which also
+/// refuses ptrace attach). Best effort: a system that refuses leaves things as they were.
+fn no_core_dumps() {
+    use rustix::process::{setrlimit, Resource, Rlimit};
+    let _ = setrlimit(
+        Resource::Core,
+        Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    );
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
 }
 
 /// `keyward list | head` closes the pipe early; `println!` then panics. Like other Unix

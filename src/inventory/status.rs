@@ -175,7 +175,10 @@ pub fn assess(credential: &Credential, global: &Policy, now: DateTime<Utc>) -> A
     let rotation_due = credential
         .last_rotated_at
         .or(credential.created_at)
-        .map(|from| from + Duration::days(i64::from(policy.rotate_every_days)));
+        // Checked: a period too long for the calendar means never due, not a panic.
+        .and_then(|from| {
+            from.checked_add_signed(Duration::days(i64::from(policy.rotate_every_days)))
+        });
     if let Some(due) = rotation_due {
         if due <= now {
             found.push((
@@ -348,6 +351,19 @@ mod tests {
             a.reasons[3].to_string(),
             "scope `admin` broader than needed"
         );
+    }
+
+    /// Regression: `rotate_every_days: 4000000000` overflowed the date and panicked every
+    /// command that judges status.
+    #[test]
+    fn an_absurd_rotation_period_is_never_due_not_a_panic() {
+        let mut c = cred();
+        c.created_at = days_ago(1);
+        c.last_used_at = days_ago(1);
+        c.rotate_every_days = Some(u32::MAX);
+        let a = assess(&c, &Policy::default(), now());
+        assert_eq!(a.status, Status::Unknown);
+        assert_eq!(a.due_at, None);
     }
 
     #[test]

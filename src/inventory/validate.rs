@@ -57,6 +57,7 @@ impl SchemaError {
             Some((p, m)) if !p.contains(' ') && !p.is_empty() => (p.to_string(), m.to_string()),
             _ => (String::new(), message),
         };
+        let message = safe_message(&message);
         SchemaError {
             key_path,
             message,
@@ -64,6 +65,25 @@ impl SchemaError {
         }
     }
 }
+
+/// A parser message without the offending value, which may be a secret typed in the wrong
+/// place (`auth: sk-live-…` where a map belongs). An unknown provider or key keeps its name,
+/// with anything token-like masked.
+pub(crate) fn safe_message(message: &str) -> String {
+    if message.starts_with("unknown variant ") || message.starts_with("unknown field ") {
+        return crate::secret::redact_tokens(message);
+    }
+    match crate::secret::expected_part(message) {
+        Some(expected) => {
+            let kind = message.split(':').next().unwrap_or("invalid value");
+            format!("{kind}, expected {expected}")
+        }
+        None => crate::secret::redact_tokens(message),
+    }
+}
+
+/// The longest rotation, warning or staleness period accepted: a century.
+pub const MAX_PERIOD_DAYS: u32 = 36_500;
 
 #[derive(Deserialize)]
 struct VersionProbe {
@@ -119,6 +139,21 @@ pub fn check(inv: &Inventory) -> Vec<(Vec<Segment>, String)> {
         }
     }
 
+    // Periods beyond a century are typos (and overflow date arithmetic downstream).
+    let period = |days: Option<u32>| days.is_some_and(|d| d > MAX_PERIOD_DAYS);
+    for (field, days) in [
+        ("rotate_every_days", inv.policy.rotate_every_days),
+        ("warn_before_days", inv.policy.warn_before_days),
+        ("stale_after_days", inv.policy.stale_after_days),
+    ] {
+        if period(Some(days)) {
+            problems.push((
+                vec![key("policy"), key(field)],
+                format!("{days} days is more than {MAX_PERIOD_DAYS}"),
+            ));
+        }
+    }
+
     let mut client_ids = HashSet::new();
     for (ci, client) in inv.clients.iter().enumerate() {
         let client_path = vec![key("clients"), Index(ci)];
@@ -145,6 +180,21 @@ pub fn check(inv: &Inventory) -> Vec<(Vec<Segment>, String)> {
                         cred.id, client.id
                     ),
                 ));
+            }
+            for (field, days) in [
+                ("rotate_every_days", cred.rotate_every_days),
+                ("warn_before_days", cred.warn_before_days),
+                ("stale_after_days", cred.stale_after_days),
+            ] {
+                if period(days) {
+                    problems.push((
+                        with(&path, &[key(field)]),
+                        format!(
+                            "{} days is more than {MAX_PERIOD_DAYS}",
+                            days.unwrap_or_default()
+                        ),
+                    ));
+                }
             }
             if let Some(conn_id) = &cred.connection {
                 match inv.connection(conn_id) {
@@ -347,6 +397,36 @@ clients:
             "{e}"
         );
         assert!(e.contains("line 13"), "{e}");
+    }
+
+    /// Regression: a secret typed where a map belongs was quoted back by the YAML parser
+    /// ("invalid type: string \"sk-live-…\", expected a map") onto stderr.
+    #[test]
+    fn a_misplaced_secret_is_not_quoted_in_the_error() {
+        let text = "version: 1\nconnections:\n  - id: c\n    provider: sendgrid\n    auth: SG.live-secret-value\n";
+        let e = err(text);
+        assert!(!e.contains("SG.live-secret-value"), "{e}");
+        assert_eq!(
+            e,
+            "connections[0].auth: invalid type, expected a map (line 5, column 11)"
+        );
+        let long = GOOD.replace(
+            "provider: manual",
+            "provider: sk_live_0123456789abcdefghijklmnopqrstuvwxyz",
+        );
+        assert!(!err(&long).contains("0123456789abcdef"), "{}", err(&long));
+    }
+
+    #[test]
+    fn periods_beyond_a_century_are_refused_with_their_line() {
+        let e = err(&GOOD.replace(
+            "provider: manual",
+            "provider: manual\n        rotate_every_days: 4000000000",
+        ));
+        assert_eq!(
+            e,
+            "clients[0].integrations[1].rotate_every_days: 4000000000 days is more than 36500 (line 13, column 9)"
+        );
     }
 
     #[test]

@@ -208,7 +208,6 @@ pub struct Api {
 }
 
 /// A final answer: any status that retrying would not change.
-#[derive(Debug)]
 pub struct Reply {
     /// The HTTP status.
     pub status: u16,
@@ -404,6 +403,16 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     .map(Duration::from_secs_f64)
 }
 
+/// Only the status and size: the body and headers may carry a key just created.
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Reply {
     /// The body if the status is 2xx; otherwise an error naming the status and what the
     /// provider said.
@@ -478,12 +487,9 @@ impl Reply {
 /// only what was expected and where.
 fn describe_mismatch(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    let quotes_value = ["invalid type: ", "invalid value: ", "unknown variant "]
-        .iter()
-        .any(|p| text.starts_with(p));
-    match text.rsplit_once(", expected ") {
-        Some((_, expected)) if quotes_value => format!("a value is not {expected}"),
-        _ => redact_tokens(&text),
+    match crate::secret::expected_part(&text) {
+        Some(expected) => format!("a value is not {expected}"),
+        None => redact_tokens(&text),
     }
 }
 
@@ -514,31 +520,7 @@ fn between(text: &str, open: &str, close: &str) -> Option<String> {
     Some(text[start..end].to_string())
 }
 
-/// Masks runs of 32 or more token characters: whatever a provider echoes back, a key or a
-/// token never reaches an error message.
-pub fn redact_tokens(text: &str) -> String {
-    let is_token = |c: char| c.is_ascii_alphanumeric() || "-_.+/=".contains(c);
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= 32 {
-            out.push_str(crate::secret::MASK);
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if is_token(c) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
+pub use crate::secret::redact_tokens;
 
 #[cfg(test)]
 mod tests {

@@ -155,6 +155,16 @@ impl Keyring {
 /// or `ssh-rsa …`.
 pub fn parse_recipient(text: &str) -> Result<Box<dyn age::Recipient + Send>, StoreError> {
     let text = text.trim();
+    // A private key pasted where a public one belongs is never echoed back.
+    if ["AGE-SECRET-KEY-", "AGE-PLUGIN-", "-----BEGIN"]
+        .iter()
+        .any(|p| text.starts_with(p))
+    {
+        return Err(StoreError::Recipient {
+            recipient: "(a private key)".into(),
+            detail: "this is a private key: pass its public key (`age1…`, `ssh-ed25519 …`), and keep this one secret".into(),
+        });
+    }
     let bad = |detail: String| StoreError::Recipient {
         recipient: text.chars().take(60).collect(),
         detail,
