@@ -40,7 +40,10 @@ fn init_creates_an_identity_and_an_empty_inventory_and_refuses_to_overwrite() {
         &std::fs::metadata(ws.inventory()).unwrap().permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
-    assert_eq!(ws.ok(&["list"], "").trim(), "No credentials match.");
+    assert_eq!(
+        ws.ok(&["list"], "").trim(),
+        "The inventory is empty: add a credential with `keyward add` or `keyward import`."
+    );
     let before = hash(&ws.inventory());
     let again = ws.run(&["init"], "");
     assert_one_line_error(&again, "already exists");

@@ -56,6 +56,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&selected)?);
         return Ok(0);
     }
+    if inv.credential_count() == 0 {
+        println!("The inventory is empty: add a credential with `keyward add` or `keyward import`.");
+        return Ok(0);
+    }
     if selected.is_empty() {
         println!("No credentials match.");
         return Ok(0);
