@@ -100,6 +100,8 @@ struct Faults {
     verify_answer: Option<Verification>,
     /// Where to stop answering for ever.
     hang: Option<Hang>,
+    /// `list` leaves out every key's date and name, as a provider that records neither.
+    undated_list: bool,
     reached: Arc<Notify>,
 }
 
@@ -142,7 +144,14 @@ impl Provider for Wrapped {
         self.inner.inspect(t).await
     }
     async fn list(&self, t: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
-        self.inner.list(t).await
+        let mut keys = self.inner.list(t).await?;
+        if self.faults.undated_list {
+            for k in &mut keys {
+                k.created_at = None;
+                k.name = None;
+            }
+        }
+        Ok(keys)
     }
     async fn create(&self, t: &Target) -> Result<IssuedKey, ProviderError> {
         self.hang_if(Hang::BeforeCreate).await;
@@ -954,6 +963,78 @@ async fn crash_after_revoking_the_old_key_then_resume() {
 #[tokio::test]
 async fn crash_at_revoke_cannot_be_rolled_back() {
     crash_then(Hang::AfterDeactivate, Step::RevokeOld, true).await;
+}
+
+#[tokio::test]
+async fn sweep_deleted_keys_others_made_meanwhile() {
+    // A crash leaves the rotation's own unrecorded key; days later someone else makes a key
+    // on the same account. Rolling back (which sweeps, as resume does) deletes the first and
+    // keeps the second.
+    let (fx, inv) = Fx::new(1, &[], None).await;
+    let r = at("acme/k0");
+    let old = inv.credential(&r).unwrap().remote_id.clone().unwrap();
+    let after = crash(&fx, inv, Hang::AfterCreate, &["acme/k0"]).await;
+    let mut theirs = target(&after, &r);
+    theirs.credential.remote_id = Some("sbx_someone_elses".into());
+    theirs.credential.secret = Some(Secret::new("sbxsk_someone_elses_secret"));
+    theirs.credential.created_at = Some(Utc::now() + chrono::Duration::days(3));
+    fx.sandbox.import_key(&theirs).await.unwrap();
+    assert_eq!(fx.keys(&after, &r).await.len(), 3);
+
+    let engine = fx.engine(after, fx.plain(), yes());
+    let summary = engine.resume(&[], true).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    assert!(
+        summary.outcomes[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("made by the interrupted attempt")),
+        "{summary:?}"
+    );
+    let inv = fx.disk.last();
+    assert!(inv.credential(&r).unwrap().rotation.is_none());
+    let mut keys: Vec<String> = fx
+        .keys(&inv, &r)
+        .await
+        .into_iter()
+        .map(|k| k.remote_id)
+        .collect();
+    keys.sort();
+    let mut expected = vec![old, "sbx_someone_elses".to_string()];
+    expected.sort();
+    assert_eq!(
+        keys, expected,
+        "the stray is gone, the other person's key kept"
+    );
+}
+
+#[tokio::test]
+async fn sweep_deleted_keys_without_a_date() {
+    // The provider lists no dates or names: the unrecorded key may be anyone's, so it is
+    // named for a person instead of deleted.
+    let (fx, inv) = Fx::new(1, &[], None).await;
+    let r = at("acme/k0");
+    let after = crash(&fx, inv, Hang::AfterCreate, &["acme/k0"]).await;
+    assert_eq!(fx.keys(&after, &r).await.len(), 2);
+    let engine = fx.engine(
+        after,
+        fx.wrapped(Faults {
+            undated_list: true,
+            ..Faults::default()
+        }),
+        yes(),
+    );
+    let summary = engine.resume(&[], true).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    assert!(
+        summary.outcomes[0].warnings.iter().any(|w| w
+            .contains("possibly created by the interrupted rotation")
+            && w.contains("delete by hand")),
+        "{summary:?}"
+    );
+    assert_summary_clean(&summary);
+    let inv = fx.disk.last();
+    assert_eq!(fx.keys(&inv, &r).await.len(), 2, "nothing was deleted");
 }
 
 #[tokio::test]
