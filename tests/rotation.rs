@@ -102,6 +102,8 @@ struct Faults {
     hang: Option<Hang>,
     /// `list` leaves out every key's date and name, as a provider that records neither.
     undated_list: bool,
+    /// This many creates succeed at the provider but answer 200 with an unreadable body.
+    bad_create_replies: AtomicU32,
     reached: Arc<Notify>,
 }
 
@@ -160,6 +162,20 @@ impl Provider for Wrapped {
         }
         let key = self.inner.create(t).await?;
         self.hang_if(Hang::AfterCreate).await;
+        if self
+            .faults
+            .bad_create_replies
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ProviderError::new(
+                ProviderKind::Sandbox,
+                Some(&t.at),
+                ErrorKind::BadResponse,
+                "the answer is not JSON",
+            )
+            .with_status(200));
+        }
         let lost = &self.faults.lost_create_replies;
         if lost
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -661,6 +677,70 @@ async fn lost_create_replies_never_leave_orphans() {
     let inv = fx.disk.last();
     assert_eq!(fx.keys(&inv, &r).await.len(), 2); // the new key and the deactivated old one
     fx.assert_consistent(&inv, &r).await;
+}
+
+#[tokio::test]
+async fn bad_response_on_create_abandoned_without_a_sweep() {
+    // A 200 whose body cannot be read: the provider made the key. The sweep finds and deletes
+    // it before the rotation is given up.
+    let (fx, inv) = Fx::new(1, &[], None).await;
+    let r = at("acme/k0");
+    let engine = fx.engine(
+        inv,
+        fx.wrapped(Faults {
+            bad_create_replies: AtomicU32::new(1),
+            ..Faults::default()
+        }),
+        yes(),
+    );
+    let summary = rotate(&engine, &["acme/k0"]).await;
+    assert_eq!(summary.count(OutcomeKind::Failed), 1, "{summary:?}");
+    assert!(
+        summary.outcomes[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("made by the failed create")),
+        "{summary:?}"
+    );
+    drop(engine);
+    let inv = fx.disk.last();
+    assert!(inv.credential(&r).unwrap().rotation.is_none());
+    assert_eq!(fx.keys(&inv, &r).await.len(), 1);
+    fx.assert_consistent(&inv, &r).await;
+
+    // When the sweep cannot tell the key (no dates), the journal stays for `resume`, which
+    // finds and deletes it once it can tell, then rotates.
+    let engine = fx.engine(
+        inv,
+        fx.wrapped(Faults {
+            bad_create_replies: AtomicU32::new(1),
+            undated_list: true,
+            ..Faults::default()
+        }),
+        yes(),
+    );
+    let summary = rotate(&engine, &["acme/k0"]).await;
+    assert_eq!(summary.count(OutcomeKind::Failed), 1, "{summary:?}");
+    assert!(
+        summary.outcomes[0].message.contains("keyward resume"),
+        "{summary:?}"
+    );
+    drop(engine);
+    let inv = fx.disk.last();
+    let j = inv
+        .credential(&r)
+        .unwrap()
+        .rotation
+        .clone()
+        .expect("journal kept");
+    assert_eq!(j.step, Step::Create);
+    assert_eq!(fx.keys(&inv, &r).await.len(), 2);
+    let engine = fx.engine(inv, fx.plain(), yes());
+    let summary = engine.resume(&[], false).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    let inv = fx.disk.last();
+    fx.assert_consistent(&inv, &r).await;
+    assert_eq!(fx.keys(&inv, &r).await.len(), 2); // the new key and the deactivated old one
 }
 
 #[tokio::test]

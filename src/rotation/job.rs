@@ -64,10 +64,12 @@ fn style_of(r: RotationStyle) -> Style {
     }
 }
 
-/// Whether the provider may have acted although it answered with an error (a 5xx or no
-/// answer), as opposed to refusing before acting (429, 4xx).
+/// Whether the provider may have acted although the call failed (a 5xx, no answer, or an
+/// answer keyward could not read, a 2xx included), as opposed to refusing before acting
+/// (429, 4xx).
 fn ambiguous(e: &ProviderError) -> bool {
-    e.kind == ErrorKind::Transport || e.status.is_some_and(|s| s >= 500)
+    matches!(e.kind, ErrorKind::Transport | ErrorKind::BadResponse)
+        || e.status.is_some_and(|s| s >= 500)
 }
 
 fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
@@ -767,20 +769,35 @@ impl Job {
                     tokio::time::sleep(retry.backoff(attempt)).await;
                 }
                 Err(e) => {
-                    if ambiguous(&e) {
-                        match self.sweep(&r, &journal).await {
-                            Ok(swept) => self.report_sweep(&swept, "made by the failed create"),
-                            Err(s) => {
-                                return self
-                                    .fail_keep(format!(
-                                        "create failed ({e}) and checking for a half-made key \
-                                         failed too ({s}): run `keyward resume`"
-                                    ))
-                                    .await;
-                            }
-                        }
+                    if !ambiguous(&e) {
+                        return self.abandon(format!("create failed: {e}")).await;
                     }
-                    return self.abandon(format!("create failed: {e}")).await;
+                    let swept = match self.sweep(&r, &journal).await {
+                        Ok(swept) => swept,
+                        Err(s) => {
+                            return self
+                                .fail_keep(format!(
+                                    "create failed ({e}) and checking for a half-made key failed \
+                                     too ({s}): run `keyward resume`"
+                                ))
+                                .await;
+                        }
+                    };
+                    self.report_sweep(&swept, "made by the failed create");
+                    // An unreadable answer means the provider made a key; unless the sweep
+                    // found and deleted it, the journal stays so that `resume` looks again.
+                    let settled = swept.unsure.is_empty()
+                        && (e.kind != ErrorKind::BadResponse || !swept.deleted.is_empty());
+                    if settled {
+                        return self.abandon(format!("create failed: {e}")).await;
+                    }
+                    return self
+                        .fail_keep(format!(
+                            "create failed: {e}; the provider may have made a key this rotation \
+                             could not account for: `keyward resume` looks for it again, \
+                             `keyward resume --rollback` gives up"
+                        ))
+                        .await;
                 }
             }
         };
