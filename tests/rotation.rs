@@ -1314,6 +1314,51 @@ async fn a_manual_rotation_waits_for_the_person_then_records_what_they_entered()
     assert!(!asked.contains("manual-new-secret-1111"));
 }
 
+#[tokio::test]
+async fn manual_rollback_left_consumers_with_the_new_secret() {
+    let fx = Fx::new(0, &[], None).await.0;
+    let r = at("acme/portal");
+    let (deploy, file) = capture_deploy(&fx);
+    let mut inv = manual_inventory();
+    inv.credential_mut(&r).unwrap().deploy = Some(deploy);
+    // The person enters the new secret, the command deploys it, and the person will not
+    // vouch for it: the rotation waits at verify.
+    let person = Arc::new(Person {
+        yes: false,
+        secret: Some("manual-new-secret-1111"),
+        asked: Mutex::default(),
+    });
+    let engine = fx.engine(inv, fx.plain(), person);
+    let summary = rotate(&engine, &["acme/portal"]).await;
+    assert_eq!(summary.count(OutcomeKind::Waiting), 1, "{summary:?}");
+    drop(engine);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "manual-new-secret-1111\n"
+    );
+    let inv = fx.disk.last();
+    assert_eq!(
+        inv.credential(&r).unwrap().rotation.as_ref().unwrap().step,
+        Step::Verify
+    );
+
+    let engine = fx.engine(inv, fx.plain(), yes());
+    let summary = engine.resume(&[], true).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    let inv = fx.disk.last();
+    let c = inv.credential(&r).unwrap();
+    assert!(c.rotation.is_none());
+    assert_eq!(
+        c.secret.as_ref().unwrap().expose_secret(),
+        "manual-old-secret-0000"
+    );
+    // The consumers hold the secret the inventory keeps.
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "manual-old-secret-0000\n"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Revocation.
 

@@ -1579,7 +1579,19 @@ impl Job {
                     "the old value died with the roll; `keyward resume` finishes the rotation",
                 )
             }
-            (_, Style::Manual, _) => {}
+            (_, Style::Manual, step) => {
+                // A deploy (finished, failed, or a command cut short) may have handed the
+                // person's new secret to the consumers: they get the old one back.
+                let command = matches!(r.target.credential.deploy, Some(Deploy::Command { .. }));
+                let deployed = step > Step::Deploy
+                    || journal.deploy.is_some()
+                    || (step == Step::Deploy && command);
+                if deployed {
+                    if let Err(flow) = self.revert_consumers(&r).await {
+                        return flow;
+                    }
+                }
+            }
             (_, Style::CreateThenRevoke, Step::Create) => match self.sweep(&r, &journal).await {
                 Ok(swept) => self.report_sweep(&swept, "made by the interrupted attempt"),
                 Err(e) => {
