@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long, value_name = "CLIENT")]
     pub client: Option<String>,
     /// Only credentials that expire or fall due within DAYS (past due included).
-    #[arg(long, value_name = "DAYS")]
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub expiring: Option<u32>,
     /// Only stale credentials (unused for longer than the policy allows).
     #[arg(long)]
@@ -38,8 +38,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .filter(|r| args.client.as_ref().is_none_or(|c| &r.client == c))
         .filter(|r| {
             args.expiring.is_none_or(|days| {
-                r.due_at
-                    .is_some_and(|due| due <= now + Duration::days(i64::from(days)))
+                let horizon = now.checked_add_signed(Duration::days(i64::from(days)));
+                r.due_at.is_some_and(|due| horizon.is_none_or(|h| due <= h))
             })
         })
         .filter(|r| {

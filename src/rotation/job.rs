@@ -114,6 +114,13 @@ fn recorded_ids(inv: &Inventory) -> HashSet<String> {
     ids
 }
 
+/// When an old key deactivated at `now` is deleted: `grace` later, or the calendar's end for
+/// a grace period too long to add.
+fn delete_after(now: DateTime<Utc>, grace: chrono::Duration) -> DateTime<Utc> {
+    now.checked_add_signed(grace)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// How far the provider's clock may be from this machine's.
 const CLOCK_SKEW_MINUTES: i64 = 5;
 
@@ -1195,12 +1202,12 @@ impl Job {
                                 pending = Some(PendingRevocation {
                                     remote_id: old.clone(),
                                     deactivated_at: now,
-                                    delete_after: now + grace,
+                                    delete_after: delete_after(now, grace),
                                     last_error: None,
                                 });
                                 note = format!(
                                     "old key {old} deactivated, to be deleted after {}",
-                                    (now + grace).format("%Y-%m-%d")
+                                    delete_after(now, grace).format("%Y-%m-%d")
                                 );
                             }
                             Err(e) if e.kind == ErrorKind::NotFound => {
@@ -1421,7 +1428,7 @@ impl Job {
                 "deactivated",
                 format!(
                     "{old} deactivated, to be deleted after {}",
-                    (now + grace).format("%Y-%m-%d")
+                    delete_after(now, grace).format("%Y-%m-%d")
                 ),
             )
         };
@@ -1443,7 +1450,7 @@ impl Job {
                     c.pending_revocations.push(PendingRevocation {
                         remote_id: old,
                         deactivated_at: now,
-                        delete_after: now + grace,
+                        delete_after: delete_after(now, grace),
                         last_error: None,
                     });
                 }
@@ -1712,5 +1719,14 @@ mod tests {
         assert!(within_create_window(t("2026-01-02 03:20:00"), sent));
         assert!(!within_create_window(t("2026-01-02 02:50:00"), sent));
         assert!(!within_create_window(t("2026-01-04 03:00:00"), sent));
+    }
+
+    #[test]
+    fn grace_days_overflow_panicked_after_deactivation() {
+        let now = Utc::now();
+        let huge = chrono::Duration::days(i64::from(u32::MAX));
+        assert_eq!(delete_after(now, huge), DateTime::<Utc>::MAX_UTC);
+        let week = chrono::Duration::days(7);
+        assert_eq!(delete_after(now, week), now + week);
     }
 }
