@@ -1393,6 +1393,58 @@ async fn revoke_deactivates_now_and_emergency_deletes_now() {
 }
 
 #[tokio::test]
+async fn pending_revocations_duplicate_underflowed_the_key_limit_check() {
+    let (fx, inv) = Fx::new(1, &[], None).await;
+    let r = at("acme/k0");
+    let engine = fx.engine(inv, fx.plain(), yes());
+    // Revoking an already inactive credential again once pushed its key a second time.
+    for _ in 0..3 {
+        let s = engine.revoke(std::slice::from_ref(&r), false).await;
+        assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    }
+    drop(engine);
+    let mut inv = fx.disk.last();
+    let c = inv.credential(&r).unwrap();
+    assert_eq!(
+        c.pending_revocations.len(),
+        1,
+        "{:?}",
+        c.pending_revocations
+    );
+    let old = c.remote_id.clone().unwrap();
+
+    // An older file holding the key three times, at the key limit, neither panics the plan
+    // nor the rotation: the deactivated key is deleted early to make room.
+    let c = inv.credential_mut(&r).unwrap();
+    let dup = c.pending_revocations[0].clone();
+    c.pending_revocations.extend([dup.clone(), dup]);
+    let mut other = target(&inv, &r);
+    other.credential.remote_id = Some("sbx_other_key".into());
+    other.credential.secret = Some(Secret::new("sbxsk_other_secret"));
+    fx.sandbox.import_key(&other).await.unwrap();
+    assert_eq!(fx.keys(&inv, &r).await.len(), 2);
+    let engine = fx.engine(inv, fx.plain(), yes());
+    let plan = engine.plan(vec![(r.clone(), "asked".into())]).await;
+    assert!(plan.items[0].blocked.is_none(), "{plan:?}");
+    assert!(
+        plan.items[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("will be deleted early") && w.contains(&old)),
+        "{plan:?}"
+    );
+    let summary = engine.rotate(&plan).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    let ids: Vec<String> = fx
+        .keys(&fx.disk.last(), &r)
+        .await
+        .into_iter()
+        .map(|k| k.remote_id)
+        .collect();
+    assert!(!ids.contains(&old), "{ids:?}");
+}
+
+#[tokio::test]
 async fn revoke_refuses_while_a_rotation_is_in_flight() {
     let (fx, inv) = Fx::new(1, &[], None).await;
     let r = at("acme/k0");

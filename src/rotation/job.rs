@@ -550,13 +550,18 @@ impl Job {
                     Ok(keys) => {
                         listed = keys.iter().map(|k| k.remote_id.clone()).collect();
                         if let Some(max) = r.caps.max_live_keys.map(|m| m as usize) {
-                            let pending: Vec<&str> = c
+                            let mut pending: Vec<&str> = c
                                 .pending_revocations
                                 .iter()
                                 .map(|p| p.remote_id.as_str())
                                 .filter(|id| listed.iter().any(|l| l == id))
                                 .collect();
-                            if listed.len() >= max && listed.len() - pending.len() < max {
+                            // An older file may name a key twice.
+                            pending.sort_unstable();
+                            pending.dedup();
+                            if listed.len() >= max
+                                && listed.len().saturating_sub(pending.len()) < max
+                            {
                                 item.warnings.push(format!(
                                     "the owner holds {} keys, the provider's limit: the \
                                      deactivated old key {} will be deleted early to make room",
@@ -662,7 +667,7 @@ impl Job {
         known: &mut Vec<String>,
         max: usize,
     ) -> Result<(), Flow> {
-        let pending: Vec<String> = r
+        let mut pending: Vec<String> = r
             .target
             .credential
             .pending_revocations
@@ -670,7 +675,10 @@ impl Job {
             .map(|p| p.remote_id.clone())
             .filter(|id| known.contains(id))
             .collect();
-        if known.len() - pending.len() >= max {
+        // An older file may name a key twice.
+        pending.sort_unstable();
+        pending.dedup();
+        if known.len().saturating_sub(pending.len()) >= max {
             return Err(Flow::Failed(format!(
                 "the owner already holds {} keys, the provider's limit ({}); revoke one first",
                 known.len(),
@@ -1296,7 +1304,10 @@ impl Job {
                     state: RemoteStatus::Active,
                     checked_at: now,
                 });
-                c.pending_revocations.extend(pending);
+                if let Some(p) = pending {
+                    c.pending_revocations.retain(|q| q.remote_id != p.remote_id);
+                    c.pending_revocations.push(p);
+                }
                 let from_to = match (j.old_remote_id, new_id) {
                     (Some(o), Some(n)) if o != n => format!("{o} -> {n}; "),
                     (None, Some(n)) => format!("new key {n}; "),
@@ -1447,6 +1458,8 @@ impl Job {
                         state: RemoteStatus::Inactive,
                         checked_at: now,
                     });
+                    // Revoking an inactive credential again restarts its grace period.
+                    c.pending_revocations.retain(|p| p.remote_id != old);
                     c.pending_revocations.push(PendingRevocation {
                         remote_id: old,
                         deactivated_at: now,
