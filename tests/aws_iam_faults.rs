@@ -424,3 +424,36 @@ async fn missing_inventory_fields_are_config_errors() {
     let err = p.list(&plain).await.unwrap_err();
     assert!(err.to_string().contains("auth.secret_access_key"), "{err}");
 }
+
+#[tokio::test]
+async fn aws_create_answer_naming_a_key_but_unreadable_left_the_key_behind() {
+    let server = MockServer::start().await;
+    Mock::given(action("ListAccessKeys"))
+        .respond_with(list_of(&[]))
+        .mount(&server)
+        .await;
+    let bad_date = created().replace("2026-11-26T06:29:45.713529Z", "yesterday");
+    Mock::given(action("CreateAccessKey"))
+        .respond_with(xml(&bad_date))
+        .mount(&server)
+        .await;
+    Mock::given(action("DeleteAccessKey"))
+        .and(body_string_contains("AccessKeyId=AKIANEWKEY0000000001"))
+        .respond_with(xml("<DeleteAccessKeyResponse></DeleteAccessKeyResponse>"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let p = AwsIam::new(&aws_common::http());
+    let err = p
+        .create(&target(&server.uri(), &mgmt(), "bob", None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::BadResponse, "{err}");
+    assert!(
+        err.to_string()
+            .contains("named the new key AKIANEWKEY0000000001, now deleted again"),
+        "{err}"
+    );
+    assert_eq!(count(&server, "DeleteAccessKey").await, 1);
+    assert_clean(&err);
+}

@@ -483,7 +483,7 @@ async fn rotate_answer_without_the_new_value_says_the_old_token_is_revoked() {
 async fn rotate_whose_answer_is_lost_says_the_old_token_is_revoked_and_the_value_unknown() {
     let (server, fake) = fake_server().await;
     fake.0.lock().unwrap().stall_once = true;
-    // The first POST rotates but times out; the retried POST finds token 7 revoked.
+    // The POST rotates but times out; a look at token 7 finds it revoked.
     let gl = Gitlab::new(&http_with(Duration::from_millis(300), 2));
     let err = gl.roll(&target(&server, "7", &[])).await.unwrap_err();
     assert!(
@@ -492,6 +492,25 @@ async fn rotate_whose_answer_is_lost_says_the_old_token_is_revoked_and_the_value
     );
     assert!(err.message.contains("the new value is unknown"), "{err}");
     assert_no_secret(&err.to_string(), &[OLD_VALUE]);
+}
+
+#[tokio::test]
+async fn gitlab_rotate_post_was_not_marked_not_idempotent() {
+    let (server, fake) = fake_server().await;
+    fake.0.lock().unwrap().stall_once = true;
+    let gl = Gitlab::new(&http_with(Duration::from_millis(300), 4));
+    let err = gl.roll(&target(&server, "7", &[])).await.unwrap_err();
+    assert!(err.message.contains("the new value is unknown"), "{err}");
+    // The lost answer is not followed by a second rotate, whatever the retry budget.
+    assert_eq!(fake.0.lock().unwrap().rotations.len(), 1);
+    let posts = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 1);
 }
 
 #[tokio::test]

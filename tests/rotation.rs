@@ -100,6 +100,10 @@ struct Faults {
     verify_answer: Option<Verification>,
     /// Where to stop answering for ever.
     hang: Option<Hang>,
+    /// `list` leaves out every key's date and name, as a provider that records neither.
+    undated_list: bool,
+    /// This many creates succeed at the provider but answer 200 with an unreadable body.
+    bad_create_replies: AtomicU32,
     reached: Arc<Notify>,
 }
 
@@ -142,7 +146,14 @@ impl Provider for Wrapped {
         self.inner.inspect(t).await
     }
     async fn list(&self, t: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
-        self.inner.list(t).await
+        let mut keys = self.inner.list(t).await?;
+        if self.faults.undated_list {
+            for k in &mut keys {
+                k.created_at = None;
+                k.name = None;
+            }
+        }
+        Ok(keys)
     }
     async fn create(&self, t: &Target) -> Result<IssuedKey, ProviderError> {
         self.hang_if(Hang::BeforeCreate).await;
@@ -151,6 +162,20 @@ impl Provider for Wrapped {
         }
         let key = self.inner.create(t).await?;
         self.hang_if(Hang::AfterCreate).await;
+        if self
+            .faults
+            .bad_create_replies
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ProviderError::new(
+                ProviderKind::Sandbox,
+                Some(&t.at),
+                ErrorKind::BadResponse,
+                "the answer is not JSON",
+            )
+            .with_status(200));
+        }
         let lost = &self.faults.lost_create_replies;
         if lost
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -655,6 +680,70 @@ async fn lost_create_replies_never_leave_orphans() {
 }
 
 #[tokio::test]
+async fn bad_response_on_create_abandoned_without_a_sweep() {
+    // A 200 whose body cannot be read: the provider made the key. The sweep finds and deletes
+    // it before the rotation is given up.
+    let (fx, inv) = Fx::new(1, &[], None).await;
+    let r = at("acme/k0");
+    let engine = fx.engine(
+        inv,
+        fx.wrapped(Faults {
+            bad_create_replies: AtomicU32::new(1),
+            ..Faults::default()
+        }),
+        yes(),
+    );
+    let summary = rotate(&engine, &["acme/k0"]).await;
+    assert_eq!(summary.count(OutcomeKind::Failed), 1, "{summary:?}");
+    assert!(
+        summary.outcomes[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("made by the failed create")),
+        "{summary:?}"
+    );
+    drop(engine);
+    let inv = fx.disk.last();
+    assert!(inv.credential(&r).unwrap().rotation.is_none());
+    assert_eq!(fx.keys(&inv, &r).await.len(), 1);
+    fx.assert_consistent(&inv, &r).await;
+
+    // When the sweep cannot tell the key (no dates), the journal stays for `resume`, which
+    // finds and deletes it once it can tell, then rotates.
+    let engine = fx.engine(
+        inv,
+        fx.wrapped(Faults {
+            bad_create_replies: AtomicU32::new(1),
+            undated_list: true,
+            ..Faults::default()
+        }),
+        yes(),
+    );
+    let summary = rotate(&engine, &["acme/k0"]).await;
+    assert_eq!(summary.count(OutcomeKind::Failed), 1, "{summary:?}");
+    assert!(
+        summary.outcomes[0].message.contains("keyward resume"),
+        "{summary:?}"
+    );
+    drop(engine);
+    let inv = fx.disk.last();
+    let j = inv
+        .credential(&r)
+        .unwrap()
+        .rotation
+        .clone()
+        .expect("journal kept");
+    assert_eq!(j.step, Step::Create);
+    assert_eq!(fx.keys(&inv, &r).await.len(), 2);
+    let engine = fx.engine(inv, fx.plain(), yes());
+    let summary = engine.resume(&[], false).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    let inv = fx.disk.last();
+    fx.assert_consistent(&inv, &r).await;
+    assert_eq!(fx.keys(&inv, &r).await.len(), 2); // the new key and the deactivated old one
+}
+
+#[tokio::test]
 async fn a_failed_save_after_create_revokes_the_new_key_again() {
     let (fx, inv) = Fx::new(1, &[], None).await;
     let r = at("acme/k0");
@@ -957,6 +1046,78 @@ async fn crash_at_revoke_cannot_be_rolled_back() {
 }
 
 #[tokio::test]
+async fn sweep_deleted_keys_others_made_meanwhile() {
+    // A crash leaves the rotation's own unrecorded key; days later someone else makes a key
+    // on the same account. Rolling back (which sweeps, as resume does) deletes the first and
+    // keeps the second.
+    let (fx, inv) = Fx::new(1, &[], None).await;
+    let r = at("acme/k0");
+    let old = inv.credential(&r).unwrap().remote_id.clone().unwrap();
+    let after = crash(&fx, inv, Hang::AfterCreate, &["acme/k0"]).await;
+    let mut theirs = target(&after, &r);
+    theirs.credential.remote_id = Some("sbx_someone_elses".into());
+    theirs.credential.secret = Some(Secret::new("sbxsk_someone_elses_secret"));
+    theirs.credential.created_at = Some(Utc::now() + chrono::Duration::days(3));
+    fx.sandbox.import_key(&theirs).await.unwrap();
+    assert_eq!(fx.keys(&after, &r).await.len(), 3);
+
+    let engine = fx.engine(after, fx.plain(), yes());
+    let summary = engine.resume(&[], true).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    assert!(
+        summary.outcomes[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("made by the interrupted attempt")),
+        "{summary:?}"
+    );
+    let inv = fx.disk.last();
+    assert!(inv.credential(&r).unwrap().rotation.is_none());
+    let mut keys: Vec<String> = fx
+        .keys(&inv, &r)
+        .await
+        .into_iter()
+        .map(|k| k.remote_id)
+        .collect();
+    keys.sort();
+    let mut expected = vec![old, "sbx_someone_elses".to_string()];
+    expected.sort();
+    assert_eq!(
+        keys, expected,
+        "the stray is gone, the other person's key kept"
+    );
+}
+
+#[tokio::test]
+async fn sweep_deleted_keys_without_a_date() {
+    // The provider lists no dates or names: the unrecorded key may be anyone's, so it is
+    // named for a person instead of deleted.
+    let (fx, inv) = Fx::new(1, &[], None).await;
+    let r = at("acme/k0");
+    let after = crash(&fx, inv, Hang::AfterCreate, &["acme/k0"]).await;
+    assert_eq!(fx.keys(&after, &r).await.len(), 2);
+    let engine = fx.engine(
+        after,
+        fx.wrapped(Faults {
+            undated_list: true,
+            ..Faults::default()
+        }),
+        yes(),
+    );
+    let summary = engine.resume(&[], true).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    assert!(
+        summary.outcomes[0].warnings.iter().any(|w| w
+            .contains("possibly created by the interrupted rotation")
+            && w.contains("delete by hand")),
+        "{summary:?}"
+    );
+    assert_summary_clean(&summary);
+    let inv = fx.disk.last();
+    assert_eq!(fx.keys(&inv, &r).await.len(), 2, "nothing was deleted");
+}
+
+#[tokio::test]
 async fn crash_during_deploy_then_resume_or_rollback() {
     for rollback in [false, true] {
         let (fx, mut inv) = Fx::new(1, &[], None).await;
@@ -1153,6 +1314,51 @@ async fn a_manual_rotation_waits_for_the_person_then_records_what_they_entered()
     assert!(!asked.contains("manual-new-secret-1111"));
 }
 
+#[tokio::test]
+async fn manual_rollback_left_consumers_with_the_new_secret() {
+    let fx = Fx::new(0, &[], None).await.0;
+    let r = at("acme/portal");
+    let (deploy, file) = capture_deploy(&fx);
+    let mut inv = manual_inventory();
+    inv.credential_mut(&r).unwrap().deploy = Some(deploy);
+    // The person enters the new secret, the command deploys it, and the person will not
+    // vouch for it: the rotation waits at verify.
+    let person = Arc::new(Person {
+        yes: false,
+        secret: Some("manual-new-secret-1111"),
+        asked: Mutex::default(),
+    });
+    let engine = fx.engine(inv, fx.plain(), person);
+    let summary = rotate(&engine, &["acme/portal"]).await;
+    assert_eq!(summary.count(OutcomeKind::Waiting), 1, "{summary:?}");
+    drop(engine);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "manual-new-secret-1111\n"
+    );
+    let inv = fx.disk.last();
+    assert_eq!(
+        inv.credential(&r).unwrap().rotation.as_ref().unwrap().step,
+        Step::Verify
+    );
+
+    let engine = fx.engine(inv, fx.plain(), yes());
+    let summary = engine.resume(&[], true).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    let inv = fx.disk.last();
+    let c = inv.credential(&r).unwrap();
+    assert!(c.rotation.is_none());
+    assert_eq!(
+        c.secret.as_ref().unwrap().expose_secret(),
+        "manual-old-secret-0000"
+    );
+    // The consumers hold the secret the inventory keeps.
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "manual-old-secret-0000\n"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Revocation.
 
@@ -1184,6 +1390,58 @@ async fn revoke_deactivates_now_and_emergency_deletes_now() {
         plan.items[0].blocked.as_deref(),
         Some("revoked: nothing to rotate")
     );
+}
+
+#[tokio::test]
+async fn pending_revocations_duplicate_underflowed_the_key_limit_check() {
+    let (fx, inv) = Fx::new(1, &[], None).await;
+    let r = at("acme/k0");
+    let engine = fx.engine(inv, fx.plain(), yes());
+    // Revoking an already inactive credential again once pushed its key a second time.
+    for _ in 0..3 {
+        let s = engine.revoke(std::slice::from_ref(&r), false).await;
+        assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    }
+    drop(engine);
+    let mut inv = fx.disk.last();
+    let c = inv.credential(&r).unwrap();
+    assert_eq!(
+        c.pending_revocations.len(),
+        1,
+        "{:?}",
+        c.pending_revocations
+    );
+    let old = c.remote_id.clone().unwrap();
+
+    // An older file holding the key three times, at the key limit, neither panics the plan
+    // nor the rotation: the deactivated key is deleted early to make room.
+    let c = inv.credential_mut(&r).unwrap();
+    let dup = c.pending_revocations[0].clone();
+    c.pending_revocations.extend([dup.clone(), dup]);
+    let mut other = target(&inv, &r);
+    other.credential.remote_id = Some("sbx_other_key".into());
+    other.credential.secret = Some(Secret::new("sbxsk_other_secret"));
+    fx.sandbox.import_key(&other).await.unwrap();
+    assert_eq!(fx.keys(&inv, &r).await.len(), 2);
+    let engine = fx.engine(inv, fx.plain(), yes());
+    let plan = engine.plan(vec![(r.clone(), "asked".into())]).await;
+    assert!(plan.items[0].blocked.is_none(), "{plan:?}");
+    assert!(
+        plan.items[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("will be deleted early") && w.contains(&old)),
+        "{plan:?}"
+    );
+    let summary = engine.rotate(&plan).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    let ids: Vec<String> = fx
+        .keys(&fx.disk.last(), &r)
+        .await
+        .into_iter()
+        .map(|k| k.remote_id)
+        .collect();
+    assert!(!ids.contains(&old), "{ids:?}");
 }
 
 #[tokio::test]

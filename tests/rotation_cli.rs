@@ -22,6 +22,25 @@ fn text(out: &std::process::Output) -> (String, String) {
 }
 
 #[test]
+fn grace_days_and_expiring_overflow_panicked() {
+    let ws = Workspace::new();
+    write(&ws, 1, None);
+    let before = hash(&ws.inventory());
+    for args in [
+        &["rotate", "acme/k0", "--yes", "--grace-days", "4000000000"][..],
+        &["revoke", "acme/k0", "--yes", "--grace-days", "3651"][..],
+        &["rotate", "--expiring", "4000000000", "--dry-run"][..],
+    ] {
+        let out = ws.run(args, "");
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.contains("not in 0.."), "{args:?}: {stderr}");
+    }
+    assert_eq!(hash(&ws.inventory()), before);
+}
+
+#[test]
 fn dry_run_shows_the_plan_and_changes_nothing() {
     let ws = Workspace::new();
     write(&ws, 2, None);

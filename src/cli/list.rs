@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long, value_name = "CLIENT")]
     pub client: Option<String>,
     /// Only credentials that expire or fall due within DAYS (past due included).
-    #[arg(long, value_name = "DAYS")]
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub expiring: Option<u32>,
     /// Only stale credentials (unused for longer than the policy allows).
     #[arg(long)]
@@ -38,10 +38,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .filter(|r| args.client.as_ref().is_none_or(|c| &r.client == c))
         .filter(|r| {
             args.expiring.is_none_or(|days| {
-                r.due_at.is_some_and(|due| {
-                    now.checked_add_signed(Duration::days(i64::from(days)))
-                        .is_none_or(|until| due <= until)
-                })
+                let horizon = now.checked_add_signed(Duration::days(i64::from(days)));
+                r.due_at.is_some_and(|due| horizon.is_none_or(|h| due <= h))
             })
         })
         .filter(|r| {
@@ -57,7 +55,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         return Ok(0);
     }
     if inv.credential_count() == 0 {
-        println!("The inventory is empty: add a credential with `keyward add` or `keyward import`.");
+        println!(
+            "The inventory is empty: add a credential with `keyward add` or `keyward import`."
+        );
         return Ok(0);
     }
     if selected.is_empty() {

@@ -44,7 +44,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub per_provider: u16,
     /// Days a deactivated old key is kept before it is deleted (0: delete at once).
-    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    #[arg(long, default_value_t = 7, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=3650))]
     pub grace_days: u32,
 }
 
@@ -56,7 +56,7 @@ pub struct RotateArgs {
     #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
     pub refs: Vec<CredentialRef>,
     /// Every credential expiring within DAYS days, or already expired.
-    #[arg(long, value_name = "DAYS", conflicts_with_all = ["refs", "client", "overdue"])]
+    #[arg(long, value_name = "DAYS", conflicts_with_all = ["refs", "client", "overdue"], value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub expiring: Option<u32>,
     /// Every credential of this client.
     #[arg(long, value_name = "CLIENT", conflicts_with_all = ["refs", "overdue"])]

@@ -133,6 +133,11 @@ pub struct Rotation {
     /// not among these (nor recorded anywhere) is one this rotation made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_keys: Vec<String>,
+    /// When keyward last asked the provider for a new key, by this machine's clock (never a
+    /// `--now` override, so that it compares with the provider's dates): a stray key made
+    /// well before or well after this is someone else's, not this rotation's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_sent_at: Option<DateTime<Utc>>,
     /// The new key's id, once issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_remote_id: Option<String>,
@@ -187,6 +192,7 @@ impl Rotation {
             updated_at: now,
             old_remote_id,
             known_keys: Vec::new(),
+            create_sent_at: None,
             new_remote_id: None,
             new_secret: None,
             new_created_at: None,

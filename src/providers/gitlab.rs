@@ -229,7 +229,12 @@ impl Gitlab {
         url: &Url,
         body: Option<&Value>,
     ) -> Result<Reply, ProviderError> {
-        let call = Call::new(Some(&conn.target.at), method.as_str(), url.path());
+        let mut call = Call::new(Some(&conn.target.at), method.as_str(), url.path());
+        // The only POST rotates a token: a repeat would rotate the new one too, or find the
+        // old one revoked; never sent twice.
+        if method == reqwest::Method::POST {
+            call = call.not_idempotent();
+        }
         self.api
             .send(&call, |client| {
                 let request = client

@@ -122,7 +122,8 @@ impl Engine {
         self.ctx.now()
     }
 
-    /// The inventory as last saved.
+    /// The inventory as the engine holds it: every change applied so far, including any
+    /// whose save is still pending.
     pub fn inventory(&self) -> Inventory {
         self.ctx.writer.snapshot()
     }

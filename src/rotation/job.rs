@@ -64,10 +64,12 @@ fn style_of(r: RotationStyle) -> Style {
     }
 }
 
-/// Whether the provider may have acted although it answered with an error (a 5xx or no
-/// answer), as opposed to refusing before acting (429, 4xx).
+/// Whether the provider may have acted although the call failed (a 5xx, no answer, or an
+/// answer keyward could not read, a 2xx included), as opposed to refusing before acting
+/// (429, 4xx).
 fn ambiguous(e: &ProviderError) -> bool {
-    e.kind == ErrorKind::Transport || e.status.is_some_and(|s| s >= 500)
+    matches!(e.kind, ErrorKind::Transport | ErrorKind::BadResponse)
+        || e.status.is_some_and(|s| s >= 500)
 }
 
 fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
@@ -110,6 +112,43 @@ fn recorded_ids(inv: &Inventory) -> HashSet<String> {
         }
     }
     ids
+}
+
+/// When an old key deactivated at `now` is deleted: `grace` later, or the calendar's end for
+/// a grace period too long to add.
+fn delete_after(now: DateTime<Utc>, grace: chrono::Duration) -> DateTime<Utc> {
+    now.checked_add_signed(grace)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// How far the provider's clock may be from this machine's.
+const CLOCK_SKEW_MINUTES: i64 = 5;
+
+/// How long after `create_sent_at` a create (its retries included) may still have made a key.
+const CREATE_WINDOW_MINUTES: i64 = 30;
+
+/// Whether a key made at `made` (provider's clock) can come from a create sent at `sent`.
+fn within_create_window(made: DateTime<Utc>, sent: DateTime<Utc>) -> bool {
+    let skew = chrono::Duration::minutes(CLOCK_SKEW_MINUTES);
+    made >= sent - skew && made <= sent + skew + chrono::Duration::minutes(CREATE_WINDOW_MINUTES)
+}
+
+/// The time in the ` (rotated …)` mark keyward puts in a replacement key's name, for
+/// providers that list names but no dates.
+fn rotation_mark_time(name: &str) -> Option<DateTime<Utc>> {
+    let rest = &name[name.rfind(" (rotated ")? + " (rotated ".len()..];
+    let stamp = rest.strip_suffix(')')?.trim_end_matches(" UTC");
+    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(stamp, f).ok())
+        .map(|t| t.and_utc())
+}
+
+/// What a sweep did: keys deleted, and keys that may be the rotation's but carry no date.
+#[derive(Default)]
+struct Swept {
+    deleted: Vec<String>,
+    unsure: Vec<String>,
 }
 
 impl Job {
@@ -341,30 +380,54 @@ impl Job {
     }
 
     /// Deletes keys of the owner that this rotation made but never recorded: listed now, not
-    /// in the snapshot taken before the provider was asked, not recorded anywhere.
-    async fn sweep(
-        &mut self,
-        r: &Resolved,
-        journal: &Rotation,
-    ) -> Result<Vec<String>, ProviderError> {
+    /// in the snapshot taken before the provider was asked, not recorded anywhere, and made
+    /// (by the provider's date, or the date in the name keyward gave it) within the window
+    /// around `create_sent_at`. The provider may list every key on the account, so a key
+    /// someone else made meanwhile must survive; a candidate with no date to tell by is
+    /// returned as unsure, for a person to check, and left alone.
+    async fn sweep(&mut self, r: &Resolved, journal: &Rotation) -> Result<Swept, ProviderError> {
         let keys = self
             .call(Phase::Create, || r.provider.list(&r.target))
             .await?;
         let recorded = self.ctx.writer.read(recorded_ids);
-        // Dates are not compared: keyward's clock (which --now may set) and the provider's
-        // need not agree. The snapshot is what tells.
-        let strays: Vec<String> = keys
-            .into_iter()
-            .filter(|k| {
-                !journal.known_keys.contains(&k.remote_id) && !recorded.contains(&k.remote_id)
-            })
-            .map(|k| k.remote_id)
-            .collect();
-        for id in &strays {
+        let mut swept = Swept::default();
+        for k in keys {
+            if journal.known_keys.contains(&k.remote_id) || recorded.contains(&k.remote_id) {
+                continue;
+            }
+            let made = k
+                .created_at
+                .or_else(|| k.name.as_deref().and_then(rotation_mark_time));
+            match (made, journal.create_sent_at) {
+                (Some(t), Some(sent)) if within_create_window(t, sent) => {
+                    swept.deleted.push(k.remote_id)
+                }
+                (Some(_), Some(_)) => {}
+                _ => swept.unsure.push(k.remote_id),
+            }
+        }
+        for id in &swept.deleted {
             self.call(Phase::Create, || r.provider.delete(&r.target, id))
                 .await?;
         }
-        Ok(strays)
+        Ok(swept)
+    }
+
+    /// Warns about what a sweep found; `deleted_note` ends the sentence about deleted keys.
+    fn report_sweep(&mut self, swept: &Swept, deleted_note: &str) {
+        if !swept.deleted.is_empty() {
+            self.warn(format!(
+                "deleted {} {deleted_note}",
+                swept.deleted.join(", ")
+            ));
+        }
+        if !swept.unsure.is_empty() {
+            self.warn(format!(
+                "{} possibly created by the interrupted rotation (the provider gives no date to \
+                 tell by): check and delete by hand",
+                swept.unsure.join(", ")
+            ));
+        }
     }
 
     async fn advance(&mut self, resuming: bool) -> Flow {
@@ -487,13 +550,18 @@ impl Job {
                     Ok(keys) => {
                         listed = keys.iter().map(|k| k.remote_id.clone()).collect();
                         if let Some(max) = r.caps.max_live_keys.map(|m| m as usize) {
-                            let pending: Vec<&str> = c
+                            let mut pending: Vec<&str> = c
                                 .pending_revocations
                                 .iter()
                                 .map(|p| p.remote_id.as_str())
                                 .filter(|id| listed.iter().any(|l| l == id))
                                 .collect();
-                            if listed.len() >= max && listed.len() - pending.len() < max {
+                            // An older file may name a key twice.
+                            pending.sort_unstable();
+                            pending.dedup();
+                            if listed.len() >= max
+                                && listed.len().saturating_sub(pending.len()) < max
+                            {
                                 item.warnings.push(format!(
                                     "the owner holds {} keys, the provider's limit: the \
                                      deactivated old key {} will be deleted early to make room",
@@ -581,6 +649,7 @@ impl Job {
             old,
         );
         journal.known_keys = known;
+        journal.create_sent_at = Some(Utc::now());
         journal.attempts = std::mem::take(&mut self.unsaved_attempts);
         match self.save(move |c| c.rotation = Some(journal)).await {
             Ok(()) => Flow::Next,
@@ -598,7 +667,7 @@ impl Job {
         known: &mut Vec<String>,
         max: usize,
     ) -> Result<(), Flow> {
-        let pending: Vec<String> = r
+        let mut pending: Vec<String> = r
             .target
             .credential
             .pending_revocations
@@ -606,7 +675,10 @@ impl Job {
             .map(|p| p.remote_id.clone())
             .filter(|id| known.contains(id))
             .collect();
-        if known.len() - pending.len() >= max {
+        // An older file may name a key twice.
+        pending.sort_unstable();
+        pending.dedup();
+        if known.len().saturating_sub(pending.len()) >= max {
             return Err(Flow::Failed(format!(
                 "the owner already holds {} keys, the provider's limit ({}); revoke one first",
                 known.len(),
@@ -657,23 +729,33 @@ impl Job {
             Ok(r) => r,
             Err(e) => return self.fail_keep(e).await,
         };
-        let Some(journal) = r.target.credential.rotation.clone() else {
+        let Some(mut journal) = r.target.credential.rotation.clone() else {
             return Flow::Failed("the journal is gone".into());
         };
-        if resuming {
-            match self.sweep(&r, &journal).await {
-                Ok(gone) if !gone.is_empty() => self.warn(format!(
-                    "deleted {} made by the interrupted attempt but never recorded",
-                    gone.join(", ")
-                )),
-                Ok(_) => {}
-                Err(e) => {
-                    return self
-                        .fail_keep(format!(
-                            "could not check for a key left by the interrupted attempt: {e}"
-                        ))
-                        .await
+        if resuming || journal.create_sent_at.is_none() {
+            if resuming {
+                match self.sweep(&r, &journal).await {
+                    Ok(swept) => self
+                        .report_sweep(&swept, "made by the interrupted attempt but never recorded"),
+                    Err(e) => {
+                        return self
+                            .fail_keep(format!(
+                                "could not check for a key left by the interrupted attempt: {e}"
+                            ))
+                            .await
+                    }
                 }
+            }
+            // The window a later sweep looks in starts at this create, not the first one.
+            let sent = Utc::now();
+            journal.create_sent_at = Some(sent);
+            if let Err(e) = self
+                .save_journal(move |j| j.create_sent_at = Some(sent))
+                .await
+            {
+                return self
+                    .fail_keep(format!("could not record the new create: {e}"))
+                    .await;
             }
         }
         self.enter(Phase::Create).await;
@@ -686,21 +768,28 @@ impl Job {
                 Ok(k) => break k,
                 Err(e) if e.is_transient() && attempt < retry.max_attempts => {
                     if ambiguous(&e) {
-                        if let Err(s) = self.sweep(&r, &journal).await {
-                            return self
-                                .fail_keep(format!(
-                                    "create failed ({e}) and checking for a half-made key failed \
-                                     too ({s}): run `keyward resume`"
-                                ))
-                                .await;
+                        match self.sweep(&r, &journal).await {
+                            Ok(swept) => self.report_sweep(&swept, "made by the failed create"),
+                            Err(s) => {
+                                return self
+                                    .fail_keep(format!(
+                                        "create failed ({e}) and checking for a half-made key \
+                                         failed too ({s}): run `keyward resume`"
+                                    ))
+                                    .await;
+                            }
                         }
                     }
                     self.retrying(Phase::Create, attempt, e.to_string());
                     tokio::time::sleep(retry.backoff(attempt)).await;
                 }
                 Err(e) => {
-                    if ambiguous(&e) {
-                        if let Err(s) = self.sweep(&r, &journal).await {
+                    if !ambiguous(&e) {
+                        return self.abandon(format!("create failed: {e}")).await;
+                    }
+                    let swept = match self.sweep(&r, &journal).await {
+                        Ok(swept) => swept,
+                        Err(s) => {
                             return self
                                 .fail_keep(format!(
                                     "create failed ({e}) and checking for a half-made key failed \
@@ -708,8 +797,22 @@ impl Job {
                                 ))
                                 .await;
                         }
+                    };
+                    self.report_sweep(&swept, "made by the failed create");
+                    // An unreadable answer means the provider made a key; unless the sweep
+                    // found and deleted it, the journal stays so that `resume` looks again.
+                    let settled = swept.unsure.is_empty()
+                        && (e.kind != ErrorKind::BadResponse || !swept.deleted.is_empty());
+                    if settled {
+                        return self.abandon(format!("create failed: {e}")).await;
                     }
-                    return self.abandon(format!("create failed: {e}")).await;
+                    return self
+                        .fail_keep(format!(
+                            "create failed: {e}; the provider may have made a key this rotation \
+                             could not account for: `keyward resume` looks for it again, \
+                             `keyward resume --rollback` gives up"
+                        ))
+                        .await;
                 }
             }
         };
@@ -1107,12 +1210,12 @@ impl Job {
                                 pending = Some(PendingRevocation {
                                     remote_id: old.clone(),
                                     deactivated_at: now,
-                                    delete_after: now + grace,
+                                    delete_after: delete_after(now, grace),
                                     last_error: None,
                                 });
                                 note = format!(
                                     "old key {old} deactivated, to be deleted after {}",
-                                    (now + grace).format("%Y-%m-%d")
+                                    delete_after(now, grace).format("%Y-%m-%d")
                                 );
                             }
                             Err(e) if e.kind == ErrorKind::NotFound => {
@@ -1201,7 +1304,10 @@ impl Job {
                     state: RemoteStatus::Active,
                     checked_at: now,
                 });
-                c.pending_revocations.extend(pending);
+                if let Some(p) = pending {
+                    c.pending_revocations.retain(|q| q.remote_id != p.remote_id);
+                    c.pending_revocations.push(p);
+                }
                 let from_to = match (j.old_remote_id, new_id) {
                     (Some(o), Some(n)) if o != n => format!("{o} -> {n}; "),
                     (None, Some(n)) => format!("new key {n}; "),
@@ -1333,7 +1439,7 @@ impl Job {
                 "deactivated",
                 format!(
                     "{old} deactivated, to be deleted after {}",
-                    (now + grace).format("%Y-%m-%d")
+                    delete_after(now, grace).format("%Y-%m-%d")
                 ),
             )
         };
@@ -1352,10 +1458,12 @@ impl Job {
                         state: RemoteStatus::Inactive,
                         checked_at: now,
                     });
+                    // Revoking an inactive credential again restarts its grace period.
+                    c.pending_revocations.retain(|p| p.remote_id != old);
                     c.pending_revocations.push(PendingRevocation {
                         remote_id: old,
                         deactivated_at: now,
-                        delete_after: now + grace,
+                        delete_after: delete_after(now, grace),
                         last_error: None,
                     });
                 }
@@ -1491,13 +1599,21 @@ impl Job {
                     "the old value died with the roll; `keyward resume` finishes the rotation",
                 )
             }
-            (_, Style::Manual, _) => {}
+            (_, Style::Manual, step) => {
+                // A deploy (finished, failed, or a command cut short) may have handed the
+                // person's new secret to the consumers: they get the old one back.
+                let command = matches!(r.target.credential.deploy, Some(Deploy::Command { .. }));
+                let deployed = step > Step::Deploy
+                    || journal.deploy.is_some()
+                    || (step == Step::Deploy && command);
+                if deployed {
+                    if let Err(flow) = self.revert_consumers(&r).await {
+                        return flow;
+                    }
+                }
+            }
             (_, Style::CreateThenRevoke, Step::Create) => match self.sweep(&r, &journal).await {
-                Ok(gone) if !gone.is_empty() => self.warn(format!(
-                    "deleted {} made by the interrupted attempt",
-                    gone.join(", ")
-                )),
-                Ok(_) => {}
+                Ok(swept) => self.report_sweep(&swept, "made by the interrupted attempt"),
                 Err(e) => {
                     return self
                         .fail_keep(format!(
@@ -1588,4 +1704,42 @@ fn short_id() -> String {
         .take(6)
         .map(|b| char::from(b).to_ascii_lowercase())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_deleted_keys_others_made_meanwhile_reads_only_keywards_mark_and_window() {
+        let t = |s: &str| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+                .unwrap()
+                .and_utc()
+        };
+        assert_eq!(
+            rotation_mark_time("CRM bot (rotated 2026-01-02 03:04)"),
+            Some(t("2026-01-02 03:04:00"))
+        );
+        assert_eq!(
+            rotation_mark_time("ci (rotated 2026-01-02 03:04:05 UTC)"),
+            Some(t("2026-01-02 03:04:05"))
+        );
+        assert_eq!(rotation_mark_time("someone's key"), None);
+        assert_eq!(rotation_mark_time("x (rotated soon)"), None);
+        let sent = t("2026-01-02 03:00:00");
+        assert!(within_create_window(t("2026-01-02 02:56:00"), sent));
+        assert!(within_create_window(t("2026-01-02 03:20:00"), sent));
+        assert!(!within_create_window(t("2026-01-02 02:50:00"), sent));
+        assert!(!within_create_window(t("2026-01-04 03:00:00"), sent));
+    }
+
+    #[test]
+    fn grace_days_overflow_panicked_after_deactivation() {
+        let now = Utc::now();
+        let huge = chrono::Duration::days(i64::from(u32::MAX));
+        assert_eq!(delete_after(now, huge), DateTime::<Utc>::MAX_UTC);
+        let week = chrono::Duration::days(7);
+        assert_eq!(delete_after(now, week), now + week);
+    }
 }

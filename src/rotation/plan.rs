@@ -59,7 +59,10 @@ pub fn select(
                 .collect())
         }
         Selection::Expiring(days) => {
-            let horizon = now + Duration::days(i64::from(*days));
+            // Saturates: a horizon past the calendar's end takes in every dated credential.
+            let horizon = now
+                .checked_add_signed(Duration::days(i64::from(*days)))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             Ok(inv
                 .credentials()
                 .filter(|(_, _, c)| live(c))
@@ -210,6 +213,18 @@ mod tests {
         assert!(select(&inv, &Selection::Client("beta".into()), now())
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn expiring_overflow_panicked_on_a_huge_horizon() {
+        let inv = inv();
+        let all = select(
+            &inv,
+            &Selection::Expiring(u32::MAX),
+            DateTime::<Utc>::MAX_UTC,
+        )
+        .unwrap();
+        assert_eq!(ids(all), ["acme/crm", "acme/mail"]);
     }
 
     #[test]

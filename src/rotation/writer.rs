@@ -98,12 +98,13 @@ impl Writer {
             .unwrap_or_else(|_| Err(PersistError("the writer has stopped".into())))
     }
 
-    /// Reads the inventory as last saved.
+    /// Reads the inventory as the writer holds it: every change applied so far, including
+    /// those whose save is still pending (a change whose save fails is undone).
     pub fn read<R>(&self, f: impl FnOnce(&Inventory) -> R) -> R {
         f(&lock(&self.inventory))
     }
 
-    /// A copy of the inventory as last saved.
+    /// A copy of the inventory as [`Writer::read`] sees it.
     pub fn snapshot(&self) -> Inventory {
         self.read(Inventory::clone)
     }

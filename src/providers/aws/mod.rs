@@ -417,6 +417,12 @@ impl Provider for AwsIam {
                 .map_err(|what| reply.bad_response(what))?;
             Ok((key, created_at))
         });
+        // An answer that names the new key but is otherwise unusable: AWS made that key.
+        let made = decoded.is_err().then(|| {
+            xml::decode::<xml::CreatedKeyId>(&reply)
+                .ok()
+                .map(|r| r.create_access_key_result.access_key.access_key_id)
+        });
         let result = match decoded {
             Ok((key, created_at)) => Ok(IssuedKey {
                 remote_id: key.access_key_id,
@@ -429,7 +435,24 @@ impl Provider for AwsIam {
             Err(e) => Err(may_have_created(e, user)),
         };
         scrub(&mut reply);
-        result
+        match (result, made.flatten()) {
+            (Err(e), Some(id)) => {
+                // Taken back, as the SaaS providers do, so no key is left that nobody holds.
+                let tail = match self.delete(target, &id).await {
+                    Ok(()) => format!("the answer named the new key {id}, now deleted again"),
+                    Err(d) => format!(
+                        "the answer named the new key {id}, which could not be deleted again \
+                         ({}): delete it by hand",
+                        d.message
+                    ),
+                };
+                Err(ProviderError {
+                    message: format!("{}; {tail}", e.message),
+                    ..e
+                })
+            }
+            (result, _) => result,
+        }
     }
 
     async fn verify(

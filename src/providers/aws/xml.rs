@@ -137,6 +137,31 @@ pub struct NewAccessKey {
     pub create_date: Option<String>,
 }
 
+/// Only the key id of a `CreateAccessKey` answer: enough to take the key back when the
+/// rest of the answer is unusable.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreatedKeyId {
+    /// The result wrapper.
+    pub create_access_key_result: CreatedKeyIdResult,
+}
+
+/// `CreateAccessKeyResult`, the id only.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreatedKeyIdResult {
+    /// The new key, its id only.
+    pub access_key: KeyIdOnly,
+}
+
+/// An `AccessKey` read for its id alone.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyIdOnly {
+    /// The key's id.
+    pub access_key_id: String,
+}
+
 /// `GetAccessKeyLastUsed`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]

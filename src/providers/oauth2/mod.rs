@@ -184,12 +184,12 @@ impl OAuth2 {
     /// other step, deploy included. A crash between this call and that save loses the grant:
     /// the old token is dead and presenting it again is a *replay*, on which a
     /// reuse-detecting server (oidc-provider, Auth0, Okta) revokes the whole grant, the new
-    /// token included. The engine therefore journals "refresh requested" before calling
-    /// `roll`; on resume with that mark and no saved new token it must NOT call `roll` again
-    /// but run `verify` on the old token: `Invalid` means the grant is lost and the person
-    /// reconnects with the device flow; `Valid` means the server never rotated, and rolling
-    /// again is safe. A replay shows up as `invalid_grant`, mapped to
-    /// [`ErrorKind::Unauthorized`] with a message saying to reconnect.
+    /// token included. The engine journals the roll before calling `roll`, and on resume
+    /// with no saved new token it calls `roll` again (it does not check the old token
+    /// first). If the server had rotated, that is the replay: it shows up as
+    /// `invalid_grant`, mapped to [`ErrorKind::Unauthorized`] with a message saying to
+    /// reconnect with the device flow, and the engine keeps the journal; if it had not,
+    /// rolling again is safe.
     ///
     /// For the same reason the request is never repeated blindly: a lost or unreadable
     /// answer or a 5xx may have followed a rotation, so before each repeat introspection
