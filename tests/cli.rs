@@ -890,3 +890,101 @@ fn a_private_key_given_as_a_recipient_is_not_echoed() {
     let line = assert_one_line_error(&out, "this is a private key");
     assert!(!line.contains("QQQQ"), "{line}");
 }
+
+#[test]
+fn connections_take_their_secrets_from_stdin_and_never_show_them() {
+    let ws = Workspace::new();
+    ws.init();
+    let key_id = "AKIAEXAMPLECONN00001";
+    let secret = "conn-secret-access-key-0123456789abcdef";
+    let added = ws.run(
+        &[
+            "connections",
+            "add",
+            "acme-aws",
+            "--provider",
+            "aws-iam",
+            "--endpoint",
+            "http://127.0.0.1:5000",
+            "--param",
+            "region=eu-west-1",
+            "--auth",
+            "access_key_id",
+            "--auth",
+            "secret_access_key",
+        ],
+        &format!("{key_id}\n{secret}\n"),
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let listed = ws.ok(&["connections", "list"], "");
+    assert!(
+        listed.contains("acme-aws") && listed.contains("access_key_id, secret_access_key"),
+        "{listed}"
+    );
+    assert!(listed.contains("region=eu-west-1"), "{listed}");
+    let json = ws.ok(&["connections", "list", "--json"], "");
+    for shown in [
+        &listed,
+        &json,
+        &String::from_utf8_lossy(&added.stdout).to_string(),
+    ] {
+        assert!(
+            !shown.contains(secret) && !shown.contains(key_id),
+            "{shown}"
+        );
+    }
+    // The secrets are in the encrypted file, for keyward to use.
+    let plain = age(
+        &[
+            "-d",
+            "-i",
+            ws.default_identity().to_str().unwrap(),
+            ws.inventory().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(String::from_utf8_lossy(&plain.stdout).contains(secret));
+    let log = std::fs::read_to_string(format!("{}.audit.jsonl", ws.inventory().display())).unwrap();
+    assert!(
+        log.contains("connection-added") && !log.contains(secret),
+        "{log}"
+    );
+    // A credential can now name it; the connection cannot be removed while used.
+    ws.ok(
+        &[
+            "add",
+            "acme/crm",
+            "--provider",
+            "aws-iam",
+            "--connection",
+            "acme-aws",
+            "--param",
+            "user=crm",
+        ],
+        "x\n",
+    );
+    assert_one_line_error(
+        &ws.run(&["connections", "remove", "acme-aws"], ""),
+        "is used by acme/crm",
+    );
+    // Too few secrets: nothing saved.
+    let before = hash(&ws.inventory());
+    let out = ws.run(
+        &[
+            "connections",
+            "add",
+            "other",
+            "--provider",
+            "sendgrid",
+            "--auth",
+            "api_key",
+        ],
+        "",
+    );
+    assert_one_line_error(&out, "expected 1 secret(s) (api_key)");
+    assert_eq!(hash(&ws.inventory()), before);
+}

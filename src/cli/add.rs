@@ -63,7 +63,7 @@ pub struct Args {
     pub no_secret: bool,
 }
 
-fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
+pub(super) fn parse_param(s: &str) -> std::result::Result<(String, String), String> {
     s.split_once('=')
         .filter(|(k, _)| !k.is_empty())
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -6,6 +6,7 @@ mod add;
 mod audit;
 mod check;
 mod connect;
+mod connections;
 mod dashboard;
 mod demo;
 mod import;
@@ -83,6 +84,9 @@ enum Command {
     /// List, add or remove the recipients saves encrypt to.
     #[command(subcommand)]
     Recipients(recipients::Command),
+    /// List, add or remove the connections keyward uses to reach providers' APIs.
+    #[command(subcommand)]
+    Connections(connections::Command),
     /// For cron and monitoring: exit 0 all fine, 1 something due soon or stale,
     /// 2 something expired or overdue, 3 could not check.
     Check(check::Args),
@@ -319,6 +323,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Add(a)) => add::run(&ctx, *a),
         Some(Command::Import(a)) => import::run(&ctx, a),
         Some(Command::Recipients(c)) => recipients::run(&ctx, c),
+        Some(Command::Connections(c)) => connections::run(&ctx, c),
         Some(Command::Check(a)) => check::run(&ctx, a),
         Some(Command::Demo(a)) => demo::run(&ctx, a),
         Some(Command::Sync(a)) => sync::run(&ctx, a),

@@ -1,0 +1,187 @@
+//! `keyward connections list|add|remove`: the management credentials keyward itself uses to
+//! reach each provider's API. Their secrets come from hidden prompts or stdin, never argv.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+
+use anyhow::{bail, Result};
+use zeroize::Zeroizing;
+
+use super::{audit, table, Context};
+use crate::audit::Event;
+use crate::inventory::{Connection, ProviderKind};
+use crate::secret::Secret;
+
+/// The `connections` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Show the connections: provider, endpoint, parameters and the names of their secrets.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a connection. Each `--auth NAME` secret is asked for at a hidden prompt, or read
+    /// from stdin one per line, in the order given.
+    Add {
+        /// The connection's id, referenced by credentials as `connection: ID`.
+        id: String,
+        /// The provider kind.
+        #[arg(long)]
+        provider: ProviderKind,
+        /// The API base URL, when not the provider's public one.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// A non-secret setting as KEY=VALUE (e.g. region=eu-west-1). Repeatable.
+        #[arg(long = "param", value_name = "KEY=VALUE", value_parser = super::add::parse_param)]
+        params: Vec<(String, String)>,
+        /// The name of a management secret (e.g. secret_access_key). Repeatable.
+        #[arg(long = "auth", value_name = "NAME")]
+        auth: Vec<String>,
+    },
+    /// Remove a connection no credential uses.
+    Remove {
+        /// The connection's id.
+        id: String,
+    },
+}
+
+/// Runs `keyward connections …`.
+pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
+    match cmd {
+        Command::List { json } => list(ctx, json),
+        Command::Add {
+            id,
+            provider,
+            endpoint,
+            params,
+            auth,
+        } => {
+            let secrets = read_secrets(&id, &auth)?;
+            let (mut store, mut inv) = ctx.open_for_write()?;
+            if inv.connection(&id).is_some() {
+                bail!(
+                    "{}: connection `{id}` already exists",
+                    ctx.inventory.display()
+                );
+            }
+            inv.connections.push(Connection {
+                id: id.clone(),
+                provider,
+                endpoint,
+                auth: auth.into_iter().zip(secrets).collect(),
+                params: params.into_iter().collect::<BTreeMap<_, _>>(),
+            });
+            store.save(&inv)?;
+            audit::record(
+                ctx,
+                Event::new("connection-added", None, format!("{id} ({provider})")),
+            )?;
+            println!("Added connection {id}.");
+            Ok(0)
+        }
+        Command::Remove { id } => {
+            let (mut store, mut inv) = ctx.open_for_write()?;
+            let users: Vec<String> = inv
+                .credentials()
+                .filter(|(_, _, c)| c.connection.as_deref() == Some(id.as_str()))
+                .map(|(at, _, _)| at.to_string())
+                .collect();
+            if !users.is_empty() {
+                bail!(
+                    "{}: connection `{id}` is used by {}",
+                    ctx.inventory.display(),
+                    users.join(", ")
+                );
+            }
+            let before = inv.connections.len();
+            inv.connections.retain(|c| c.id != id);
+            if inv.connections.len() == before {
+                bail!("{}: no connection `{id}`", ctx.inventory.display());
+            }
+            store.save(&inv)?;
+            audit::record(ctx, Event::new("connection-removed", None, id.clone()))?;
+            println!("Removed connection {id}.");
+            Ok(0)
+        }
+    }
+}
+
+fn list(ctx: &Context, json: bool) -> Result<i32> {
+    let (_, inv) = ctx.open()?;
+    let rows: Vec<serde_json::Value> = inv
+        .connections
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "id": c.id,
+                "provider": c.provider,
+                "endpoint": c.endpoint,
+                "params": c.params,
+                // The names only: which secrets are set, never their values.
+                "auth": c.auth.keys().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if inv.connections.is_empty() {
+        println!("No connections: add one with `keyward connections add`.");
+        return Ok(0);
+    }
+    let body: Vec<Vec<String>> = inv
+        .connections
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                c.provider.to_string(),
+                c.endpoint.clone().unwrap_or_else(|| "(default)".into()),
+                c.auth.keys().cloned().collect::<Vec<_>>().join(", "),
+                c.params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(&["ID", "PROVIDER", "ENDPOINT", "SECRETS", "PARAMS"], &body)
+    );
+    Ok(0)
+}
+
+/// One secret per name: hidden prompts on a terminal, else lines of stdin in order.
+fn read_secrets(id: &str, names: &[String]) -> Result<Vec<Secret>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<Zeroizing<String>> = if std::io::stdin().is_terminal() {
+        names
+            .iter()
+            .map(|n| rpassword::prompt_password(format!("{id} {n}: ")).map(Zeroizing::new))
+            .collect::<std::io::Result<_>>()?
+    } else {
+        let mut all = Zeroizing::new(String::new());
+        std::io::stdin().read_to_string(&mut all)?;
+        all.lines()
+            .map(|l| Zeroizing::new(l.trim_end_matches('\r').to_string()))
+            .collect()
+    };
+    if values.len() < names.len() || values.iter().take(names.len()).any(|v| v.is_empty()) {
+        bail!(
+            "expected {} secret(s) ({}), one per line on stdin or at the prompts; nothing was saved",
+            names.len(),
+            names.join(", ")
+        );
+    }
+    Ok(values
+        .iter()
+        .take(names.len())
+        .map(|v| Secret::new(v.as_str()))
+        .collect())
+}
