@@ -4,7 +4,7 @@
 # exits non-zero as soon as something can neither be found nor installed: a test run must
 # never silently skip a peer because it is missing.
 #
-#   age, tmux, curl   Debian packages (apt-get update only when an install needs it)
+#   age, tmux, curl, ssh-keygen, flock, setsid   Debian packages (apt-get update only when an install needs it)
 #   node >= 20, npm   must already be present (the machine image provides them)
 #   moto_server       pip package moto[server] (the AWS IAM/STS peer)
 #   tests/peers/      npm ci: oidc-provider and Prism (skipped while the lock is unchanged)
@@ -40,14 +40,16 @@ apt_install() {
   fi
 }
 
-# Debian packages: command name == package name for all three.
-for pkg in age tmux curl; do
-  if command -v "$pkg" >/dev/null; then
-    ok "$pkg" "$(command -v "$pkg")"
+# Debian packages, as command:package (ssh-keygen makes SSH identities for the interop
+# tests; flock and setsid hold a lock and drop the terminal in the CLI tests).
+for pair in age:age tmux:tmux curl:curl ssh-keygen:openssh-client flock:util-linux setsid:util-linux; do
+  cmd="${pair%%:*}" pkg="${pair##*:}"
+  if command -v "$cmd" >/dev/null; then
+    ok "$cmd" "$(command -v "$cmd")"
   else
     apt_install "$pkg"
-    command -v "$pkg" >/dev/null || fail "$pkg" "installed but still not on PATH"
-    done_ "$pkg" "$(command -v "$pkg")"
+    command -v "$cmd" >/dev/null || fail "$cmd" "installed $pkg but $cmd is still not on PATH"
+    done_ "$cmd" "$(command -v "$cmd")"
   fi
 done
 
