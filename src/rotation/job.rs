@@ -209,6 +209,20 @@ impl Job {
             .read(|inv| inv.credential(&self.at).and_then(|c| c.rotation.clone()))
     }
 
+    /// The target and its in-flight journal, for a step that continues a rotation: a
+    /// credential that cannot be resolved keeps its journal for `resume`; a missing journal
+    /// fails the step.
+    async fn resolve_in_flight(&mut self) -> Result<(Resolved, Rotation), Flow> {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return Err(self.fail_keep(e).await),
+        };
+        match r.target.credential.rotation.clone() {
+            Some(journal) => Ok((r, journal)),
+            None => Err(Flow::Failed("the journal is gone".into())),
+        }
+    }
+
     fn resolve(&self) -> Result<Resolved, String> {
         let target = self
             .ctx
@@ -1059,12 +1073,9 @@ impl Job {
     }
 
     async fn verify(&mut self) -> Flow {
-        let r = match self.resolve() {
-            Ok(r) => r,
-            Err(e) => return self.fail_keep(e).await,
-        };
-        let Some(journal) = r.target.credential.rotation.clone() else {
-            return Flow::Failed("the journal is gone".into());
+        let (r, journal) = match self.resolve_in_flight().await {
+            Ok(found) => found,
+            Err(flow) => return flow,
         };
         let Some(secret) = journal.new_secret.clone() else {
             return self
@@ -1149,12 +1160,9 @@ impl Job {
     }
 
     async fn revoke_old(&mut self) -> Flow {
-        let r = match self.resolve() {
-            Ok(r) => r,
-            Err(e) => return self.fail_keep(e).await,
-        };
-        let Some(journal) = r.target.credential.rotation.clone() else {
-            return Flow::Failed("the journal is gone".into());
+        let (r, journal) = match self.resolve_in_flight().await {
+            Ok(found) => found,
+            Err(flow) => return flow,
         };
         // Invariant 2, checked again from the record rather than trusted from the step.
         let verified = journal.verification.as_ref().is_some_and(|v| {
@@ -1375,12 +1383,9 @@ impl Job {
     }
 
     async fn revoke(&mut self) -> Flow {
-        let r = match self.resolve() {
-            Ok(r) => r,
-            Err(e) => return self.fail_keep(e).await,
-        };
-        let Some(journal) = r.target.credential.rotation.clone() else {
-            return Flow::Failed("the journal is gone".into());
+        let (r, journal) = match self.resolve_in_flight().await {
+            Ok(found) => found,
+            Err(flow) => return flow,
         };
         self.enter(Phase::Revoke).await;
         let emergency = journal.action == Action::EmergencyRevoke;
