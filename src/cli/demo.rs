@@ -96,10 +96,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Moves every date in the inventory by `by`, rounded to whole days so the demo reads the
-/// same whatever the hour.
+/// Moves every date in the inventory by `by`, exactly: "used today" then means now, never
+/// later today (rounding to whole days put such dates in the future, and a rotation then
+/// warned that the old key was used after the new one was deployed).
 fn shift_dates(inv: &mut Inventory, by: Duration) {
-    let by = Duration::days(by.num_days());
     for client in &mut inv.clients {
         for c in &mut client.integrations {
             for t in [

@@ -74,12 +74,19 @@ fn ambiguous(e: &ProviderError) -> bool {
 
 fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
     let d = now - then;
+    let unit = |n: i64, one: &str| {
+        if n == 1 {
+            format!("1 {one} ago")
+        } else {
+            format!("{n} {one}s ago")
+        }
+    };
     if d.num_days() >= 1 {
-        format!("{} days ago", d.num_days())
+        unit(d.num_days(), "day")
     } else if d.num_hours() >= 1 {
-        format!("{} hours ago", d.num_hours())
+        unit(d.num_hours(), "hour")
     } else if d.num_minutes() >= 1 {
-        format!("{} minutes ago", d.num_minutes())
+        unit(d.num_minutes(), "minute")
     } else {
         "just now".to_string()
     }
@@ -1270,7 +1277,7 @@ impl Job {
                     let deployed = journal.deploy.as_ref().map(|d| d.at);
                     if deployed.is_some_and(|d| used > d) {
                         self.warn(format!(
-                            "the old key was used {} , after the new one was deployed: a \
+                            "the old key was used {}, after the new one was deployed: a \
                              consumer may still hold it",
                             ago(now, used)
                         ));
