@@ -6,7 +6,7 @@ mod support;
 
 use std::sync::OnceLock;
 
-use aws_common::{between, create_user, mgmt, raw, target, MGMT_SECRET};
+use aws_common::{create_user, make_admin, mgmt, target, MGMT_SECRET};
 use keyward::inventory::RemoteStatus;
 use keyward::providers::aws::sigv4::Credentials;
 use keyward::providers::aws::AwsIam;
@@ -163,41 +163,7 @@ async fn with_signature_checking_on_a_wrong_secret_is_refused_and_verify_says_in
     // Four unchecked calls set up an admin with a real key, then the user under test.
     let moto = Peer::moto_with_auth(4);
     let url = &moto.base_url;
-    create_user(&http, url, &mgmt(), "admin").await;
-    let policy =
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    let (status, body) = raw(
-        &http,
-        url,
-        &mgmt(),
-        "iam",
-        &[
-            ("Action", "PutUserPolicy"),
-            ("UserName", "admin"),
-            ("PolicyName", "all"),
-            ("PolicyDocument", policy),
-            ("Version", "2010-05-08"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = raw(
-        &http,
-        url,
-        &mgmt(),
-        "iam",
-        &[
-            ("Action", "CreateAccessKey"),
-            ("UserName", "admin"),
-            ("Version", "2010-05-08"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let admin = Credentials {
-        access_key_id: between(&body, "AccessKeyId").to_string(),
-        secret_access_key: Secret::new(between(&body, "SecretAccessKey")),
-    };
+    let admin = make_admin(&http, url).await;
     create_user(&http, url, &mgmt(), "checked").await;
 
     // From here on every signature is checked: the provider's own must pass.

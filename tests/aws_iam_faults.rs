@@ -3,6 +3,7 @@
 //! secret; the two-key limit is checked before any key is created.
 
 mod aws_common;
+mod support;
 
 use aws_common::{mgmt, target, MGMT_ID, MGMT_SECRET};
 use std::time::Duration;

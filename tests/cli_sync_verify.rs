@@ -8,7 +8,7 @@ mod support;
 use std::process::Output;
 use std::sync::OnceLock;
 
-use aws_common::{between, create_user, mgmt, raw, target};
+use aws_common::{create_user, make_admin, target};
 use keyward::providers::aws::sigv4::Credentials;
 use keyward::providers::aws::AwsIam;
 use keyward::providers::Provider;
@@ -38,27 +38,7 @@ fn aws() -> &'static Aws {
             // Three unchecked calls make the admin; every later signature is checked.
             let moto = Peer::moto_with_auth(3);
             let url = &moto.base_url;
-            create_user(&http, url, &mgmt(), "admin").await;
-            let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-            let put = [
-                ("Action", "PutUserPolicy"),
-                ("UserName", "admin"),
-                ("PolicyName", "all"),
-                ("PolicyDocument", policy),
-                ("Version", "2010-05-08"),
-            ];
-            assert_eq!(raw(&http, url, &mgmt(), "iam", &put).await.0, 200);
-            let create = [
-                ("Action", "CreateAccessKey"),
-                ("UserName", "admin"),
-                ("Version", "2010-05-08"),
-            ];
-            let (status, body) = raw(&http, url, &mgmt(), "iam", &create).await;
-            assert_eq!(status, 200, "{body}");
-            let admin = Credentials {
-                access_key_id: between(&body, "AccessKeyId").to_string(),
-                secret_access_key: Secret::new(between(&body, "SecretAccessKey")),
-            };
+            let admin = make_admin(&http, url).await;
             create_user(&http, url, &admin, "app").await;
             let p = AwsIam::new(&http);
             let owner = target(url, &admin, "app", None);

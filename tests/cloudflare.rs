@@ -12,10 +12,10 @@ use std::time::Duration;
 use chrono::Utc;
 use keyward::inventory::{Connection, Credential, ProviderKind, RemoteStatus};
 use keyward::providers::cloudflare::Cloudflare;
-use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
 use keyward::providers::{ErrorKind, Provider, ProviderError, RotationStyle, Target, Verification};
 use keyward::secret::Secret;
 use serde_json::{json, Value};
+use support::http::fast_http as http_with;
 use support::peers::{http_request, shared_prism, Peer};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -25,20 +25,6 @@ const MGMT: &str = "mgmt-token-0123456789abcdefghijklmnopqrs";
 /// The API prefix the fake serves under, as the public API does.
 const PREFIX: &str = "/client/v4";
 const MAX_ATTEMPTS: u32 = 3;
-
-fn http_with(request_timeout: Duration, max_attempts: u32) -> Http {
-    Http::new(HttpConfig {
-        connect_timeout: Duration::from_secs(2),
-        request_timeout,
-        retry: RetryPolicy {
-            max_attempts,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(5),
-        },
-        per_provider_concurrency: 4,
-    })
-}
 
 fn provider() -> Cloudflare {
     Cloudflare::new(&http_with(Duration::from_secs(5), MAX_ATTEMPTS))

@@ -2,6 +2,8 @@
 //! GitLab documents for its token APIs (lifecycle: rotate in place with a new id, verify,
 //! revoke), and against faults: rate limits, 5xx, timeouts, garbage.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,10 +11,10 @@ use std::time::Duration;
 use chrono::{Days, NaiveDate, Utc};
 use keyward::inventory::{Connection, Credential, ProviderKind, RemoteStatus};
 use keyward::providers::gitlab::Gitlab;
-use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
 use keyward::providers::{ErrorKind, Provider, ProviderError, RotationStyle, Target, Verification};
 use keyward::secret::Secret;
 use serde_json::{json, Value};
+use support::http::fast_http as http_with;
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -20,20 +22,6 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 /// redaction of long runs, so it tests the provider's own masking.
 const MGMT: &str = "glpat-MgmtToken0123456789";
 const MAX_ATTEMPTS: u32 = 3;
-
-fn http_with(request_timeout: Duration, max_attempts: u32) -> Http {
-    Http::new(HttpConfig {
-        connect_timeout: Duration::from_secs(2),
-        request_timeout,
-        retry: RetryPolicy {
-            max_attempts,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(5),
-        },
-        per_provider_concurrency: 4,
-    })
-}
 
 fn provider() -> Gitlab {
     Gitlab::new(&http_with(Duration::from_secs(5), MAX_ATTEMPTS))

@@ -2,11 +2,13 @@
 //! every fault a server can throw at it (429, 5xx, timeouts, cut-off and garbage answers,
 //! OAuth error codes). Each test also checks that no token value reaches an error.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use keyward::inventory::{Connection, Credential, CredentialRef, ProviderKind, RemoteStatus};
-use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
+use keyward::providers::http::Http;
 use keyward::providers::oauth2::{self, fingerprint, DevicePoll, OAuth2};
 use keyward::providers::{ErrorKind, Provider, ProviderError, RotationStyle, Target, Verification};
 use keyward::secret::Secret;
@@ -39,17 +41,7 @@ fn assert_no_secret(text: &str) {
 }
 
 fn http_with_timeout(request_timeout: Duration) -> Http {
-    Http::new(HttpConfig {
-        connect_timeout: Duration::from_secs(5),
-        request_timeout,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(2),
-        },
-        per_provider_concurrency: 4,
-    })
+    support::http::fast_http(request_timeout, 3)
 }
 
 fn http() -> Http {

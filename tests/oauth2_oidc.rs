@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use keyward::inventory::{Connection, Credential, CredentialRef, ProviderKind, RemoteStatus};
-use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
+use keyward::providers::http::Http;
 use keyward::providers::oauth2::{self, fingerprint, DevicePoll, OAuth2};
 use keyward::providers::{ErrorKind, Provider, ProviderError, Target, Verification};
 use keyward::secret::Secret;
@@ -23,15 +23,7 @@ fn peer() -> &'static Peer {
 }
 
 fn http() -> Http {
-    Http::new(HttpConfig {
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(2),
-        },
-        ..HttpConfig::default()
-    })
+    support::http::fast_http(std::time::Duration::from_secs(30), 3)
 }
 
 fn connection() -> Connection {

@@ -5,6 +5,7 @@
 //! inventory records.
 
 mod saas_common;
+mod support;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,7 +9,7 @@ mod support;
 
 use std::sync::OnceLock;
 
-use aws_common::{between, create_user, mgmt, raw};
+use aws_common::{create_user, make_admin};
 use keyward::inventory::journal::Step;
 use keyward::inventory::{Connection, Credential, Deploy, Inventory, RemoteStatus};
 use keyward::providers::aws::sigv4::Credentials;
@@ -36,30 +36,8 @@ fn aws() -> &'static Aws {
             let http = aws_common::http();
             let moto = Peer::moto_with_auth(3);
             let url = &moto.base_url;
-            create_user(&http, url, &mgmt(), "admin").await;
-            let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-            let put = [
-                ("Action", "PutUserPolicy"),
-                ("UserName", "admin"),
-                ("PolicyName", "all"),
-                ("PolicyDocument", policy),
-                ("Version", "2010-05-08"),
-            ];
-            assert_eq!(raw(&http, url, &mgmt(), "iam", &put).await.0, 200);
-            let create = [
-                ("Action", "CreateAccessKey"),
-                ("UserName", "admin"),
-                ("Version", "2010-05-08"),
-            ];
-            let (status, body) = raw(&http, url, &mgmt(), "iam", &create).await;
-            assert_eq!(status, 200, "{body}");
-            Aws {
-                admin: Credentials {
-                    access_key_id: between(&body, "AccessKeyId").to_string(),
-                    secret_access_key: Secret::new(between(&body, "SecretAccessKey")),
-                },
-                moto,
-            }
+            let admin = make_admin(&http, url).await;
+            Aws { admin, moto }
         })
     })
 }

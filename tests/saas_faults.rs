@@ -4,6 +4,7 @@
 //! request and the status, never carries a secret, and nothing panics.
 
 mod saas_common;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

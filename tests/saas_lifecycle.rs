@@ -3,6 +3,7 @@
 //! one, delete the old one, see one left, and see the deleted key's secret refused.
 
 mod saas_common;
+mod support;
 
 use keyward::inventory::{ProviderKind, RemoteStatus};
 use keyward::providers::openai::OpenAi;

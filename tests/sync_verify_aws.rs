@@ -6,10 +6,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use aws_common::{between, connection, create_user, credential, mgmt, raw, target};
+use aws_common::{connection, create_user, credential, make_admin, target};
 use chrono::Utc;
 use keyward::inventory::{Credential, Inventory, ProviderKind, RemoteStatus};
-use keyward::providers::aws::sigv4::Credentials;
 use keyward::providers::aws::AwsIam;
 use keyward::providers::{Provider, Verification};
 use keyward::secret::Secret;
@@ -23,28 +22,7 @@ async fn sync_and_verify_a_whole_inventory() {
     let moto = Peer::moto_with_auth(3);
     let url = &moto.base_url;
     // Three unchecked calls make an admin with a real key; after that, signatures count.
-    create_user(&http, url, &mgmt(), "admin").await;
-    let policy =
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    let put = [
-        ("Action", "PutUserPolicy"),
-        ("UserName", "admin"),
-        ("PolicyName", "all"),
-        ("PolicyDocument", policy),
-        ("Version", "2010-05-08"),
-    ];
-    assert_eq!(raw(&http, url, &mgmt(), "iam", &put).await.0, 200);
-    let create = [
-        ("Action", "CreateAccessKey"),
-        ("UserName", "admin"),
-        ("Version", "2010-05-08"),
-    ];
-    let (status, body) = raw(&http, url, &mgmt(), "iam", &create).await;
-    assert_eq!(status, 200, "{body}");
-    let admin = Credentials {
-        access_key_id: between(&body, "AccessKeyId").to_string(),
-        secret_access_key: Secret::new(between(&body, "SecretAccessKey")),
-    };
+    let admin = make_admin(&http, url).await;
     create_user(&http, url, &admin, "app").await;
     let p = AwsIam::new(&http);
     let live = p.create(&target(url, &admin, "app", None)).await.unwrap();

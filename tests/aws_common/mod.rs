@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use keyward::inventory::{Connection, Credential, ProviderKind};
 use keyward::providers::aws::sigv4::{self, Credentials, Scope};
-use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
+use keyward::providers::http::Http;
 use keyward::providers::Target;
 use keyward::secret::Secret;
 
@@ -19,17 +19,7 @@ pub const MGMT_SECRET: &str = "mgmtSECRETnotToBeSeen/0123456789abcdefXYZ";
 
 /// A client with test-sized retries and timeouts.
 pub fn http() -> Http {
-    Http::new(HttpConfig {
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_millis(800),
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(5),
-        },
-        per_provider_concurrency: 4,
-    })
+    crate::support::http::fast_http(Duration::from_millis(800), 3)
 }
 
 /// The management key pair.
@@ -134,6 +124,35 @@ pub async fn create_user(http: &Http, url: &str, creds: &Credentials, user: &str
     )
     .await;
     assert_eq!(status, 200, "CreateUser {user}: {body}");
+}
+
+/// Makes IAM user `admin` with an allow-all policy and a real access key, using three calls
+/// signed with the unchecked management key (start moto with `Peer::moto_with_auth(3)` or
+/// more, so every later signature is checked). Returns the admin's credentials.
+pub async fn make_admin(http: &Http, url: &str) -> Credentials {
+    create_user(http, url, &mgmt(), "admin").await;
+    let policy =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let put = [
+        ("Action", "PutUserPolicy"),
+        ("UserName", "admin"),
+        ("PolicyName", "all"),
+        ("PolicyDocument", policy),
+        ("Version", "2010-05-08"),
+    ];
+    let (status, body) = raw(http, url, &mgmt(), "iam", &put).await;
+    assert_eq!(status, 200, "PutUserPolicy: {body}");
+    let create = [
+        ("Action", "CreateAccessKey"),
+        ("UserName", "admin"),
+        ("Version", "2010-05-08"),
+    ];
+    let (status, body) = raw(http, url, &mgmt(), "iam", &create).await;
+    assert_eq!(status, 200, "CreateAccessKey: {body}");
+    Credentials {
+        access_key_id: between(&body, "AccessKeyId").to_string(),
+        secret_access_key: Secret::new(between(&body, "SecretAccessKey")),
+    }
 }
 
 /// The text between `<tag>` and `</tag>`.

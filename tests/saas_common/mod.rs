@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use keyward::inventory::{Connection, Credential, CredentialRef, ProviderKind};
-use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
+use keyward::providers::http::Http;
 use keyward::providers::Target;
 use keyward::secret::Secret;
 use serde_json::{json, Value};
@@ -37,19 +37,7 @@ pub fn fast_http() -> Http {
 }
 
 /// A client with this per-attempt timeout and attempt count.
-pub fn http_with(request_timeout: Duration, max_attempts: u32) -> Http {
-    Http::new(HttpConfig {
-        connect_timeout: Duration::from_secs(2),
-        request_timeout,
-        retry: RetryPolicy {
-            max_attempts,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-            max_retry_after: Duration::from_secs(2),
-        },
-        per_provider_concurrency: 4,
-    })
-}
+pub use crate::support::http::fast_http as http_with;
 
 fn connection(
     provider: ProviderKind,

@@ -4,6 +4,8 @@
 
 /// Killing the real binary at a rotation step (needs the `test-hooks` feature).
 pub mod crash;
+/// The fast-retrying HTTP client provider tests share.
+pub mod http;
 /// Real local peers (moto, OIDC provider, Prism) started per test; see `peers.rs`.
 pub mod peers;
 /// An encrypted inventory of sandbox credentials with live keys, for rotation tests.
