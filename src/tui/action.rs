@@ -2,8 +2,9 @@
 //! result) and what the dashboard asks the runtime to do ([`Effect`]).
 
 use crate::audit::Event;
-use crate::providers::{RemoteKey, Target, Verification};
+use crate::providers::{Target, Verification};
 use crate::secret::Secret;
+use crate::sync::SyncResult;
 
 /// Everything `update` reacts to.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,15 +73,15 @@ pub enum Action {
         row: usize,
         /// The key the credential held when it was asked about.
         remote_id: Option<String>,
-        /// What the provider said, or the (redacted) error that names the credential.
-        result: Result<Option<RemoteKey>, String>,
+        /// What the provider said (errors redacted), or why it was not asked.
+        result: SyncResult,
     },
     /// A verify job's answer for row `row`.
     Verified {
         /// The row.
         row: usize,
-        /// The provider's verdict, or why no provider could be asked.
-        result: Result<Verification, String>,
+        /// The provider's verdict ("cannot check" where no provider could be asked).
+        result: Verification,
     },
     /// What the save hook answered.
     Saved(Result<(), String>),
