@@ -62,4 +62,27 @@ impl Workspace {
     pub fn open_for_run(&self) -> Result<(Store, Inventory), StoreError> {
         Store::open_locked(&self.path, &self.keyring)
     }
+
+    /// Writes the access report `req` asks for and records it: [`super::export::export`]
+    /// for this inventory. Returns the absolute path written and the report.
+    pub fn export(
+        &self,
+        inv: &Inventory,
+        req: &super::export::ExportRequest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(PathBuf, crate::report::Report), super::export::ExportError> {
+        super::export::export(&self.path, &self.audit, inv, req, now)
+    }
+
+    /// A runner over `inventory` (read by [`Workspace::open_for_run`]) saving through
+    /// `store`, with every provider this build has and this inventory's audit log.
+    pub fn runner(
+        &self,
+        store: Store,
+        inventory: Inventory,
+        interact: std::sync::Arc<dyn crate::rotation::Interact>,
+        config: super::RunConfig,
+    ) -> super::Runner {
+        super::Runner::for_inventory(inventory, Box::new(store), &self.path, interact, config)
+    }
 }
