@@ -1367,6 +1367,56 @@ async fn manual_rollback_left_consumers_with_the_new_secret() {
 // ---------------------------------------------------------------------------------------
 // Revocation.
 
+/// Regression: the client report counted 0 revocations for a revoked credential, because
+/// the engine records `deactivated` / `emergency-revoked` history events while the report
+/// counted only `revoked` (and its fixture wrote `revoked` by hand). Driven through the
+/// engine, then judged by the report, `check`'s rules and the selection vocabulary.
+#[tokio::test]
+async fn the_report_counts_what_the_engine_recorded_and_revoked_credentials_retire() {
+    let (fx, inv) = Fx::new(3, &[], None).await;
+    let (r0, r1, r2) = (at("acme/k0"), at("acme/k1"), at("acme/k2"));
+    let engine = fx.engine(inv, fx.plain(), yes());
+    assert_eq!(
+        rotate(&engine, &["acme/k0"]).await.count(OutcomeKind::Done),
+        1
+    );
+    let s = engine.revoke(std::slice::from_ref(&r1), false).await;
+    assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    let s = engine.revoke(std::slice::from_ref(&r2), true).await;
+    assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    let inv = fx.disk.last();
+    let now = Utc::now();
+    let report = keyward::report::build(&inv, now, Some("acme"));
+    let line = |r: &CredentialRef| {
+        report.clients[0]
+            .credentials
+            .iter()
+            .find(|c| c.row.address == r.to_string())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!((line(&r0).rotations, line(&r0).revocations), (1, 0));
+    assert_eq!((line(&r1).rotations, line(&r1).revocations), (0, 1));
+    assert_eq!((line(&r2).rotations, line(&r2).revocations), (0, 1));
+    assert_eq!(report.clients[0].summary.revoked, 2);
+    // Every credential was created 100 days ago: overdue, unless revoked.
+    assert_eq!(line(&r1).row.status, keyward::inventory::Status::Revoked);
+    assert_eq!(line(&r2).row.status, keyward::inventory::Status::Revoked);
+    let overdue = Selection {
+        overdue: true,
+        ..Selection::default()
+    };
+    let picked: Vec<String> = select(&inv, &overdue, now)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.at.to_string())
+        .collect();
+    assert!(
+        !picked.contains(&r1.to_string()) && !picked.contains(&r2.to_string()),
+        "{picked:?}"
+    );
+}
+
 #[tokio::test]
 async fn revoke_deactivates_now_and_emergency_deletes_now() {
     let (fx, inv) = Fx::new(2, &[], None).await;
