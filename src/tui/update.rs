@@ -594,7 +594,7 @@ fn inspected(
                 remote_id,
                 result,
             };
-            let changed = sync::apply(&mut state.inventory, &[outcome], state.settings.now);
+            let changed = sync::apply(&mut state.inventory, &[outcome], state.settings.now).len();
             state.unsaved |= still_same;
             if changed > 0 {
                 state.batch.changed += changed;
