@@ -1,7 +1,6 @@
 //! `keyward report`: the access report a client receives, in Markdown, CSV or JSON, on
 //! stdout or written atomically to a file. It never holds a secret.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
@@ -47,37 +46,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     Ok(0)
 }
 
-/// A report written over the inventory, its backups or its audit log would destroy them.
+/// A report written over the inventory, its backups, lock, audit log, sandbox state or an
+/// identity file would destroy them.
 fn refuse_keyward_files(ctx: &Context, output: &Path) -> Result<()> {
-    let (Ok(out), Some(dir), Some(name)) = (
-        output.canonicalize(),
-        ctx.inventory.parent(),
-        ctx.inventory.file_name(),
-    ) else {
-        return Ok(());
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let same_dir = dir
-        .canonicalize()
-        .is_ok_and(|d| Some(d.as_path()) == out.parent());
-    let name = name.to_string_lossy();
-    let ours = |n: &str| {
-        n == name
-            || n.strip_prefix(name.as_ref())
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|ext| {
-                    ext == "lock"
-                        || ext == "audit.jsonl"
-                        || (!ext.is_empty() && ext.bytes().all(|b| b.is_ascii_digit()))
-                })
-    };
-    if same_dir && out.file_name().is_some_and(|n| ours(&n.to_string_lossy())) {
+    if ctx.own_files().contains(output) {
         bail!(
-            "{}: is the inventory or one of its files; write the report elsewhere",
+            "{}: is one of keyward's own files (the inventory, its backups, lock, log or \
+             sandbox state, or an identity); write the report elsewhere",
             output.display()
         );
     }
@@ -87,18 +62,7 @@ fn refuse_keyward_files(ctx: &Context, output: &Path) -> Result<()> {
 /// Writes `bytes` to a temp file beside `path`, makes it world-readable (0644: a report is
 /// meant to be shared), fsyncs it and renames it over `path`.
 fn write_public(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".keyward-report-")
-        .tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(&dir)?.sync_all()
+    let mut file = crate::fsutil::NewFile::beside_with_mode(path, 0o644)?;
+    file.write_all(bytes)?;
+    file.commit(path)
 }
