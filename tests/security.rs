@@ -390,7 +390,7 @@ fn report_output_onto_keyward_files_is_refused() {
     ] {
         let before = std::fs::read(&target).ok();
         let out = ws.run(&["report", "-o", target.to_str().unwrap()], "");
-        assert_one_line_error(&out, "one of keyward's own files");
+        assert_one_line_error(&out, "is the inventory or one of its files");
         assert_eq!(std::fs::read(&target).ok(), before, "{}", target.display());
     }
     ws.ok(&["list"], "");

@@ -51,8 +51,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 fn refuse_keyward_files(ctx: &Context, output: &Path) -> Result<()> {
     if ctx.own_files().contains(output) {
         bail!(
-            "{}: is one of keyward's own files (the inventory, its backups, lock, log or \
-             sandbox state, or an identity); write the report elsewhere",
+            "{}: is the inventory or one of its files (backups, lock, audit log, sandbox \
+             state), an identity or keyward's config; write the report elsewhere",
             output.display()
         );
     }
