@@ -313,7 +313,10 @@ fn an_identity_writable_by_others_is_refused() {
     chmod(&id, 0o622);
     let err = assert_one_line_error(&ws.run(&["list"], ""), "identity file");
     assert!(err.contains("mode 0622"), "{err}");
-    assert!(err.contains(&format!("chmod go-w {}", id.display())), "{err}");
+    assert!(
+        err.contains(&format!("chmod go-w {}", id.display())),
+        "{err}"
+    );
     chmod(&id, 0o600);
     ws.ok(&["list"], "");
 }
@@ -342,7 +345,11 @@ fn a_symlinked_inventory_is_saved_through_to_the_real_file() {
     // The real file was updated, and its lock, log and backups are the ones used.
     assert!(ws.ok(&["list"], "").contains("acme/x"));
     assert!(ws.path("inventory.yaml.age.1").is_file());
-    for sibling in ["link.yaml.age.lock", "link.yaml.age.1", "link.yaml.age.audit.jsonl"] {
+    for sibling in [
+        "link.yaml.age.lock",
+        "link.yaml.age.1",
+        "link.yaml.age.audit.jsonl",
+    ] {
         assert!(!ws.path(sibling).exists(), "{sibling}");
     }
     let log = std::fs::read_to_string(ws.path("inventory.yaml.age.audit.jsonl")).unwrap();

@@ -33,9 +33,8 @@ impl Lock {
         };
         // Never through a link: one planted here would make keyward truncate and write the
         // file it points to, and two inventory paths would lock two different files.
-        let (mut file, _) =
-            crate::fsutil::open_in_place(&path, crate::fsutil::InPlace::ReadWrite)
-                .map_err(write_err)?;
+        let (mut file, _) = crate::fsutil::open_in_place(&path, crate::fsutil::InPlace::ReadWrite)
+            .map_err(write_err)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -210,7 +210,10 @@ pub fn refuse_exposed(path: &Path, what: Guarded) -> Result<(), StoreError> {
 /// Refuses an inventory that another user could write, or whose directory they could.
 fn refuse_exposed_inventory(path: &Path) -> Result<(), StoreError> {
     refuse_exposed(path, Guarded::Inventory)?;
-    refuse_exposed(&crate::fsutil::parent_dir(path), Guarded::InventoryDirectory)
+    refuse_exposed(
+        &crate::fsutil::parent_dir(path),
+        Guarded::InventoryDirectory,
+    )
 }
 
 /// The file an inventory path names: a symbolic link is resolved once, here, so that saves

@@ -30,7 +30,10 @@ impl OwnFiles {
     pub fn new(inventory: &Path, identities: &[PathBuf], dirs: &[PathBuf]) -> OwnFiles {
         let real = real_path(inventory);
         OwnFiles {
-            inventory_dir: real.as_deref().and_then(Path::parent).map(Path::to_path_buf),
+            inventory_dir: real
+                .as_deref()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf),
             inventory_name: real
                 .as_deref()
                 .and_then(Path::file_name)
