@@ -444,6 +444,7 @@ fn capture_deploy(fx: &Fx) -> (Deploy, std::path::PathBuf) {
     let file = fx.dir.path().join("deployed");
     (
         Deploy::Command {
+            idempotent: false,
             run: format!(
                 "cat > '{}'; echo deployed $KEYWARD_REMOTE_ID",
                 file.display()
@@ -779,6 +780,7 @@ async fn a_failing_deploy_command_keeps_the_journal_and_resume_or_rollback_settl
     let r = at("acme/k0");
     let sink = fx.dir.path().join("sink");
     inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        idempotent: false,
         run: format!(
             "cat > '{}'; cat '{}'; echo broken >&2; exit 7",
             sink.display(),
@@ -815,6 +817,7 @@ async fn a_failing_deploy_command_keeps_the_journal_and_resume_or_rollback_settl
     drop(engine);
     let mut fixed = fx.disk.last();
     fixed.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        idempotent: false,
         run: format!("cat > '{}'", sink.display()),
     });
     let engine = fx.engine(fixed, fx.plain(), yes());
@@ -840,6 +843,7 @@ async fn a_deploy_fixed_later_is_finished_by_resume() {
     let (fx, mut inv) = Fx::new(1, &[], None).await;
     let r = at("acme/k0");
     inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        idempotent: false,
         run: "exit 1".into(),
     });
     let engine = fx.engine(inv, fx.plain(), yes());
@@ -852,6 +856,7 @@ async fn a_deploy_fixed_later_is_finished_by_resume() {
     drop(engine);
     let mut inv = fx.disk.last();
     inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        idempotent: false,
         run: "cat >/dev/null".into(),
     });
     let engine = fx.engine(inv, fx.plain(), yes());
@@ -1129,7 +1134,10 @@ async fn crash_during_deploy_then_resume_or_rollback() {
         let r = at("acme/k0");
         let started = fx.dir.path().join("started");
         let sink = fx.dir.path().join("sink");
+        // A deploy cut short is run again by `resume --yes` only when marked idempotent
+        // (issue 9); rolling back needs no such mark.
         inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+            idempotent: !rollback,
             run: format!(
                 "cat > '{}'; if [ ! -e '{s}' ]; then touch '{s}'; exec sleep 30; fi",
                 sink.display(),

@@ -80,6 +80,7 @@ fn fixture() -> Inventory {
     crm.expires_at = ago(3);
     crm.last_used_at = ago(1);
     crm.deploy = Some(Deploy::Command {
+        idempotent: false,
         run: "gh secret set CRM_KEY --repo acme/bot".into(),
     });
     crm.secret = Some(Secret::new(CRM_SECRET));
