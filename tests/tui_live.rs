@@ -194,7 +194,10 @@ fn the_clock_within_the_same_minute_judges_nothing_again() {
     assert_eq!(s.rows[billing].last_used, "5m ago");
 
     update(&mut s, Action::Clock(now() + Duration::minutes(3)));
-    assert_eq!(s.rows[billing].last_used, "8m ago", "a new minute: judged again");
+    assert_eq!(
+        s.rows[billing].last_used, "8m ago",
+        "a new minute: judged again"
+    );
     assert!(
         s.rows[billing].verification.is_some(),
         "the verify answer was lost"
@@ -307,7 +310,9 @@ fn a_revealed_secret_that_changed_on_disk_is_masked_and_reveals_the_new_one() {
     open_and_reveal(&mut s, "acme/crm");
 
     let mut disk = fixture();
-    disk.clients[0].integrations.insert(0, cred("aardvark", "x"));
+    disk.clients[0]
+        .integrations
+        .insert(0, cred("aardvark", "x"));
     disk.clients[0].integrations[1].secret = Some(Secret::new("crm-secret-0002"));
     update(&mut s, reloaded(ReloadReason::ChangedOnDisk, disk));
 
@@ -377,14 +382,19 @@ fn a_refused_save_is_reapplied_to_the_fresh_inventory_and_saved_again() {
         "{effects:?}"
     );
     let mut disk = fixture();
-    disk.clients[1].integrations.push(cred("cdn", "cdn-secret-0001"));
+    disk.clients[1]
+        .integrations
+        .push(cred("cdn", "cdn-secret-0001"));
     let effects = update(&mut s, reloaded(ReloadReason::SaveConflict, disk.clone()));
     assert!(
         matches!(effects.as_slice(), [Effect::Save]),
         "saved again: {effects:?}"
     );
     // Both changes: the other writer's credential and this sync's answer.
-    assert!(s.inventory.credential(&"globex/cdn".parse().unwrap()).is_some());
+    assert!(s
+        .inventory
+        .credential(&"globex/cdn".parse().unwrap())
+        .is_some());
     let crm = s.credential(row_of(&s, "acme/crm")).unwrap();
     assert_eq!(crm.last_used_at, Some(used));
     assert_eq!(
@@ -414,14 +424,18 @@ fn a_save_refused_twice_shows_the_file_as_it_is_on_disk() {
     synced(&mut s, "acme/crm", now() - Duration::hours(2));
     update(&mut s, Action::SaveConflict("changed on disk".into()));
     let mut disk = fixture();
-    disk.clients[1].integrations.push(cred("cdn", "cdn-secret-0001"));
+    disk.clients[1]
+        .integrations
+        .push(cred("cdn", "cdn-secret-0001"));
     let effects = update(&mut s, reloaded(ReloadReason::SaveConflict, disk.clone()));
     assert!(matches!(effects.as_slice(), [Effect::Save]));
 
     // The other writer changed it again before this save.
     update(&mut s, Action::SaveConflict("changed on disk".into()));
     let mut disk2 = disk.clone();
-    disk2.clients[1].integrations.push(cred("vpn", "vpn-secret-0001"));
+    disk2.clients[1]
+        .integrations
+        .push(cred("vpn", "vpn-secret-0001"));
     let effects = update(&mut s, reloaded(ReloadReason::SaveConflict, disk2.clone()));
     assert!(effects.is_empty(), "{effects:?}");
     assert_eq!(
@@ -481,10 +495,15 @@ fn a_change_on_disk_while_a_save_failed_for_another_reason_is_merged_and_saved()
     assert!(s.unsaved);
     // The other writer's save then shows up on disk.
     let mut disk = fixture();
-    disk.clients[1].integrations.push(cred("cdn", "cdn-secret-0001"));
+    disk.clients[1]
+        .integrations
+        .push(cred("cdn", "cdn-secret-0001"));
     let effects = update(&mut s, reloaded(ReloadReason::ChangedOnDisk, disk));
     assert!(matches!(effects.as_slice(), [Effect::Save]), "{effects:?}");
-    assert!(s.inventory.credential(&"globex/cdn".parse().unwrap()).is_some());
+    assert!(s
+        .inventory
+        .credential(&"globex/cdn".parse().unwrap())
+        .is_some());
     assert_eq!(
         s.credential(row_of(&s, "acme/crm")).unwrap().last_used_at,
         Some(now() - Duration::hours(2))

@@ -353,11 +353,7 @@ fn read_pid(file: &Path) -> u32 {
 
 /// A shell line that records its pid in `file`, then becomes `keyward demo`.
 fn demo_recording_pid(file: &Path) -> String {
-    format!(
-        "sh -c 'echo $$ >{}; exec {} demo'",
-        file.display(),
-        bin()
-    )
+    format!("sh -c 'echo $$ >{}; exec {} demo'", file.display(), bin())
 }
 
 /// Regression: `tmux kill-session` (what a dropped `ssh -t` does) left `keyward demo`
@@ -519,7 +515,10 @@ fn a_rotation_from_the_command_line_shows_in_the_open_dashboard() {
         "",
     );
     let plain = String::from_utf8_lossy(&on_disk.stdout);
-    assert!(plain.contains(&new), "the revealed secret is not the stored one");
+    assert!(
+        plain.contains(&new),
+        "the revealed secret is not the stored one"
+    );
     assert!(!plain.contains(&old), "the old secret is still stored");
 
     t.send(&["q"]);

@@ -143,9 +143,8 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
     };
     let background = Background::new(handle);
 
-    let result = TerminalGuard::enter().and_then(|guard| {
-        event_loop(guard, inventory, settings, hooks, &background, &clock)
-    });
+    let result = TerminalGuard::enter()
+        .and_then(|guard| event_loop(guard, inventory, settings, hooks, &background, &clock));
     // The terminal is the person's again by now; what still runs gets its grace.
     background.shut_down(SHUTDOWN_GRACE);
     if let Some(rt) = owned {
