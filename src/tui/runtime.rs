@@ -610,3 +610,60 @@ fn redact(target: &Target, text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn work_that_stops_at_its_safe_point_is_waited_for() {
+        let rt = runtime();
+        let background = Background::new(rt.handle().clone());
+        let (tx, rx) = mpsc::channel();
+        background.spawn(|shutdown| async move {
+            // A step in progress, then the check before the next one.
+            shutdown.cancelled().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = tx.send("finished the current step");
+        });
+        let start = Instant::now();
+        assert!(background.shut_down(Duration::from_secs(5)));
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert_eq!(rx.try_recv(), Ok("finished the current step"));
+    }
+
+    #[test]
+    fn work_that_ignores_the_shutdown_is_abandoned_after_the_grace() {
+        let rt = runtime();
+        let background = Background::new(rt.handle().clone());
+        background.spawn(|_| async move {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        let start = Instant::now();
+        assert!(!background.shut_down(Duration::from_millis(200)));
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        rt.shutdown_background();
+    }
+
+    #[test]
+    fn nothing_running_closes_at_once() {
+        let rt = runtime();
+        let background = Background::new(rt.handle().clone());
+        let start = Instant::now();
+        assert!(background.shut_down(SHUTDOWN_GRACE));
+        assert!(start.elapsed() < Duration::from_millis(100));
+    }
+}
