@@ -551,3 +551,22 @@ fn reread_sees_another_writers_save_once_and_lets_the_next_save_through() {
     let (_, on_disk) = Store::open(&path, &keys).unwrap();
     assert_eq!(on_disk, ours);
 }
+
+#[test]
+fn ctrl_r_while_jobs_run_says_the_reload_waits_for_them() {
+    let mut s = state();
+    select(&mut s, "acme/crm");
+    update(&mut s, Action::Sync);
+    let effects = update(&mut s, Action::Reload);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Reload(ReloadReason::Asked)]),
+        "{effects:?}"
+    );
+    assert_eq!(
+        notice(&s),
+        (
+            "reloading once the running jobs answer (1 left)".into(),
+            false
+        )
+    );
+}

@@ -482,19 +482,22 @@ fn a_rotation_from_the_command_line_shows_in_the_open_dashboard() {
     };
     let old = secret_of(&revealed);
 
-    let rotate = ws
-        .keyward()
-        .env("KEYWARD_INVENTORY", &inventory)
-        .env("KEYWARD_IDENTITY", &identity)
-        .args(["rotate", "acme/mail-send", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        rotate.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&rotate.stderr)
-    );
+    let rotate = || {
+        let out = ws
+            .keyward()
+            .env("KEYWARD_INVENTORY", &inventory)
+            .env("KEYWARD_IDENTITY", &identity)
+            .args(["rotate", "acme/mail-send", "--yes"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    rotate();
 
     // Within seconds the dashboard reads the file again; the old secret leaves the screen
     // and the detail is masked until revealed (and audited) again.
@@ -520,6 +523,27 @@ fn a_rotation_from_the_command_line_shows_in_the_open_dashboard() {
         "the revealed secret is not the stored one"
     );
     assert!(!plain.contains(&old), "the old secret is still stored");
+
+    // Rotated again, and `x` pressed at once, before the once-a-second look at the file:
+    // the dashboard reads the file before acting on a secret, so the key does not merely
+    // mask the old secret, it reveals the current one.
+    rotate();
+    t.send(&["x"]);
+    let third = wait_until(&t, "the third secret revealed", |s| {
+        s.contains("(x hides)") && !s.contains(&new)
+    });
+    let third = secret_of(&third);
+    assert_ne!(third, old);
+    let on_disk = workspace::age(
+        &[
+            "-d",
+            "-i",
+            identity.to_str().unwrap(),
+            inventory.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(String::from_utf8_lossy(&on_disk.stdout).contains(&third));
 
     t.send(&["q"]);
     assert_eq!(t.wait_exit(), 0);

@@ -59,6 +59,17 @@ pub fn saved(state: &mut State) {
     state.save_retried = false;
 }
 
+/// Ctrl-R: read the file again, once no job is running (they report back by row).
+pub fn reload_asked(state: &mut State) -> Vec<Effect> {
+    if state.running > 0 {
+        state.notify(format!(
+            "reloading once the running jobs answer ({} left)",
+            state.running
+        ));
+    }
+    vec![Effect::Reload(ReloadReason::Asked)]
+}
+
 /// The save hook refused because the file changed on disk: read it again first.
 pub fn save_conflict(state: &mut State, message: String) -> Vec<Effect> {
     // The audit entries are derived again from what is re-applied.

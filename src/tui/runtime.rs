@@ -429,14 +429,32 @@ fn event_loop(
             redraw = true;
             pending.push(Action::Clock(now));
         }
-        if watch.as_mut().is_some_and(FileWatch::changed) {
-            reload_due = reload_due.max(Some(ReloadReason::ChangedOnDisk));
+        // An action about to use a secret looks at the file now rather than within the
+        // second, and reads it first if it changed: it then acts on the current secret.
+        let uses_secret = action.as_ref().is_some_and(uses_a_secret);
+        if let Some(w) = watch.as_mut() {
+            let changed = if uses_secret {
+                w.changed_now()
+            } else {
+                w.changed()
+            };
+            if changed {
+                reload_due = reload_due.max(Some(ReloadReason::ChangedOnDisk));
+            }
+        }
+        if uses_secret && state.running == 0 {
+            if let Some(why) = reload_due.take() {
+                pending.push(Action::Reloaded {
+                    why,
+                    result: reload(&mut hooks),
+                });
+            }
         }
         if let Some(action) = action {
             redraw |= !(action == Action::Tick && state.running == 0);
             pending.push(action);
         }
-        // `pending` is a stack: the clock goes first.
+        // `pending` is a stack: the clock goes first, then a reload, then the action.
         pending.reverse();
         loop {
             while let Some(action) = pending.pop() {
@@ -474,11 +492,10 @@ fn event_loop(
                 Some(why) if state.running == 0 => {
                     reload_due = None;
                     redraw = true;
-                    let result = match hooks.reload.as_mut() {
-                        Some(hook) => hook().map(|found| found.map(Box::new)),
-                        None => Err("this dashboard cannot read its inventory again".into()),
-                    };
-                    pending.push(Action::Reloaded { why, result });
+                    pending.push(Action::Reloaded {
+                        why,
+                        result: reload(&mut hooks),
+                    });
                 }
                 _ => break,
             }
@@ -496,6 +513,23 @@ fn event_loop(
     }
     drop(guard);
     outcome
+}
+
+/// Reads the inventory again through the reload hook.
+fn reload(hooks: &mut Hooks) -> Result<Option<Box<Inventory>>, String> {
+    match hooks.reload.as_mut() {
+        Some(hook) => hook().map(|found| found.map(Box::new)),
+        None => Err("this dashboard cannot read its inventory again".into()),
+    }
+}
+
+/// Whether `action` uses a credential's secret or key (shows, copies or sends it), so must
+/// see the inventory as it is on disk now.
+fn uses_a_secret(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Reveal | Action::Copy | Action::Sync | Action::Verify
+    )
 }
 
 /// Whether `action` is a background task's answer.

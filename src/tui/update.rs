@@ -1,7 +1,7 @@
 //! The one place state changes: `update(state, action)` applies an action and returns the
 //! effects the runtime must carry out. Pure: no terminal, no clock, no network.
 
-use super::action::{Action, AfterAudit, Effect, Job, JobKind, ReloadReason};
+use super::action::{Action, AfterAudit, Effect, Job, JobKind};
 use super::keymap::{self, Mode};
 use super::live;
 use super::rows::Column;
@@ -27,7 +27,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::Clock(now) => live::set_clock(state, now),
-        Action::Reload => return vec![Effect::Reload(ReloadReason::Asked)],
+        Action::Reload => return live::reload_asked(state),
         Action::Reloaded { why, result } => return live::reloaded(state, why, result),
         Action::SaveConflict(message) => return live::save_conflict(state, message),
         Action::Refused(what) => {
