@@ -22,7 +22,7 @@ mod sync;
 mod table;
 mod verify;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -277,7 +277,8 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("keyward: {}", one_line(&e));
+            // Not eprintln!: it panics when stderr is gone (a hung-up terminal).
+            let _ = writeln!(std::io::stderr(), "keyward: {}", one_line(&e));
             failure_code
         }
     }

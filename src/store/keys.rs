@@ -134,6 +134,13 @@ impl Keyring {
             })
     }
 
+    /// The passphrase given with [`Keyring::set_passphrase`], if any; never asks.
+    pub(crate) fn given_passphrase(&self) -> Option<SecretString> {
+        self.passphrase
+            .as_ref()
+            .map(|p| SecretString::from(p.expose_secret().to_string()))
+    }
+
     /// The identities, for a decryptor.
     pub(crate) fn identities(&self) -> impl Iterator<Item = &dyn age::Identity> {
         self.identities

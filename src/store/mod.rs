@@ -400,6 +400,30 @@ impl Store {
         result
     }
 
+    /// Reads the file again if another writer changed it since this store last read or
+    /// wrote it; `Ok(None)` when it is still as this store knows it. Saves then compare
+    /// against the version re-read. Never asks for a passphrase: a passphrase-sealed file
+    /// is opened with the one it was opened with, so long sessions (the dashboard) can
+    /// call it while they own the terminal.
+    pub fn reread(&mut self, keys: &Keyring) -> Result<Option<Inventory>, StoreError> {
+        check_path(&self.path)?;
+        let bytes = fs::read(&self.path).map_err(|e| StoreError::Read {
+            path: self.path.clone(),
+            detail: io_words(&e),
+        })?;
+        if <[u8; 32]>::from(Sha256::digest(&bytes)) == self.fingerprint {
+            return Ok(None);
+        }
+        let passphrase = match &self.sealing {
+            Sealing::Passphrase(known) => Passphrase::Known(known),
+            Sealing::Recipients => Passphrase::NeverAsk,
+        };
+        let (inventory, sealing, fingerprint) = decode(&self.path, &bytes, keys, passphrase)?;
+        self.sealing = sealing;
+        self.fingerprint = fingerprint;
+        Ok(Some(inventory))
+    }
+
     fn seal(&self, inventory: &Inventory) -> Result<Vec<u8>, StoreError> {
         let plaintext: Zeroizing<String> = Zeroizing::new(
             crate::secret::with_secrets_exposed(|| serde_yaml::to_string(inventory)).map_err(
@@ -464,11 +488,30 @@ fn check_path(path: &Path) -> Result<(), StoreError> {
 fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), StoreError> {
     check_path(path)?;
     refuse_exposed_inventory(path)?;
-    let p = || path.to_path_buf();
     let bytes = fs::read(path).map_err(|e| StoreError::Read {
-        path: p(),
+        path: path.to_path_buf(),
         detail: io_words(&e),
     })?;
+    decode(path, &bytes, keys, Passphrase::Ask)
+}
+
+/// Where a passphrase-sealed file's passphrase comes from.
+enum Passphrase<'a> {
+    /// The keyring's, or asked for on the terminal.
+    Ask,
+    /// This one (the file was opened with it); nobody is asked.
+    Known(&'a SecretString),
+    /// The keyring's only: a long session such as the dashboard cannot ask on the terminal.
+    NeverAsk,
+}
+
+fn decode(
+    path: &Path,
+    bytes: &[u8],
+    keys: &Keyring,
+    passphrase: Passphrase<'_>,
+) -> Result<(Inventory, Sealing, [u8; 32]), StoreError> {
+    let p = || path.to_path_buf();
     // Anything that does not start like an age file is named as such, rather than as a
     // damaged one: it is usually the wrong file, not a broken one.
     const MAGIC: [&[u8]; 2] = [
@@ -484,7 +527,7 @@ fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), S
             detail: "it does not start with an age header".into(),
         });
     }
-    let armored = age::armor::ArmoredReader::new(&bytes[..]);
+    let armored = age::armor::ArmoredReader::new(bytes);
     let decryptor = age::Decryptor::new(armored).map_err(|e| match e {
         age::DecryptError::Io(io) => StoreError::Corrupt {
             path: p(),
@@ -496,7 +539,13 @@ fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), S
         },
     })?;
     let (reader, sealing) = if decryptor.is_scrypt() {
-        let passphrase = keys.passphrase(path)?;
+        let passphrase = match passphrase {
+            Passphrase::Ask => keys.passphrase(path)?,
+            Passphrase::Known(known) => SecretString::from(known.expose_secret().to_string()),
+            Passphrase::NeverAsk => keys
+                .given_passphrase()
+                .ok_or_else(|| StoreError::NoTerminal { path: p() })?,
+        };
         let identity =
             age::scrypt::Identity::new(SecretString::from(passphrase.expose_secret().to_string()));
         let reader = decryptor
@@ -528,7 +577,7 @@ fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), S
     })?;
     let inventory = inventory::validate::parse(text)
         .map_err(|source| StoreError::Schema { path: p(), source })?;
-    Ok((inventory, sealing, Sha256::digest(&bytes).into()))
+    Ok((inventory, sealing, Sha256::digest(bytes).into()))
 }
 
 fn decrypt_error(path: &Path, keys: &Keyring, e: age::DecryptError) -> StoreError {

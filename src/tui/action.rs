@@ -1,7 +1,10 @@
 //! What can happen to the dashboard ([`Action`]: a key's meaning, a tick, a background
 //! result) and what the dashboard asks the runtime to do ([`Effect`]).
 
+use chrono::{DateTime, Utc};
+
 use crate::audit::Event;
+use crate::inventory::Inventory;
 use crate::providers::{Target, Verification};
 use crate::secret::Secret;
 use crate::sync::SyncResult;
@@ -89,6 +92,20 @@ pub enum Action {
     Copied(Result<(), String>),
     /// Something the runtime could not do, for the status line.
     Failed(String),
+    /// The clock moved on: statuses and relative dates are judged at this moment from now
+    /// on (rows are judged again when the minute changes), and sync stamps it.
+    Clock(DateTime<Utc>),
+    /// Reads the inventory again from disk (Ctrl-R).
+    Reload,
+    /// What reading the inventory again gave.
+    Reloaded {
+        /// Why it was read.
+        why: ReloadReason,
+        /// The inventory on disk; `None` when the file is as last read or saved.
+        result: Result<Option<Box<Inventory>>, String>,
+    },
+    /// The save hook refused: another writer changed the file since it was read.
+    SaveConflict(String),
     /// Whether the audit entry was written; `then` says what waited for it.
     Audited {
         /// The audit hook's answer.
@@ -114,6 +131,17 @@ pub enum AfterAudit {
     },
     /// Nothing: the entry records something already done.
     Nothing,
+}
+
+/// Why the inventory is read again from disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReloadReason {
+    /// The file's metadata changed (another keyward, a cron job).
+    ChangedOnDisk,
+    /// The person pressed Ctrl-R.
+    Asked,
+    /// A save was refused because the file changed since it was read.
+    SaveConflict,
 }
 
 /// Which provider call a [`Job`] makes.
@@ -145,6 +173,9 @@ pub enum Effect {
     Copy(Secret),
     /// Hands the changed inventory to the save hook.
     Save,
+    /// Reads the inventory again through the reload hook (once no job is running, since
+    /// jobs report back by row); the answer comes back as [`Action::Reloaded`].
+    Reload(ReloadReason),
     /// Appends `event` to the audit log, then reports back with [`Action::Audited`].
     Audit {
         /// The entry.
