@@ -15,6 +15,7 @@ mod init;
 mod list;
 mod recipients;
 mod report;
+mod restore;
 mod rotate;
 mod select;
 mod show;
@@ -115,6 +116,8 @@ enum Command {
     Revoke(rotate::RevokeArgs),
     /// Move revoked credentials out of the active table; their history is kept.
     Archive(archive::Args),
+    /// Restore a backup (`FILE.1`…) as the newest version, on purpose, and log it.
+    Restore(restore::Args),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -198,9 +201,14 @@ impl Context {
         Ok(Keyring::load(&self.identity_paths())?)
     }
 
-    /// Opens the inventory for reading.
+    /// Opens the inventory for reading; says on stderr if it disagrees with its audit log
+    /// (commands that write refuse it then).
     pub fn open(&self) -> Result<(Store, Inventory)> {
-        Ok(Store::open(&self.inventory, &self.keyring()?)?)
+        let (store, inventory) = Store::open(&self.inventory, &self.keyring()?)?;
+        if let Some(d) = store.disagreement() {
+            eprintln!("keyward: warning: {}: {d}", self.inventory.display());
+        }
+        Ok((store, inventory))
     }
 
     /// Opens the inventory holding the write lock until the store is dropped.
@@ -350,6 +358,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Resume(a)) => rotate::run_resume(&ctx, a),
         Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),
         Some(Command::Archive(a)) => archive::run(&ctx, a),
+        Some(Command::Restore(a)) => restore::run(&ctx, a),
         None if stdout_is_terminal() => {
             dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
         }

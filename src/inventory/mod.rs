@@ -43,6 +43,23 @@ pub struct Inventory {
     /// The agency's clients and their integrations.
     #[serde(default)]
     pub clients: Vec<Client>,
+    /// Where the audit log stood at the newest save, so that a rolled-back inventory, or a
+    /// log cut, rewritten or deleted, is noticed. The store writes it on every save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<Integrity>,
+}
+
+/// The inventory's place in its history, written by every save.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Integrity {
+    /// Saves so far: each save writes one more.
+    pub generation: u64,
+    /// The sequence number of the newest audit entry when it was saved (0: none).
+    pub audit_seq: u64,
+    /// The SHA-256 of that entry's line.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub audit_head: String,
 }
 
 /// Rotation and staleness rules.
@@ -602,6 +619,7 @@ impl Inventory {
             recipients,
             connections: Vec::new(),
             clients: Vec::new(),
+            integrity: None,
         }
     }
 
