@@ -124,7 +124,10 @@ fn list(ctx: &Context, json: bool) -> Result<i32> {
         })
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!(
+            "{}",
+            crate::text::json_safe(serde_json::to_string_pretty(&rows)?)
+        );
         return Ok(0);
     }
     if inv.connections.is_empty() {

@@ -249,9 +249,17 @@ pub fn main() -> i32 {
     quiet_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // Help and version go out as clap writes them; a usage error quotes what was typed,
+        // so it is printed line by line made terminal-safe (and without colour).
+        Err(e) if e.use_stderr() => {
+            for line in e.render().to_string().lines() {
+                eprintln!("{}", crate::text::terminal_safe(line));
+            }
+            return 2;
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            return 0;
         }
     };
     // A check that cannot run must say "could not check", not "expired" (both non-zero).
@@ -302,7 +310,9 @@ fn quiet_on_broken_pipe() {
     }));
 }
 
-/// The error and its causes on one line, without a backtrace.
+/// The error and its causes on one line, without a backtrace. Errors name what the user
+/// typed (an id, a file name) and what a server said: made terminal-safe, so a newline or an
+/// escape sequence in either is shown escaped, never obeyed.
 fn one_line(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {
@@ -311,7 +321,7 @@ fn one_line(e: &anyhow::Error) -> String {
             parts.push(s);
         }
     }
-    parts.join(": ").replace('\n', " ")
+    crate::text::terminal_safe(&parts.join(": ")).into_owned()
 }
 
 fn run(cli: Cli) -> Result<i32> {

@@ -41,7 +41,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             write_public(path, text.as_bytes()).map_err(|e| {
                 anyhow::anyhow!("{}: cannot write: {}", path.display(), io_words(&e))
             })?;
-            println!("Wrote {} ({}).", path.display(), report.summary);
+            println!(
+                "Wrote {} ({}).",
+                crate::text::terminal_safe(&path.display().to_string()),
+                report.summary
+            );
         }
     }
     Ok(0)

@@ -26,6 +26,7 @@ use crate::rotation::{
     Summary,
 };
 use crate::secret::Secret;
+use crate::text::terminal_safe;
 
 /// Exit code when nothing failed but something waits for a person.
 const EXIT_WAITING: i32 = 4;
@@ -106,7 +107,7 @@ struct Terminal {
 }
 
 fn read_answer(question: &str) -> bool {
-    eprint!("\r\x1b[2K{question} [y/N] ");
+    eprint!("\r\x1b[2K{} [y/N] ", terminal_safe(question));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     let read = match std::fs::File::open("/dev/tty") {
@@ -137,7 +138,10 @@ impl Interact for Terminal {
             return None;
         }
         let _screen = self.screen.lock().await;
-        let prompt = format!("\r\x1b[2K{at}: {instructions}.\nPaste the new secret (hidden): ");
+        let prompt = format!(
+            "\r\x1b[2K{at}: {}.\nPaste the new secret (hidden): ",
+            terminal_safe(instructions)
+        );
         tokio::task::spawn_blocking(move || {
             let typed = zeroize::Zeroizing::new(rpassword::prompt_password(prompt).ok()?);
             let value = typed.trim();
@@ -340,21 +344,27 @@ async fn show_progress(mut events: mpsc::UnboundedReceiver<RotationEvent>, repor
         let lines = line.into_iter().chain(unlogged);
         if fancy {
             for l in lines {
-                let _ = writeln!(err, "\r\x1b[2K{l}");
+                let _ = writeln!(err, "\r\x1b[2K{}", terminal_safe(&l));
             }
             let settled = done + failed + waiting;
             let _ = write!(
                 err,
                 "\r\x1b[2K{} {settled}/{total}  done {done}  failed {failed}  waiting {waiting}  {current}",
-                bar(settled, total)
+                bar(settled, total),
+                current = terminal_safe(&current)
             );
         } else {
             for l in lines {
-                let _ = writeln!(err, "{l}");
+                let _ = writeln!(err, "{}", terminal_safe(&l));
             }
         }
         let _ = err.flush();
     }
+}
+
+/// Prints one line that holds user or provider text: escaped, never obeyed.
+fn say(line: String) {
+    println!("{}", terminal_safe(&line));
 }
 
 fn print_plan(plan: &Plan) {
@@ -368,21 +378,21 @@ fn print_plan(plan: &Plan) {
                 crate::providers::RotationStyle::Manual => "manual",
             })
             .unwrap_or("-");
-        println!(
+        say(format!(
             "  {}  {}  {}  ({})",
             item.at, item.provider, style, item.why
-        );
+        ));
         if let Some(b) = &item.blocked {
-            println!("      cannot go ahead: {b}");
+            say(format!("      cannot go ahead: {b}"));
             continue;
         }
         let steps: Vec<&str> = item.steps.iter().map(|s| s.as_str()).collect();
         println!("      steps: {}", steps.join(" > "));
         for p in &item.needs_person {
-            println!("      needs {p}");
+            say(format!("      needs {p}"));
         }
         for w in &item.warnings {
-            println!("      WARNING: {w}");
+            say(format!("      WARNING: {w}"));
         }
     }
 }
@@ -405,7 +415,7 @@ fn finish(session: &Session, verb: &str, summary: &Summary, cleanup: &Summary) -
             OutcomeKind::Failed => "failed",
             OutcomeKind::Waiting => "waiting",
         };
-        println!("  {label:<8}{}: {}", o.at, o.message);
+        say(format!("  {label:<8}{}: {}", o.at, o.message));
     }
     if failed + waiting > 0 {
         println!(
@@ -510,7 +520,7 @@ pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
         println!("Nothing in flight.");
     } else {
         for line in &in_flight {
-            println!("  {line}");
+            say(format!("  {line}"));
         }
         if args.rollback && !args.run.yes {
             let asked = session.terminal.interactive
@@ -549,11 +559,11 @@ pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
             .last_used_at
             .map(|t| format!(", last used {}", t.format("%Y-%m-%d")))
             .unwrap_or_default();
-        println!(
+        say(format!(
             "  {at}  {}  key {}{last_used}",
             c.provider,
             c.remote_id.as_deref().unwrap_or("(none recorded)")
-        );
+        ));
     }
     if !args.run.yes {
         let what = if args.emergency {
