@@ -205,8 +205,8 @@ fn parse_csv(source_name: &str, text: &str) -> Result<Batch, ImportError> {
             .map_err(|why| err(source_name, line, format!("column `client`: {why}")))?;
         check_id(&integration)
             .map_err(|why| err(source_name, line, format!("column `integration`: {why}")))?;
-        let at = CredentialRef::new(&client, &integration)
-            .map_err(|why| err(source_name, line, why))?;
+        let at =
+            CredentialRef::new(&client, &integration).map_err(|why| err(source_name, line, why))?;
         let provider: ProviderKind = cell("provider")
             .ok_or_else(|| err(source_name, line, "column `provider` is empty"))?
             .parse()

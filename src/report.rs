@@ -219,23 +219,27 @@ fn history_words(c: &CredentialReport) -> String {
 }
 
 /// A Markdown table cell that renders as the text it holds: one line, control characters
-/// shown escaped, HTML and every Markdown punctuation escaped, so a name cannot break the
-/// table, add a link or an image, or load anything; `scheme:`, `www.` and `a@b` are broken
-/// up so renderers do not autolink them.
+/// shown escaped, HTML and the Markdown punctuation of links, images, emphasis and tables
+/// escaped, so a name cannot break the table, add a link or an image, or load anything;
+/// `scheme://`, `www.` and `a@b` are broken up so renderers do not autolink them. (Code
+/// spans stay: their content is shown literally.)
 fn cell(text: &str) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let safe = terminal_safe(&one_line);
     let mut out = String::with_capacity(safe.len());
-    for c in safe.chars() {
+    let mut chars = safe.chars();
+    while let Some(c) = chars.next() {
+        let rest = chars.as_str();
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '#' | '|' | '~' | ':'
-            | '@' | '{' | '}' | '$' => {
+            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '#' | '|' | '~' | '@' | '{' | '}'
+            | '$' => {
                 out.push('\\');
                 out.push(c);
             }
+            ':' if rest.starts_with('/') => out.push_str("\\:"),
             '.' if out.to_ascii_lowercase().ends_with("www") => out.push_str("\\."),
             c => out.push(c),
         }
@@ -495,17 +499,27 @@ mod tests {
     fn markdown_report_renders_links_images_and_escapes_as_text() {
         assert_eq!(
             cell("![x](https://evil.example/p.png) [click](javascript:alert(1))"),
-            "\\!\\[x\\]\\(https\\://evil.example/p.png\\) \\[click\\]\\(javascript\\:alert\\(1\\)\\)"
+            "\\!\\[x\\]\\(https\\://evil.example/p.png\\) \\[click\\]\\(javascript:alert\\(1\\)\\)"
         );
         assert_eq!(cell("see www.evil.example"), "see www\\.evil.example");
         assert_eq!(cell("a@b.example"), "a\\@b.example");
-        assert_eq!(cell("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert\\(1\\)&gt;");
+        assert_eq!(
+            cell("<img src=x onerror=alert(1)>"),
+            "&lt;img src=x onerror=alert\\(1\\)&gt;"
+        );
         assert_eq!(cell("ACME\x1b]0;pwned\x07"), "ACME\\\\x1b\\]0;pwned\\\\x07");
     }
 
     #[test]
     fn csv_report_formula_cells_are_prefixed_with_a_quote() {
-        for formula in ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"] {
+        for formula in [
+            "=cmd|' /C calc'!A0",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
             assert!(csv_cell(formula).starts_with('\''), "{formula:?}");
         }
         assert_eq!(csv_cell("=1+1"), "'=1+1");

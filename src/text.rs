@@ -75,7 +75,10 @@ mod tests {
             terminal_safe("acme\x1b]0;pwned\x07\x1b[2J\nfake row"),
             "acme\\x1b]0;pwned\\x07\\x1b[2J\\nfake row"
         );
-        assert_eq!(terminal_safe("a\rb\tc\x7f\u{9b}d"), "a\\rb\\tc\\x7f\\u{9b}d");
+        assert_eq!(
+            terminal_safe("a\rb\tc\x7f\u{9b}d"),
+            "a\\rb\\tc\\x7f\\u{9b}d"
+        );
         assert_eq!(terminal_safe("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
     }
 

@@ -57,6 +57,11 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             params,
             auth,
         } => {
+            crate::inventory::validate::check_id(&id)
+                .map_err(|why| anyhow::anyhow!("connection `{id}`: {why}"))?;
+            if let Some(endpoint) = &endpoint {
+                check_endpoint_at_add(provider, endpoint)?;
+            }
             let secrets = read_secrets(&id, &auth)?;
             let (mut store, mut inv) = ctx.open_for_write()?;
             if inv.connection(&id).is_some() {
@@ -105,6 +110,20 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Refuses an endpoint when it is added rather than when first used: the same rule as every
+/// request (HTTPS, or plain HTTP to a loopback address), and no user or password in it,
+/// where `connections list` would show them.
+fn check_endpoint_at_add(provider: ProviderKind, endpoint: &str) -> Result<()> {
+    let url = crate::providers::http::check_endpoint(provider, None, endpoint)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!(
+            "endpoint for {provider}: a user or password in the URL would be shown and logged; \
+             give management secrets with --auth"
+        );
+    }
+    Ok(())
 }
 
 fn list(ctx: &Context, json: bool) -> Result<i32> {

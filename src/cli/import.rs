@@ -51,13 +51,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if bytes.len() > limit {
         anyhow::bail!("{name}: larger than {limit} bytes, the most keyward imports");
     }
-    let text = Zeroizing::new(
-        String::from_utf8(std::mem::take(&mut *bytes))
-            .map_err(|e| {
-                zeroize::Zeroize::zeroize(&mut e.into_bytes());
-                anyhow::anyhow!("{name}: not UTF-8 text")
-            })?,
-    );
+    let text = Zeroizing::new(String::from_utf8(std::mem::take(&mut *bytes)).map_err(|e| {
+        zeroize::Zeroize::zeroize(&mut e.into_bytes());
+        anyhow::anyhow!("{name}: not UTF-8 text")
+    })?);
     let format = args.format.unwrap_or_else(|| sniff(&name, &text));
     let batch = parse(&name, &text, format)?;
     let has_secrets = batch.records.iter().any(|r| r.credential.secret.is_some());

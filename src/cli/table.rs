@@ -80,7 +80,10 @@ mod tests {
 
     #[test]
     fn a_newline_or_escape_in_a_cell_cannot_print_a_fake_row() {
-        let t = render(&["A", "B"], &[vec!["x\nfake  row".into(), "\x1b[2J".into()]]);
+        let t = render(
+            &["A", "B"],
+            &[vec!["x\nfake  row".into(), "\x1b[2J".into()]],
+        );
         assert_eq!(t, "A             B\nx\\nfake  row  \\x1b[2J\n");
         assert_eq!(t.lines().count(), 2);
     }

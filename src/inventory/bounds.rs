@@ -34,7 +34,10 @@ pub fn preflight(text: &str) -> Result<&str, BoundsError> {
     let text = sized(text)?;
     match deepest_flow_offset(text.as_bytes()) {
         Some(at) => Err(BoundsError::TooDeep {
-            line: 1 + text.as_bytes()[..at].iter().filter(|b| **b == b'\n').count(),
+            line: 1 + text.as_bytes()[..at]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count(),
         }),
         None => Ok(text),
     }
@@ -66,7 +69,10 @@ enum Mode {
 /// it cannot be sure (a quoted scalar spanning lines, block scalar content), it errs
 /// towards counting: a false refusal needs pathological text, a miss would be slow.
 fn deepest_flow_offset(b: &[u8]) -> Option<usize> {
-    let blank = |i: usize| b.get(i).is_none_or(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+    let blank = |i: usize| {
+        b.get(i)
+            .is_none_or(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    };
     let flow_indicator = |c: u8| matches!(c, b',' | b'[' | b']' | b'{' | b'}');
     let mut depth = 0usize;
     let mut mode = Mode::Token;
@@ -183,7 +189,11 @@ mod tests {
         let t = Instant::now();
         let e = preflight(text).unwrap_err();
         assert!(matches!(e, BoundsError::TooDeep { .. }), "{e}");
-        assert!(t.elapsed() < Duration::from_millis(200), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]

@@ -243,9 +243,9 @@ pub fn check_id(id: &str) -> Result<(), String> {
     } else if id.chars().count() > MAX_ID_CHARS {
         Err(format!("id is longer than {MAX_ID_CHARS} characters"))
     } else if id.contains('/') || id.chars().any(char::is_whitespace) {
-        Err("an id may not contain `/` or whitespace".into())
+        Err("id may not contain `/` or whitespace".into())
     } else if id.chars().any(crate::text::is_unsafe_char) {
-        Err("an id may not contain control characters".into())
+        Err("id may not contain control characters".into())
     } else {
         Ok(())
     }
