@@ -90,10 +90,10 @@ fn deepest_flow_offset(b: &[u8]) -> Option<usize> {
                 if matches!(c, b' ' | b'\t' | b'\n' | b'\r') && b.get(i + 1) == Some(&b'#') {
                     mode = Mode::Comment;
                     i += 2;
-                } else if (c == b'\n' || c == b'\r') && depth == 0 {
-                    mode = Mode::Token;
-                    i += 1;
-                } else if c == b':' && blank(i + 1) {
+                } else if ((c == b'\n' || c == b'\r') && depth == 0) || (c == b':' && blank(i + 1))
+                {
+                    // A line ends a plain scalar in block context (the next line is read as
+                    // tokens, which can only overcount); `: ` ends a key.
                     mode = Mode::Token;
                     i += 1;
                 } else if depth > 0 && flow_indicator(c) {
