@@ -6,6 +6,7 @@ use anyhow::{anyhow, Result};
 use super::{table, Context};
 use crate::audit::{AuditLog, Event};
 use crate::inventory::CredentialRef;
+use crate::text::{json_safe, terminal_safe};
 
 /// Arguments of `keyward audit`.
 #[derive(Debug, clap::Args)]
@@ -55,7 +56,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             anyhow::bail!("{}: {d}", log.path().display());
         }
         if !log.path().exists() {
-            println!("{}: no audit log yet", log.path().display());
+            println!(
+                "{}: no audit log yet",
+                terminal_safe(&log.path().display().to_string())
+            );
             return Ok(0);
         }
         println!(
@@ -88,7 +92,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         })
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        println!("{}", json_safe(serde_json::to_string_pretty(&entries)?));
         return Ok(0);
     }
     if entries.is_empty() {
