@@ -14,6 +14,8 @@ use tokio::task::JoinSet;
 use super::interact::Interact;
 use super::job::Job;
 use super::plan::{group_by_shared_keys, Plan, PlanItem};
+pub use super::shared::SettledHook;
+use super::shared::{Ctx, Work};
 use super::writer::{Persist, Writer, WriterStats};
 use super::{
     Options, Outcome, OutcomeKind, Progress, ProviderSet, RotationEvent, Summary, WorkKind,
@@ -25,53 +27,6 @@ use crate::inventory::{CredentialRef, Inventory, ProviderKind};
 pub struct Engine {
     ctx: Arc<Ctx>,
 }
-
-/// What every job of a run shares.
-pub(super) struct Ctx {
-    pub(super) writer: Writer,
-    pub(super) providers: ProviderSet,
-    pub(super) interact: Arc<dyn Interact>,
-    pub(super) options: Options,
-    subscribers: Mutex<Vec<mpsc::UnboundedSender<RotationEvent>>>,
-    settled: Mutex<Option<SettledHook>>,
-}
-
-impl Ctx {
-    pub(super) fn emit(&self, event: RotationEvent) {
-        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
-        subs.retain(|s| s.send(event.clone()).is_ok());
-    }
-
-    pub(super) fn now(&self) -> DateTime<Utc> {
-        (self.options.clock)()
-    }
-}
-
-/// What a job does for its credential.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Work {
-    Rotate,
-    Resume,
-    Rollback,
-    Revoke { emergency: bool },
-    DeleteDue,
-}
-
-impl Work {
-    pub(super) fn kind(self) -> WorkKind {
-        match self {
-            Work::Rotate => WorkKind::Rotate,
-            Work::Resume => WorkKind::Resume,
-            Work::Rollback => WorkKind::Rollback,
-            Work::Revoke { .. } => WorkKind::Revoke,
-            Work::DeleteDue => WorkKind::DeleteOld,
-        }
-    }
-}
-
-/// Called with each credential's outcome as it settles (after its last save), before the
-/// event goes out: where the operations layer writes its audit entry.
-pub type SettledHook = Arc<dyn Fn(&Outcome) + Send + Sync>;
 
 struct Unit {
     index: usize,

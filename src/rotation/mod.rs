@@ -23,6 +23,7 @@ mod hooks;
 pub mod interact;
 mod job;
 pub mod plan;
+mod shared;
 pub mod sink;
 pub mod writer;
 

@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::engine::{Ctx, Work};
 use super::hooks::pause_at;
 use super::interact::Question;
 use super::plan::PlanItem;
+use super::shared::{Ctx, Work};
 use super::sink;
 use super::writer::PersistError;
 use super::{Outcome, OutcomeKind, Phase, RotationEvent};
