@@ -7,10 +7,12 @@
 //! the clock or the network, so every screen is snapshot-tested on a `TestBackend`.
 
 pub mod action;
+pub mod actions;
 pub mod backend;
 pub mod clipboard;
 pub mod keymap;
 pub mod rows;
+pub mod runner;
 mod runtime;
 pub mod state;
 pub mod theme;
@@ -45,6 +47,9 @@ pub struct DashboardOptions {
     pub audit: Option<AuditHook>,
     /// The inventory file, so providers that live beside it (the sandbox) can be reached.
     pub inventory_path: Option<std::path::PathBuf>,
+    /// Opens the inventory for a rotation or revocation, holding its write lock while the
+    /// run lasts; `None` refuses them.
+    pub open_for_run: Option<runner::OpenForRun>,
 }
 
 impl DashboardOptions {
@@ -59,6 +64,7 @@ impl DashboardOptions {
             save: None,
             audit: None,
             inventory_path: None,
+            open_for_run: None,
         }
     }
 }

@@ -59,6 +59,7 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
         save,
         audit,
         inventory_path,
+        open_for_run,
     } = options;
     let settings = Settings {
         title,
@@ -90,6 +91,7 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
             save,
             audit,
             inventory_path,
+            open_for_run,
             &handle,
         )
     });
@@ -192,6 +194,7 @@ fn event_loop(
     mut save: Option<SaveHook>,
     mut audit: Option<AuditHook>,
     inventory_path: Option<std::path::PathBuf>,
+    open_for_run: Option<super::runner::OpenForRun>,
     handle: &tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
     let size = guard.terminal.size().context("reading the terminal size")?;
@@ -223,9 +226,31 @@ fn event_loop(
             update(&mut state, Action::Failed(message));
         }
     }
+    let http = Http::new(HttpConfig::default());
+    // Rotations date their changes from the session's `now`, moving with the real clock.
+    let clock: crate::rotation::Clock = {
+        let (base, started) = (state.settings.now, chrono::Utc::now());
+        Arc::new(move || base + (chrono::Utc::now() - started))
+    };
+    let mut runs = {
+        let tx = std::sync::Mutex::new(tx.clone());
+        let send: super::runner::SendAction = Arc::new(move |a| {
+            let _ = tx
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .send(Msg::Action(a));
+        });
+        super::runner::Runs::new(
+            open_for_run,
+            http.clone(),
+            inventory_path.clone(),
+            clock,
+            send,
+        )
+    };
     let providers = Providers {
-        http: Http::new(HttpConfig::default()),
-        beside: inventory_path,
+        http,
+        beside: inventory_path.clone(),
     };
     let in_tmux = clipboard::in_tmux();
 
@@ -244,7 +269,7 @@ fn event_loop(
                 panic!("test hook: the dashboard panicked on purpose");
             }
         }
-        let wait = if state.running > 0 {
+        let wait = if state.running > 0 || state.work.busy() {
             BUSY_TICK
         } else {
             IDLE_TICK
@@ -264,7 +289,7 @@ fn event_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let Some(action) = action else { continue };
-        redraw |= !(action == Action::Tick && state.running == 0);
+        redraw |= !(action == Action::Tick && state.running == 0 && !state.work.busy());
         let mut pending = vec![action];
         while let Some(action) = pending.pop() {
             for effect in update(&mut state, action) {
@@ -282,6 +307,39 @@ fn event_loop(
                             None => Ok(()),
                         };
                         pending.push(Action::Audited { result, then });
+                    }
+                    Effect::PlanRotation(picked) => runs.plan(handle, picked),
+                    Effect::StartRun { kind, plan, refs } => runs.start(handle, kind, plan, refs),
+                    Effect::DropEngine => runs.drop_plan(),
+                    Effect::Answer { id, yes } => runs.answer(id, yes),
+                    Effect::AnswerSecret { id, secret } => runs.answer_secret(id, secret),
+                    Effect::CancelRun => runs.cancel(),
+                    Effect::CopyNewSecret(at) => {
+                        let written = match runs.new_secret(&at) {
+                            Some(secret) => {
+                                let bytes = clipboard::osc52(&secret, in_tmux);
+                                let backend = guard.terminal.backend_mut();
+                                backend
+                                    .write_all(&bytes)
+                                    .and_then(|()| backend.flush())
+                                    .map_err(|e| e.to_string())
+                            }
+                            None => Err(format!("{at}: the run holds no new secret now")),
+                        };
+                        if written.is_ok() {
+                            state
+                                .notify(format!("{at}: new secret sent to the clipboard (OSC 52)"));
+                        }
+                        pending.push(Action::Copied(written));
+                    }
+                    Effect::Export(request) => {
+                        let result = super::actions::export::write_report(
+                            &state.inventory,
+                            &request,
+                            state.settings.now,
+                            inventory_path.as_deref(),
+                        );
+                        pending.push(Action::Exported(result));
                     }
                     Effect::Save => {
                         let result = match save.as_mut() {

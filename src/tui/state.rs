@@ -30,6 +30,8 @@ pub enum Screen {
     Timeline,
     /// The key help.
     Help,
+    /// The run panel: a rotation wizard or the progress of many.
+    Run,
 }
 
 /// The text field open on the main screen, if any.
@@ -182,6 +184,8 @@ pub struct State {
     pub unlogged: Vec<(CredentialRef, String)>,
     /// Set when the dashboard should close.
     pub quit: bool,
+    /// Rotations, revocations and exports: dialogs, the run panel, the banner.
+    pub work: super::actions::Work,
 }
 
 impl State {
@@ -203,6 +207,7 @@ impl State {
             .collect();
         let natural_widths = natural_widths(&rows);
         let n = rows.len();
+        let work = super::actions::Work::on_open(&inventory, now);
         let mut state = State {
             inventory,
             settings,
@@ -241,6 +246,7 @@ impl State {
             unsaved: false,
             unlogged: Vec::new(),
             quit: false,
+            work,
         };
         state.resort();
         state
@@ -248,6 +254,9 @@ impl State {
 
     /// Which keys apply now.
     pub fn mode(&self) -> Mode {
+        if let Some(dialog) = self.work.mode() {
+            return dialog;
+        }
         match (self.screen, self.input) {
             (Screen::Main, Input::Filter) => Mode::Filter,
             (Screen::Main, Input::Command) => Mode::Command,
@@ -255,6 +264,7 @@ impl State {
             (Screen::Detail, _) => Mode::Detail,
             (Screen::Timeline, _) => Mode::Timeline,
             (Screen::Help, _) => Mode::Help,
+            (Screen::Run, _) => Mode::Run,
         }
     }
 
