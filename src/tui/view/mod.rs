@@ -142,8 +142,9 @@ fn status_line(frame: &mut Frame, area: Rect, state: &State) {
 }
 
 /// Hints a narrow footer gives up first; after them, the rightmost go, but `? help` and
-/// `q quit` always stay.
-const DROP_FIRST: [&str; 4] = ["back", "sort", "cmd", "mark"];
+/// `q quit` always stay. Marking and the actions on marks stay longest: they are what a
+/// newcomer at 80 columns needs to find.
+const DROP_FIRST: [&str; 7] = ["back", "sort", "cmd", "timeline", "verify", "focus", "open"];
 
 /// Footer hints from the key table, as many as fit.
 fn footer_hints(frame: &mut Frame, area: Rect, state: &State) {
