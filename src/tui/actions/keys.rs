@@ -67,6 +67,21 @@ pub fn handle(state: &mut State, action: Action) -> Result<Vec<Effect>, Action> 
         }
         _ => {}
     }
+    // What is not a key goes to the rest of `update`, whatever dialog is open.
+    if matches!(
+        action,
+        Action::Quit
+            | Action::Resize(..)
+            | Action::Refused(_)
+            | Action::Inspected { .. }
+            | Action::Verified { .. }
+            | Action::Saved(_)
+            | Action::Copied(_)
+            | Action::Failed(_)
+            | Action::Audited { .. }
+    ) {
+        return Err(action);
+    }
     match state.mode() {
         Mode::Planning => Ok(planning_keys(state, action)),
         Mode::Plan => Ok(plan_keys(state, action)),
@@ -389,12 +404,10 @@ fn asked(state: &mut State, pending: Pending) -> Vec<Effect> {
         return vec![answer_no(&pending)];
     }
     run.questions.push_back(pending.clone());
-    let wizard = run.is_wizard();
-    let waiting = run.questions.len();
-    if wizard && state.screen == Screen::Run && state.work.dialog.is_none() {
+    // One credential: the wizard asks at once. Many: the question is queued, and the
+    // status line counts it, so prompts never interleave.
+    if run.is_wizard() && state.screen == Screen::Run && state.work.dialog.is_none() {
         open_question(state, pending);
-    } else {
-        state.notify(format!("{waiting} question(s) wait for you: w, then Enter"));
     }
     Vec::new()
 }

@@ -34,11 +34,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     } else {
         bulk(&mut lines, theme, run, usize::from(area.width), area.height);
     }
-    if !run.questions.is_empty() {
+    if !run.questions.is_empty() && state.work.dialog.is_none() {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
             format!(
-                "{} question(s) wait for you (Enter answers the first):",
+                " {} question(s) wait for you (Enter answers the first):",
                 run.questions.len()
             ),
             theme.header(),
@@ -54,14 +54,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         } else {
             theme.header()
         };
-        lines.push(Line::styled(run.summary_line(), style));
+        lines.push(Line::styled(format!(" {}", run.summary_line()), style));
         let stuck = run
             .rows
             .iter()
             .any(|r| matches!(r.state, RowState::Failed(_) | RowState::Waiting(_)));
         if stuck {
             lines.push(Line::styled(
-                "On a failed or waiting row: r resumes (retries), b rolls back; Esc leaves it journaled.",
+                " On a failed or waiting row: r resumes (retries), b rolls back; Esc leaves it journaled.",
                 theme.label(),
             ));
         }
