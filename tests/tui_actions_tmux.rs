@@ -1,0 +1,264 @@
+//! The dashboard's actions end to end: the real binary on the demo inventory (kept in a
+//! directory with `keyward demo --keep-in`, so the file and the sandbox can be read back
+//! afterwards), driven with keys in tmux. Three credentials that fall due are marked and
+//! rotated in bulk, their deploy confirmations answered from the queue; the file is then
+//! decrypted with the `age` CLI and compared with the sandbox's state. One client's report
+//! is exported with `e` and read back.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::tmux::Tmux;
+use support::workspace::{age, Workspace, NOW};
+
+/// A kept demo in a workspace: (workspace, inventory, identity).
+fn kept_demo() -> (Workspace, PathBuf, PathBuf) {
+    let ws = Workspace::new();
+    let dir = ws.path("demo");
+    ws.ok(&["demo", "--keep-in", dir.to_str().unwrap()], "");
+    let inv = dir.join("demo.yaml.age");
+    let id = dir.join("demo-identity.txt");
+    assert!(inv.is_file() && id.is_file());
+    (ws, inv, id)
+}
+
+/// The dashboard on `inv` in tmux, started in `cwd`.
+fn dashboard(ws: &Workspace, inv: &Path, id: &Path, cwd: &Path) -> Tmux {
+    let home = ws.dir.path().to_str().unwrap().to_string();
+    let t = Tmux::start(
+        &format!(
+            "cd '{}' && exec {}",
+            cwd.display(),
+            env!("CARGO_BIN_EXE_keyward")
+        ),
+        100,
+        30,
+        &[
+            ("HOME", &home),
+            ("KEYWARD_INVENTORY", inv.to_str().unwrap()),
+            ("KEYWARD_IDENTITY", id.to_str().unwrap()),
+            ("KEYWARD_NOW", NOW),
+        ],
+    );
+    t.wait_for("STATUS");
+    t
+}
+
+fn command(t: &Tmux, line: &str) {
+    t.type_text(&format!(":{line}"));
+    t.send(&["Enter"]);
+}
+
+/// The inventory decrypted with the age CLI, as YAML.
+fn decrypt(inv: &Path, id: &Path) -> serde_yaml::Value {
+    let out = age(
+        &["-d", "-i", id.to_str().unwrap(), inv.to_str().unwrap()],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "age -d: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_yaml::from_slice(&out.stdout).expect("the decrypted inventory is YAML")
+}
+
+fn credential<'a>(inv: &'a serde_yaml::Value, at: &str) -> &'a serde_yaml::Value {
+    let (client, id) = at.split_once('/').unwrap();
+    inv["clients"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"].as_str() == Some(client))
+        .and_then(|c| {
+            c["integrations"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|i| i["id"].as_str() == Some(id))
+        })
+        .unwrap_or_else(|| panic!("no {at} in the inventory"))
+}
+
+/// The sandbox's keys by id: (active, sha256 of the secret).
+fn sandbox_keys(inv: &Path) -> HashMap<String, (bool, String)> {
+    let path = PathBuf::from(format!("{}.sandbox.json", inv.display()));
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the sandbox state")).unwrap();
+    state["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["id"].as_str().unwrap().to_string(),
+                (
+                    k["active"].as_bool().unwrap(),
+                    k["secret_sha256"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn sha256(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+const DUE: [&str; 3] = [
+    "cobalt/intake-forms",
+    "cobalt/ehr-bridge",
+    "bluebird/newsletter",
+];
+
+#[test]
+fn bulk_rotation_of_three_due_credentials_reaches_3_of_3_and_the_file_and_sandbox_agree() {
+    let (ws, inv, id) = kept_demo();
+    let before = decrypt(&inv, &id);
+    let old: Vec<(String, String)> = DUE
+        .iter()
+        .map(|at| {
+            let c = credential(&before, at);
+            (
+                c["remote_id"].as_str().unwrap().to_string(),
+                c["secret"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+
+    let t = dashboard(&ws, &inv, &id, ws.dir.path());
+    for at in DUE {
+        command(&t, &format!("filter {}", at.split('/').nth(1).unwrap()));
+        t.send(&["Space"]);
+    }
+    command(&t, "filter");
+    t.wait_for("3 marked");
+    t.send(&["R"]);
+    let plan = t.wait_for("Rotate 3 credential(s)");
+    for at in DUE {
+        assert!(plan.contains(at), "{plan}");
+    }
+    // Enter on the opening focus cancels; Tab moves to Rotate.
+    t.send(&["Tab"]);
+    t.send(&["Enter"]);
+    t.wait_for("› run");
+
+    // Each credential's deploy is confirmed by hand, from the queue.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut answered = 0;
+    loop {
+        let screen = t.screen();
+        if screen.contains("rotate 3/3") && screen.contains("done 3") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reached 3/3:\n{screen}");
+        assert!(!screen.contains("FAILED"), "{screen}");
+        if screen.contains("Deploy by hand") {
+            t.send(&["y"]);
+            answered += 1;
+            std::thread::sleep(Duration::from_millis(200));
+        } else if screen.contains("question(s) wait for you") {
+            t.send(&["Enter"]);
+            std::thread::sleep(Duration::from_millis(200));
+        } else {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    assert_eq!(answered, 3);
+    let done = t.wait_for("3 done, 0 failed, 0 waiting");
+    for (_, secret) in &old {
+        assert!(!done.contains(secret.as_str()));
+    }
+    // The table shows the rotated credentials from the engine's final inventory.
+    t.send(&["Escape"]);
+    command(&t, "filter intake-forms");
+    let table = t.wait_for("intake-forms");
+    assert!(table.contains("✓"), "{table}");
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+
+    // Read back with the age CLI: new secrets stored, old keys deactivated at the sandbox.
+    let after = decrypt(&inv, &id);
+    let keys = sandbox_keys(&inv);
+    for (at, (old_id, old_secret)) in DUE.iter().zip(&old) {
+        let c = credential(&after, at);
+        let new_id = c["remote_id"].as_str().unwrap();
+        let new_secret = c["secret"].as_str().unwrap();
+        assert_ne!(new_id, old_id, "{at}");
+        assert_ne!(new_secret, old_secret, "{at}");
+        assert!(c.get("rotation").is_none(), "{at}: journal left behind");
+        let (active, hash) = keys.get(new_id).unwrap_or_else(|| panic!("{at}: {new_id}"));
+        assert!(*active, "{at}: the new key is active");
+        assert_eq!(
+            hash,
+            &sha256(new_secret),
+            "{at}: the stored secret is the key's"
+        );
+        let (old_active, _) = keys.get(old_id.as_str()).expect("old key kept for grace");
+        assert!(!*old_active, "{at}: the old key is deactivated");
+    }
+
+    // The same audit entries as `keyward rotate` writes.
+    let out = ws
+        .keyward()
+        .env("KEYWARD_INVENTORY", &inv)
+        .env("KEYWARD_IDENTITY", &id)
+        .args(["audit", "--json"])
+        .output()
+        .unwrap();
+    let audit = String::from_utf8_lossy(&out.stdout);
+    for at in DUE {
+        assert!(
+            audit.contains(&format!("\"credential\":\"{at}\"")) || audit.contains(at),
+            "{audit}"
+        );
+    }
+    assert_eq!(audit.matches("\"rotated\"").count(), 3, "{audit}");
+}
+
+#[test]
+fn e_on_client_acme_writes_its_report_and_says_the_full_path() {
+    let (ws, inv, id) = kept_demo();
+    let out_dir = ws.path("reports");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let t = dashboard(&ws, &inv, &id, &out_dir);
+    command(&t, "client acme");
+    t.wait_for("client acme");
+    t.send(&["e"]);
+    t.wait_for("acme-access-2026-11-26.md");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("report written to");
+    let expected = out_dir.join("acme-access-2026-11-26.md");
+    let real = expected.canonicalize().expect("the report file");
+    let status = screen
+        .lines()
+        .find(|l| l.contains("report written to"))
+        .unwrap();
+    assert!(
+        status.contains(real.to_str().unwrap()) || status.contains(expected.to_str().unwrap()),
+        "{status}"
+    );
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+
+    let report = std::fs::read_to_string(&expected).unwrap();
+    let inventory = decrypt(&inv, &id);
+    let acme = inventory["clients"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"].as_str() == Some("acme"))
+        .unwrap();
+    for c in acme["integrations"].as_sequence().unwrap() {
+        let name = c["id"].as_str().unwrap();
+        assert!(report.contains(name), "{name} missing from the report");
+        if let Some(secret) = c["secret"].as_str() {
+            assert!(!report.contains(secret), "a secret in the report");
+        }
+    }
+    assert!(!report.contains("cobalt"), "another client's credentials");
+}
