@@ -187,6 +187,8 @@ fn spawn_input(tx: Sender<Msg>, stop: Arc<AtomicBool>) -> thread::JoinHandle<()>
     })
 }
 
+// The session's hooks, each moved in from `DashboardOptions`.
+#[allow(clippy::too_many_arguments)]
 fn event_loop(
     mut guard: TerminalGuard,
     inventory: Inventory,

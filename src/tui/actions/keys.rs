@@ -23,6 +23,8 @@ use crate::tui::state::{Screen, State};
 
 /// Applies `action` if it belongs to the dashboard's actions (their keys, dialogs, panel
 /// and background reports); hands it back otherwise, for the rest of `update`.
+// The action handed back is moved straight on to `update`, never stored.
+#[allow(clippy::result_large_err)]
 pub fn handle(state: &mut State, action: Action) -> Result<Vec<Effect>, Action> {
     match action {
         Action::NotHere(index) => {
@@ -532,6 +534,7 @@ fn secret_keys(state: &mut State, action: Action) -> Vec<Effect> {
     Vec::new()
 }
 
+#[allow(clippy::result_large_err)]
 fn run_keys(state: &mut State, action: Action) -> Result<Vec<Effect>, Action> {
     let Some(run) = &mut state.work.run else {
         state.screen = Screen::Main;
