@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use keyward::inventory::{Connection, Credential, Inventory, ProviderKind};
 use keyward::providers::sandbox::Sandbox;
 use keyward::providers::{Provider, SharedProvider, Target};
-use keyward::rotation::{Engine, NonInteractive, Options, OutcomeKind, Providers, StepRetry};
+use keyward::rotation::{Engine, NonInteractive, Options, OutcomeKind, ProviderSet, StepRetry};
 use keyward::store::Store;
 
 fn connection(rate: &str) -> Connection {
@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     let engine = Engine::new(
         inv,
         Box::new(store),
-        Providers::new().with(sandbox as SharedProvider),
+        ProviderSet::new().with(sandbox as SharedProvider),
         Arc::new(NonInteractive { yes: true }),
         Options {
             concurrency: 32,

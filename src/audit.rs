@@ -57,22 +57,122 @@ pub enum AuditError {
     },
 }
 
+/// What an audit entry records: the log's whole vocabulary. The dashboard and the command
+/// line record the same action with the same word because both name it here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditAction {
+    /// An inventory was created.
+    Created,
+    /// A credential was added by hand.
+    Added,
+    /// Credentials were imported.
+    Imported,
+    /// An OAuth grant was connected and its refresh token stored.
+    Connected,
+    /// A management connection was added.
+    ConnectionAdded,
+    /// A management connection was removed.
+    ConnectionRemoved,
+    /// A recipient was added.
+    RecipientAdded,
+    /// A recipient was removed.
+    RecipientRemoved,
+    /// A secret was shown on screen.
+    Revealed,
+    /// A secret was copied to the clipboard.
+    Copied,
+    /// What the providers said was recorded.
+    Synced,
+    /// Stored secrets were checked with their providers.
+    Verified,
+    /// A rotation finished.
+    Rotated,
+    /// A rotation failed.
+    RotationFailed,
+    /// A rotation (or revocation) stopped to wait for a person.
+    RotationWaiting,
+    /// An interrupted rotation was finished.
+    Resumed,
+    /// Finishing an interrupted rotation failed.
+    ResumeFailed,
+    /// An interrupted rotation was undone.
+    RolledBack,
+    /// Undoing an interrupted rotation failed.
+    RollbackFailed,
+    /// A key was revoked.
+    Revoked,
+    /// A revocation failed.
+    RevocationFailed,
+    /// A revocation waits for a person.
+    RevocationWaiting,
+    /// An old key whose grace period ended was deleted.
+    DeletedOldKey,
+    /// Deleting an old key failed.
+    DeleteOldKeyFailed,
+    /// Deleting an old key waits for a person.
+    DeleteOldKeyWaiting,
+    /// A revoked credential was moved out of the active table.
+    Archived,
+    /// An access report was written to a file.
+    Exported,
+}
+
+impl AuditAction {
+    /// The word written in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Created => "created",
+            AuditAction::Added => "added",
+            AuditAction::Imported => "imported",
+            AuditAction::Connected => "connected",
+            AuditAction::ConnectionAdded => "connection-added",
+            AuditAction::ConnectionRemoved => "connection-removed",
+            AuditAction::RecipientAdded => "recipient-added",
+            AuditAction::RecipientRemoved => "recipient-removed",
+            AuditAction::Revealed => "revealed",
+            AuditAction::Copied => "copied",
+            AuditAction::Synced => "synced",
+            AuditAction::Verified => "verified",
+            AuditAction::Rotated => "rotated",
+            AuditAction::RotationFailed => "rotation-failed",
+            AuditAction::RotationWaiting => "rotation-waiting",
+            AuditAction::Resumed => "resumed",
+            AuditAction::ResumeFailed => "resume-failed",
+            AuditAction::RolledBack => "rolled-back",
+            AuditAction::RollbackFailed => "rollback-failed",
+            AuditAction::Revoked => "revoked",
+            AuditAction::RevocationFailed => "revocation-failed",
+            AuditAction::RevocationWaiting => "revocation-waiting",
+            AuditAction::DeletedOldKey => "deleted-old-key",
+            AuditAction::DeleteOldKeyFailed => "delete-old-key-failed",
+            AuditAction::DeleteOldKeyWaiting => "delete-old-key-waiting",
+            AuditAction::Archived => "archived",
+            AuditAction::Exported => "exported",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Something that happened, as a caller describes it; [`AuditLog::record`] adds the
 /// sequence number, time, actor and chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    action: &'static str,
+    action: AuditAction,
     credential: Option<String>,
     detail: String,
 }
 
 impl Event {
-    /// An event: `action` is one of a fixed vocabulary (`added`, `imported`,
-    /// `recipient-added`, `recipient-removed`, `rotated`, `revoked`, `revealed`, `copied`,
-    /// `synced`, `verified`, `connected`…), `credential` the address it concerns, if any,
+    /// An event: `action` what happened, `credential` the address it concerns, if any,
     /// and `detail` words for a person. The detail must never hold a secret.
     pub fn new(
-        action: &'static str,
+        action: AuditAction,
         credential: Option<&CredentialRef>,
         detail: impl Into<String>,
     ) -> Event {
@@ -81,6 +181,16 @@ impl Event {
             credential: credential.map(ToString::to_string),
             detail: detail.into(),
         }
+    }
+
+    /// What happened.
+    pub fn action(&self) -> AuditAction {
+        self.action
+    }
+
+    /// The credential it concerns, if any.
+    pub fn credential(&self) -> Option<&str> {
+        self.credential.as_deref()
     }
 }
 
@@ -382,7 +492,7 @@ fn last_line(file: &mut File) -> std::io::Result<Option<(Vec<u8>, bool)>> {
 
 /// `user@host`: the OS user from `USER` or `LOGNAME` (else by uid), the host from
 /// `/etc/hostname` or the `hostname` command.
-fn actor() -> String {
+pub fn actor() -> String {
     let user = ["USER", "LOGNAME"]
         .iter()
         .filter_map(std::env::var_os)
@@ -441,7 +551,7 @@ mod tests {
         let log = AuditLog::for_inventory(&dir.path().join("inv.yaml.age"));
         for i in 0..n {
             log.record(Event::new(
-                "added",
+                AuditAction::Added,
                 Some(&at(&format!("acme/k{i}"))),
                 format!("entry {i}"),
             ))
@@ -585,7 +695,7 @@ mod tests {
         std::fs::write(log.path(), &bytes[..bytes.len() - 20]).unwrap();
         assert_eq!(broken_line(&log), 3);
         assert!(log.verify().unwrap_err().to_string().contains("cut off"));
-        let refused = log.record(Event::new("added", None, "after the cut"));
+        let refused = log.record(Event::new(AuditAction::Added, None, "after the cut"));
         assert!(
             matches!(refused, Err(AuditError::Tail { .. })),
             "{refused:?}"
@@ -621,10 +731,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = AuditLog::for_inventory(&dir.path().join("inv"));
         let long = "x".repeat(20_000);
-        log.record(Event::new("synced", None, long.clone()))
+        log.record(Event::new(AuditAction::Synced, None, long.clone()))
             .unwrap();
-        log.record(Event::new("synced", None, long)).unwrap();
-        log.record(Event::new("synced", None, "short")).unwrap();
+        log.record(Event::new(AuditAction::Synced, None, long))
+            .unwrap();
+        log.record(Event::new(AuditAction::Synced, None, "short"))
+            .unwrap();
         assert_eq!(log.verify().unwrap(), 3);
     }
 
@@ -636,8 +748,12 @@ mod tests {
                 let log = log.clone();
                 s.spawn(move || {
                     for i in 0..10 {
-                        log.record(Event::new("verified", None, format!("thread {t} #{i}")))
-                            .unwrap();
+                        log.record(Event::new(
+                            AuditAction::Verified,
+                            None,
+                            format!("thread {t} #{i}"),
+                        ))
+                        .unwrap();
                     }
                 });
             }
@@ -651,7 +767,7 @@ mod tests {
         assert_eq!(format!("{secret}"), MASK, "Display is a mask");
         let (_dir, log) = log_with(0);
         log.record(Event::new(
-            "revealed",
+            AuditAction::Revealed,
             Some(&at("acme/crm")),
             format!("shown on screen: {secret}"),
         ))

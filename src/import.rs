@@ -360,7 +360,7 @@ pub fn apply(inv: &mut Inventory, batch: &Batch, now: DateTime<Utc>) -> Vec<Chan
         let address = record.at.to_string();
         let event = |detail: String| HistoryEntry {
             at: now,
-            event: "imported".into(),
+            event: crate::inventory::HistoryEvent::Imported,
             detail,
         };
         if let Some(existing) = inv.credential_mut(&record.at) {

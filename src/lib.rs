@@ -9,6 +9,7 @@ pub mod cli;
 pub mod export;
 pub mod import;
 pub mod inventory;
+pub mod ops;
 pub mod providers;
 pub mod report;
 pub mod rotation;

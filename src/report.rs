@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::export::Row;
-use crate::inventory::{Credential, CredentialRef, Inventory, RemoteStatus, Status};
+use crate::inventory::{Credential, CredentialRef, HistoryEvent, Inventory, RemoteStatus, Status};
 
 /// The formats a report is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -31,6 +31,11 @@ pub enum Format {
 pub struct Report {
     /// The moment statuses were judged at.
     pub generated_at: DateTime<Utc>,
+    /// Who prepared it (`user@host`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prepared_by: Option<String>,
+    /// The earliest date something must happen, over every credential in the report.
+    pub next_due_at: Option<DateTime<Utc>>,
     /// Counts over every client in the report.
     pub summary: Summary,
     /// One section per client, in file order.
@@ -46,8 +51,19 @@ pub struct ClientReport {
     pub name: String,
     /// Counts over this client's credentials.
     pub summary: Summary,
+    /// The earliest date something must happen for this client, and for which credential.
+    pub next_due: Option<NextDue>,
     /// Its credentials, in file order.
     pub credentials: Vec<CredentialReport>,
+}
+
+/// The next date something must happen, and where.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NextDue {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Which credential (`CLIENT/INTEGRATION`).
+    pub credential: String,
 }
 
 /// One credential as the report shows it.
@@ -77,6 +93,8 @@ pub struct Summary {
     pub need_rotation: usize,
     /// Unused for longer than the policy allows, or gone at the provider.
     pub stale: usize,
+    /// Revoked: out of service, kept for the record.
+    pub revoked: usize,
 }
 
 impl Summary {
@@ -84,8 +102,9 @@ impl Summary {
         self.credentials += 1;
         match status {
             Status::Expired => self.expired += 1,
-            Status::Overdue | Status::DueSoon => self.need_rotation += 1,
+            Status::Overdue | Status::Interrupted | Status::DueSoon => self.need_rotation += 1,
             Status::Stale => self.stale += 1,
+            Status::Revoked => self.revoked += 1,
             Status::Unknown | Status::Ok => {}
         }
     }
@@ -102,7 +121,11 @@ impl fmt::Display for Summary {
             self.need_rotation,
             if self.need_rotation == 1 { "s" } else { "" },
             self.stale
-        )
+        )?;
+        if self.revoked > 0 {
+            write!(f, ", {} revoked", self.revoked)?;
+        }
+        Ok(())
     }
 }
 
@@ -114,53 +137,114 @@ impl CredentialReport {
         inv: &Inventory,
         now: DateTime<Utc>,
     ) -> CredentialReport {
-        let revoked = || cred.history.iter().filter(|h| h.event == "revoked");
+        let revoked = || cred.history.iter().filter(|h| h.event.is_revocation());
         CredentialReport {
             row: Row::new(at, cred, inv, now),
             at_provider: cred.remote.as_ref().map(|r| r.state),
-            rotations: cred.history.iter().filter(|h| h.event == "rotated").count(),
+            rotations: cred
+                .history
+                .iter()
+                .filter(|h| h.event == HistoryEvent::Rotated)
+                .count(),
             revocations: revoked().count(),
             last_revoked_at: revoked().map(|h| h.at).max(),
         }
     }
 }
 
-/// The report on `inv` at `now`: every client, or only `client`.
+/// The report on `inv` at `now`: every client, or only `client`. Archived credentials are
+/// left out (they grant no access any more).
 pub fn build(inv: &Inventory, now: DateTime<Utc>, client: Option<&str>) -> Report {
+    build_where(
+        inv,
+        now,
+        &|at, _| client.is_none_or(|id| at.client == id),
+        false,
+    )
+}
+
+/// The report on the credentials `picked`, at `now`; clients with none of them are left out.
+pub fn build_selected(inv: &Inventory, now: DateTime<Utc>, picked: &[CredentialRef]) -> Report {
+    build_where(inv, now, &|at, _| picked.contains(at), true)
+}
+
+fn build_where(
+    inv: &Inventory,
+    now: DateTime<Utc>,
+    include: &dyn Fn(&CredentialRef, &Credential) -> bool,
+    drop_empty_clients: bool,
+) -> Report {
     let mut summary = Summary::default();
+    let mut next_due_at: Option<DateTime<Utc>> = None;
     let clients = inv
         .clients
         .iter()
-        .filter(|c| client.is_none_or(|id| c.id == id))
-        .map(|c| {
+        .filter_map(|c| {
             let mut own = Summary::default();
+            let mut next_due: Option<NextDue> = None;
             let credentials: Vec<CredentialReport> = c
                 .integrations
                 .iter()
-                .map(|cred| {
+                .filter_map(|cred| {
                     let at = CredentialRef {
                         client: c.id.clone(),
                         integration: cred.id.clone(),
                     };
+                    if !include(&at, cred) || cred.archived {
+                        return None;
+                    }
                     let line = CredentialReport::new(&at, cred, inv, now);
                     own.count(line.row.status);
                     summary.count(line.row.status);
-                    line
+                    if let Some(due) = line.row.due_at {
+                        if next_due.as_ref().is_none_or(|n| due < n.at) {
+                            next_due = Some(NextDue {
+                                at: due,
+                                credential: at.to_string(),
+                            });
+                        }
+                    }
+                    Some(line)
                 })
                 .collect();
-            ClientReport {
+            let shown = credentials.len();
+            if let Some(n) = &next_due {
+                next_due_at = Some(next_due_at.map_or(n.at, |d| d.min(n.at)));
+            }
+            let keep = if drop_empty_clients {
+                shown > 0
+            } else {
+                include_client(include, &c.id)
+            };
+            keep.then(|| ClientReport {
                 id: c.id.clone(),
                 name: c.name.clone(),
                 summary: own,
+                next_due,
                 credentials,
-            }
+            })
         })
         .collect();
     Report {
         generated_at: now,
+        prepared_by: None,
+        next_due_at,
         summary,
         clients,
     }
+}
+
+/// Whether a client belongs in a report filtered by `include` even with none of its
+/// credentials shown: asked with a probe address of that client.
+fn include_client(include: &dyn Fn(&CredentialRef, &Credential) -> bool, client: &str) -> bool {
+    let probe = CredentialRef {
+        client: client.to_string(),
+        integration: String::new(),
+    };
+    include(
+        &probe,
+        &Credential::new("", crate::inventory::ProviderKind::Manual),
+    )
 }
 
 /// Why a report could not be rendered.
@@ -180,15 +264,6 @@ pub fn render(report: &Report, format: Format) -> Result<String, RenderError> {
 fn day(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| "-".into())
-}
-
-fn remote_words(state: RemoteStatus) -> &'static str {
-    match state {
-        RemoteStatus::Active => "active",
-        RemoteStatus::Inactive => "inactive",
-        RemoteStatus::Missing => "missing",
-        RemoteStatus::Revoked => "revoked",
-    }
 }
 
 /// Rotations, revocations and work in progress, in a few words.
@@ -246,6 +321,9 @@ pub fn markdown(report: &Report) -> String {
         report.generated_at.format("%Y-%m-%d %H:%M UTC"),
         report.summary
     ));
+    if let Some(by) = &report.prepared_by {
+        out.push_str(&format!("\nPrepared by {}.\n", cell(by)));
+    }
     if report.clients.is_empty() {
         out.push_str("\nNo clients.\n");
     }
@@ -256,13 +334,20 @@ pub fn markdown(report: &Report) -> String {
             format!("{} ({})", cell(&client.name), cell(&client.id))
         };
         out.push_str(&format!("\n## {title}\n\n{}.\n", client.summary));
+        if let Some(n) = &client.next_due {
+            out.push_str(&format!(
+                "Next due: {} ({}).\n",
+                n.at.format("%Y-%m-%d"),
+                cell(&n.credential)
+            ));
+        }
         if client.credentials.is_empty() {
             continue;
         }
         out.push_str(
-            "\n| Credential | Provider | Scopes | Owner | Used by | Created | Expires | Last used | Last rotated | Status | History |\n",
+            "\n| Credential | Provider | Scopes | Owner | Used by | Created | Expires | Last used | Last rotated | Due | Status | History |\n",
         );
-        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for c in &client.credentials {
             let r = &c.row;
             let name = if r.name.is_empty() {
@@ -285,6 +370,7 @@ pub fn markdown(report: &Report) -> String {
                 day(r.expires_at),
                 day(r.last_used_at),
                 day(r.last_rotated_at),
+                day(r.due_at),
                 status,
                 history_words(c),
             ];
@@ -351,7 +437,10 @@ pub fn csv(report: &Report) -> Result<String, RenderError> {
                 date(r.last_used_at),
                 date(r.last_rotated_at),
                 date(r.due_at),
-                c.at_provider.map(remote_words).unwrap_or_default().into(),
+                c.at_provider
+                    .map(RemoteStatus::as_str)
+                    .unwrap_or_default()
+                    .into(),
                 c.rotations.to_string(),
                 c.revocations.to_string(),
                 date(c.last_revoked_at),
@@ -392,10 +481,14 @@ mod tests {
         a.secret = Some(Secret::new("sk-live-abcdefghijklmnopWXYZ"));
         a.created_at = Some(now() - chrono::Duration::days(100));
         a.last_used_at = Some(now() - chrono::Duration::days(1));
-        for (days, event) in [(80, "rotated"), (40, "rotated"), (10, "revoked")] {
+        for (days, event) in [
+            (80, HistoryEvent::Rotated),
+            (40, HistoryEvent::Rotated),
+            (10, HistoryEvent::Revoked),
+        ] {
             a.history.push(HistoryEntry {
                 at: now() - chrono::Duration::days(days),
-                event: event.into(),
+                event,
                 detail: String::new(),
             });
         }
@@ -420,13 +513,15 @@ mod tests {
             Summary {
                 credentials: 2,
                 expired: 1,
-                need_rotation: 1,
-                stale: 0
+                // acme/crm is revoked: out of service, so not due for rotation any more.
+                need_rotation: 0,
+                stale: 0,
+                revoked: 1,
             }
         );
         assert_eq!(
             r.summary.to_string(),
-            "3 credentials, 1 expired, 1 needs rotation, 0 stale"
+            "3 credentials, 1 expired, 0 need rotation, 0 stale, 1 revoked"
         );
         let crm = &r.clients[0].credentials[0];
         assert_eq!((crm.rotations, crm.revocations), (2, 1));

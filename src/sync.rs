@@ -6,16 +6,16 @@
 //! remote state) with a history entry for each credential that changed. A key the
 //! provider no longer knows is marked [`RemoteStatus::Missing`]: flagged, never deleted.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, StreamExt};
 
 use crate::inventory::{
-    Credential, CredentialRef, HistoryEntry, Inventory, ProviderKind, RemoteState, RemoteStatus,
+    Credential, CredentialRef, HistoryEntry, HistoryEvent, Inventory, ProviderKind, RemoteState,
+    RemoteStatus,
 };
 use crate::providers::http::Http;
-use crate::providers::{registry, ProviderError, RemoteKey, SharedProvider, Target};
+use crate::providers::registry::{self, ProviderSet};
+use crate::providers::{ProviderError, RemoteKey, SharedProvider, Target};
 
 /// What one credential's sync found.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub struct SyncOutcome {
 }
 
 /// The provider's answer about one key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SyncResult {
     /// The provider describes the key.
     Found(RemoteKey),
@@ -109,10 +109,10 @@ pub async fn sync_with(
     concurrency: usize,
     progress: impl Fn(SyncEvent),
 ) -> Vec<SyncOutcome> {
-    let providers = Providers::new(lookup);
+    let providers = ProviderSet::from_lookup(lookup);
     let chosen: Vec<CredentialRef> = if refs.is_empty() {
         inv.credentials()
-            .filter(|(_, _, c)| providers.get(c.provider).is_some())
+            .filter(|(_, _, c)| c.provider.has_api() && providers.get(c.provider).is_some())
             .map(|(at, _, _)| at)
             .collect()
     } else {
@@ -121,7 +121,7 @@ pub async fn sync_with(
     let total = chosen.len();
     let mut answers = stream::iter(chosen)
         .map(|at| {
-            let job = prepare(inv, &providers, &at);
+            let job = resolve_remote(inv, &providers, &at);
             if job.is_ok() {
                 progress(SyncEvent::Started { at: at.clone() });
             }
@@ -129,11 +129,7 @@ pub async fn sync_with(
             async move {
                 let result = match job {
                     Err(reason) => SyncResult::Skipped { reason },
-                    Ok((provider, target)) => match provider.inspect(&target).await {
-                        Ok(Some(key)) => SyncResult::Found(key),
-                        Ok(None) => SyncResult::Missing,
-                        Err(e) => SyncResult::Failed(e),
-                    },
+                    Ok((provider, target)) => inspect_with(&provider, &target).await,
                 };
                 SyncOutcome {
                     at,
@@ -156,55 +152,48 @@ pub async fn sync_with(
     outcomes
 }
 
-/// One provider per kind, made once for a whole run.
-pub(crate) struct Providers(HashMap<ProviderKind, SharedProvider>);
-
-impl Providers {
-    pub(crate) fn new(lookup: &ProviderLookup<'_>) -> Self {
-        Providers(
-            ProviderKind::ALL
-                .into_iter()
-                .filter_map(|k| lookup(k).map(|p| (k, p)))
-                .collect(),
-        )
+/// Asks the provider about one credential: what `sync` does for each, and what the
+/// dashboard does for a row. A `manual` credential, or one whose provider this build has no
+/// client for, is skipped with the reason; errors come back redacted.
+pub async fn inspect_one(providers: &ProviderSet, target: &Target) -> SyncResult {
+    let kind = target.credential.provider;
+    if !kind.has_api() {
+        return SyncResult::Skipped {
+            reason: "a manual credential has no provider API".to_string(),
+        };
     }
-
-    fn get(&self, kind: ProviderKind) -> Option<&SharedProvider> {
-        self.0.get(&kind)
+    match providers.get(kind) {
+        Some(provider) => inspect_with(provider, target).await,
+        None => SyncResult::Skipped {
+            reason: format!("this build has no client for provider `{kind}`"),
+        },
     }
 }
 
-/// The provider and target for `at`, or why there is none.
-pub(crate) fn prepare(
+async fn inspect_with(provider: &SharedProvider, target: &Target) -> SyncResult {
+    match provider.inspect(target).await {
+        Ok(Some(key)) => SyncResult::Found(key),
+        Ok(None) => SyncResult::Missing,
+        Err(mut e) => {
+            e.message = target.redact(&e.message);
+            SyncResult::Failed(e)
+        }
+    }
+}
+
+/// The provider and target for `at`, or why it has nothing remote to ask: a `manual`
+/// credential is skipped by sync (and "cannot check" for verify), never "failed".
+pub(crate) fn resolve_remote(
     inv: &Inventory,
-    providers: &Providers,
+    providers: &ProviderSet,
     at: &CredentialRef,
 ) -> Result<(SharedProvider, Target), String> {
-    let credential = inv
-        .credential(at)
-        .ok_or_else(|| "no credential at this address".to_string())?;
-    let provider =
-        providers
-            .get(credential.provider)
-            .cloned()
-            .ok_or_else(|| match credential.provider {
-                ProviderKind::Manual => "a manual credential has no provider API".to_string(),
-                kind => format!("this build has no client for provider `{kind}`"),
-            })?;
-    let connection = match credential.connection.as_deref() {
-        None => None,
-        Some(id) => Some(
-            inv.connection(id)
-                .cloned()
-                .ok_or_else(|| format!("its connection `{id}` is not in the inventory"))?,
-        ),
-    };
-    let target = Target {
-        at: at.clone(),
-        credential: credential.clone(),
-        connection,
-    };
-    Ok((provider, target))
+    match inv.credential(at) {
+        Some(c) if !c.provider.has_api() => {
+            Err("a manual credential has no provider API".to_string())
+        }
+        _ => providers.resolve(inv, at),
+    }
 }
 
 /// Writes what `outcomes` found into `inv` as of `now`; returns how many credentials
@@ -228,7 +217,7 @@ pub fn apply(inv: &mut Inventory, outcomes: &[SyncOutcome], now: DateTime<Utc>) 
         if !changes.is_empty() {
             credential.history.push(HistoryEntry {
                 at: now,
-                event: "synced".to_string(),
+                event: HistoryEvent::Synced,
                 detail: changes.join("; "),
             });
             changed += 1;
@@ -242,12 +231,8 @@ fn apply_found(c: &mut Credential, key: &RemoteKey, now: DateTime<Utc>) -> Vec<S
     let before = c.remote.as_ref().map(|r| r.state);
     if before != Some(key.state) {
         changes.push(match before {
-            Some(b) => format!(
-                "{} -> {} at the provider",
-                state_word(b),
-                state_word(key.state)
-            ),
-            None => format!("{} at the provider", state_word(key.state)),
+            Some(b) => format!("{} -> {} at the provider", b.as_str(), key.state.as_str()),
+            None => format!("{} at the provider", key.state.as_str()),
         });
     }
     c.remote = Some(RemoteState {
@@ -313,15 +298,6 @@ fn set_date(
             "{what} {}",
             new.to_rfc3339_opts(SecondsFormat::Secs, true)
         ));
-    }
-}
-
-fn state_word(s: RemoteStatus) -> &'static str {
-    match s {
-        RemoteStatus::Active => "active",
-        RemoteStatus::Inactive => "inactive",
-        RemoteStatus::Missing => "missing",
-        RemoteStatus::Revoked => "revoked",
     }
 }
 
@@ -576,7 +552,7 @@ pub(crate) mod tests {
             })
         );
         assert_eq!(c.history.len(), 1);
-        assert_eq!(c.history[0].event, "synced");
+        assert_eq!(c.history[0].event, HistoryEvent::Synced);
         assert_eq!(c.history[0].at, day(10));
         assert_eq!(
             c.history[0].detail,

@@ -6,8 +6,9 @@ use futures::stream::{self, StreamExt};
 
 use crate::inventory::{CredentialRef, Inventory};
 use crate::providers::http::Http;
-use crate::providers::{registry, Verification};
-use crate::sync::{prepare, ProviderLookup, Providers};
+use crate::providers::registry::ProviderSet;
+use crate::providers::{registry, SharedProvider, Target, Verification};
+use crate::sync::ProviderLookup;
 
 /// Checks the secrets of `refs` (empty: every credential), at most `concurrency` at a time;
 /// answers in the order asked. `inventory_path` locates what lives beside the inventory
@@ -23,6 +24,34 @@ pub async fn verify(
     verify_with(inv, refs, &lookup, concurrency).await
 }
 
+/// Checks one credential's stored secret: what `verify` does for each, and what the
+/// dashboard does for a row. A `manual` credential (its provider says so), a missing client
+/// or a missing secret is "cannot check", never a failure; reasons come back redacted.
+pub async fn verify_one(providers: &ProviderSet, target: &Target) -> Verification {
+    let kind = target.credential.provider;
+    match providers.get(kind) {
+        Some(provider) => verify_with_provider(provider, target).await,
+        None => Verification::CannotCheck {
+            reason: format!("this build has no client for provider `{kind}`"),
+        },
+    }
+}
+
+async fn verify_with_provider(provider: &SharedProvider, target: &Target) -> Verification {
+    match &target.credential.secret {
+        None => Verification::CannotCheck {
+            reason: "no secret is stored for it".to_string(),
+        },
+        Some(secret) => {
+            let remote_id = target.credential.remote_id.as_deref();
+            provider
+                .verify(target, remote_id, secret)
+                .await
+                .redacted(target)
+        }
+    }
+}
+
 /// [`verify`] with the providers `lookup` gives.
 pub async fn verify_with(
     inv: &Inventory,
@@ -30,7 +59,7 @@ pub async fn verify_with(
     lookup: &ProviderLookup<'_>,
     concurrency: usize,
 ) -> Vec<(CredentialRef, Verification)> {
-    let providers = Providers::new(lookup);
+    let providers = ProviderSet::from_lookup(lookup);
     let chosen: Vec<CredentialRef> = if refs.is_empty() {
         inv.credentials().map(|(at, _, _)| at).collect()
     } else {
@@ -38,19 +67,11 @@ pub async fn verify_with(
     };
     stream::iter(chosen)
         .map(|at| {
-            let job = prepare(inv, &providers, &at);
+            let job = providers.resolve(inv, &at);
             async move {
                 let verdict = match job {
                     Err(reason) => Verification::CannotCheck { reason },
-                    Ok((provider, target)) => match target.credential.secret.clone() {
-                        None => Verification::CannotCheck {
-                            reason: "no secret is stored for it".to_string(),
-                        },
-                        Some(secret) => {
-                            let remote_id = target.credential.remote_id.as_deref();
-                            provider.verify(&target, remote_id, &secret).await
-                        }
-                    },
+                    Ok((provider, target)) => verify_with_provider(&provider, &target).await,
                 };
                 (at, verdict)
             }

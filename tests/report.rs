@@ -26,13 +26,22 @@ fn assert_no_secret(text: &str) {
     assert!(!text.contains(keyward::secret::MASK), "{text}");
 }
 
+fn without_actor(text: &str) -> String {
+    text.replace(&keyward::audit::actor(), "USER@HOST")
+}
+
 #[test]
 fn markdown_report_matches_the_golden_file() {
     let ws = fixture_workspace();
     let md = ws.ok(&["report"], "");
     assert_no_secret(&md);
     assert_eq!(md, ws.ok(&["report", "--format", "markdown"], ""));
-    insta::assert_snapshot!("report_markdown", md);
+    // Who prepared it differs per machine: the same `user@host` the audit log records.
+    assert!(
+        md.contains(&format!("Prepared by {}.", keyward::audit::actor())),
+        "{md}"
+    );
+    insta::assert_snapshot!("report_markdown", without_actor(&md));
 }
 
 #[test]
@@ -57,7 +66,8 @@ fn json_report_matches_the_golden_file() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["summary"]["credentials"], 5);
     assert_eq!(v["clients"][0]["credentials"][0]["rotations"], 2);
-    insta::assert_snapshot!("report_json", json);
+    assert_eq!(v["prepared_by"], keyward::audit::actor());
+    insta::assert_snapshot!("report_json", without_actor(&json));
 }
 
 #[test]
@@ -68,7 +78,7 @@ fn client_filter_and_unknown_client() {
     assert!(!md.contains("ACME"), "{md}");
     assert!(
         md.contains(
-            "As of 2026-11-26 12:00 UTC: 2 credentials, 0 expired, 0 need rotation, 1 stale."
+            "As of 2026-11-26 12:00 UTC: 2 credentials, 0 expired, 0 need rotation, 0 stale, 1 revoked."
         ),
         "{md}"
     );
@@ -79,7 +89,7 @@ fn client_filter_and_unknown_client() {
 }
 
 #[test]
-fn output_writes_a_shareable_file_atomically_and_never_over_the_inventory() {
+fn output_writes_a_private_file_atomically_and_never_over_the_inventory() {
     use std::os::unix::fs::PermissionsExt;
     let ws = fixture_workspace();
     let out = ws.path("acme-report.csv");
@@ -103,7 +113,8 @@ fn output_writes_a_shareable_file_atomically_and_never_over_the_inventory() {
         ws.ok(&["report", "--client", "acme", "--format", "csv"], "")
     );
     let mode = std::fs::metadata(&out).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o644);
+    // Private like every file keyward writes; the person shares it on purpose.
+    assert_eq!(mode & 0o777, 0o600);
     let leftovers: Vec<_> = std::fs::read_dir(ws.dir.path())
         .unwrap()
         .filter_map(|e| e.ok())

@@ -21,16 +21,16 @@ use keyward::inventory::journal::Step;
 use keyward::inventory::{
     Connection, Credential, CredentialRef, Deploy, Inventory, ProviderKind, RemoteStatus,
 };
+use keyward::ops::{select, Selection};
 use keyward::providers::manual::Manual;
 use keyward::providers::sandbox::Sandbox;
 use keyward::providers::{
     Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, SharedProvider, Target,
     Verification,
 };
-use keyward::rotation::plan::select;
 use keyward::rotation::{
-    Engine, Interact, NonInteractive, Options, OutcomeKind, Persist, PersistError, Providers,
-    Question, RotationEvent, Selection, StepRetry, Summary,
+    Engine, Interact, NonInteractive, Options, OutcomeKind, Persist, PersistError, ProviderSet,
+    Question, RotationEvent, StepRetry, Summary,
 };
 use keyward::secret::Secret;
 
@@ -308,7 +308,7 @@ impl Fx {
         Engine::new(
             inv,
             self.disk.persist(),
-            Providers::new()
+            ProviderSet::new()
                 .with(provider)
                 .with(Arc::new(Manual) as SharedProvider),
             person,
@@ -409,9 +409,14 @@ fn yes() -> Arc<dyn Interact> {
 }
 
 async fn rotate(engine: &Engine, refs: &[&str]) -> Summary {
-    let sel = Selection::Refs(refs.iter().map(|r| at(r)).collect());
+    let sel = Selection {
+        refs: refs.iter().map(|r| at(r)).collect(),
+        ..Selection::default()
+    };
     let chosen = select(&engine.inventory(), &sel, Utc::now()).unwrap();
-    let plan = engine.plan(chosen).await;
+    let plan = engine
+        .plan(chosen.into_iter().map(|p| (p.at, p.why)).collect())
+        .await;
     engine.rotate(&plan).await
 }
 
@@ -431,7 +436,7 @@ fn history_events(inv: &Inventory, r: &CredentialRef) -> Vec<String> {
         .unwrap()
         .history
         .iter()
-        .map(|h| h.event.clone())
+        .map(|h| h.event.as_str().to_string())
         .collect()
 }
 
@@ -1477,7 +1482,7 @@ async fn rotation_saves_through_the_encrypted_store() {
     let engine = Engine::new(
         inv,
         Box::new(store),
-        Providers::new().with(fx.plain()),
+        ProviderSet::new().with(fx.plain()),
         yes(),
         options(),
     );
@@ -1514,13 +1519,14 @@ async fn bulk_rotation_of_200_through_30_percent_rate_limiting_all_finish_with_s
         },
     );
     let mut events = engine.subscribe();
-    let chosen = select(
-        &engine.inventory(),
-        &Selection::Client("acme".into()),
-        Utc::now(),
-    )
-    .unwrap();
-    let plan = engine.plan(chosen).await;
+    let sel = Selection {
+        client: Some("acme".into()),
+        ..Selection::default()
+    };
+    let chosen = select(&engine.inventory(), &sel, Utc::now()).unwrap();
+    let plan = engine
+        .plan(chosen.into_iter().map(|p| (p.at, p.why)).collect())
+        .await;
     assert_eq!(
         plan.ready().count(),
         200,

@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use keyward::inventory::{Connection, Credential, Deploy, Inventory, ProviderKind};
+use keyward::ops::{select, Selection};
 use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
 use keyward::providers::sendgrid::Sendgrid;
 use keyward::providers::SharedProvider;
-use keyward::rotation::plan::select;
 use keyward::rotation::{
-    Engine, NonInteractive, Options, OutcomeKind, Persist, PersistError, Providers, RotationEvent,
-    Selection, StepRetry,
+    Engine, NonInteractive, Options, OutcomeKind, Persist, PersistError, ProviderSet,
+    RotationEvent, StepRetry,
 };
 use keyward::secret::Secret;
 use saas_common::{long_secret, sendgrid_handler, SgKey, SgState, SG_ADMIN};
@@ -144,7 +144,7 @@ async fn bulk_of_200_through_http_429_with_retry_after_all_finish_with_bounded_a
     let engine = Engine::new(
         inv,
         Box::new(disk.clone()),
-        Providers::new().with(Arc::new(Sendgrid::new(&http)) as SharedProvider),
+        ProviderSet::new().with(Arc::new(Sendgrid::new(&http)) as SharedProvider),
         Arc::new(NonInteractive { yes: true }),
         Options {
             concurrency: 32,
@@ -160,13 +160,14 @@ async fn bulk_of_200_through_http_429_with_retry_after_all_finish_with_bounded_a
         },
     );
     let mut events = engine.subscribe();
-    let chosen = select(
-        &engine.inventory(),
-        &Selection::Client("acme".into()),
-        Utc::now(),
-    )
-    .unwrap();
-    let plan = engine.plan(chosen).await;
+    let sel = Selection {
+        client: Some("acme".into()),
+        ..Selection::default()
+    };
+    let chosen = select(&engine.inventory(), &sel, Utc::now()).unwrap();
+    let plan = engine
+        .plan(chosen.into_iter().map(|p| (p.at, p.why)).collect())
+        .await;
     assert_eq!(
         plan.ready().count(),
         CREDENTIALS,

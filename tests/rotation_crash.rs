@@ -79,7 +79,7 @@ fn crash_then_resume(point: &str, step: Step) {
         .history
         .iter()
         .rev()
-        .find(|h| h.event == "rotated")
+        .find(|h| h.event == keyward::inventory::HistoryEvent::Rotated)
         .unwrap();
     assert!(rotated.detail.contains(&j.id), "{rotated:?}");
     // The consumer holds the working secret.

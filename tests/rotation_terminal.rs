@@ -65,5 +65,8 @@ fn a_manual_rotation_on_a_terminal_asks_each_step_and_hides_the_secret() {
     let c = inv.credential(&at("acme/portal")).unwrap();
     assert!(c.rotation.is_none());
     assert_eq!(c.secret.as_ref().unwrap().expose_secret(), NEW);
-    assert_eq!(c.history.last().unwrap().event, "rotated");
+    assert_eq!(
+        c.history.last().unwrap().event,
+        keyward::inventory::HistoryEvent::Rotated
+    );
 }

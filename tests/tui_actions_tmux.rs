@@ -307,10 +307,9 @@ fn d_revokes_from_the_dashboard_the_key_is_deactivated_and_on_record() {
     assert_eq!(audit.matches("\"revoked\"").count(), 1, "{audit}");
 }
 
-/// Pins issue 8 item 3 (a revoked credential has its own status and leaves every filter
-/// that selects work): today a planned revocation leaves it "overdue" and picked.
+/// Issue 8 item 3: a revoked credential has its own status and leaves every filter that
+/// selects work.
 #[test]
-#[ignore = "needs the revoked status and one selection vocabulary (issue 8 items 2-3, ops::select)"]
 fn a_revoked_credential_is_no_longer_picked_by_rotate_overdue() {
     let (ws, inv, id) = kept_demo();
     let t = dashboard(&ws, &inv, &id, ws.dir.path());
@@ -325,4 +324,8 @@ fn a_revoked_credential_is_no_longer_picked_by_rotate_overdue() {
     command(&t, "rotate overdue");
     let plan = t.wait_for("Rotation plan");
     assert!(!plan.contains("bluebird/old-pos"), "{plan}");
+    t.send(&["Escape"]);
+    command(&t, "filter old-pos");
+    let row = t.wait_for("rotation cancelled");
+    assert!(row.contains("revoked"), "{row}");
 }

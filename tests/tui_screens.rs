@@ -5,12 +5,15 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use keyward::audit::AuditAction;
 use keyward::inventory::{
-    Client, Connection, Credential, Deploy, HistoryEntry, Inventory, ProviderKind, RemoteState,
-    RemoteStatus, Status,
+    Client, Connection, Credential, Deploy, HistoryEntry, HistoryEvent, Inventory, ProviderKind,
+    RemoteState, RemoteStatus, Status,
 };
-use keyward::providers::{RemoteKey, Verification};
+use keyward::providers::error::ErrorKind;
+use keyward::providers::{ProviderError, RemoteKey, Verification};
 use keyward::secret::Secret;
+use keyward::sync::SyncResult;
 use keyward::tui::action::{Action, AfterAudit, Effect, JobKind};
 use keyward::tui::keymap::{self, Mode};
 use keyward::tui::rows::Column;
@@ -84,12 +87,12 @@ fn fixture() -> Inventory {
     crm.history = vec![
         HistoryEntry {
             at: ago(200).unwrap(),
-            event: "added".into(),
+            event: HistoryEvent::Added,
             detail: String::new(),
         },
         HistoryEntry {
             at: ago(40).unwrap(),
-            event: "rotated".into(),
+            event: HistoryEvent::Rotated,
             detail: "AKIA…MPLE replaced".into(),
         },
     ];
@@ -503,8 +506,8 @@ fn narrow_table_drops_whole_columns_instead_of_cutting_them() {
 #[test]
 fn header_counts_each_status() {
     let s = state();
-    // expired, overdue, due-soon, stale, unknown, ok
-    assert_eq!(s.counts, [1, 1, 2, 2, 1, 3]);
+    // expired, overdue, interrupted, due-soon, stale, unknown, ok, revoked
+    assert_eq!(s.counts, [1, 1, 0, 2, 2, 1, 3, 0]);
     let text = screen_text(&s);
     assert!(text.contains("✗ 1 expired"));
     assert!(text.contains("~ 2 due-soon"));
@@ -765,7 +768,7 @@ fn c_toggles_the_selected_rows_client() {
     let mut s = state();
     select(&mut s, "globex/dns");
     key(&mut s, KeyCode::Char('c'));
-    assert_eq!(s.client.as_deref(), Some("globex"));
+    assert_eq!(s.selection.client.as_deref(), Some("globex"));
     assert_eq!(s.visible.len(), 4);
     assert_eq!(
         s.rows[s.selected().unwrap()].at.to_string(),
@@ -865,7 +868,7 @@ fn sync_runs_on_marked_rows_and_records_answers() {
         Action::Inspected {
             row: dns,
             remote_id: None,
-            result: Ok(Some(answer))
+            result: SyncResult::Found(answer)
         }
     )
     .is_empty());
@@ -875,7 +878,12 @@ fn sync_runs_on_marked_rows_and_records_answers() {
         Action::Inspected {
             row: hr,
             remote_id: None,
-            result: Err("initech/hr-sync: no aws-iam client in this build yet".into()),
+            result: SyncResult::Failed(ProviderError::new(
+                ProviderKind::AwsIam,
+                None,
+                ErrorKind::Transport,
+                "connection refused",
+            )),
         },
     );
     assert!(matches!(effects.as_slice(), [Effect::Save]), "{effects:?}");
@@ -895,7 +903,7 @@ fn sync_runs_on_marked_rows_and_records_answers() {
     let cred = s.credential(dns).unwrap();
     assert_eq!(cred.expires_at, ago(1));
     assert_eq!(cred.remote.as_ref().unwrap().state, RemoteStatus::Active);
-    assert_eq!(cred.history.last().unwrap().event, "synced");
+    assert_eq!(cred.history.last().unwrap().event, HistoryEvent::Synced);
     let notice = s.notice.clone().unwrap();
     assert!(
         notice.error && notice.text.contains("1 failed"),
@@ -907,8 +915,8 @@ fn sync_runs_on_marked_rows_and_records_answers() {
     match logged.as_slice() {
         [Effect::Audit { event, then }] => {
             assert_eq!(*then, AfterAudit::Nothing);
-            let e = format!("{event:?}");
-            assert!(e.contains("synced") && e.contains("globex/dns"), "{e}");
+            assert_eq!(event.action(), AuditAction::Synced);
+            assert_eq!(event.credential(), Some("globex/dns"));
         }
         other => panic!("expected one audit entry for the saved sync, got {other:?}"),
     }
@@ -934,7 +942,7 @@ fn a_key_the_provider_no_longer_knows_is_flagged_missing_not_removed() {
         Action::Inspected {
             row: dns,
             remote_id: None,
-            result: Ok(None),
+            result: SyncResult::Missing,
         },
     );
     assert_eq!(s.rows.len(), 10);
@@ -970,16 +978,16 @@ fn verify_reports_verdicts_without_changing_the_inventory() {
         &mut s,
         Action::Verified {
             row: rows[0],
-            result: Ok(Verification::Valid),
+            result: Verification::Valid,
         },
     );
     let last = update(
         &mut s,
         Action::Verified {
             row: rows[1],
-            result: Ok(Verification::Invalid {
+            result: Verification::Invalid {
                 reason: "revoked".into(),
-            }),
+            },
         },
     );
     assert!(last.is_empty(), "verify never saves");
@@ -1061,7 +1069,7 @@ fn a_sync_answer_about_a_key_replaced_meanwhile_changes_nothing() {
         Action::Inspected {
             row: crm,
             remote_id: Some("AKIAOLDKEY".into()),
-            result: Ok(Some(answer)),
+            result: SyncResult::Found(answer),
         },
     );
     assert!(effects.is_empty(), "nothing to save: {effects:?}");

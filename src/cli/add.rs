@@ -126,7 +126,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     cred.deploy = args.deploy_command.map(|run| Deploy::Command { run });
     cred.history.push(HistoryEntry {
         at: ctx.now(),
-        event: "added".into(),
+        event: crate::inventory::HistoryEvent::Added,
         detail: String::new(),
     });
     let detail = format!(
@@ -141,7 +141,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     cred.secret = secret;
     inv.insert(&args.credential.client, cred);
     store.save(&inv)?;
-    audit::record(ctx, Event::new("added", Some(&args.credential), detail))?;
+    audit::record(
+        ctx,
+        Event::new(
+            crate::audit::AuditAction::Added,
+            Some(&args.credential),
+            detail,
+        ),
+    )?;
     println!("Added {}.", args.credential);
     Ok(0)
 }

@@ -5,13 +5,20 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use super::select::SelectArgs;
 use super::Context;
-use crate::export::{rows, status_counts};
-use crate::inventory::Status;
+use crate::export::{status_counts, Row};
+use crate::inventory::{CredentialRef, Status};
+use crate::ops::select;
 
 /// Arguments of `keyward check`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Only these credentials, as CLIENT/INTEGRATION.
+    #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
+    pub refs: Vec<CredentialRef>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Print JSON instead of a line.
     #[arg(long)]
     pub json: bool,
@@ -29,10 +36,21 @@ struct Summary {
 /// Runs `keyward check`.
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let (_, inv) = ctx.open()?;
-    let rows = rows(&inv, ctx.now());
+    let now = ctx.now();
+    let mut selection = args.select.selection(&args.refs);
+    selection.include_retired = true;
+    let rows: Vec<Row> = select(&inv, &selection, now)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory.display()))?
+        .iter()
+        .filter_map(|p| {
+            let c = inv.credential(&p.at).filter(|c| !c.archived)?;
+            Some(Row::new(&p.at, c, &inv, now))
+        })
+        .collect();
     let counts = status_counts(&rows);
     let count = |s: Status| counts.iter().find(|(x, _)| *x == s).map_or(0, |c| c.1);
     let critical = count(Status::Expired) + count(Status::Overdue);
+    // Counted by the journal, not the status: an expired credential mid-rotation is both.
     let interrupted = rows.iter().filter(|r| r.rotation_in_flight).count();
     let warning = count(Status::DueSoon) + count(Status::Stale) + interrupted;
     let exit = if critical > 0 {
@@ -50,7 +68,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             interrupted_rotations: interrupted,
             attention: rows
                 .iter()
-                .filter(|r| r.status < Status::Unknown || r.rotation_in_flight)
+                .filter(|r| r.status < Status::Unknown)
                 .map(|r| r.address.clone())
                 .collect(),
         };
@@ -64,6 +82,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         format!("{} stale", count(Status::Stale)),
         format!("{} ok", count(Status::Ok)),
     ];
+    if count(Status::Revoked) > 0 {
+        parts.push(format!("{} revoked", count(Status::Revoked)));
+    }
     if count(Status::Unknown) > 0 {
         parts.push(format!("{} without dates", count(Status::Unknown)));
     }

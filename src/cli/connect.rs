@@ -322,7 +322,7 @@ fn record(
     }
     cred.history.push(HistoryEntry {
         at: now,
-        event: "connected".into(),
+        event: crate::inventory::HistoryEvent::Connected,
         detail: match &replaced {
             Some(old) => format!(
                 "device flow on connection `{}`; replaced {old}",

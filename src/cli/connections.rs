@@ -75,7 +75,11 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             store.save(&inv)?;
             audit::record(
                 ctx,
-                Event::new("connection-added", None, format!("{id} ({provider})")),
+                Event::new(
+                    crate::audit::AuditAction::ConnectionAdded,
+                    None,
+                    format!("{id} ({provider})"),
+                ),
             )?;
             println!("Added connection {id}.");
             Ok(0)
@@ -100,7 +104,14 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 bail!("{}: no connection `{id}`", ctx.inventory.display());
             }
             store.save(&inv)?;
-            audit::record(ctx, Event::new("connection-removed", None, id.clone()))?;
+            audit::record(
+                ctx,
+                Event::new(
+                    crate::audit::AuditAction::ConnectionRemoved,
+                    None,
+                    id.clone(),
+                ),
+            )?;
             println!("Removed connection {id}.");
             Ok(0)
         }

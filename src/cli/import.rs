@@ -103,13 +103,21 @@ fn audit_event(change: &Change, source: &str) -> Option<Event> {
     if let Some(id) = what.strip_prefix("connection ") {
         let done = if done == "added" { "added" } else { "replaced" };
         return Some(Event::new(
-            "imported",
+            crate::audit::AuditAction::Imported,
             None,
             format!("connection {id} {done} from {source}"),
         ));
     }
     Some(match what.parse::<CredentialRef>() {
-        Ok(at) => Event::new("imported", Some(&at), format!("{done} from {source}")),
-        Err(_) => Event::new("imported", None, format!("{what} {done} from {source}")),
+        Ok(at) => Event::new(
+            crate::audit::AuditAction::Imported,
+            Some(&at),
+            format!("{done} from {source}"),
+        ),
+        Err(_) => Event::new(
+            crate::audit::AuditAction::Imported,
+            None,
+            format!("{what} {done} from {source}"),
+        ),
     })
 }

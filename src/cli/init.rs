@@ -45,7 +45,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             bail!("an empty passphrase protects nothing; nothing was created");
         }
         Store::create_with_passphrase(path, &Inventory::new(vec![]), first)?;
-        audit::record(ctx, Event::new("created", None, "passphrase-encrypted"))?;
+        audit::record(
+            ctx,
+            Event::new(
+                crate::audit::AuditAction::Created,
+                None,
+                "passphrase-encrypted",
+            ),
+        )?;
         println!("Created {} (passphrase-encrypted).", path.display());
         return Ok(0);
     }
@@ -73,7 +80,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     audit::record(
         ctx,
         Event::new(
-            "created",
+            crate::audit::AuditAction::Created,
             None,
             format!("encrypted to {} recipient(s)", recipients.len()),
         ),

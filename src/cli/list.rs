@@ -1,53 +1,43 @@
 //! `keyward list`: every credential with its status, as a table or JSON.
 
 use anyhow::Result;
-use chrono::Duration;
 
+use super::select::SelectArgs;
 use super::{table, Context};
-use crate::export::{rows, Row};
-use crate::inventory::Status;
+use crate::export::Row;
+use crate::inventory::CredentialRef;
+use crate::ops::select;
 
 /// Arguments of `keyward list`.
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
+    /// Only these credentials, as CLIENT/INTEGRATION.
+    #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
+    pub refs: Vec<CredentialRef>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Also list archived credentials.
+    #[arg(long)]
+    pub archived: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Only this client's credentials.
-    #[arg(long, value_name = "CLIENT")]
-    pub client: Option<String>,
-    /// Only credentials that expire or fall due within DAYS (past due included).
-    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=36500))]
-    pub expiring: Option<u32>,
-    /// Only stale credentials (unused for longer than the policy allows).
-    #[arg(long)]
-    pub stale: bool,
 }
 
 /// Runs `keyward list`.
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let (_, inv) = ctx.open()?;
-    if let Some(c) = &args.client {
-        if inv.client(c).is_none() {
-            anyhow::bail!("{}: no client `{c}`", ctx.inventory.display());
-        }
-    }
     let now = ctx.now();
-    let selected: Vec<Row> = rows(&inv, now)
-        .into_iter()
-        .filter(|r| args.client.as_ref().is_none_or(|c| &r.client == c))
-        .filter(|r| {
-            args.expiring.is_none_or(|days| {
-                let horizon = now.checked_add_signed(Duration::days(i64::from(days)));
-                r.due_at.is_some_and(|due| horizon.is_none_or(|h| due <= h))
-            })
-        })
-        .filter(|r| {
-            !args.stale
-                || r.status == Status::Stale
-                || r.reasons
-                    .iter()
-                    .any(|x| x.starts_with("not used") || x.starts_with("never used"))
+    let mut selection = args.select.selection(&args.refs);
+    // A list shows revoked credentials too (they are part of the record); only work skips them.
+    selection.include_retired = true;
+    let picked = select(&inv, &selection, now)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory.display()))?;
+    let selected: Vec<Row> = picked
+        .iter()
+        .filter_map(|p| {
+            let c = inv.credential(&p.at)?;
+            (args.archived || !c.archived).then(|| Row::new(&p.at, c, &inv, now))
         })
         .collect();
     if args.json {

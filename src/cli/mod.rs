@@ -3,6 +3,7 @@
 //! Commands live one per file; each maps its arguments onto the library.
 
 mod add;
+mod archive;
 mod audit;
 mod check;
 mod connect;
@@ -15,6 +16,7 @@ mod list;
 mod recipients;
 mod report;
 mod rotate;
+mod select;
 mod show;
 mod sync;
 mod table;
@@ -111,6 +113,8 @@ enum Command {
     Resume(rotate::ResumeArgs),
     /// Revoke credentials at their provider: deactivate now, delete after a grace period.
     Revoke(rotate::RevokeArgs),
+    /// Move revoked credentials out of the active table; their history is kept.
+    Archive(archive::Args),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -334,6 +338,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Rotate(a)) => rotate::run_rotate(&ctx, *a),
         Some(Command::Resume(a)) => rotate::run_resume(&ctx, a),
         Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),
+        Some(Command::Archive(a)) => archive::run(&ctx, a),
         None if stdout_is_terminal() => {
             dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
         }

@@ -47,7 +47,10 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             }
             inv.recipients.push(recipient.clone());
             store.save(&inv)?;
-            audit::record(ctx, Event::new("recipient-added", None, recipient))?;
+            audit::record(
+                ctx,
+                Event::new(crate::audit::AuditAction::RecipientAdded, None, recipient),
+            )?;
             println!(
                 "Added; {} re-encrypted to {} recipient(s).",
                 ctx.inventory.display(),
@@ -73,7 +76,10 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 );
             }
             store.save(&inv)?;
-            audit::record(ctx, Event::new("recipient-removed", None, recipient))?;
+            audit::record(
+                ctx,
+                Event::new(crate::audit::AuditAction::RecipientRemoved, None, recipient),
+            )?;
             println!(
                 "Removed; {} re-encrypted to {} recipient(s). Older backups ({}.1…) still open with the removed key.",
                 ctx.inventory.display(),

@@ -1,25 +1,30 @@
 //! `keyward report`: the access report a client receives, in Markdown, CSV or JSON, on
-//! stdout or written atomically to a file. It never holds a secret.
+//! stdout or written to a file through [`crate::ops::export`] (as the dashboard's `e` does).
+//! It never holds a secret.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
+use super::select::SelectArgs;
 use super::Context;
-use crate::report::{build, render, Format};
-use crate::store::keys::io_words;
+use crate::inventory::CredentialRef;
+use crate::ops::export::{self, ExportRequest};
+use crate::ops::select;
+use crate::report::{render, Format};
 
 /// Arguments of `keyward report`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only this client.
-    #[arg(long, value_name = "CLIENT")]
-    pub client: Option<String>,
+    /// Only these credentials, as CLIENT/INTEGRATION.
+    #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
+    pub refs: Vec<CredentialRef>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// The format.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
-    /// Write the report to FILE (mode 0644, replaced atomically) instead of stdout.
+    /// Write the report to FILE (mode 0600, replaced atomically) instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -27,78 +32,40 @@ pub struct Args {
 /// Runs `keyward report`.
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let (_, inv) = ctx.open()?;
-    if let Some(c) = &args.client {
-        if inv.client(c).is_none() {
-            bail!("{}: no client `{c}`", ctx.inventory.display());
+    let now = ctx.now();
+    let selection = args.select.selection(&args.refs);
+    let mut req = ExportRequest {
+        format: args.format,
+        refs: Vec::new(),
+        client: args.select.client.clone(),
+        path: args.output.clone().unwrap_or_default(),
+    };
+    if !selection.is_empty() {
+        let mut shown = selection.clone();
+        shown.include_retired = true;
+        let picked = select(&inv, &shown, now)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory.display()))?;
+        let filtered = !args.refs.is_empty()
+            || args.select.due.is_some()
+            || args.select.overdue
+            || args.select.stale;
+        if filtered {
+            if picked.is_empty() {
+                anyhow::bail!("no credential matches ({})", selection.describe());
+            }
+            req.refs = picked.into_iter().map(|p| p.at).collect();
         }
     }
-    let report = build(&inv, ctx.now(), args.client.as_deref());
-    let text = render(&report, args.format)?;
     match &args.output {
-        None => print!("{text}"),
-        Some(path) => {
-            refuse_keyward_files(ctx, path)?;
-            write_public(path, text.as_bytes()).map_err(|e| {
-                anyhow::anyhow!("{}: cannot write: {}", path.display(), io_words(&e))
-            })?;
+        None => {
+            let report = export::build(&inv, &req, now, &crate::audit::actor());
+            print!("{}", render(&report, args.format)?);
+        }
+        Some(_) => {
+            let log = crate::audit::AuditLog::for_inventory(&ctx.inventory);
+            let (path, report) = export::export(&ctx.inventory, &log, &inv, &req, now)?;
             println!("Wrote {} ({}).", path.display(), report.summary);
         }
     }
     Ok(0)
-}
-
-/// A report written over the inventory, its backups or its audit log would destroy them.
-fn refuse_keyward_files(ctx: &Context, output: &Path) -> Result<()> {
-    let (Ok(out), Some(dir), Some(name)) = (
-        output.canonicalize(),
-        ctx.inventory.parent(),
-        ctx.inventory.file_name(),
-    ) else {
-        return Ok(());
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let same_dir = dir
-        .canonicalize()
-        .is_ok_and(|d| Some(d.as_path()) == out.parent());
-    let name = name.to_string_lossy();
-    let ours = |n: &str| {
-        n == name
-            || n.strip_prefix(name.as_ref())
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|ext| {
-                    ext == "lock"
-                        || ext == "audit.jsonl"
-                        || (!ext.is_empty() && ext.bytes().all(|b| b.is_ascii_digit()))
-                })
-    };
-    if same_dir && out.file_name().is_some_and(|n| ours(&n.to_string_lossy())) {
-        bail!(
-            "{}: is the inventory or one of its files; write the report elsewhere",
-            output.display()
-        );
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to a temp file beside `path`, makes it world-readable (0644: a report is
-/// meant to be shared), fsyncs it and renames it over `path`.
-fn write_public(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".keyward-report-")
-        .tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(&dir)?.sync_all()
 }

@@ -1,30 +1,27 @@
-//! `keyward rotate`, `keyward resume` and `keyward revoke`: pick credentials, show the plan,
-//! confirm, run the rotation engine with a progress bar on stderr (plain lines when stderr
-//! is not a terminal), and print a summary.
+//! `keyward rotate`, `keyward resume` and `keyward revoke`: pick credentials (the shared
+//! selection flags), show the plan, confirm, run them through [`crate::ops::Runner`] (which
+//! writes the audit entries, as for the dashboard) with progress on stderr (indicatif bars on a
+//! terminal, plain lines otherwise), and print a summary.
 //!
 //! Exit codes: 0 everything finished; 1 something failed; 4 something waits for a person
 //! (finish it with `keyward resume`). On a terminal, steps needing a person are asked
 //! there; without one they wait (or, with `--yes`, are confirmed up front).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use async_trait::async_trait;
 use chrono::{Duration, Utc};
 use clap::ArgGroup;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
+use super::select::SelectArgs;
 use super::{require, Context};
-use crate::audit::{AuditLog, Event};
 use crate::inventory::CredentialRef;
-use crate::providers::http::Http;
-use crate::rotation::plan::select;
-use crate::rotation::{
-    Engine, Interact, Options, OutcomeKind, Plan, Providers, Question, RotationEvent, Selection,
-    Summary,
-};
+use crate::ops::{select, RunConfig, Runner};
+use crate::rotation::{Interact, OutcomeKind, Plan, Question, RotationEvent, Summary};
 use crate::secret::Secret;
 
 /// Exit code when nothing failed but something waits for a person.
@@ -50,20 +47,13 @@ pub struct RunArgs {
 
 /// Arguments of `keyward rotate`.
 #[derive(Debug, clap::Args)]
-#[command(group(ArgGroup::new("which").required(true).args(["refs", "expiring", "client", "overdue"])))]
+#[command(group(ArgGroup::new("which").required(true).multiple(true).args(["refs", "due", "client", "overdue", "stale"])))]
 pub struct RotateArgs {
     /// Credentials to rotate, as CLIENT/INTEGRATION.
     #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
     pub refs: Vec<CredentialRef>,
-    /// Every credential expiring within DAYS days, or already expired.
-    #[arg(long, value_name = "DAYS", conflicts_with_all = ["refs", "client", "overdue"], value_parser = clap::value_parser!(u32).range(0..=36500))]
-    pub expiring: Option<u32>,
-    /// Every credential of this client.
-    #[arg(long, value_name = "CLIENT", conflicts_with_all = ["refs", "overdue"])]
-    pub client: Option<String>,
-    /// Every credential past its rotation date or its expiry.
-    #[arg(long, conflicts_with = "refs")]
-    pub overdue: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Show the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -86,10 +76,13 @@ pub struct ResumeArgs {
 
 /// Arguments of `keyward revoke`.
 #[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("which").required(true).multiple(true).args(["refs", "due", "client", "overdue", "stale"])))]
 pub struct RevokeArgs {
     /// Credentials to revoke, as CLIENT/INTEGRATION.
-    #[arg(required = true, value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
+    #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
     pub refs: Vec<CredentialRef>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Delete the key now instead of deactivating it and deleting it after the grace period.
     #[arg(long)]
     pub emergency: bool,
@@ -101,12 +94,14 @@ pub struct RevokeArgs {
 struct Terminal {
     yes: bool,
     interactive: bool,
-    /// Held while prompting or drawing, so the progress bar never writes over a question.
+    /// Held while prompting, so two questions never interleave.
     screen: tokio::sync::Mutex<()>,
+    /// The progress bars, hidden while a question is asked.
+    bars: MultiProgress,
 }
 
 fn read_answer(question: &str) -> bool {
-    eprint!("\r\x1b[2K{question} [y/N] ");
+    eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     let read = match std::fs::File::open("/dev/tty") {
@@ -127,7 +122,8 @@ impl Interact for Terminal {
         }
         let _screen = self.screen.lock().await;
         let text = format!("{at}: {}", question.text());
-        tokio::task::spawn_blocking(move || read_answer(&text))
+        let bars = self.bars.clone();
+        tokio::task::spawn_blocking(move || bars.suspend(|| read_answer(&text)))
             .await
             .unwrap_or(false)
     }
@@ -137,11 +133,14 @@ impl Interact for Terminal {
             return None;
         }
         let _screen = self.screen.lock().await;
-        let prompt = format!("\r\x1b[2K{at}: {instructions}.\nPaste the new secret (hidden): ");
+        let prompt = format!("{at}: {instructions}.\nPaste the new secret (hidden): ");
+        let bars = self.bars.clone();
         tokio::task::spawn_blocking(move || {
-            let typed = zeroize::Zeroizing::new(rpassword::prompt_password(prompt).ok()?);
-            let value = typed.trim();
-            (!value.is_empty()).then(|| Secret::new(value))
+            bars.suspend(|| {
+                let typed = zeroize::Zeroizing::new(rpassword::prompt_password(prompt).ok()?);
+                let value = typed.trim();
+                (!value.is_empty()).then(|| Secret::new(value))
+            })
         })
         .await
         .ok()
@@ -149,48 +148,11 @@ impl Interact for Terminal {
     }
 }
 
-/// The audit actions a command's outcomes are logged as.
-#[derive(Clone, Copy)]
-struct Verbs {
-    done: &'static str,
-    failed: &'static str,
-    waiting: &'static str,
-}
-
-const ROTATE: Verbs = Verbs {
-    done: "rotated",
-    failed: "rotation-failed",
-    waiting: "rotation-waiting",
-};
-const RESUME: Verbs = Verbs {
-    done: "resumed",
-    failed: "resume-failed",
-    waiting: "rotation-waiting",
-};
-const ROLLBACK: Verbs = Verbs {
-    done: "rolled-back",
-    failed: "rollback-failed",
-    waiting: "rotation-waiting",
-};
-const REVOKE: Verbs = Verbs {
-    done: "revoked",
-    failed: "revocation-failed",
-    waiting: "revocation-waiting",
-};
-const DELETE_OLD: Verbs = Verbs {
-    done: "deleted-old-key",
-    failed: "delete-old-key-failed",
-    waiting: "delete-old-key-waiting",
-};
-
-/// The engine, its runtime, the terminal it asks on and the log it reports to.
+/// The runner, its runtime and the terminal it asks on.
 struct Session {
     runtime: tokio::runtime::Runtime,
-    engine: Engine,
+    runner: Runner,
     terminal: Arc<Terminal>,
-    audit: Arc<AuditLog>,
-    /// Set when an outcome could not be logged: the run then exits non-zero.
-    unlogged: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -201,159 +163,149 @@ impl Session {
             .enable_all()
             .build()?;
         let _inside = runtime.enter();
+        let fancy = std::io::stderr().is_terminal();
         let terminal = Arc::new(Terminal {
             yes: args.yes,
             interactive: std::io::stdin().is_terminal(),
             screen: tokio::sync::Mutex::new(()),
+            bars: MultiProgress::with_draw_target(if fancy {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            }),
         });
         // Dates follow --now when given, moving with the real clock from there.
         let (base, started) = (ctx.now(), Utc::now());
-        let options = Options {
+        let config = RunConfig {
             concurrency: usize::from(args.concurrency),
             per_provider: usize::from(args.per_provider),
             grace: Duration::days(i64::from(args.grace_days)),
             clock: Arc::new(move || base + (Utc::now() - started)),
-            ..Options::default()
         };
-        let engine = Engine::new(
+        let runner = Runner::for_inventory(
             inventory,
             Box::new(store),
-            Providers::for_inventory(&Http::default(), &ctx.inventory),
+            &ctx.inventory,
             terminal.clone(),
-            options,
+            config,
         );
         Ok(Session {
             runtime,
-            engine,
+            runner,
             terminal,
-            audit: Arc::new(AuditLog::for_inventory(&ctx.inventory)),
-            unlogged: Arc::default(),
         })
     }
 
-    /// Runs `work` with progress shown for `total` credentials, logging each outcome in
-    /// the audit log as it settles (after its last save).
-    fn run<F>(&self, total: usize, verbs: Verbs, work: F) -> Summary
+    /// Runs `work` with progress shown for `total` credentials: on a terminal a bar with a
+    /// line per running credential, otherwise plain lines.
+    fn run<F>(&self, total: usize, work: F) -> Summary
     where
         F: std::future::Future<Output = Summary>,
     {
-        let events = self.engine.subscribe();
+        let events = self.runner.subscribe();
         let fancy = std::io::stderr().is_terminal();
-        let report = Report {
+        let drawer = self.runtime.spawn(show_progress(
+            events,
             total,
-            fancy,
-            terminal: self.terminal.clone(),
-            audit: self.audit.clone(),
-            verbs,
-            unlogged: self.unlogged.clone(),
-        };
-        let drawer = self.runtime.spawn(show_progress(events, report));
+            fancy.then(|| self.terminal.bars.clone()),
+        ));
         let summary = self.runtime.block_on(work);
-        self.engine.close_events();
+        self.runner.close_events();
         let _ = self.runtime.block_on(drawer);
-        if fancy {
-            eprint!("\r\x1b[2K");
-        }
+        let _ = self.terminal.bars.clear();
         summary
     }
 }
 
-fn bar(done: usize, total: usize) -> String {
-    const WIDTH: usize = 24;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-    format!("[{}{}]", "#".repeat(filled), "-".repeat(WIDTH - filled))
-}
-
-/// Where a run's events go.
-struct Report {
+/// Draws a run's events: a bar over the whole run and a spinner line per running
+/// credential (indicatif), or, with `bars` `None`, one plain line per settled credential.
+async fn show_progress(
+    mut events: mpsc::UnboundedReceiver<RotationEvent>,
     total: usize,
-    fancy: bool,
-    terminal: Arc<Terminal>,
-    audit: Arc<AuditLog>,
-    verbs: Verbs,
-    unlogged: Arc<AtomicBool>,
-}
-
-impl Report {
-    fn log(&self, action: &'static str, at: &str, detail: &str) -> Option<String> {
-        let at: CredentialRef = at.parse().ok()?;
-        let e = self
-            .audit
-            .record(Event::new(action, Some(&at), detail))
-            .err()?;
-        self.unlogged.store(true, Ordering::Relaxed);
-        Some(format!("{at}: done, but not logged: {e}"))
-    }
-}
-
-async fn show_progress(mut events: mpsc::UnboundedReceiver<RotationEvent>, report: Report) {
-    let Report {
-        total,
-        fancy,
-        ref terminal,
-        verbs,
-        ..
-    } = report;
-    let (mut done, mut failed, mut waiting) = (0, 0, 0);
-    let mut current = String::new();
+    bars: Option<MultiProgress>,
+) {
+    let overall = bars.as_ref().map(|m| {
+        let bar = m.add(ProgressBar::new(total as u64));
+        bar.set_style(
+            ProgressStyle::with_template("[{bar:24}] {pos}/{len}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("#>-"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let mut lines: std::collections::HashMap<String, ProgressBar> = Default::default();
+    let line_style = ProgressStyle::with_template("  {spinner} {prefix}: {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
     while let Some(event) = events.recv().await {
-        let unlogged = match &event {
-            RotationEvent::Finished { at, message, .. } => report.log(verbs.done, at, message),
-            RotationEvent::Failed { at, reason, .. } => report.log(verbs.failed, at, reason),
-            RotationEvent::Waiting { at, reason, .. } => report.log(verbs.waiting, at, reason),
-            _ => None,
-        };
-        let line = match &event {
-            RotationEvent::Step { at, phase } => {
-                current = format!("{at}: {phase}");
-                None
+        let (at, settled_line, progress) = match &event {
+            RotationEvent::Started { at, work } => {
+                if let Some(m) = &bars {
+                    let line = m.add(ProgressBar::new_spinner());
+                    line.set_style(line_style.clone());
+                    line.set_prefix(at.clone());
+                    line.set_message(work.as_str());
+                    line.enable_steady_tick(std::time::Duration::from_millis(120));
+                    lines.insert(at.clone(), line);
+                }
+                continue;
             }
-            RotationEvent::Warning { at, message } => Some(format!("{at}: note: {message}")),
+            RotationEvent::Step { at, phase } => {
+                if let Some(line) = lines.get(at) {
+                    line.set_message(phase.as_str());
+                }
+                continue;
+            }
+            RotationEvent::Retrying {
+                at,
+                phase,
+                attempt,
+                reason,
+            } => {
+                if let Some(line) = lines.get(at) {
+                    line.set_message(format!(
+                        "{phase}: waiting to retry (attempt {attempt}: {reason})"
+                    ));
+                }
+                continue;
+            }
+            RotationEvent::Warning { at, message } => (at, format!("{at}: note: {message}"), None),
             RotationEvent::Finished {
                 at,
                 message,
                 progress,
-            } => {
-                (done, failed, waiting) = (progress.done, progress.failed, progress.waiting);
-                Some(format!("{at}: done: {message}"))
-            }
+            } => (at, format!("{at}: done: {message}"), Some(*progress)),
             RotationEvent::Failed {
                 at,
                 reason,
                 progress,
-            } => {
-                (done, failed, waiting) = (progress.done, progress.failed, progress.waiting);
-                Some(format!("{at}: FAILED: {reason}"))
-            }
+            } => (at, format!("{at}: FAILED: {reason}"), Some(*progress)),
             RotationEvent::Waiting {
                 at,
                 reason,
                 progress,
-            } => {
-                (done, failed, waiting) = (progress.done, progress.failed, progress.waiting);
-                Some(format!("{at}: waiting for {reason}"))
-            }
-            RotationEvent::Started { .. } | RotationEvent::Retrying { .. } => None,
+            } => (at, format!("{at}: waiting for {reason}"), Some(*progress)),
         };
-        let _screen = terminal.screen.lock().await;
-        let mut err = std::io::stderr().lock();
-        let lines = line.into_iter().chain(unlogged);
-        if fancy {
-            for l in lines {
-                let _ = writeln!(err, "\r\x1b[2K{l}");
+        match (&bars, &overall) {
+            (Some(m), Some(bar)) => {
+                let _ = m.println(&settled_line);
+                if let Some(p) = progress {
+                    if let Some(line) = lines.remove(at) {
+                        line.finish_and_clear();
+                        m.remove(&line);
+                    }
+                    bar.set_position(p.settled() as u64);
+                    bar.set_message(format!(
+                        "done {}  failed {}  waiting {}",
+                        p.done, p.failed, p.waiting
+                    ));
+                }
             }
-            let settled = done + failed + waiting;
-            let _ = write!(
-                err,
-                "\r\x1b[2K{} {settled}/{total}  done {done}  failed {failed}  waiting {waiting}  {current}",
-                bar(settled, total)
-            );
-        } else {
-            for l in lines {
-                let _ = writeln!(err, "{l}");
-            }
+            _ => eprintln!("{settled_line}"),
         }
-        let _ = err.flush();
+    }
+    if let Some(bar) = overall {
+        bar.finish_and_clear();
     }
 }
 
@@ -399,13 +351,14 @@ fn finish(session: &Session, verb: &str, summary: &Summary, cleanup: &Summary) -
     );
     let few = summary.outcomes.len() <= 20;
     for o in summary.outcomes.iter().chain(&cleanup.outcomes) {
-        let label = match o.kind {
-            OutcomeKind::Done if !few => continue,
-            OutcomeKind::Done => "done",
-            OutcomeKind::Failed => "failed",
-            OutcomeKind::Waiting => "waiting",
-        };
-        println!("  {label:<8}{}: {}", o.at, o.message);
+        if o.kind == OutcomeKind::Done && !few {
+            continue;
+        }
+        println!("  {:<8}{}: {}", o.kind.as_str(), o.at, o.message);
+    }
+    let unlogged = session.runner.unlogged();
+    for line in &unlogged {
+        println!("  {line}");
     }
     if failed + waiting > 0 {
         println!(
@@ -413,7 +366,7 @@ fn finish(session: &Session, verb: &str, summary: &Summary, cleanup: &Summary) -
              resume --rollback` undoes."
         );
     }
-    if failed > 0 || session.unlogged.load(Ordering::Relaxed) {
+    if failed > 0 || !unlogged.is_empty() {
         1
     } else if waiting > 0 {
         EXIT_WAITING
@@ -425,42 +378,27 @@ fn finish(session: &Session, verb: &str, summary: &Summary, cleanup: &Summary) -
 impl Session {
     /// Deletes the old keys whose grace period is over.
     fn delete_due(&self) -> Summary {
-        let now = self.engine.now();
-        let due = self
-            .engine
-            .inventory()
-            .credentials()
-            .filter(|(_, _, c)| c.pending_revocations.iter().any(|p| p.delete_after <= now))
-            .count();
-        if due == 0 {
-            return Summary::default();
+        match self.runner.due_for_deletion() {
+            0 => Summary::default(),
+            due => self.run(due, self.runner.delete_due()),
         }
-        self.run(due, DELETE_OLD, self.engine.delete_due())
     }
 }
 
 /// Runs `keyward rotate`.
 pub fn run_rotate(ctx: &Context, args: RotateArgs) -> Result<i32> {
     let session = Session::open(ctx, &args.run)?;
-    let inventory = session.engine.inventory();
-    let selection = if let Some(days) = args.expiring {
-        Selection::Expiring(days)
-    } else if let Some(client) = &args.client {
-        Selection::Client(client.clone())
-    } else if args.overdue {
-        Selection::Overdue
-    } else {
-        for at in &args.refs {
-            require(&inventory, at, &ctx.inventory)?;
-        }
-        Selection::Refs(args.refs.clone())
-    };
+    let inventory = session.runner.inventory();
+    for at in &args.refs {
+        require(&inventory, at, &ctx.inventory)?;
+    }
+    let selection = args.select.selection(&args.refs);
     let chosen = select(&inventory, &selection, ctx.now()).map_err(anyhow::Error::msg)?;
     if chosen.is_empty() {
-        println!("Nothing to rotate.");
+        println!("Nothing to rotate. (Selected: {}.)", selection.describe());
         return Ok(0);
     }
-    let mut plan = session.runtime.block_on(session.engine.plan(chosen));
+    let mut plan = session.runtime.block_on(session.runner.plan(chosen));
     print_plan(&plan);
     if args.dry_run {
         println!("Dry run: nothing was changed.");
@@ -474,17 +412,11 @@ pub fn run_rotate(ctx: &Context, args: RotateArgs) -> Result<i32> {
         }
     } else if !args.run.yes {
         // Nobody confirmed the plan: what kills the old value at once is left alone.
-        for item in plan.items.iter_mut().filter(|i| i.blocked.is_none()) {
-            if item.style == Some(crate::providers::RotationStyle::RollInPlace) {
-                item.blocked = Some(
-                    "rolls in place (the old value dies at once): confirm on a terminal or pass \
-                     --yes"
-                        .into(),
-                );
-            }
-        }
+        plan.block_roll_in_place(
+            "rolls in place (the old value dies at once): confirm on a terminal or pass --yes",
+        );
     }
-    let summary = session.run(plan.items.len(), ROTATE, session.engine.rotate(&plan));
+    let summary = session.run(plan.items.len(), session.runner.rotate(&plan));
     let cleanup = session.delete_due();
     Ok(finish(&session, "Rotated", &summary, &cleanup))
 }
@@ -492,7 +424,7 @@ pub fn run_rotate(ctx: &Context, args: RotateArgs) -> Result<i32> {
 /// Runs `keyward resume`.
 pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
     let session = Session::open(ctx, &args.run)?;
-    let inventory = session.engine.inventory();
+    let inventory = session.runner.inventory();
     for at in &args.refs {
         require(&inventory, at, &ctx.inventory)?;
     }
@@ -523,11 +455,9 @@ pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
     let summary = if in_flight.is_empty() {
         Summary::default()
     } else {
-        let verbs = if args.rollback { ROLLBACK } else { RESUME };
         session.run(
             in_flight.len(),
-            verbs,
-            session.engine.resume(&args.refs, args.rollback),
+            session.runner.resume(&args.refs, args.rollback),
         )
     };
     let cleanup = session.delete_due();
@@ -542,46 +472,55 @@ pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
 /// Runs `keyward revoke`.
 pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
     let session = Session::open(ctx, &args.run)?;
-    let inventory = session.engine.inventory();
+    let inventory = session.runner.inventory();
     for at in &args.refs {
-        let c = require(&inventory, at, &ctx.inventory)?;
+        require(&inventory, at, &ctx.inventory)?;
+    }
+    let selection = args.select.selection(&args.refs);
+    let chosen = select(&inventory, &selection, ctx.now()).map_err(anyhow::Error::msg)?;
+    if chosen.is_empty() {
+        println!("Nothing to revoke. (Selected: {}.)", selection.describe());
+        return Ok(0);
+    }
+    for p in &chosen {
+        let Some(c) = inventory.credential(&p.at) else {
+            continue;
+        };
         let last_used = c
             .last_used_at
             .map(|t| format!(", last used {}", t.format("%Y-%m-%d")))
             .unwrap_or_default();
+        let used_by = if c.used_by.is_empty() {
+            String::new()
+        } else {
+            format!(", used by {}", c.used_by.join(", "))
+        };
         println!(
-            "  {at}  {}  key {}{last_used}",
+            "  {}  {}  key {}{last_used}{used_by}  ({})",
+            p.at,
             c.provider,
-            c.remote_id.as_deref().unwrap_or("(none recorded)")
+            c.remote_id.as_deref().unwrap_or("(none recorded)"),
+            p.why
         );
     }
     if !args.run.yes {
         let what = if args.emergency {
-            "Delete these keys now? This cannot be undone."
+            format!(
+                "Delete these {} key(s) now? This cannot be undone.",
+                chosen.len()
+            )
         } else {
-            "Deactivate these keys now (deleted after the grace period)?"
+            format!(
+                "Deactivate these {} key(s) now (deleted after the grace period)?",
+                chosen.len()
+            )
         };
-        if !(session.terminal.interactive && read_answer(what)) {
+        if !(session.terminal.interactive && read_answer(&what)) {
             bail!("revoking needs a confirmation: answer on a terminal or pass --yes");
         }
     }
-    let summary = session.run(
-        args.refs.len(),
-        REVOKE,
-        session.engine.revoke(&args.refs, args.emergency),
-    );
+    let refs: Vec<CredentialRef> = chosen.into_iter().map(|p| p.at).collect();
+    let summary = session.run(refs.len(), session.runner.revoke(&refs, args.emergency));
     let cleanup = session.delete_due();
     Ok(finish(&session, "Revoked", &summary, &cleanup))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bar_fills_with_progress() {
-        assert_eq!(bar(0, 4), format!("[{}]", "-".repeat(24)));
-        assert_eq!(bar(2, 4), format!("[{}{}]", "#".repeat(12), "-".repeat(12)));
-        assert_eq!(bar(0, 0), format!("[{}]", "#".repeat(24)));
-    }
 }

@@ -172,7 +172,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             vec![
                 i.credential.clone(),
                 i.result.to_string(),
-                i.state.map(state_word).unwrap_or("-").to_string(),
+                i.state.map(RemoteStatus::as_str).unwrap_or("-").to_string(),
                 match (i.result, i.last_used_at) {
                     (_, Some(t)) => table::relative(t, now),
                     ("found", None) => "never".to_string(),
@@ -196,13 +196,4 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         count("missing"),
     );
     Ok(exit)
-}
-
-fn state_word(s: RemoteStatus) -> &'static str {
-    match s {
-        RemoteStatus::Active => "active",
-        RemoteStatus::Inactive => "inactive",
-        RemoteStatus::Missing => "missing",
-        RemoteStatus::Revoked => "revoked",
-    }
 }

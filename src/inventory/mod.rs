@@ -120,6 +120,12 @@ impl ProviderKind {
         ProviderKind::Sandbox,
     ];
 
+    /// Whether the provider has an API keyward can ask about a key (sync, verify): every
+    /// kind but `manual`, which a person rotates by hand.
+    pub fn has_api(self) -> bool {
+        self != ProviderKind::Manual
+    }
+
     /// The name used in the file and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -281,6 +287,9 @@ pub struct Credential {
     /// Rotations, revocations and other events, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEntry>,
+    /// Revoked and moved out of the active table (`keyward archive`); kept for its history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
 }
 
 impl Credential {
@@ -311,7 +320,38 @@ impl Credential {
             rotation: None,
             pending_revocations: Vec::new(),
             history: Vec::new(),
+            archived: false,
         }
+    }
+
+    /// Whether, and since when, this credential is out of service because keyward revoked
+    /// it: its own key deleted at the provider, or deactivated with its deletion pending.
+    /// A retired credential is never due, overdue or stale, and no filter picks it for work.
+    pub fn retirement(&self) -> Option<Retirement> {
+        if self.rotation.is_some() {
+            // A revocation (or anything else) still in flight: not settled yet.
+            return None;
+        }
+        let since = self
+            .history
+            .iter()
+            .rev()
+            .find(|h| h.event.is_revocation())
+            .map(|h| h.at);
+        if self.remote.as_ref().map(|r| r.state) == Some(RemoteStatus::Revoked) {
+            return Some(Retirement {
+                since,
+                delete_after: None,
+            });
+        }
+        let own = self.remote_id.as_deref()?;
+        self.pending_revocations
+            .iter()
+            .find(|p| p.remote_id == own)
+            .map(|p| Retirement {
+                since: since.or(Some(p.deactivated_at)),
+                delete_after: Some(p.delete_after),
+            })
     }
 
     /// The policy in force for this credential: the global one with its overrides.
@@ -322,6 +362,16 @@ impl Credential {
             stale_after_days: self.stale_after_days.unwrap_or(global.stale_after_days),
         }
     }
+}
+
+/// A credential keyward revoked: see [`Credential::retirement`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retirement {
+    /// When it was revoked, where the history says.
+    pub since: Option<DateTime<Utc>>,
+    /// While a planned revocation waits out its grace period: when the deactivated key
+    /// will be deleted.
+    pub delete_after: Option<DateTime<Utc>>,
 }
 
 /// Where a rotated secret is delivered.
@@ -365,14 +415,99 @@ pub enum RemoteStatus {
     Revoked,
 }
 
+impl RemoteStatus {
+    /// The word shown in tables, reports and history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteStatus::Active => "active",
+            RemoteStatus::Inactive => "inactive",
+            RemoteStatus::Missing => "missing",
+            RemoteStatus::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for RemoteStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened to a credential: the vocabulary of its history. Reports count these, so
+/// the engine, the importers and the reports share this one list.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum HistoryEvent {
+    /// Recorded with `add`.
+    Added,
+    /// Recorded by `import`.
+    Imported,
+    /// An OAuth grant was connected (`connect`).
+    Connected,
+    /// Sync found something new at the provider.
+    Synced,
+    /// A rotation finished: a new key replaced the old one.
+    Rotated,
+    /// A rotation failed and was abandoned; nothing changed.
+    RotationFailed,
+    /// An interrupted rotation was undone.
+    RotationRolledBack,
+    /// Revoked: the key was deleted at the provider (planned, or where it cannot be
+    /// deactivated).
+    Revoked,
+    /// Revoked in an emergency: deleted at once.
+    EmergencyRevoked,
+    /// Revoked, planned: deactivated now, deleted after the grace period.
+    Deactivated,
+    /// An old key's grace period ended and it was deleted.
+    DeletedOldKey,
+    /// Moved out of the active table; its history is kept.
+    Archived,
+}
+
+impl HistoryEvent {
+    /// The word written in the file and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryEvent::Added => "added",
+            HistoryEvent::Imported => "imported",
+            HistoryEvent::Connected => "connected",
+            HistoryEvent::Synced => "synced",
+            HistoryEvent::Rotated => "rotated",
+            HistoryEvent::RotationFailed => "rotation-failed",
+            HistoryEvent::RotationRolledBack => "rotation-rolled-back",
+            HistoryEvent::Revoked => "revoked",
+            HistoryEvent::EmergencyRevoked => "emergency-revoked",
+            HistoryEvent::Deactivated => "deactivated",
+            HistoryEvent::DeletedOldKey => "deleted-old-key",
+            HistoryEvent::Archived => "archived",
+        }
+    }
+
+    /// Whether this event took the credential's own key out of service (a revocation,
+    /// planned or not), as reports count them.
+    pub fn is_revocation(self) -> bool {
+        matches!(
+            self,
+            HistoryEvent::Revoked | HistoryEvent::EmergencyRevoked | HistoryEvent::Deactivated
+        )
+    }
+}
+
+impl fmt::Display for HistoryEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One event in a credential's life.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryEntry {
     /// When it happened.
     pub at: DateTime<Utc>,
-    /// What happened: `added`, `imported`, `rotated`, `revoked`, `synced`…
-    pub event: String,
+    /// What happened.
+    pub event: HistoryEvent,
     /// Details, never a secret.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,

@@ -16,6 +16,9 @@ pub enum Status {
     Expired,
     /// Past its rotation date.
     Overdue,
+    /// A rotation or revocation was interrupted (or waits for a person): finish it with
+    /// `keyward resume`, or undo it.
+    Interrupted,
     /// Expiry or rotation falls within the warning window.
     DueSoon,
     /// Not used for longer than the policy allows: a candidate for revocation.
@@ -24,17 +27,21 @@ pub enum Status {
     Unknown,
     /// Nothing to do.
     Ok,
+    /// Revoked by keyward: out of service, never due, left out of every selection of work.
+    Revoked,
 }
 
 impl Status {
     /// Every status, worst first.
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 8] = [
         Status::Expired,
         Status::Overdue,
+        Status::Interrupted,
         Status::DueSoon,
         Status::Stale,
         Status::Unknown,
         Status::Ok,
+        Status::Revoked,
     ];
 
     /// The word shown in tables, readable without colour.
@@ -42,10 +49,12 @@ impl Status {
         match self {
             Status::Expired => "expired",
             Status::Overdue => "overdue",
+            Status::Interrupted => "interrupted",
             Status::DueSoon => "due-soon",
             Status::Stale => "stale",
             Status::Unknown => "unknown",
             Status::Ok => "ok",
+            Status::Revoked => "revoked",
         }
     }
 }
@@ -101,6 +110,16 @@ pub enum Reason {
     },
     /// No expiry, creation or rotation date to judge from.
     NoDates,
+    /// A rotation or revocation stopped part-way; the journal says where.
+    Interrupted {
+        /// The journal's summary: what, which step, what it waits for.
+        summary: String,
+    },
+    /// Revoked by keyward.
+    Revoked {
+        /// While the deactivated key waits out its grace period: when it will be deleted.
+        delete_after: Option<DateTime<Utc>>,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -120,6 +139,13 @@ impl fmt::Display for Reason {
             Reason::InactiveAtProvider => f.write_str("deactivated at the provider"),
             Reason::Flagged { text } => f.write_str(text),
             Reason::NoDates => f.write_str("no expiry, creation or rotation date recorded"),
+            Reason::Interrupted { summary } => {
+                write!(f, "{summary}: finish it with `keyward resume`")
+            }
+            Reason::Revoked {
+                delete_after: Some(at),
+            } => write!(f, "revoked, deleted after {}", at.format("%Y-%m-%d")),
+            Reason::Revoked { delete_after: None } => f.write_str("revoked"),
         }
     }
 }
@@ -150,6 +176,15 @@ fn days_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
 
 /// Judges `credential` under `global` policy at `now`.
 pub fn assess(credential: &Credential, global: &Policy, now: DateTime<Utc>) -> Assessment {
+    if let Some(retired) = credential.retirement() {
+        return Assessment {
+            status: Status::Revoked,
+            reasons: vec![Reason::Revoked {
+                delete_after: retired.delete_after,
+            }],
+            due_at: None,
+        };
+    }
     let policy = credential.effective_policy(global);
     let warn = Duration::days(i64::from(policy.warn_before_days));
     let mut found: Vec<(Status, Reason)> = Vec::new();
@@ -222,6 +257,15 @@ pub fn assess(credential: &Credential, global: &Policy, now: DateTime<Utc>) -> A
         Some(RemoteStatus::Missing) => found.push((Status::Stale, Reason::MissingAtProvider)),
         Some(RemoteStatus::Inactive) => found.push((Status::Stale, Reason::InactiveAtProvider)),
         _ => {}
+    }
+
+    if let Some(journal) = &credential.rotation {
+        found.push((
+            Status::Interrupted,
+            Reason::Interrupted {
+                summary: journal.summary(),
+            },
+        ));
     }
 
     let no_dates = credential.expires_at.is_none() && rotation_due.is_none();
@@ -364,6 +408,64 @@ mod tests {
         let a = assess(&c, &Policy::default(), now());
         assert_eq!(a.status, Status::Unknown);
         assert_eq!(a.due_at, None);
+    }
+
+    /// Regression: after `keyward revoke` (planned: deactivated, deleted after the grace
+    /// period) the credential stayed "overdue" everywhere and `check` stayed CRITICAL.
+    #[test]
+    fn a_revoked_credential_is_revoked_not_overdue() {
+        let mut c = cred();
+        c.created_at = days_ago(400);
+        c.remote_id = Some("K1".into());
+        c.remote = Some(RemoteState {
+            state: RemoteStatus::Inactive,
+            checked_at: now(),
+        });
+        c.pending_revocations
+            .push(crate::inventory::journal::PendingRevocation {
+                remote_id: "K1".into(),
+                deactivated_at: days_ago(1).unwrap(),
+                delete_after: now() + Duration::days(6),
+                last_error: None,
+            });
+        let a = assess(&c, &Policy::default(), now());
+        assert_eq!(a.status, Status::Revoked);
+        assert_eq!(a.due_at, None);
+        assert_eq!(
+            a.reasons[0].to_string(),
+            "revoked, deleted after 2026-12-02"
+        );
+        // An emergency revocation (deleted at once) likewise.
+        c.pending_revocations.clear();
+        c.remote.as_mut().unwrap().state = RemoteStatus::Revoked;
+        let a = assess(&c, &Policy::default(), now());
+        assert_eq!(a.status, Status::Revoked);
+        assert_eq!(a.reasons[0].to_string(), "revoked");
+    }
+
+    /// Regression: `list` showed a credential with an interrupted rotation as `ok` with no
+    /// reason.
+    #[test]
+    fn an_interrupted_rotation_is_a_status_with_its_reason() {
+        use crate::inventory::journal::{Action, Rotation, Step, Style};
+        let mut c = cred();
+        c.created_at = days_ago(10);
+        c.last_used_at = days_ago(1);
+        c.rotation = Some(Rotation::new(
+            "rot-1".into(),
+            Action::Rotate,
+            Style::CreateThenRevoke,
+            Step::Deploy,
+            now(),
+            Some("K1".into()),
+        ));
+        let a = assess(&c, &Policy::default(), now());
+        assert_eq!(a.status, Status::Interrupted);
+        assert!(
+            a.reasons[0].to_string().contains("keyward resume"),
+            "{}",
+            a.reasons[0]
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub enum ErrorKind {
 }
 
 /// A failed provider operation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderError {
     /// Which provider.
     pub provider: ProviderKind,

@@ -86,6 +86,22 @@ pub struct Target {
 }
 
 impl Target {
+    /// `text` with every secret this target holds (the credential's and its connection's)
+    /// masked, whatever a provider put in it: errors pass through here before anyone sees
+    /// them.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        if let Some(s) = &self.credential.secret {
+            out = s.redact(&out);
+        }
+        if let Some(c) = &self.connection {
+            for s in c.auth.values() {
+                out = s.redact(&out);
+            }
+        }
+        out
+    }
+
     /// The target for the credential at `at`, with its connection looked up and the global
     /// policy resolved into the credential's own `rotate_every_days`, `warn_before_days` and
     /// `stale_after_days`, so a provider sees the period in force without the inventory.
@@ -240,6 +256,22 @@ pub enum Verification {
 }
 
 impl Verification {
+    /// The same verdict with every secret `target` holds masked in its reason.
+    pub fn redacted(self, target: &Target) -> Verification {
+        match self {
+            Verification::Valid => Verification::Valid,
+            Verification::Invalid { reason } => Verification::Invalid {
+                reason: target.redact(&reason),
+            },
+            Verification::CouldNotCheck { reason } => Verification::CouldNotCheck {
+                reason: target.redact(&reason),
+            },
+            Verification::CannotCheck { reason } => Verification::CannotCheck {
+                reason: target.redact(&reason),
+            },
+        }
+    }
+
     /// The one-word label used in tables and JSON.
     pub fn label(&self) -> &'static str {
         match self {

@@ -15,7 +15,9 @@ use super::interact::Interact;
 use super::job::Job;
 use super::plan::{group_by_shared_keys, Plan, PlanItem};
 use super::writer::{Persist, Writer, WriterStats};
-use super::{Options, Outcome, OutcomeKind, Progress, Providers, RotationEvent, Summary};
+use super::{
+    Options, Outcome, OutcomeKind, Progress, ProviderSet, RotationEvent, Summary, WorkKind,
+};
 use crate::inventory::{CredentialRef, Inventory, ProviderKind};
 
 /// Runs rotations against one inventory. Owns the inventory (through its writer) while it
@@ -27,10 +29,11 @@ pub struct Engine {
 /// What every job of a run shares.
 pub(super) struct Ctx {
     pub(super) writer: Writer,
-    pub(super) providers: Providers,
+    pub(super) providers: ProviderSet,
     pub(super) interact: Arc<dyn Interact>,
     pub(super) options: Options,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<RotationEvent>>>,
+    settled: Mutex<Option<SettledHook>>,
 }
 
 impl Ctx {
@@ -55,16 +58,20 @@ pub(super) enum Work {
 }
 
 impl Work {
-    pub(super) fn name(self) -> &'static str {
+    pub(super) fn kind(self) -> WorkKind {
         match self {
-            Work::Rotate => "rotate",
-            Work::Resume => "resume",
-            Work::Rollback => "rollback",
-            Work::Revoke { .. } => "revoke",
-            Work::DeleteDue => "delete-old",
+            Work::Rotate => WorkKind::Rotate,
+            Work::Resume => WorkKind::Resume,
+            Work::Rollback => WorkKind::Rollback,
+            Work::Revoke { .. } => WorkKind::Revoke,
+            Work::DeleteDue => WorkKind::DeleteOld,
         }
     }
 }
+
+/// Called with each credential's outcome as it settles (after its last save), before the
+/// event goes out: where the operations layer writes its audit entry.
+pub type SettledHook = Arc<dyn Fn(&Outcome) + Send + Sync>;
 
 struct Unit {
     index: usize,
@@ -81,7 +88,7 @@ impl Engine {
     pub fn new(
         inventory: Inventory,
         persist: Box<dyn Persist>,
-        providers: Providers,
+        providers: ProviderSet,
         interact: Arc<dyn Interact>,
         options: Options,
     ) -> Engine {
@@ -93,6 +100,7 @@ impl Engine {
                 interact,
                 options,
                 subscribers: Mutex::default(),
+                settled: Mutex::default(),
             }),
         }
     }
@@ -106,6 +114,11 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .push(tx);
         rx
+    }
+
+    /// Calls `hook` with each outcome as it settles, before its event is sent.
+    pub fn on_settled(&self, hook: SettledHook) {
+        *self.ctx.settled.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
     }
 
     /// Closes every event channel: receivers get what was already sent, then `None`.
@@ -274,9 +287,9 @@ impl Engine {
         let mut per_provider: HashMap<Option<ProviderKind>, Arc<Semaphore>> = HashMap::new();
         let mut groups: Vec<Vec<Unit>> = Vec::new();
         let mut group_at: HashMap<usize, usize> = HashMap::new();
-        let mut ats: Vec<CredentialRef> = Vec::with_capacity(total);
+        let mut ats: Vec<(CredentialRef, WorkKind)> = Vec::with_capacity(total);
         for unit in units {
-            ats.push(unit.at.clone());
+            ats.push((unit.at.clone(), unit.work.kind()));
             let slot = *group_at.entry(unit.group).or_insert_with(|| {
                 groups.push(Vec::new());
                 groups.len() - 1
@@ -305,6 +318,7 @@ impl Engine {
                     let outcome = match unit.blocked {
                         Some(reason) => Outcome {
                             at: unit.at.clone(),
+                            work: unit.work.kind(),
                             kind: OutcomeKind::Failed,
                             message: reason,
                             attempts: 0,
@@ -334,7 +348,8 @@ impl Engine {
                 Err(e) => {
                     for &i in task_units.get(&e.id()).into_iter().flatten() {
                         outcomes[i].get_or_insert_with(|| Outcome {
-                            at: ats[i].clone(),
+                            at: ats[i].0.clone(),
+                            work: ats[i].1,
                             kind: OutcomeKind::Failed,
                             message: "stopped by an internal error; the journal shows how far \
                                       it got: run `keyward resume`"
@@ -353,6 +368,14 @@ impl Engine {
 }
 
 fn report(ctx: &Ctx, progress: &Mutex<Progress>, outcome: &Outcome) {
+    let hook = ctx
+        .settled
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(hook) = hook {
+        hook(outcome);
+    }
     // Counted and sent under one lock, so the counts arrive in order.
     let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
     match outcome.kind {

@@ -20,8 +20,8 @@ use crate::inventory::journal::{
     Action, DeployRecord, PendingRevocation, Rotation, Step, Style, VerificationRecord,
 };
 use crate::inventory::{
-    Credential, CredentialRef, Deploy, HistoryEntry, Inventory, ProviderKind, RemoteState,
-    RemoteStatus,
+    Credential, CredentialRef, Deploy, HistoryEntry, HistoryEvent, Inventory, ProviderKind,
+    RemoteState, RemoteStatus,
 };
 use crate::providers::{
     Capabilities, ErrorKind, ProviderError, RotationStyle, SharedProvider, Target, Verification,
@@ -172,7 +172,7 @@ impl Job {
     pub(super) async fn run(mut self, work: Work) -> Outcome {
         self.ctx.emit(RotationEvent::Started {
             at: self.at.to_string(),
-            action: work.name(),
+            work: work.kind(),
         });
         let flow = match work {
             Work::Rotate => match self.begin_rotation().await {
@@ -201,6 +201,7 @@ impl Job {
         };
         Outcome {
             at: self.at,
+            work: work.kind(),
             kind,
             message,
             attempts: self.attempts,
@@ -231,18 +232,10 @@ impl Job {
     }
 
     fn resolve(&self) -> Result<Resolved, String> {
-        let target = self
+        let (provider, target) = self
             .ctx
             .writer
-            .read(|inv| Target::from_inventory(inv, &self.at))
-            .ok_or_else(|| "no such credential".to_string())?;
-        let kind = target.credential.provider;
-        let provider = self
-            .ctx
-            .providers
-            .get(kind)
-            .cloned()
-            .ok_or_else(|| format!("this build has no client for {kind} yet"))?;
+            .read(|inv| self.ctx.providers.resolve(inv, &self.at))?;
         let caps = provider.capabilities_for(&target);
         Ok(Resolved {
             target,
@@ -373,7 +366,7 @@ impl Job {
     /// Removes the journal and records `event` in the history.
     async fn clear_journal(
         &mut self,
-        event: &'static str,
+        event: HistoryEvent,
         detail: String,
     ) -> Result<(), PersistError> {
         let now = self.ctx.now();
@@ -381,7 +374,7 @@ impl Job {
             c.rotation = None;
             c.history.push(HistoryEntry {
                 at: now,
-                event: event.to_string(),
+                event,
                 detail,
             });
         })
@@ -391,7 +384,10 @@ impl Job {
     /// Gives the rotation up with nothing left at the provider: the journal goes, the
     /// failure stays in the history.
     async fn abandon(&mut self, message: String) -> Flow {
-        match self.clear_journal("rotation-failed", message.clone()).await {
+        match self
+            .clear_journal(HistoryEvent::RotationFailed, message.clone())
+            .await
+        {
             Ok(()) => Flow::Failed(message),
             Err(e) => Flow::Failed(format!(
                 "{message}; the journal could not be cleared ({e}): `keyward resume --rollback` \
@@ -725,7 +721,7 @@ impl Job {
                     c.pending_revocations.retain(|p| p.remote_id != gone);
                     c.history.push(HistoryEntry {
                         at: now,
-                        event: "deleted-old-key".into(),
+                        event: HistoryEvent::DeletedOldKey,
                         detail: format!("{gone}, early, to stay within the provider's key limit"),
                     });
                 })
@@ -1330,7 +1326,7 @@ impl Job {
                 };
                 c.history.push(HistoryEntry {
                     at: now,
-                    event: "rotated".into(),
+                    event: HistoryEvent::Rotated,
                     detail: format!("{from_to}{detail} ({})", j.id),
                 });
             })
@@ -1436,9 +1432,9 @@ impl Job {
         let (event, message) = if deleted {
             (
                 if emergency {
-                    "emergency-revoked"
+                    HistoryEvent::EmergencyRevoked
                 } else {
-                    "revoked"
+                    HistoryEvent::Revoked
                 },
                 if old.is_empty() {
                     "revoked".to_string()
@@ -1448,7 +1444,7 @@ impl Job {
             )
         } else {
             (
-                "deactivated",
+                HistoryEvent::Deactivated,
                 format!(
                     "{old} deactivated, to be deleted after {}",
                     delete_after(now, grace).format("%Y-%m-%d")
@@ -1481,7 +1477,7 @@ impl Job {
                 }
                 c.history.push(HistoryEntry {
                     at: now,
-                    event: event.into(),
+                    event,
                     detail: format!("{detail} ({id})"),
                 });
             })
@@ -1532,7 +1528,7 @@ impl Job {
                         }
                         c.history.push(HistoryEntry {
                             at: now,
-                            event: "deleted-old-key".into(),
+                            event: HistoryEvent::DeletedOldKey,
                             detail: format!("{gone}, its grace period over"),
                         });
                     })
@@ -1661,7 +1657,10 @@ impl Job {
             _ => "rolled back; the old key stays in use",
         };
         match self
-            .clear_journal("rotation-rolled-back", format!("{note} ({})", journal.id))
+            .clear_journal(
+                HistoryEvent::RotationRolledBack,
+                format!("{note} ({})", journal.id),
+            )
             .await
         {
             Ok(()) => Flow::Done(note.to_string()),

@@ -26,21 +26,18 @@ mod job;
 pub mod plan;
 pub mod writer;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::inventory::{CredentialRef, ProviderKind};
-use crate::providers::http::Http;
-use crate::providers::{registry, SharedProvider};
+use crate::inventory::CredentialRef;
+pub use crate::providers::registry::ProviderSet;
 
-pub use engine::Engine;
+pub use engine::{Engine, SettledHook};
 pub use interact::{Interact, NonInteractive, Question};
-pub use plan::{Plan, PlanItem, Selection};
+pub use plan::{Plan, PlanItem};
 pub use writer::{Persist, PersistError, Writer, WriterStats};
 
 /// Where the engine gets the time: the real clock in the program, a fixed one in tests.
@@ -123,42 +120,6 @@ impl fmt::Debug for Options {
     }
 }
 
-/// The provider clients a run may use, one per kind.
-#[derive(Clone, Default)]
-pub struct Providers {
-    map: HashMap<ProviderKind, SharedProvider>,
-}
-
-impl Providers {
-    /// No providers.
-    pub fn new() -> Self {
-        Providers::default()
-    }
-
-    /// Adds (or replaces) the client for `provider.kind()`.
-    pub fn with(mut self, provider: SharedProvider) -> Self {
-        self.map.insert(provider.kind(), provider);
-        self
-    }
-
-    /// Every client this build has, sharing `http`; the sandbox keeps its state beside the
-    /// inventory at `inventory`.
-    pub fn for_inventory(http: &Http, inventory: &Path) -> Self {
-        let mut p = Providers::new();
-        for kind in ProviderKind::ALL {
-            if let Some(c) = registry::provider_for_inventory(kind, http, inventory) {
-                p.map.insert(kind, c);
-            }
-        }
-        p
-    }
-
-    /// The client for `kind`.
-    pub fn get(&self, kind: ProviderKind) -> Option<&SharedProvider> {
-        self.map.get(&kind)
-    }
-}
-
 /// A step as reported in events (some never rest in the journal, e.g. `store`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -237,8 +198,8 @@ pub enum RotationEvent {
     Started {
         /// The credential.
         at: String,
-        /// What is being done: `rotate`, `resume`, `rollback`, `revoke`, `delete-old`.
-        action: &'static str,
+        /// What is being done.
+        work: WorkKind,
     },
     /// A step began.
     Step {
@@ -294,6 +255,41 @@ pub enum RotationEvent {
     },
 }
 
+/// What a run does for a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkKind {
+    /// A rotation.
+    Rotate,
+    /// Finishing an interrupted rotation or revocation.
+    Resume,
+    /// Undoing an interrupted rotation.
+    Rollback,
+    /// A revocation.
+    Revoke,
+    /// Deleting old keys whose grace period is over.
+    DeleteOld,
+}
+
+impl WorkKind {
+    /// The word shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkKind::Rotate => "rotate",
+            WorkKind::Resume => "resume",
+            WorkKind::Rollback => "rollback",
+            WorkKind::Revoke => "revoke",
+            WorkKind::DeleteOld => "delete-old",
+        }
+    }
+}
+
+impl fmt::Display for WorkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How one credential's work ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutcomeKind {
@@ -305,11 +301,24 @@ pub enum OutcomeKind {
     Failed,
 }
 
+impl OutcomeKind {
+    /// The word shown: `done`, `failed` or `waiting`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Done => "done",
+            OutcomeKind::Failed => "failed",
+            OutcomeKind::Waiting => "waiting",
+        }
+    }
+}
+
 /// One credential's outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// The credential.
     pub at: CredentialRef,
+    /// What was done for it.
+    pub work: WorkKind,
     /// How it ended.
     pub kind: OutcomeKind,
     /// What was done, or why not.

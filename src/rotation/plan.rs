@@ -1,95 +1,10 @@
 //! Which credentials a rotation run takes, why, and what each will involve: the plan shown
 //! (and confirmed) before anything changes. [`Engine::plan`](super::Engine::plan) fills it
-//! in, checking each provider's preconditions; [`select`] picks the credentials.
-
-use chrono::{DateTime, Duration, Utc};
+//! in, checking each provider's preconditions; [`crate::ops::select`] picks the credentials.
 
 use super::Phase;
-use crate::inventory::status::{assess, Reason};
-use crate::inventory::{CredentialRef, Inventory, ProviderKind, RemoteStatus};
+use crate::inventory::{CredentialRef, ProviderKind};
 use crate::providers::RotationStyle;
-
-/// Which credentials to rotate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
-    /// These, by address.
-    Refs(Vec<CredentialRef>),
-    /// Those expiring within this many days (or already expired).
-    Expiring(u32),
-    /// Every credential of this client.
-    Client(String),
-    /// Those past their rotation date or expiry.
-    Overdue,
-}
-
-/// Picks the credentials `selection` names, each with the reason it was picked. Revoked
-/// credentials are left out of the filters (there is nothing to rotate) but not out of an
-/// explicit list, where the plan says why it cannot go ahead.
-pub fn select(
-    inv: &Inventory,
-    selection: &Selection,
-    now: DateTime<Utc>,
-) -> Result<Vec<(CredentialRef, String)>, String> {
-    let live = |c: &crate::inventory::Credential| {
-        c.remote.as_ref().map(|r| r.state) != Some(RemoteStatus::Revoked)
-    };
-    match selection {
-        Selection::Refs(refs) => {
-            let missing: Vec<String> = refs
-                .iter()
-                .filter(|r| inv.credential(r).is_none())
-                .map(ToString::to_string)
-                .collect();
-            if !missing.is_empty() {
-                return Err(format!("no credential {}", missing.join(", ")));
-            }
-            Ok(refs
-                .iter()
-                .map(|r| (r.clone(), "asked for".to_string()))
-                .collect())
-        }
-        Selection::Client(client) => {
-            if inv.client(client).is_none() {
-                return Err(format!("no client `{client}`"));
-            }
-            Ok(inv
-                .credentials()
-                .filter(|(at, _, c)| &at.client == client && live(c))
-                .map(|(at, _, _)| (at, format!("client {client}")))
-                .collect())
-        }
-        Selection::Expiring(days) => {
-            // Saturates: a horizon past the calendar's end takes in every dated credential.
-            let horizon = now
-                .checked_add_signed(Duration::days(i64::from(*days)))
-                .unwrap_or(DateTime::<Utc>::MAX_UTC);
-            Ok(inv
-                .credentials()
-                .filter(|(_, _, c)| live(c))
-                .filter_map(|(at, _, c)| {
-                    let exp = c.expires_at.filter(|e| *e <= horizon)?;
-                    let why = if exp <= now {
-                        format!("expired {} days ago", (now - exp).num_days())
-                    } else {
-                        format!("expires in {} days", (exp - now).num_days())
-                    };
-                    Some((at, why))
-                })
-                .collect())
-        }
-        Selection::Overdue => Ok(inv
-            .credentials()
-            .filter(|(_, _, c)| live(c))
-            .filter_map(|(at, _, c)| {
-                let a = assess(c, &inv.policy, now);
-                let why = a.reasons.iter().find(|r| {
-                    matches!(r, Reason::RotationOverdue { .. } | Reason::Expired { .. })
-                })?;
-                Some((at, why.to_string()))
-            })
-            .collect()),
-    }
-}
 
 /// One credential in a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +44,16 @@ impl Plan {
         self.items.iter().filter(|i| i.blocked.is_none())
     }
 
+    /// Blocks every ready item that rolls in place (its old value dies at once), saying
+    /// `why`: what happens when nobody confirmed the plan.
+    pub fn block_roll_in_place(&mut self, why: &str) {
+        for item in self.items.iter_mut().filter(|i| i.blocked.is_none()) {
+            if item.style == Some(RotationStyle::RollInPlace) {
+                item.blocked = Some(why.to_string());
+            }
+        }
+    }
+
     /// Whether any item needs a person or warns before it starts.
     pub fn needs_attention(&self) -> bool {
         self.ready()
@@ -166,79 +91,6 @@ pub(super) fn group_by_shared_keys(keys: &[(Option<String>, Vec<String>)]) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Credential, RemoteState};
-    use chrono::TimeZone;
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
-    }
-
-    fn inv() -> Inventory {
-        let mut inv = Inventory::new(vec![]);
-        let mut a = Credential::new("crm", ProviderKind::Sandbox);
-        a.created_at = Some(now() - Duration::days(200));
-        a.expires_at = Some(now() + Duration::days(5));
-        let mut b = Credential::new("mail", ProviderKind::Sandbox);
-        b.created_at = Some(now() - Duration::days(10));
-        b.expires_at = Some(now() + Duration::days(60));
-        let mut c = Credential::new("old", ProviderKind::Sandbox);
-        c.created_at = Some(now() - Duration::days(400));
-        c.remote = Some(RemoteState {
-            state: RemoteStatus::Revoked,
-            checked_at: now(),
-        });
-        inv.insert("acme", a);
-        inv.insert("acme", b);
-        inv.insert("beta", c);
-        inv
-    }
-
-    fn ids(v: Vec<(CredentialRef, String)>) -> Vec<String> {
-        v.into_iter().map(|(r, _)| r.to_string()).collect()
-    }
-
-    #[test]
-    fn filters_pick_live_credentials_with_their_reasons() {
-        let inv = inv();
-        let exp = select(&inv, &Selection::Expiring(7), now()).unwrap();
-        assert_eq!(exp[0].1, "expires in 5 days");
-        assert_eq!(ids(exp), ["acme/crm"]);
-        let overdue = select(&inv, &Selection::Overdue, now()).unwrap();
-        assert_eq!(overdue[0].1, "rotation overdue by 110 days");
-        assert_eq!(ids(overdue), ["acme/crm"]);
-        assert_eq!(
-            ids(select(&inv, &Selection::Client("acme".into()), now()).unwrap()),
-            ["acme/crm", "acme/mail"]
-        );
-        assert!(select(&inv, &Selection::Client("beta".into()), now())
-            .unwrap()
-            .is_empty());
-    }
-
-    #[test]
-    fn expiring_overflow_panicked_on_a_huge_horizon() {
-        let inv = inv();
-        let all = select(
-            &inv,
-            &Selection::Expiring(u32::MAX),
-            DateTime::<Utc>::MAX_UTC,
-        )
-        .unwrap();
-        assert_eq!(ids(all), ["acme/crm", "acme/mail"]);
-    }
-
-    #[test]
-    fn unknown_addresses_and_clients_are_errors() {
-        let inv = inv();
-        let e = select(
-            &inv,
-            &Selection::Refs(vec!["acme/nope".parse().unwrap()]),
-            now(),
-        )
-        .unwrap_err();
-        assert_eq!(e, "no credential acme/nope");
-        assert!(select(&inv, &Selection::Client("zeta".into()), now()).is_err());
-    }
 
     #[test]
     fn overlapping_key_lists_share_a_group() {

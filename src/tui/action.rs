@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::actions::export::ExportRequest;
 use super::actions::{Pending, RunKind};
 use crate::audit::Event;
 use crate::inventory::{CredentialRef, Inventory};
-use crate::providers::{RemoteKey, Target, Verification};
+use crate::providers::{Target, Verification};
 use crate::rotation::{Plan, RotationEvent, Summary};
 use crate::secret::Secret;
+use crate::sync::SyncResult;
 
 /// Everything `update` reacts to.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,15 +80,15 @@ pub enum Action {
         row: usize,
         /// The key the credential held when it was asked about.
         remote_id: Option<String>,
-        /// What the provider said, or the (redacted) error that names the credential.
-        result: Result<Option<RemoteKey>, String>,
+        /// What the provider said (errors redacted), or why it was not asked.
+        result: SyncResult,
     },
     /// A verify job's answer for row `row`.
     Verified {
         /// The row.
         row: usize,
-        /// The provider's verdict, or why no provider could be asked.
-        result: Result<Verification, String>,
+        /// The provider's verdict ("cannot check" where no provider could be asked).
+        result: Verification,
     },
     /// What the save hook answered.
     Saved(Result<(), String>),
@@ -252,7 +252,7 @@ pub enum Effect {
     /// Stops the run: nothing queued starts.
     CancelRun,
     /// Writes a report file; answers with [`Action::Exported`].
-    Export(ExportRequest),
+    Export(crate::ops::export::ExportRequest),
     /// Appends `event` to the audit log, then reports back with [`Action::Audited`].
     Audit {
         /// The entry.

@@ -664,8 +664,18 @@ pub static COMMANDS: &[CommandHelp] = &[
         changes: false,
     },
     CommandHelp {
-        usage: ":expiring DAYS",
-        help: "only those due or expiring within DAYS (no DAYS: all)",
+        usage: ":due DAYS",
+        help: "only those falling due within DAYS, past due included (alias :expiring)",
+        changes: false,
+    },
+    CommandHelp {
+        usage: ":overdue",
+        help: "only those past their expiry or rotation date",
+        changes: false,
+    },
+    CommandHelp {
+        usage: ":stale",
+        help: "only those unused for longer than the policy allows",
         changes: false,
     },
     CommandHelp {

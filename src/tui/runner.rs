@@ -1,9 +1,10 @@
-//! The dashboard's side of the rotation engine: opens an engine on the inventory (holding
-//! its write lock through the [`OpenForRun`] hook) to plan and run rotations, resumptions,
-//! rollbacks, revocations and grace-period deletions on tokio tasks, forwards the engine's
-//! events to the UI loop as actions, and answers the engine's questions through the UI:
-//! [`DashboardInteract`] sends the question to the loop and awaits the person's answer on
-//! a oneshot channel.
+//! The dashboard's side of a run: opens an [`ops::Runner`](crate::ops::Runner) on the
+//! inventory (holding its write lock through the [`OpenForRun`] hook) to plan and run
+//! rotations, resumptions, rollbacks, revocations and grace-period deletions on tokio tasks,
+//! forwards the engine's events to the UI loop as actions, and answers the engine's
+//! questions through the UI: [`DashboardInteract`] sends the question to the loop and awaits
+//! the person's answer on a oneshot channel. The runner writes every outcome's audit entry,
+//! the same ones `keyward rotate` writes.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,12 +17,12 @@ use tokio::sync::{oneshot, Semaphore};
 
 use super::action::Action;
 use super::actions::{Pending, RunKind};
+use crate::audit::AuditLog;
 use crate::inventory::{CredentialRef, Inventory, ProviderKind};
+use crate::ops::{Picked, RunConfig, Runner};
 use crate::providers::http::Http;
-use crate::providers::registry::provider_for;
-use crate::rotation::{
-    Clock, Engine, Interact, Options, Outcome, Persist, Plan, Providers, Question, Summary,
-};
+use crate::providers::registry::ProviderSet;
+use crate::rotation::{Clock, Interact, Outcome, Persist, Plan, Question, Summary};
 use crate::secret::Secret;
 
 /// Opens the inventory for a run: takes the write lock, reads the file as it is now, and
@@ -93,9 +94,9 @@ pub struct Runs {
     send: SendAction,
     answers: Answers,
     /// The engine of a plan waiting for its confirmation.
-    planned: Option<Arc<Engine>>,
+    planned: Option<Arc<Runner>>,
     /// The engine of the run going on (owned by its task).
-    running: Weak<Engine>,
+    running: Weak<Runner>,
     cancel: Arc<AtomicBool>,
 }
 
@@ -123,33 +124,35 @@ impl Runs {
         }
     }
 
-    fn open_engine(&mut self) -> Result<Arc<Engine>, String> {
+    fn open_engine(&mut self) -> Result<Arc<Runner>, String> {
         if self.planned.is_some() || self.running.strong_count() > 0 {
             return Err("a run is going; one at a time".into());
         }
+        let path = self
+            .inventory_path
+            .clone()
+            .ok_or("this dashboard has no inventory file to change")?;
         let open = self
             .open
             .as_mut()
             .ok_or("this dashboard cannot change the inventory (read-only)")?;
         let (persist, inventory) = open()?;
-        let providers = match &self.inventory_path {
-            Some(path) => Providers::for_inventory(&self.http, path),
-            None => ProviderKind::ALL
-                .into_iter()
-                .filter_map(|k| provider_for(k, &self.http))
-                .fold(Providers::new(), Providers::with),
-        };
         let interact = Arc::new(DashboardInteract {
             send: self.send.clone(),
             answers: self.answers.clone(),
             next_id: AtomicU64::new(self.answers_base()),
         });
-        let options = Options {
+        let config = RunConfig {
             clock: self.clock.clone(),
-            ..Options::default()
+            ..RunConfig::default()
         };
-        Ok(Arc::new(Engine::new(
-            inventory, persist, providers, interact, options,
+        Ok(Arc::new(Runner::new(
+            inventory,
+            persist,
+            ProviderSet::for_inventory(&self.http, &path),
+            interact,
+            config,
+            AuditLog::for_inventory(&path),
         )))
     }
 
@@ -168,6 +171,10 @@ impl Runs {
         self.planned = Some(engine.clone());
         let send = self.send.clone();
         handle.spawn(async move {
+            let picked = picked
+                .into_iter()
+                .map(|(at, why)| Picked { at, why })
+                .collect();
             let plan = engine.plan(picked).await;
             send(Action::Planned(Ok(plan)));
         });
@@ -240,6 +247,7 @@ impl Runs {
             let _ = forward.await;
             done.store(true, Ordering::Relaxed);
             let inventory = Box::new(engine.inventory());
+            let unlogged = engine.unlogged();
             // The last handle: the writer stops and the lock is released.
             drop(engine);
             send(Action::RunFinished {
@@ -247,6 +255,9 @@ impl Runs {
                 inventory,
                 at: clock(),
             });
+            if !unlogged.is_empty() {
+                send(Action::Failed(unlogged.join("; ")));
+            }
         });
     }
 
@@ -292,8 +303,8 @@ impl Runs {
 /// Rotates `plan` one credential at a time per group of shared owners, groups side by
 /// side (at most the engine's default concurrency, and per provider), and starts nothing
 /// more once `cancel` is set: rotations already going finish.
-async fn rotate_cancellable(engine: &Arc<Engine>, plan: Plan, cancel: Arc<AtomicBool>) -> Summary {
-    let defaults = Options::default();
+async fn rotate_cancellable(engine: &Arc<Runner>, plan: Plan, cancel: Arc<AtomicBool>) -> Summary {
+    let defaults = RunConfig::default();
     let global = Arc::new(Semaphore::new(defaults.concurrency.max(1)));
     let mut per_provider: HashMap<ProviderKind, Arc<Semaphore>> = HashMap::new();
     let mut groups: Vec<(usize, Vec<(usize, crate::rotation::PlanItem)>)> = Vec::new();

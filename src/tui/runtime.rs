@@ -27,10 +27,9 @@ use super::state::{Settings, State};
 use super::update::update;
 use super::view;
 use super::{AuditHook, DashboardOptions, SaveHook};
-use crate::inventory::{Inventory, ProviderKind};
+use crate::inventory::Inventory;
 use crate::providers::http::{Http, HttpConfig};
-use crate::providers::registry::{provider_for, provider_for_inventory};
-use crate::providers::{Target, Verification};
+use crate::providers::registry::{provider_for, ProviderSet};
 
 /// How often the spinner moves while work runs.
 const BUSY_TICK: Duration = Duration::from_millis(100);
@@ -250,10 +249,10 @@ fn event_loop(
             send,
         )
     };
-    let providers = Providers {
-        http,
-        beside: inventory_path.clone(),
-    };
+    let providers = Arc::new(match &inventory_path {
+        Some(path) => ProviderSet::for_inventory(&http, path),
+        None => ProviderSet::from_lookup(&|kind| provider_for(kind, &http)),
+    });
     let in_tmux = clipboard::in_tmux();
 
     let mut outcome = Ok(());
@@ -335,12 +334,18 @@ fn event_loop(
                         pending.push(Action::Copied(written));
                     }
                     Effect::Export(request) => {
-                        let result = super::actions::export::write_report(
-                            &state.inventory,
-                            &request,
-                            state.settings.now,
-                            inventory_path.as_deref(),
-                        );
+                        let result = match inventory_path.as_deref() {
+                            Some(path) => crate::ops::export::export(
+                                path,
+                                &crate::audit::AuditLog::for_inventory(path),
+                                &state.inventory,
+                                &request,
+                                state.settings.now,
+                            )
+                            .map(|(written, report)| (written, report.summary.to_string()))
+                            .map_err(|e| e.to_string()),
+                            None => Err("no inventory file: nothing to export from".into()),
+                        };
                         pending.push(Action::Exported(result));
                     }
                     Effect::Save => {
@@ -362,93 +367,29 @@ fn event_loop(
     outcome
 }
 
-/// Runs one provider call on a task; its answer comes back on `tx`. Errors are redacted
-/// with every secret the target holds, whatever the provider put in them.
-/// Where background jobs find their providers.
-struct Providers {
-    http: Http,
-    /// The inventory file: the sandbox keeps its state beside it.
-    beside: Option<std::path::PathBuf>,
-}
-
-fn spawn_job(handle: &tokio::runtime::Handle, providers: &Providers, job: Job, tx: Sender<Msg>) {
+/// Runs one provider call on a task; its answer comes back on `tx`. The same calls as
+/// `keyward sync` and `keyward verify` make for each credential ([`crate::sync::inspect_one`],
+/// [`crate::verify::verify_one`]), so both faces give the same answer.
+fn spawn_job(
+    handle: &tokio::runtime::Handle,
+    providers: &Arc<ProviderSet>,
+    job: Job,
+    tx: Sender<Msg>,
+) {
     let Job { kind, row, target } = job;
-    let provider = match (target.credential.provider, &providers.beside) {
-        // A manual credential has nothing remote to ask; the message below says so.
-        (ProviderKind::Manual, _) => None,
-        (kind, Some(path)) => provider_for_inventory(kind, &providers.http, path),
-        (kind, None) => provider_for(kind, &providers.http),
-    };
+    let providers = Arc::clone(providers);
     handle.spawn(async move {
-        let remote_id = target.credential.remote_id.clone();
-        let Some(provider) = provider else {
-            let e = match target.credential.provider {
-                ProviderKind::Manual => {
-                    format!("{}: a manual credential has no provider API", target.at)
-                }
-                kind => format!(
-                    "{}: this build has no client for provider `{kind}`",
-                    target.at
-                ),
-            };
-            let action = match kind {
-                JobKind::Sync => Action::Inspected {
-                    row,
-                    remote_id,
-                    result: Err(e),
-                },
-                JobKind::Verify => Action::Verified {
-                    row,
-                    result: Err(e),
-                },
-            };
-            let _ = tx.send(Msg::Action(action));
-            return;
-        };
         let action = match kind {
             JobKind::Sync => Action::Inspected {
                 row,
-                remote_id,
-                result: provider
-                    .inspect(&target)
-                    .await
-                    .map_err(|e| redact(&target, &e.to_string())),
+                remote_id: target.credential.remote_id.clone(),
+                result: crate::sync::inspect_one(&providers, &target).await,
             },
-            JobKind::Verify => {
-                let result = match &target.credential.secret {
-                    Some(secret) => {
-                        let remote_id = remote_id.as_deref();
-                        Ok(match provider.verify(&target, remote_id, secret).await {
-                            Verification::Invalid { reason } => Verification::Invalid {
-                                reason: redact(&target, &reason),
-                            },
-                            Verification::CouldNotCheck { reason } => Verification::CouldNotCheck {
-                                reason: redact(&target, &reason),
-                            },
-                            Verification::CannotCheck { reason } => Verification::CannotCheck {
-                                reason: redact(&target, &reason),
-                            },
-                            Verification::Valid => Verification::Valid,
-                        })
-                    }
-                    None => Err(format!("{}: no secret stored", target.at)),
-                };
-                Action::Verified { row, result }
-            }
+            JobKind::Verify => Action::Verified {
+                row,
+                result: crate::verify::verify_one(&providers, &target).await,
+            },
         };
         let _ = tx.send(Msg::Action(action));
     });
-}
-
-fn redact(target: &Target, text: &str) -> String {
-    let mut out = text.to_string();
-    if let Some(s) = &target.credential.secret {
-        out = s.redact(&out);
-    }
-    if let Some(c) = &target.connection {
-        for s in c.auth.values() {
-            out = s.redact(&out);
-        }
-    }
-    out
 }

@@ -2,12 +2,13 @@
 //! filtered index the table shows, marks, the open screen and text fields, background work
 //! in flight and the status line. Views read it; only `update` changes it.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::keymap::Mode;
 use super::rows::{compare, natural_widths, Column, RowData};
 use super::theme::Theme;
 use crate::inventory::{Credential, CredentialRef, Inventory, Status};
+use crate::ops::Selection;
 
 /// Lines the main screen spends on things other than table rows: title, counts, column
 /// header, status line, footer.
@@ -96,6 +97,10 @@ pub struct Batch {
     pub done: usize,
     /// Jobs that failed.
     pub failed: usize,
+    /// Jobs not sent: nothing remote to ask (a manual credential, no client).
+    pub skipped: usize,
+    /// Why the last one was skipped.
+    pub last_skip: Option<String>,
     /// Credentials a sync changed.
     pub changed: usize,
     /// Verify answers by label.
@@ -141,7 +146,7 @@ pub struct State {
     /// How many visible rows are marked.
     pub marked_shown: usize,
     /// Per-status counts over `visible`, in `Status::ALL` order.
-    pub counts: [usize; 6],
+    pub counts: [usize; Status::ALL.len()],
     /// Cursor position in `visible`.
     pub cursor: usize,
     /// First visible row drawn.
@@ -150,10 +155,9 @@ pub struct State {
     pub sort: Sort,
     /// The `/` filter text.
     pub filter: String,
-    /// `:client`: only this client.
-    pub client: Option<String>,
-    /// `:expiring`: only those due within this many days.
-    pub expiring: Option<u32>,
+    /// `:client`, `:due`, `:overdue`, `:stale`: the same selection vocabulary as the
+    /// command line's flags ([`crate::ops::Selection`]), shown rows only.
+    pub selection: Selection,
     /// Which screen.
     pub screen: Screen,
     /// Where help returns to.
@@ -217,7 +221,7 @@ impl State {
             visible: Vec::new(),
             marked: vec![false; n],
             marked_shown: 0,
-            counts: [0; 6],
+            counts: [0; Status::ALL.len()],
             cursor: 0,
             offset: 0,
             sort: Sort {
@@ -225,8 +229,10 @@ impl State {
                 reversed: false,
             },
             filter: String::new(),
-            client: None,
-            expiring: None,
+            selection: Selection {
+                include_retired: true,
+                ..Selection::default()
+            },
             screen: Screen::Main,
             help_return: Screen::Main,
             help_scroll: 0,
@@ -349,23 +355,25 @@ impl State {
         let keep = self.selected();
         let query = self.filter.to_lowercase();
         let terms: Vec<&str> = query.split_whitespace().collect();
-        let client = self.client.as_deref();
-        let horizon = self
-            .expiring
-            .map(|d| self.settings.now + Duration::days(i64::from(d)));
+        let now = self.settings.now;
         let source = if narrowing {
             &self.visible
         } else {
             &self.order
         };
         let mut next = Vec::with_capacity(source.len());
-        let mut counts = [0; 6];
+        let mut counts = [0; Status::ALL.len()];
         let mut marked = 0;
         for &r in source {
             let row = &self.rows[r];
-            let passes = client.is_none_or(|c| row.at.client == c)
-                && horizon.is_none_or(|h| row.assessment.due_at.is_some_and(|d| d <= h))
-                && row.matches(&terms);
+            let passes = row.matches(&terms)
+                && self.inventory.credential(&row.at).is_some_and(|c| {
+                    !c.archived
+                        && self
+                            .selection
+                            .matches(&self.inventory, &row.at, c, now)
+                            .is_some()
+                });
             if passes {
                 next.push(r);
                 counts[status_index(row.assessment.status)] += 1;

@@ -40,10 +40,12 @@ impl Theme {
         match status {
             Status::Expired => self.fg(Color::Red).add_modifier(Modifier::BOLD),
             Status::Overdue => self.fg(Color::Red),
+            Status::Interrupted => self.fg(Color::Red).add_modifier(Modifier::BOLD),
             Status::DueSoon => self.fg(Color::Yellow),
             Status::Stale => Style::new().add_modifier(Modifier::DIM),
             Status::Unknown => self.fg(Color::Magenta),
             Status::Ok => self.fg(Color::Green),
+            Status::Revoked => Style::new().add_modifier(Modifier::DIM | Modifier::CROSSED_OUT),
         }
     }
 
@@ -94,9 +96,11 @@ pub fn status_label(status: Status) -> &'static str {
     match status {
         Status::Expired => "✗ expired",
         Status::Overdue => "! overdue",
+        Status::Interrupted => "‼ interrupted",
         Status::DueSoon => "~ due-soon",
         Status::Stale => "z stale",
         Status::Unknown => "? unknown",
         Status::Ok => "✓ ok",
+        Status::Revoked => "- revoked",
     }
 }

@@ -6,7 +6,8 @@ use super::keymap::{self, Mode};
 use super::rows::Column;
 use super::state::{Batch, Input, Notice, Screen, State};
 use crate::audit::Event;
-use crate::providers::{RemoteKey, Target, Verification};
+use crate::ops::Selection;
+use crate::providers::{Target, Verification};
 use crate::sync::{self, SyncOutcome, SyncResult};
 
 /// Applies `action` to `state`; returns what the runtime must do next.
@@ -44,7 +45,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             let effects = std::mem::take(&mut state.unlogged)
                 .into_iter()
                 .map(|(at, detail)| Effect::Audit {
-                    event: Event::new("synced", Some(&at), detail),
+                    event: Event::new(crate::audit::AuditAction::Synced, Some(&at), detail),
                     then: AfterAudit::Nothing,
                 })
                 .collect();
@@ -219,8 +220,7 @@ fn main(state: &mut State, action: Action) -> Vec<Effect> {
             if state.marked_shown > 0 {
                 state.clear_marks();
                 state.notify("marks cleared");
-            } else if !state.filter.is_empty() || state.client.is_some() || state.expiring.is_some()
-            {
+            } else if !state.filter.is_empty() || !state.selection.is_empty() {
                 clear_filters(state);
                 state.notify("filters cleared");
             }
@@ -241,11 +241,11 @@ fn main(state: &mut State, action: Action) -> Vec<Effect> {
             state.input = Input::Command;
         }
         Action::ClientFilter => {
-            if state.client.is_some() {
-                state.client = None;
+            if state.selection.client.is_some() {
+                state.selection.client = None;
                 state.refilter(false);
             } else if let Some(row) = state.selected() {
-                state.client = Some(state.rows[row].at.client.clone());
+                state.selection.client = Some(state.rows[row].at.client.clone());
                 state.refilter(true);
             }
         }
@@ -276,8 +276,10 @@ fn main(state: &mut State, action: Action) -> Vec<Effect> {
 
 fn clear_filters(state: &mut State) {
     state.filter.clear();
-    state.client = None;
-    state.expiring = None;
+    state.selection = Selection {
+        include_retired: true,
+        ..Selection::default()
+    };
     state.refilter(false);
 }
 
@@ -312,7 +314,11 @@ fn detail(state: &mut State, action: Action) -> Vec<Effect> {
             } else if has_secret {
                 // Shown only once the audit log holds the reveal.
                 return vec![Effect::Audit {
-                    event: Event::new("revealed", Some(&at), "shown in the dashboard"),
+                    event: Event::new(
+                        crate::audit::AuditAction::Revealed,
+                        Some(&at),
+                        "shown in the dashboard",
+                    ),
                     then: AfterAudit::Reveal { row },
                 }];
             } else {
@@ -324,7 +330,7 @@ fn detail(state: &mut State, action: Action) -> Vec<Effect> {
             if state.credential(row).is_some_and(|c| c.secret.is_some()) {
                 return vec![Effect::Audit {
                     event: Event::new(
-                        "copied",
+                        crate::audit::AuditAction::Copied,
                         Some(&at),
                         "sent to the terminal's clipboard with OSC 52",
                     ),
@@ -408,7 +414,7 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
     match (verb, args.as_slice()) {
         ("q" | "q!" | "quit" | "exit", []) => state.quit = true,
         ("client", []) => {
-            state.client = None;
+            state.selection.client = None;
             state.refilter(false);
         }
         ("client", [id]) => {
@@ -420,28 +426,39 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
                 .map(|c| c.id.clone());
             match found {
                 Some(c) => {
-                    state.client = Some(c.clone());
+                    state.selection.client = Some(c.clone());
                     state.refilter(false);
                     state.notify(format!("client {c}: {} credentials", state.visible.len()));
                 }
                 None => state.fail(format!("no client `{id}`")),
             }
         }
-        ("expiring", []) => {
-            state.expiring = None;
+        ("due" | "expiring", []) => {
+            state.selection.due_within_days = None;
+            state.selection.overdue = false;
             state.refilter(false);
         }
-        ("expiring", [days]) => match days.trim_end_matches('d').parse::<u32>() {
-            Ok(d) => {
-                state.expiring = Some(d);
-                state.refilter(false);
-                state.notify(format!(
-                    "{} due or expiring within {d} days",
-                    state.visible.len()
-                ));
+        ("due" | "expiring" | "overdue" | "stale", _) => {
+            // The command line's vocabulary (`--due 30`, `--overdue`, `--stale`), added to
+            // what is already narrowed; `:clear` or Esc starts over.
+            let mut words = vec![verb];
+            words.extend(args.iter().copied());
+            match Selection::parse_words(&words) {
+                Ok(more) => {
+                    let sel = &mut state.selection;
+                    sel.due_within_days = more.due_within_days.or(sel.due_within_days);
+                    sel.overdue |= more.overdue;
+                    sel.stale |= more.stale;
+                    state.refilter(false);
+                    state.notify(format!(
+                        "{} shown: {}",
+                        state.visible.len(),
+                        state.selection.describe()
+                    ));
+                }
+                Err(e) => state.fail(e),
             }
-            Err(_) => state.fail(format!("`{days}` is not a number of days")),
-        },
+        }
         ("sort", [col, rest @ ..]) if rest.len() <= 1 => {
             let reversed = match rest {
                 [] | ["asc"] => Some(false),
@@ -550,6 +567,12 @@ fn job_done(state: &mut State) -> Vec<Effect> {
     for (label, n) in &b.verdicts {
         text.push_str(&format!(", {n} {label}"));
     }
+    if b.skipped > 0 {
+        text.push_str(&format!(", {} skipped", b.skipped));
+        if let (1, Some(why)) = (b.skipped, &b.last_skip) {
+            text.push_str(&format!(" ({why})"));
+        }
+    }
     if b.failed > 0 {
         text.push_str(&format!(", {} failed", b.failed));
         if let Some(e) = &b.last_error {
@@ -579,11 +602,13 @@ fn inspected(
     state: &mut State,
     row: usize,
     remote_id: Option<String>,
-    result: Result<Option<RemoteKey>, String>,
+    result: SyncResult,
 ) -> Vec<Effect> {
-    let at = state.rows.get(row).map(|r| r.at.clone());
-    match (at, result) {
-        (Some(at), Ok(found)) => {
+    let Some(at) = state.rows.get(row).map(|r| r.at.clone()) else {
+        return job_done(state);
+    };
+    match result {
+        SyncResult::Found(_) | SyncResult::Missing => {
             // Written only if the credential still holds the key that was asked about: a
             // rotation may have replaced it meanwhile (the library's rule, shared with
             // `keyward sync`). The check time is recorded even when nothing else changed.
@@ -594,10 +619,7 @@ fn inspected(
             let outcome = SyncOutcome {
                 at,
                 remote_id,
-                result: match found {
-                    Some(key) => SyncResult::Found(key),
-                    None => SyncResult::Missing,
-                },
+                result,
             };
             let changed = sync::apply(&mut state.inventory, &[outcome], state.settings.now);
             state.unsaved |= still_same;
@@ -614,26 +636,21 @@ fn inspected(
                 }
             }
         }
-        (Some(_), Err(e)) => {
+        SyncResult::Skipped { reason } => {
+            state.batch.skipped += 1;
+            state.batch.last_skip = Some(format!("{at}: {reason}"));
+        }
+        SyncResult::Failed(e) => {
+            let e = format!("{at}: {e}");
             state.batch.failed += 1;
             state.fail(e.clone());
             state.batch.last_error = Some(e);
         }
-        (None, _) => {}
     }
     job_done(state)
 }
 
-fn verified(state: &mut State, row: usize, result: Result<Verification, String>) -> Vec<Effect> {
-    let result = match result {
-        Ok(v) => v,
-        Err(e) => {
-            state.batch.failed += 1;
-            state.fail(e.clone());
-            state.batch.last_error = Some(e);
-            return job_done(state);
-        }
-    };
+fn verified(state: &mut State, row: usize, result: Verification) -> Vec<Effect> {
     let label = result.label();
     match state.batch.verdicts.iter_mut().find(|(l, _)| *l == label) {
         Some((_, n)) => *n += 1,

@@ -6,15 +6,16 @@
 use chrono::{DateTime, Utc};
 
 use super::banner::Banner;
-use super::export::{default_file_name, ExportDialog, ExportRequest};
+use super::export::ExportDialog;
 use super::plan::PlanDialog;
 use super::revoke::{RevokeDialog, RevokeItem};
 use super::run::{RowState, RunKind, RunPanel};
 use super::{Dialog, HiddenEntry, Pending};
-use crate::audit::Event;
+use crate::audit::{AuditAction, Event};
 use crate::inventory::CredentialRef;
+use crate::ops::export::{default_file_name, ExportRequest};
+use crate::ops::select::{select, Selection};
 use crate::report::Format;
-use crate::rotation::plan::{select, Selection};
 use crate::rotation::{Plan, Question, RotationEvent, Summary};
 use crate::secret::Secret;
 use crate::tui::action::{Action, AfterAudit, Effect};
@@ -141,20 +142,26 @@ pub fn command(state: &mut State, verb: &str, args: &[&str]) -> Option<Vec<Effec
     }
     Some(match (verb, args) {
         ("rotate", []) => handle(state, Action::Rotate).unwrap_or_default(),
-        ("rotate", words) => match parse_selection(words) {
+        ("rotate", words) => match Selection::parse_words(words) {
             Ok(selection) => match select(&state.inventory, &selection, state.settings.now) {
                 Ok(picked) if picked.is_empty() => {
-                    state.notify("nothing to rotate: none of the credentials is picked");
+                    state.notify(format!(
+                        "nothing to rotate: nothing is {}",
+                        super::safe(&selection.describe())
+                    ));
                     Vec::new()
                 }
-                Ok(picked) => open_plan(state, picked),
+                Ok(picked) => {
+                    let picked = picked.into_iter().map(|p| (p.at, p.why)).collect();
+                    open_plan(state, picked)
+                }
                 Err(e) => {
                     state.fail(super::safe(&e));
                     Vec::new()
                 }
             },
             Err(e) => {
-                state.fail(e);
+                state.fail(super::safe(&e));
                 Vec::new()
             }
         },
@@ -172,31 +179,6 @@ pub fn command(state: &mut State, verb: &str, args: &[&str]) -> Option<Vec<Effec
         }
         _ => return None,
     })
-}
-
-/// `:rotate due 30`, `:rotate overdue`, `:rotate client acme`, `:rotate acme/crm …`.
-fn parse_selection(words: &[&str]) -> Result<Selection, String> {
-    match words {
-        ["due" | "expiring", days] => days
-            .trim_end_matches('d')
-            .parse::<u32>()
-            .map(Selection::Expiring)
-            .map_err(|_| format!("`{}` is not a number of days", super::safe(days))),
-        ["overdue"] => Ok(Selection::Overdue),
-        ["client", id] => Ok(Selection::Client((*id).to_string())),
-        refs => refs
-            .iter()
-            .map(|r| {
-                r.parse::<CredentialRef>().map_err(|_| {
-                    format!(
-                        "`:rotate {}`: due DAYS, overdue, client ID or CLIENT/INTEGRATION …",
-                        super::safe(r)
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Selection::Refs),
-    }
 }
 
 /// The rows an action applies to: the detail's credential, the marked visible rows, or
@@ -374,27 +356,12 @@ fn start_run(
 }
 
 fn run_event(state: &mut State, event: &RotationEvent, at: DateTime<Utc>) -> Vec<Effect> {
-    let Some(run) = &mut state.work.run else {
-        return Vec::new();
-    };
-    run.apply(event, at);
-    let verbs = run.kind.verbs();
-    // Each outcome goes on record as it settles, with the command line's words.
-    let entry = match event {
-        RotationEvent::Finished { at, message, .. } => Some((verbs.done, at, message)),
-        RotationEvent::Failed { at, reason, .. } => Some((verbs.failed, at, reason)),
-        RotationEvent::Waiting { at, reason, .. } => Some((verbs.waiting, at, reason)),
-        _ => None,
-    };
-    match entry
-        .and_then(|(action, at, detail)| Some((action, at.parse::<CredentialRef>().ok()?, detail)))
-    {
-        Some((action, at, detail)) => vec![Effect::Audit {
-            event: Event::new(action, Some(&at), detail.clone()),
-            then: AfterAudit::Nothing,
-        }],
-        None => Vec::new(),
+    // The runner records each outcome in the audit log as it settles, with the command
+    // line's words; the panel only shows it.
+    if let Some(run) = &mut state.work.run {
+        run.apply(event, at);
     }
+    Vec::new()
 }
 
 fn asked(state: &mut State, pending: Pending) -> Vec<Effect> {
@@ -480,7 +447,7 @@ fn question_keys(state: &mut State, action: Action) -> Vec<Effect> {
             match row_of(state, pending.at()) {
                 Some(row) if deploy => vec![Effect::Audit {
                     event: Event::new(
-                        "copied",
+                        AuditAction::Copied,
                         Some(pending.at()),
                         "new secret sent to the terminal's clipboard with OSC 52",
                     ),
@@ -788,20 +755,15 @@ fn exported(
     state: &mut State,
     result: Result<(std::path::PathBuf, String), String>,
 ) -> Vec<Effect> {
+    // `ops::export` records the `exported` entry itself.
     match result {
         Ok((path, summary)) => {
             let shown = super::safe(&path.display().to_string());
             state.notify(format!("report written to {shown} ({summary})"));
-            vec![Effect::Audit {
-                event: Event::new("exported", None, format!("report written to {shown}")),
-                then: AfterAudit::Nothing,
-            }]
         }
-        Err(e) => {
-            state.fail(format!("report not written: {}", super::safe(&e)));
-            Vec::new()
-        }
+        Err(e) => state.fail(format!("report not written: {}", super::safe(&e))),
     }
+    Vec::new()
 }
 
 fn banner_keys(state: &mut State, action: Action) -> Vec<Effect> {

@@ -29,18 +29,6 @@ pub enum RunKind {
     DeleteOld,
 }
 
-/// The audit actions a run's outcomes are logged as: the same words `keyward rotate`,
-/// `resume` and `revoke` write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Verbs {
-    /// Finished.
-    pub done: &'static str,
-    /// Failed.
-    pub failed: &'static str,
-    /// Waits for a person.
-    pub waiting: &'static str,
-}
-
 impl RunKind {
     /// The run in a word or two, for titles and the status line.
     pub fn as_str(self) -> &'static str {
@@ -51,37 +39,6 @@ impl RunKind {
             RunKind::Revoke { emergency: false } => "revoke",
             RunKind::Revoke { emergency: true } => "emergency revoke",
             RunKind::DeleteOld => "delete old keys",
-        }
-    }
-
-    /// The audit actions of its outcomes.
-    pub fn verbs(self) -> Verbs {
-        match self {
-            RunKind::Rotate => Verbs {
-                done: "rotated",
-                failed: "rotation-failed",
-                waiting: "rotation-waiting",
-            },
-            RunKind::Resume => Verbs {
-                done: "resumed",
-                failed: "resume-failed",
-                waiting: "rotation-waiting",
-            },
-            RunKind::Rollback => Verbs {
-                done: "rolled-back",
-                failed: "rollback-failed",
-                waiting: "rotation-waiting",
-            },
-            RunKind::Revoke { .. } => Verbs {
-                done: "revoked",
-                failed: "revocation-failed",
-                waiting: "revocation-waiting",
-            },
-            RunKind::DeleteOld => Verbs {
-                done: "deleted-old-key",
-                failed: "delete-old-key-failed",
-                waiting: "delete-old-key-waiting",
-            },
         }
     }
 }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::inventory::{Deploy, RemoteStatus};
+use crate::inventory::Deploy;
 use crate::providers::Verification;
 use crate::tui::rows::relative;
 use crate::tui::state::State;
@@ -152,12 +152,7 @@ fn lines(state: &State) -> Vec<Line<'static>> {
         ),
     ));
     if let Some(remote) = &cred.remote {
-        let word = match remote.state {
-            RemoteStatus::Active => "active",
-            RemoteStatus::Inactive => "inactive",
-            RemoteStatus::Missing => "missing",
-            RemoteStatus::Revoked => "revoked",
-        };
+        let word = remote.state.as_str();
         out.push(field(
             theme,
             "At provider",
@@ -231,7 +226,7 @@ fn lines(state: &State) -> Vec<Line<'static>> {
     for h in &cred.history {
         let mut spans = vec![
             Span::styled(format!("   {} ", h.at.format("%Y-%m-%d")), theme.label()),
-            Span::raw(h.event.clone()),
+            Span::raw(h.event.as_str()),
         ];
         if !h.detail.is_empty() {
             spans.push(Span::raw(format!(": {}", h.detail)));

@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use crate::inventory::Inventory;
 use crate::rotation::Question;
-use crate::tui::actions::export::format_words;
+use crate::tui::actions::export::format_word;
 use crate::tui::actions::{safe, Dialog, Focus, Pending};
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
@@ -122,7 +122,6 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             (" Revoke ".into(), lines, 0)
         }
         Dialog::Export(d) => {
-            let (name, _) = format_words(d.format);
             let what = match &d.client {
                 Some(c) => format!("{} credential(s) of {c}", d.refs.len()),
                 None => format!("{} credential(s)", d.refs.len()),
@@ -130,7 +129,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             let formats: Vec<Span> = crate::tui::actions::export::FORMATS
                 .iter()
                 .flat_map(|f| {
-                    let (n, _) = format_words(*f);
+                    let n = format_word(*f);
                     let span = if *f == d.format {
                         Span::styled(format!("[{n}]"), theme.cursor())
                     } else {
@@ -139,7 +138,6 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                     [span, Span::raw(" ")]
                 })
                 .collect();
-            let _ = name;
             let mut format_line = vec![Span::styled("Format: ", theme.label())];
             format_line.extend(formats);
             (

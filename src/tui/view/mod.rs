@@ -86,11 +86,10 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State) {
     if marked > 0 {
         facts.push(format!("{marked} marked"));
     }
-    if let Some(c) = &state.client {
-        facts.push(format!("client {c}"));
-    }
-    if let Some(d) = state.expiring {
-        facts.push(format!("due ≤{d}d"));
+    let mut narrowed = state.selection.clone();
+    narrowed.include_retired = false;
+    if !narrowed.is_empty() {
+        facts.push(narrowed.describe());
     }
     if !state.filter.is_empty() && state.input != Input::Filter {
         facts.push(format!("/{}", state.filter));
