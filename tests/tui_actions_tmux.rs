@@ -329,3 +329,95 @@ fn a_revoked_credential_is_no_longer_picked_by_rotate_overdue() {
     let row = t.wait_for("rotation cancelled");
     assert!(row.contains("revoked"), "{row}");
 }
+
+#[test]
+fn killed_mid_bulk_the_banner_offers_resume_and_resume_leaves_no_orphan_key() {
+    let (ws, inv, id) = kept_demo();
+    let before = decrypt(&inv, &id);
+    let old_ids: Vec<String> = DUE
+        .iter()
+        .map(|at| {
+            credential(&before, at)["remote_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let t = dashboard(&ws, &inv, &id, ws.dir.path());
+    for at in DUE {
+        command(&t, &format!("filter {}", at.split('/').nth(1).unwrap()));
+        t.send(&["Space"]);
+    }
+    command(&t, "filter");
+    t.wait_for("3 marked");
+    t.send(&["R"]);
+    t.wait_for("Rotate 3 credential(s)");
+    t.send(&["Tab"]);
+    t.send(&["Enter"]);
+    // All three have their new keys stored and wait at the deploy step for the person.
+    t.wait_for("3 question(s) wait for you");
+    let pid = t
+        .tmux(&["display-message", "-p", "-t", &t.session, "#{pane_pid}"])
+        .trim()
+        .to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_ne!(t.wait_exit(), 0);
+    drop(t);
+    let killed_state = decrypt(&inv, &id);
+    for at in DUE {
+        assert!(
+            credential(&killed_state, at).get("rotation").is_some(),
+            "{at}: no journal after the kill"
+        );
+    }
+
+    // Opened again: the banner offers each one; resume finishes them one by one.
+    let t = dashboard(&ws, &inv, &id, ws.dir.path());
+    let banner = t.wait_for("Interrupted work");
+    for at in DUE {
+        assert!(banner.contains(at), "{banner}");
+    }
+    for round in 0..DUE.len() {
+        if round > 0 {
+            command(&t, "resume");
+            t.wait_for("Interrupted work");
+        }
+        t.send(&["r"]);
+        t.wait_for("Deploy by hand");
+        t.send(&["y"]);
+        t.wait_for("resume: 1 done, 0 failed");
+        t.send(&["Escape"]);
+    }
+    command(&t, "resume");
+    t.wait_for("nothing interrupted");
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+
+    let after = decrypt(&inv, &id);
+    let text = serde_yaml::to_string(&after).unwrap();
+    let keys = sandbox_keys(&inv);
+    for (at, old_id) in DUE.iter().zip(&old_ids) {
+        let c = credential(&after, at);
+        assert!(c.get("rotation").is_none(), "{at}: still journaled");
+        let new_id = c["remote_id"].as_str().unwrap();
+        assert_ne!(new_id, old_id, "{at}");
+        let (active, hash) = &keys[new_id];
+        assert!(*active, "{at}");
+        assert_eq!(hash, &sha256(c["secret"].as_str().unwrap()), "{at}");
+        assert!(
+            !keys[old_id.as_str()].0,
+            "{at}: the old key is still active"
+        );
+    }
+    // No orphan: every key the sandbox holds is one the inventory records.
+    for key in keys.keys() {
+        assert!(
+            text.contains(key.as_str()),
+            "orphan key {key} at the sandbox"
+        );
+    }
+}

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 
 use super::Context;
-use crate::audit::AuditLog;
 use crate::inventory::Inventory;
+use crate::ops::Workspace;
 use crate::rotation::{Persist, PersistError};
 use crate::store::Store;
 use crate::tui::{self, DashboardOptions};
@@ -41,8 +41,9 @@ impl Drop for RunStore {
 /// meanwhile; a save that would overwrite another writer's change is refused and reported
 /// in the status line instead.
 pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
-    let keys = ctx.keyring()?;
-    let (store, inventory) = Store::open(&ctx.inventory, &keys)?;
+    // Identities are opened once for the session: a run re-reads the file with them.
+    let ws = Arc::new(Workspace::new(ctx.inventory.clone(), ctx.keyring()?));
+    let (store, inventory) = ws.read()?;
     let store: SharedStore = Arc::new(Mutex::new(store));
     let mut options = DashboardOptions::new(title);
     options.read_only = read_only;
@@ -57,18 +58,17 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
                 .save_briefly(inv)
                 .map_err(|e| e.to_string())
         }));
-        let path = ctx.inventory.clone();
+        let running = ws.clone();
         options.open_for_run = Some(Box::new(move || {
             // A run starts from the file as it is now, and holds the lock until it ends.
-            let (fresh, inventory) = Store::open_locked(&path, &keys).map_err(|e| e.to_string())?;
+            let (fresh, inventory) = running.open_for_run().map_err(|e| e.to_string())?;
             *store.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
             let persist: Box<dyn Persist> = Box::new(RunStore(store.clone()));
             Ok((persist, inventory))
         }));
     }
-    let log = AuditLog::for_inventory(&ctx.inventory);
     options.audit = Some(Box::new(move |event| {
-        log.record(event).map_err(|e| e.to_string())
+        ws.record(event).map_err(|e| e.to_string())
     }));
     tui::run(inventory, options)?;
     Ok(0)
