@@ -968,6 +968,13 @@ fn the_banner_resumes_or_rolls_back_per_credential_and_comes_back_with_resume() 
         }] => assert_eq!(refs[0].to_string(), "acme/mail"),
         other => panic!("{other:?}"),
     }
+    // A resumed rotation opens at the step where it stopped.
+    let mut s = state_on(interrupted(), 80, 24, true);
+    ch(&mut s, 'r');
+    let run = s.work.run.as_ref().unwrap();
+    let steps: Vec<&str> = run.rows[0].steps.iter().map(|s| s.phase.as_str()).collect();
+    assert_eq!(steps, ["deploy", "verify", "revoke-old", "commit"]);
+    insta::assert_snapshot!("wizard_resumed_at_deploy_80x24", draw(&s));
     let mut s = state_on(interrupted(), 80, 24, true);
     key(&mut s, KeyCode::Esc);
     assert_eq!(s.mode(), Mode::Main);

@@ -236,7 +236,10 @@ clients:
     );
     assert!(out.status.success());
     let inv: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
-    let creds = inv["clients"][0]["integrations"].as_sequence().unwrap().clone();
+    let creds = inv["clients"][0]["integrations"]
+        .as_sequence()
+        .unwrap()
+        .clone();
     for (user, old) in users.iter().zip(&live) {
         let c = creds
             .iter()
@@ -258,7 +261,10 @@ clients:
             (new_id.clone(), true),
             (old.remote_id.clone(), false),
         ]);
-        assert_eq!(held, expected, "{user}: IAM holds exactly the recorded keys");
+        assert_eq!(
+            held, expected,
+            "{user}: IAM holds exactly the recorded keys"
+        );
     }
     let audit = ws.ok(&["audit", "--json"], "");
     assert_eq!(audit.matches("\"rotated\"").count(), 2, "{audit}");

@@ -335,7 +335,11 @@ fn start_run(
             refs.into_iter()
                 .map(|at| {
                     let row = row_of(state, &at);
-                    (at, row, Vec::new())
+                    let steps = match kind {
+                        RunKind::Resume => resumed_steps(state, &at),
+                        _ => Vec::new(),
+                    };
+                    (at, row, steps)
                 })
                 .collect()
         }
@@ -353,6 +357,38 @@ fn start_run(
     state.screen = Screen::Run;
     state.notice = None;
     vec![Effect::StartRun { kind, plan, refs }]
+}
+
+/// A resumed rotation's steps from the one its journal stands at: the wizard opens where
+/// it stopped (steps before it are done already, and are not shown as pending).
+fn resumed_steps(state: &State, at: &CredentialRef) -> Vec<crate::rotation::Phase> {
+    use crate::inventory::journal::{Action as Work, Step};
+    use crate::rotation::Phase;
+    let Some(j) = state
+        .inventory
+        .credential(at)
+        .and_then(|c| c.rotation.as_ref())
+    else {
+        return Vec::new();
+    };
+    if j.action != Work::Rotate {
+        return vec![Phase::Revoke];
+    }
+    let from = match j.step {
+        Step::Create => Phase::Create,
+        Step::Deploy => Phase::Deploy,
+        Step::Verify => Phase::Verify,
+        Step::RevokeOld | Step::Revoke => Phase::RevokeOld,
+    };
+    let all = [
+        Phase::Create,
+        Phase::Store,
+        Phase::Deploy,
+        Phase::Verify,
+        Phase::RevokeOld,
+        Phase::Commit,
+    ];
+    all.iter().skip_while(|p| **p != from).copied().collect()
 }
 
 fn run_event(state: &mut State, event: &RotationEvent, at: DateTime<Utc>) -> Vec<Effect> {
