@@ -421,3 +421,61 @@ fn killed_mid_bulk_the_banner_offers_resume_and_resume_leaves_no_orphan_key() {
         );
     }
 }
+
+#[test]
+fn one_rotation_through_the_wizards_manual_deploy_step_with_the_new_secret_copied_unseen() {
+    let (ws, inv, id) = kept_demo();
+    let t = dashboard(&ws, &inv, &id, ws.dir.path());
+    command(&t, "filter ehr-bridge");
+    t.send(&["R"]);
+    t.wait_for("Rotate 1 credential(s)");
+    t.send(&["Tab"]);
+    t.send(&["Enter"]);
+    // The wizard asks at once at the manual deploy step, listing the consumers.
+    let question = t.wait_for("Deploy by hand");
+    assert!(
+        question.contains("› deploy") || question.contains("deploy     running"),
+        "{question}"
+    );
+    t.send(&["Y"]);
+    let copied = t.wait_for("new secret sent to the clipboard (OSC 52)");
+    t.send(&["y"]);
+    let done = t.wait_for("rotate: 1 done, 0 failed");
+    for line in [
+        "create",
+        "store",
+        "deploy",
+        "verify",
+        "revoke-old",
+        "commit",
+    ] {
+        assert!(done.contains(line), "{line}: {done}");
+    }
+    t.send(&["Escape"]);
+    // The dashboard's next save knows the file the run wrote: not "changed on disk".
+    t.send(&["s"]);
+    let synced = t.wait_for("saved");
+    assert!(!synced.contains("changed on disk"), "{synced}");
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+
+    let after = decrypt(&inv, &id);
+    let secret = credential(&after, "cobalt/ehr-bridge")["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for screen in [&question, &copied, &done] {
+        assert!(!screen.contains(&secret), "the new secret was on screen");
+    }
+    let out = ws
+        .keyward()
+        .env("KEYWARD_INVENTORY", &inv)
+        .env("KEYWARD_IDENTITY", &id)
+        .args(["audit", "--json"])
+        .output()
+        .unwrap();
+    let audit = String::from_utf8_lossy(&out.stdout);
+    assert!(audit.contains("\"copied\""), "{audit}");
+    assert_eq!(audit.matches("\"rotated\"").count(), 1, "{audit}");
+    assert!(!audit.contains(&secret));
+}
