@@ -255,7 +255,7 @@ clients:
                     .collect()
             })
             .unwrap_or_default();
-        assert_eq!(pending, [old.remote_id.clone()], "{user}");
+        assert_eq!(pending, std::slice::from_ref(&old.remote_id), "{user}");
         let held = rt.block_on(iam_keys(&url, user));
         let expected = std::collections::BTreeMap::from([
             (new_id.clone(), true),
