@@ -1048,3 +1048,24 @@ fn a_run_shows_the_engines_final_inventory() {
         keyward::inventory::Status::Expired
     );
 }
+
+#[test]
+fn a_step_the_plan_did_not_list_goes_where_the_work_is_not_at_the_end() {
+    let mut s = wizard_at_deploy();
+    ch(&mut s, 'y');
+    let run = s.work.run.as_mut().unwrap();
+    run.apply(&step("acme/crm", Phase::Plan), at_secs(20));
+    let steps: Vec<&str> = run.rows[0].steps.iter().map(|s| s.phase.as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "create",
+            "store",
+            "deploy",
+            "plan",
+            "verify",
+            "revoke-old",
+            "commit"
+        ]
+    );
+}

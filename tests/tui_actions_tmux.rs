@@ -47,6 +47,18 @@ fn dashboard(ws: &Workspace, inv: &Path, id: &Path, cwd: &Path) -> Tmux {
     t
 }
 
+/// Presses Escape and waits for the screen to change: a key sent right after ESC would be
+/// read as Alt-key.
+fn escape(t: &Tmux) {
+    let before = t.screen();
+    t.send(&["Escape"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.screen() == before {
+        assert!(Instant::now() < deadline, "Esc changed nothing:\n{before}");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
 fn command(t: &Tmux, line: &str) {
     t.type_text(&format!(":{line}"));
     t.send(&["Enter"]);
@@ -174,7 +186,7 @@ fn bulk_rotation_of_three_due_credentials_reaches_3_of_3_and_the_file_and_sandbo
         assert!(!done.contains(secret.as_str()));
     }
     // The table shows the rotated credentials from the engine's final inventory.
-    t.send(&["Escape"]);
+    escape(&t);
     command(&t, "filter intake-forms");
     let table = t.wait_for("intake-forms");
     assert!(table.contains("✓"), "{table}");
@@ -289,7 +301,7 @@ fn d_revokes_from_the_dashboard_the_key_is_deactivated_and_on_record() {
     assert!(sandbox_keys(&inv)[&old_id].0, "active before");
     let t = dashboard(&ws, &inv, &id, ws.dir.path());
     revoke_old_pos(&t);
-    t.send(&["Escape"]);
+    escape(&t);
     t.send(&["q"]);
     assert_eq!(t.wait_exit(), 0);
     assert!(
@@ -316,15 +328,15 @@ fn a_revoked_credential_is_no_longer_picked_by_rotate_overdue() {
     command(&t, "rotate overdue");
     let plan = t.wait_for("Rotation plan");
     assert!(plan.contains("bluebird/old-pos"), "{plan}");
-    t.send(&["Escape"]);
+    escape(&t);
     t.wait_for("rotation cancelled");
     revoke_old_pos(&t);
-    t.send(&["Escape"]);
+    escape(&t);
     command(&t, "filter");
     command(&t, "rotate overdue");
     let plan = t.wait_for("Rotation plan");
     assert!(!plan.contains("bluebird/old-pos"), "{plan}");
-    t.send(&["Escape"]);
+    escape(&t);
     command(&t, "filter old-pos");
     let row = t.wait_for("rotation cancelled");
     assert!(row.contains("revoked"), "{row}");
@@ -390,7 +402,7 @@ fn killed_mid_bulk_the_banner_offers_resume_and_resume_leaves_no_orphan_key() {
         t.wait_for("Deploy by hand");
         t.send(&["y"]);
         t.wait_for("resume: 1 done, 0 failed");
-        t.send(&["Escape"]);
+        escape(&t);
     }
     command(&t, "resume");
     t.wait_for("nothing interrupted");
@@ -451,7 +463,7 @@ fn one_rotation_through_the_wizards_manual_deploy_step_with_the_new_secret_copie
     ] {
         assert!(done.contains(line), "{line}: {done}");
     }
-    t.send(&["Escape"]);
+    escape(&t);
     // The dashboard's next save knows the file the run wrote: not "changed on disk".
     t.send(&["s"]);
     let synced = t.wait_for("saved");

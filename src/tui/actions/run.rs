@@ -270,12 +270,24 @@ impl RunPanel {
                             s.started = Some(when);
                             s.took = None;
                         }
-                        None => r.steps.push(StepRow {
-                            phase: *phase,
-                            state: StepState::Running,
-                            started: Some(when),
-                            took: None,
-                        }),
+                        // A step the plan did not list (the engine's own `plan` step, a
+                        // resumed run's first) goes where the work is, not at the end.
+                        None => {
+                            let at = r
+                                .steps
+                                .iter()
+                                .rposition(|s| s.state != StepState::Pending)
+                                .map_or(0, |i| i + 1);
+                            r.steps.insert(
+                                at,
+                                StepRow {
+                                    phase: *phase,
+                                    state: StepState::Running,
+                                    started: Some(when),
+                                    took: None,
+                                },
+                            );
+                        }
                     }
                 }
             }

@@ -21,7 +21,6 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         return;
     };
     let theme = state.settings.theme;
-    let now = state.settings.now;
     let (title, lines, scroll): (String, Vec<Line>, u16) = match dialog {
         Dialog::Planning { count } => (
             " Rotation plan ".into(),
@@ -234,7 +233,6 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             (" Interrupted work ".into(), lines, 0)
         }
     };
-    let _ = now;
     draw_box(frame, area, &title, lines, scroll);
 }
 
