@@ -12,7 +12,7 @@
 //! [`Secret`](crate::secret::Secret), and a `Secret` formats as a mask, so even
 //! `format!("{secret}")` yields `••••••••`. Callers pass no secret in the detail.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -279,16 +279,12 @@ impl AuditLog {
     /// Appends `event`, chained to the last line, under an exclusive lock on the log, and
     /// fsyncs it. Call it after the change it describes was saved.
     pub fn record(&self, event: Event) -> Result<(), AuditError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let io = |e: std::io::Error| self.io(e);
-        let created = !self.path.exists();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&self.path)
-            .map_err(io)?;
+        // Created 0600 whatever the umask, and never through a symbolic link: one planted
+        // here would make keyward append to the file it points to.
+        let (mut file, created) =
+            crate::fsutil::open_in_place(&self.path, crate::fsutil::InPlace::ReadAppend)
+                .map_err(io)?;
         file.lock().map_err(io)?;
         let (seq, prev) = match last_line(&mut file).map_err(io)? {
             None => (1, GENESIS.to_string()),
@@ -384,7 +380,7 @@ impl AuditLog {
     /// The whole file, read under a shared lock so no half-written line is seen; `None`
     /// when there is no log yet.
     fn read_bytes(&self) -> Result<Option<Vec<u8>>, AuditError> {
-        let mut file = match File::open(&self.path) {
+        let mut file = match crate::fsutil::open_read(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.io(e)),

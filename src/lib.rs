@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod cli;
 pub mod export;
+pub mod fsutil;
 pub mod import;
 pub mod inventory;
 pub mod ops;

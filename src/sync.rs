@@ -196,12 +196,17 @@ pub(crate) fn resolve_remote(
     }
 }
 
-/// Writes what `outcomes` found into `inv` as of `now`; returns how many credentials
-/// changed. Each change is recorded in the credential's history; a check that found
-/// nothing new only refreshes `remote.checked_at`. Failed and skipped outcomes change
-/// nothing.
-pub fn apply(inv: &mut Inventory, outcomes: &[SyncOutcome], now: DateTime<Utc>) -> usize {
-    let mut changed = 0;
+/// Writes what `outcomes` found into `inv` as of `now`; returns the credentials that
+/// changed, each with what changed in words: what both front ends record in the audit log
+/// once the inventory is saved. Each change is also recorded in the credential's history;
+/// a check that found nothing new only refreshes `remote.checked_at`. Failed and skipped
+/// outcomes change nothing.
+pub fn apply(
+    inv: &mut Inventory,
+    outcomes: &[SyncOutcome],
+    now: DateTime<Utc>,
+) -> Vec<(CredentialRef, String)> {
+    let mut changed = Vec::new();
     for outcome in outcomes {
         let Some(credential) = inv
             .credential_mut(&outcome.at)
@@ -215,12 +220,13 @@ pub fn apply(inv: &mut Inventory, outcomes: &[SyncOutcome], now: DateTime<Utc>) 
             SyncResult::Failed(_) | SyncResult::Skipped { .. } => continue,
         };
         if !changes.is_empty() {
+            let detail = changes.join("; ");
             credential.history.push(HistoryEntry {
                 at: now,
                 event: HistoryEvent::Synced,
-                detail: changes.join("; "),
+                detail: detail.clone(),
             });
-            changed += 1;
+            changed.push((outcome.at.clone(), detail));
         }
     }
     changed
@@ -516,7 +522,7 @@ pub(crate) mod tests {
         let answer = outcome("acme/bot", SyncResult::Missing);
         inv.credential_mut(&at("acme/bot")).unwrap().remote_id = Some("AKIAROTATED".into());
         let before = inv.clone();
-        assert_eq!(apply(&mut inv, &[answer], day(10)), 0);
+        assert_eq!(apply(&mut inv, &[answer], day(10)).len(), 0);
         assert_eq!(inv, before);
     }
 
@@ -531,7 +537,8 @@ pub(crate) mod tests {
             )],
             day(10),
         );
-        assert_eq!(n, 1);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].0, at("acme/bot"));
         let c = inv.credential(&at("acme/bot")).unwrap();
         assert_eq!(c.created_at, Some(day(1)));
         assert_eq!(c.last_used_at, Some(day(9)));
@@ -569,7 +576,7 @@ pub(crate) mod tests {
             SyncResult::Found(found(RemoteStatus::Active)),
         )];
         apply(&mut inv, &same, day(10));
-        assert_eq!(apply(&mut inv, &same, day(11)), 0);
+        assert_eq!(apply(&mut inv, &same, day(11)).len(), 0);
         let c = inv.credential(&at("acme/bot")).unwrap();
         assert_eq!(c.history.len(), 1);
         assert_eq!(c.remote.as_ref().unwrap().checked_at, day(11));
@@ -608,8 +615,8 @@ pub(crate) mod tests {
     fn a_missing_key_is_flagged_once_and_never_removed() {
         let mut inv = inventory();
         let missing = [outcome("acme/gone", SyncResult::Missing)];
-        assert_eq!(apply(&mut inv, &missing, day(10)), 1);
-        assert_eq!(apply(&mut inv, &missing, day(11)), 0);
+        assert_eq!(apply(&mut inv, &missing, day(10)).len(), 1);
+        assert_eq!(apply(&mut inv, &missing, day(11)).len(), 0);
         let c = inv
             .credential(&at("acme/gone"))
             .expect("still in the inventory");
@@ -637,7 +644,8 @@ pub(crate) mod tests {
                 &mut inv,
                 &[outcome("acme/old", SyncResult::Missing)],
                 day(10)
-            ),
+            )
+            .len(),
             0
         );
         let c = inv.credential(&at("acme/old")).unwrap();
@@ -669,7 +677,7 @@ pub(crate) mod tests {
             ],
             day(10),
         );
-        assert_eq!(n, 0);
+        assert_eq!(n.len(), 0);
         assert_eq!(inv, before);
     }
 }

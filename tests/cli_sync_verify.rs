@@ -243,6 +243,19 @@ fn sync_records_what_aws_says_and_flags_the_deleted_key() {
         serde_json::from_str(&ws.ok(&["show", "acme/app", "--json"], "")).unwrap();
     assert!(app["created_at"].is_string(), "{app}");
 
+    // Regression: `sync` changed the inventory without an audit entry (the dashboard's sync
+    // wrote one). One `synced` entry per credential whose record changed, as there.
+    let log: serde_json::Value = serde_json::from_str(&ws.ok(&["audit", "--json"], "")).unwrap();
+    let synced: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "synced")
+        .map(|e| e["credential"].as_str().unwrap())
+        .collect();
+    assert_eq!(synced.len(), 3, "{log}");
+    assert!(synced.contains(&"acme/retired"), "{log}");
+
     // Nothing new the second time: nothing changes, nothing is written.
     let before = support::workspace::hash(&ws.inventory());
     let again = ws.run(&["sync", "acme/retired", "--json"], "");

@@ -790,3 +790,46 @@ async fn contract_prism_rejects_what_the_schema_forbids() {
     );
     assert_eq!(raw.status, 422, "{}", raw.text());
 }
+
+/// Regression: the token roll (`PUT /user/tokens/{id}/value`) and the token creation
+/// (`POST /user/tokens`) were retried on a 5xx like any read. A roll whose answer is lost has
+/// already replaced the value, so a second roll loses the first new value for good; a second
+/// create leaves an orphan token. Each is now sent once, whatever the retry budget.
+#[tokio::test]
+async fn cloudflare_roll_and_create_were_retried_after_a_server_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(envelope(old_token()))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(failure(502, 10000, "bad gateway"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(failure(502, 10000, "bad gateway"))
+        .mount(&server)
+        .await;
+    let cf = provider();
+    let t = target(&server, OLD_ID);
+    let count = |verb: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.method.as_str() == verb)
+                .count()
+        }
+    };
+    let err = cf.roll(&t).await.unwrap_err();
+    assert_eq!(err.status, Some(502), "{err}");
+    assert_eq!(count("PUT").await, 1, "a roll is never sent twice");
+    let err = cf.create(&t).await.unwrap_err();
+    assert_eq!(err.status, Some(502), "{err}");
+    assert_eq!(count("POST").await, 1, "a create is never sent twice");
+    // Reads still are retried.
+    assert!(count("GET").await >= 1);
+}

@@ -231,6 +231,15 @@ async fn connect_stores_a_working_refresh_token_that_is_never_printed() {
     assert_eq!(shown["connection"], "idp");
     assert_eq!(shown["scopes"], json!(["openid", "offline_access"]));
     assert_eq!(shown["history"][0]["event"], "connected");
+    // Regression: `connect` stored a refresh token without an audit entry.
+    let log: serde_json::Value = serde_json::from_str(&ws.ok(&["audit", "--json"], "")).unwrap();
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "connected" && e["credential"] == "acme/crm"),
+        "{log}"
+    );
 
     let (token, inv) = stored_token(&ws, "acme/crm");
     let cred = inv

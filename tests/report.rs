@@ -119,9 +119,9 @@ fn output_writes_a_private_file_atomically_and_never_over_the_inventory() {
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(".keyward-report-")
+            let name = e.file_name().to_string_lossy().into_owned();
+            // The temp file is `.acme-report.csv.XXXXXX.tmp` (`.keyward-report-…` before).
+            name.starts_with(".keyward-report-") || name.ends_with(".tmp")
         })
         .collect();
     assert!(leftovers.is_empty(), "no temp file is left behind");

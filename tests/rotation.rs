@@ -444,6 +444,7 @@ fn capture_deploy(fx: &Fx) -> (Deploy, std::path::PathBuf) {
     let file = fx.dir.path().join("deployed");
     (
         Deploy::Command {
+            idempotent: false,
             run: format!(
                 "cat > '{}'; echo deployed $KEYWARD_REMOTE_ID",
                 file.display()
@@ -779,6 +780,7 @@ async fn a_failing_deploy_command_keeps_the_journal_and_resume_or_rollback_settl
     let r = at("acme/k0");
     let sink = fx.dir.path().join("sink");
     inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        idempotent: false,
         run: format!(
             "cat > '{}'; cat '{}'; echo broken >&2; exit 7",
             sink.display(),
@@ -815,6 +817,7 @@ async fn a_failing_deploy_command_keeps_the_journal_and_resume_or_rollback_settl
     drop(engine);
     let mut fixed = fx.disk.last();
     fixed.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        idempotent: false,
         run: format!("cat > '{}'", sink.display()),
     });
     let engine = fx.engine(fixed, fx.plain(), yes());
@@ -840,6 +843,7 @@ async fn a_deploy_fixed_later_is_finished_by_resume() {
     let (fx, mut inv) = Fx::new(1, &[], None).await;
     let r = at("acme/k0");
     inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        idempotent: false,
         run: "exit 1".into(),
     });
     let engine = fx.engine(inv, fx.plain(), yes());
@@ -852,6 +856,7 @@ async fn a_deploy_fixed_later_is_finished_by_resume() {
     drop(engine);
     let mut inv = fx.disk.last();
     inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        idempotent: false,
         run: "cat >/dev/null".into(),
     });
     let engine = fx.engine(inv, fx.plain(), yes());
@@ -1129,7 +1134,10 @@ async fn crash_during_deploy_then_resume_or_rollback() {
         let r = at("acme/k0");
         let started = fx.dir.path().join("started");
         let sink = fx.dir.path().join("sink");
+        // A deploy cut short is run again by `resume --yes` only when marked idempotent
+        // (issue 9); rolling back needs no such mark.
         inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+            idempotent: !rollback,
             run: format!(
                 "cat > '{}'; if [ ! -e '{s}' ]; then touch '{s}'; exec sleep 30; fi",
                 sink.display(),
@@ -1366,6 +1374,56 @@ async fn manual_rollback_left_consumers_with_the_new_secret() {
 
 // ---------------------------------------------------------------------------------------
 // Revocation.
+
+/// Regression: the client report counted 0 revocations for a revoked credential, because
+/// the engine records `deactivated` / `emergency-revoked` history events while the report
+/// counted only `revoked` (and its fixture wrote `revoked` by hand). Driven through the
+/// engine, then judged by the report, `check`'s rules and the selection vocabulary.
+#[tokio::test]
+async fn the_report_counts_what_the_engine_recorded_and_revoked_credentials_retire() {
+    let (fx, inv) = Fx::new(3, &[], None).await;
+    let (r0, r1, r2) = (at("acme/k0"), at("acme/k1"), at("acme/k2"));
+    let engine = fx.engine(inv, fx.plain(), yes());
+    assert_eq!(
+        rotate(&engine, &["acme/k0"]).await.count(OutcomeKind::Done),
+        1
+    );
+    let s = engine.revoke(std::slice::from_ref(&r1), false).await;
+    assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    let s = engine.revoke(std::slice::from_ref(&r2), true).await;
+    assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    let inv = fx.disk.last();
+    let now = Utc::now();
+    let report = keyward::report::build(&inv, now, Some("acme"));
+    let line = |r: &CredentialRef| {
+        report.clients[0]
+            .credentials
+            .iter()
+            .find(|c| c.row.address == r.to_string())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!((line(&r0).rotations, line(&r0).revocations), (1, 0));
+    assert_eq!((line(&r1).rotations, line(&r1).revocations), (0, 1));
+    assert_eq!((line(&r2).rotations, line(&r2).revocations), (0, 1));
+    assert_eq!(report.clients[0].summary.revoked, 2);
+    // Every credential was created 100 days ago: overdue, unless revoked.
+    assert_eq!(line(&r1).row.status, keyward::inventory::Status::Revoked);
+    assert_eq!(line(&r2).row.status, keyward::inventory::Status::Revoked);
+    let overdue = Selection {
+        overdue: true,
+        ..Selection::default()
+    };
+    let picked: Vec<String> = select(&inv, &overdue, now)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.at.to_string())
+        .collect();
+    assert!(
+        !picked.contains(&r1.to_string()) && !picked.contains(&r2.to_string()),
+        "{picked:?}"
+    );
+}
 
 #[tokio::test]
 async fn revoke_deactivates_now_and_emergency_deletes_now() {

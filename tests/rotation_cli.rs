@@ -63,6 +63,7 @@ fn rotate_with_a_command_sink_finishes_and_the_consumer_gets_the_new_secret() {
     let ws = Workspace::new();
     // Each consumer file is named by the new key's id, passed in the environment.
     let deploy = Deploy::Command {
+        idempotent: false,
         run: format!("cat > '{}'/\"$KEYWARD_REMOTE_ID\"", ws.dir.path().display()),
     };
     let old = write(&ws, 3, Some(deploy));
@@ -184,6 +185,7 @@ fn a_failing_deploy_exits_1_and_rollback_restores_the_old_key() {
         &ws,
         1,
         Some(Deploy::Command {
+            idempotent: false,
             run: "cat; echo 'bad gateway' >&2; exit 2".into(),
         }),
     );
@@ -204,6 +206,7 @@ fn a_failing_deploy_exits_1_and_rollback_restores_the_old_key() {
     let mut inv = load(&ws);
     let sink = ws.path("sink");
     inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+        idempotent: false,
         run: format!("cat > '{}'", sink.display()),
     });
     drop(
@@ -266,6 +269,7 @@ fn bulk_rotation_by_client_reports_every_credential() {
         &ws,
         30,
         Some(Deploy::Command {
+            idempotent: false,
             run: "cat >/dev/null".into(),
         }),
     );

@@ -23,6 +23,7 @@ fn rotate_and_kill_at(ws: &Workspace, point: &str) -> Inventory {
 
 fn sink_deploy(ws: &Workspace) -> Deploy {
     Deploy::Command {
+        idempotent: false,
         run: format!("cat > '{}'", ws.path("sink").display()),
     }
 }
@@ -157,4 +158,110 @@ fn killed_at_revoke_cannot_be_rolled_back_but_resumes() {
     let out = ws.run(&["resume"], "");
     assert_eq!(out.status.code(), Some(0));
     assert_settled(&ws, &load(&ws), &at("acme/k0"));
+}
+
+/// A deploy command that appends its shell's pid to `runs` as it starts, takes its time on
+/// its first run only (so the test can kill keyward while it runs), then delivers.
+fn counting_deploy(ws: &Workspace, idempotent: bool) -> Deploy {
+    let (runs, slow, sink) = (ws.path("runs"), ws.path("slow"), ws.path("sink"));
+    Deploy::Command {
+        run: format!(
+            "echo $$ >> '{runs}'; if [ ! -e '{slow}' ]; then touch '{slow}'; sleep 30; fi; \
+             cat > '{sink}'",
+            runs = runs.display(),
+            slow = slow.display(),
+            sink = sink.display()
+        ),
+        idempotent,
+    }
+}
+
+fn runs(ws: &Workspace) -> Vec<u32> {
+    std::fs::read_to_string(ws.path("runs"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().parse().expect("a pid"))
+        .collect()
+}
+
+/// Kills keyward while the deploy command runs; asserts the command died with it (before
+/// the fix it went on in its own process group) and the journal says a deploy started.
+fn kill_during_the_deploy_command(ws: &Workspace) -> u32 {
+    crash::rotate_and_kill_once(ws, "acme/k0", || runs(ws).len() == 1);
+    let first = runs(ws)[0];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !crash::is_gone(first) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy command {first} outlived keyward"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let j = load(ws)
+        .credential(&at("acme/k0"))
+        .unwrap()
+        .rotation
+        .clone()
+        .expect("journaled");
+    assert_eq!(j.step, Step::Deploy);
+    assert!(j.deploy_started_at.is_some(), "{j:?}");
+    assert!(
+        !ws.path("sink").exists(),
+        "the killed deploy never delivered"
+    );
+    first
+}
+
+#[test]
+fn killed_during_the_deploy_then_resume_never_runs_it_twice() {
+    let ws = Workspace::new();
+    write(&ws, 1, Some(counting_deploy(&ws, false)));
+    kill_during_the_deploy_command(&ws);
+
+    // No terminal: nobody to ask, so it waits; `--yes` does not answer for a deploy that
+    // is not marked idempotent.
+    for args in [&["resume"][..], &["resume", "--yes"][..]] {
+        let out = ws.run(args, "");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_no_secret(&stdout);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {stdout}");
+        assert!(stdout.contains("1 waiting for a person"), "{stdout}");
+        assert!(
+            stdout.contains("whether to run the interrupted deploy again"),
+            "{stdout}"
+        );
+        assert_eq!(runs(&ws).len(), 1, "{args:?}: the deploy ran once");
+    }
+    let j = load(&ws)
+        .credential(&at("acme/k0"))
+        .unwrap()
+        .rotation
+        .clone()
+        .unwrap();
+    assert_eq!(j.step, Step::Deploy);
+    assert!(j.waiting_for.is_some());
+}
+
+#[test]
+fn killed_during_an_idempotent_deploy_then_resume_yes_runs_it_again() {
+    let ws = Workspace::new();
+    write(&ws, 1, Some(counting_deploy(&ws, true)));
+    let first = kill_during_the_deploy_command(&ws);
+
+    let out = ws.run(&["resume", "--yes"], "");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Resumed: 1 done"), "{stdout}");
+    // The killed run and the one `--yes` allowed, never two at once.
+    let all = runs(&ws);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_ne!(all[1], first);
+    let inv = load(&ws);
+    let r = at("acme/k0");
+    assert_settled(&ws, &inv, &r);
+    let c = inv.credential(&r).unwrap();
+    assert_eq!(
+        read(&ws.path("sink")),
+        format!("{}\n", c.secret.as_ref().unwrap().expose_secret())
+    );
 }

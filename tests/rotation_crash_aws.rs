@@ -53,6 +53,7 @@ fn setup(ws: &Workspace, user: &str) -> Inventory {
     conn.id = "aws".into();
     let mut c: Credential = aws_common::credential("app", user, None);
     c.deploy = Some(Deploy::Command {
+        idempotent: false,
         run: format!("cat > '{}'", ws.path("sink").display()),
     });
     let mut inv = Inventory::new(vec![generate_identity_file(&ws.default_identity()).unwrap()]);

@@ -1,11 +1,17 @@
 //! The dashboard in a real terminal: the real binary's `demo` in tmux, driven with keys
 //! (filter, detail, reveal, back, timeline, help, quit), resized below the minimum and
 //! back, and checked to leave the terminal as it found it: alternate screen left, cursor
-//! shown, canonical mode and echo back on.
+//! shown, canonical mode and echo back on. Also how it ends when the terminal goes away or
+//! a signal comes (within a second, never spinning), that it costs nothing while idle, and
+//! that it follows the inventory when another keyward changes it.
 
 mod support;
 
+use std::path::Path;
+use std::time::{Duration, Instant};
+
 use support::tmux::Tmux;
+use support::workspace::{self, Workspace};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_keyward")
@@ -296,6 +302,249 @@ fn read_only_hides_and_refuses_sync() {
     );
     t.send(&["s"]);
     t.wait_for("read-only: cannot sync");
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+}
+
+/// The fields of `/proc/PID/stat` after the command name: state first. `None` once the
+/// process is gone.
+fn proc_stat(pid: u32) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = text.rsplit_once(')')?.1;
+    Some(after.split_whitespace().map(str::to_string).collect())
+}
+
+/// Whether `pid` has exited: gone, or a zombie nobody reaped (a container's init may not).
+fn has_exited(pid: u32) -> bool {
+    proc_stat(pid).is_none_or(|f| f[0] == "Z")
+}
+
+/// CPU time `pid` has used so far, user and system, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let f = proc_stat(pid).expect("the process is running");
+    // utime and stime are fields 14 and 15 of stat; 3 is the first after the name.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// How long `pid` took to exit, polling `/proc` for up to `limit`; `None` if it did not.
+fn time_to_exit(pid: u32, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if has_exited(pid) {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// The pid `sh -c 'echo $$ >FILE; exec …'` wrote.
+fn read_pid(file: &Path) -> u32 {
+    for _ in 0..400 {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            if let Ok(pid) = text.trim().parse() {
+                return pid;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{} never held a pid", file.display());
+}
+
+/// A shell line that records its pid in `file`, then becomes `keyward demo`.
+fn demo_recording_pid(file: &Path) -> String {
+    format!("sh -c 'echo $$ >{}; exec {} demo'", file.display(), bin())
+}
+
+/// Regression: `tmux kill-session` (what a dropped `ssh -t` does) left `keyward demo`
+/// running forever, its key reader calling `read(0)` on the hung-up terminal and getting
+/// end-of-file in a tight loop at 60-100% of a core.
+#[test]
+fn a_dropped_terminal_no_longer_spins_a_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let t = Tmux::start("sh", 100, 30, &[]);
+    t.type_text("echo ready-$((1+1))");
+    t.send(&["Enter"]);
+    t.wait_for("ready-2");
+    t.type_text(&demo_recording_pid(&pid_file));
+    t.send(&["Enter"]);
+    t.wait_for("STATUS");
+    let pid = read_pid(&pid_file);
+    t.tmux(&["kill-session", "-t", &t.session]);
+    let took = time_to_exit(pid, Duration::from_secs(3));
+    let burnt = proc_stat(pid).map(|_| cpu_ticks(pid));
+    assert!(
+        took.is_some(),
+        "keyward still runs 3 s after its terminal went away (CPU ticks so far: {burnt:?})"
+    );
+}
+
+/// The same with no hang-up signal at all: keyward in a session of its own (as when the
+/// shell that started it does not pass SIGHUP on) only sees its input end.
+#[test]
+fn end_of_input_alone_ends_the_dashboard_without_spinning() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let t = Tmux::start(
+        &format!("setsid -w {}", demo_recording_pid(&pid_file)),
+        100,
+        30,
+        &[],
+    );
+    t.wait_for("STATUS");
+    let pid = read_pid(&pid_file);
+    let sid = proc_stat(pid).unwrap()[3].clone();
+    assert_eq!(sid, pid.to_string(), "keyward should lead its own session");
+    t.tmux(&["kill-session", "-t", &t.session]);
+    let took = time_to_exit(pid, Duration::from_secs(3));
+    assert!(
+        took.is_some(),
+        "keyward still runs 3 s after its input ended; CPU ticks: {:?}",
+        proc_stat(pid).map(|_| cpu_ticks(pid))
+    );
+}
+
+/// SIGTERM and SIGHUP sent to the process end it within a second, exit 0, and give the
+/// terminal back.
+#[test]
+fn sigterm_and_sighup_end_the_dashboard_within_a_second() {
+    for signal in ["-TERM", "-HUP"] {
+        let t = Tmux::start(&format!("exec {} demo", bin()), 100, 30, &[]);
+        t.wait_for("STATUS");
+        let pid: u32 = format(&t, "#{pane_pid}").parse().unwrap();
+        let sent = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let took = time_to_exit(pid, Duration::from_secs(5));
+        assert!(
+            took.is_some_and(|d| d < Duration::from_millis(1500)),
+            "{signal}: took {took:?}"
+        );
+        assert_eq!(t.wait_exit(), 0, "{signal} is a clean quit");
+        assert_eq!(format(&t, "#{alternate_on}"), "0", "{signal}");
+    }
+}
+
+/// Open and idle, the dashboard wakes about once a second and draws nothing new: its CPU
+/// use over two seconds is next to nothing.
+#[test]
+fn an_idle_dashboard_uses_no_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let t = Tmux::start(&demo_recording_pid(&pid_file), 100, 30, &[]);
+    t.wait_for("STATUS");
+    let pid = read_pid(&pid_file);
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(pid) - before;
+    // 10 ticks is 0.1 s of CPU in 2 s, 5% of a core; a busy loop shows ~200.
+    assert!(used <= 10, "{used} ticks of CPU in 2 s while idle");
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+}
+
+/// Regression: a credential rotated from the command line while a dashboard was open kept
+/// its old secret there, so `x` would reveal a key already deactivated.
+#[test]
+fn a_rotation_from_the_command_line_shows_in_the_open_dashboard() {
+    let ws = Workspace::new();
+    let kept = ws.path("demo");
+    ws.ok(&["demo", "--keep-in", kept.to_str().unwrap()], "");
+    let inventory = kept.join("demo.yaml.age");
+    let identity = kept.join("demo-identity.txt");
+    let home = ws.dir.path().to_str().unwrap().to_string();
+    let t = Tmux::start(
+        &format!("exec {}", bin()),
+        100,
+        30,
+        &[
+            ("HOME", &home),
+            ("KEYWARD_INVENTORY", inventory.to_str().unwrap()),
+            ("KEYWARD_IDENTITY", identity.to_str().unwrap()),
+            ("KEYWARD_NOW", workspace::NOW),
+        ],
+    );
+    t.wait_for("STATUS");
+    t.type_text("/mail-send");
+    wait_until(&t, "the filter", |s| shown(s).0 == 1);
+    t.send(&["Enter"]);
+    t.send(&["Enter"]);
+    t.wait_for("› detail");
+    t.send(&["x"]);
+    let revealed = t.wait_for("(x hides)");
+    let secret_of = |screen: &str| {
+        let line = screen.lines().find(|l| l.contains("(x hides)")).unwrap();
+        line.split_whitespace().nth(1).unwrap().to_string()
+    };
+    let old = secret_of(&revealed);
+
+    let rotate = || {
+        let out = ws
+            .keyward()
+            .env("KEYWARD_INVENTORY", &inventory)
+            .env("KEYWARD_IDENTITY", &identity)
+            .args(["rotate", "acme/mail-send", "--yes"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    rotate();
+
+    // Within seconds the dashboard reads the file again; the old secret leaves the screen
+    // and the detail is masked until revealed (and audited) again.
+    let reloaded = t.wait_for("reloaded: changed on disk");
+    assert!(reloaded.contains("› detail"), "{reloaded}");
+    assert!(!reloaded.contains(&old), "the old secret stays on screen");
+    assert!(reloaded.contains("(x reveals"), "{reloaded}");
+    t.send(&["x"]);
+    let new = secret_of(&t.wait_for("(x hides)"));
+    assert_ne!(new, old, "the dashboard reveals the rotated-away secret");
+    let on_disk = workspace::age(
+        &[
+            "-d",
+            "-i",
+            identity.to_str().unwrap(),
+            inventory.to_str().unwrap(),
+        ],
+        "",
+    );
+    let plain = String::from_utf8_lossy(&on_disk.stdout);
+    assert!(
+        plain.contains(&new),
+        "the revealed secret is not the stored one"
+    );
+    assert!(!plain.contains(&old), "the old secret is still stored");
+
+    // Rotated again, and `x` pressed at once, before the once-a-second look at the file:
+    // the dashboard reads the file before acting on a secret, so the key does not merely
+    // mask the old secret, it reveals the current one.
+    rotate();
+    t.send(&["x"]);
+    let third = wait_until(&t, "the third secret revealed", |s| {
+        s.contains("(x hides)") && !s.contains(&new)
+    });
+    let third = secret_of(&third);
+    assert_ne!(third, old);
+    let on_disk = workspace::age(
+        &[
+            "-d",
+            "-i",
+            identity.to_str().unwrap(),
+            inventory.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(String::from_utf8_lossy(&on_disk.stdout).contains(&third));
+
     t.send(&["q"]);
     assert_eq!(t.wait_exit(), 0);
 }

@@ -123,7 +123,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     cred.expires_at = args.expires;
     cred.last_used_at = args.last_used;
     cred.rotate_every_days = args.rotate_every;
-    cred.deploy = args.deploy_command.map(|run| Deploy::Command { run });
+    cred.deploy = args.deploy_command.map(|run| Deploy::Command {
+        run,
+        idempotent: false,
+    });
     cred.history.push(HistoryEntry {
         at: ctx.now(),
         event: crate::inventory::HistoryEvent::Added,

@@ -276,6 +276,19 @@ async fn save(
     }
     let replaced = record(&mut inv, args, granted, ctx.now()).map_err(Unsaved::Failed)?;
     store.save(&inv).map_err(|e| Unsaved::Failed(e.into()))?;
+    let detail = match &replaced {
+        Some(_) => format!("refresh token replaced (connection `{}`)", conn.id),
+        None => format!("refresh token stored (connection `{}`)", conn.id),
+    };
+    super::audit::record(
+        ctx,
+        crate::audit::Event::new(
+            crate::audit::AuditAction::Connected,
+            Some(&args.credential),
+            detail,
+        ),
+    )
+    .map_err(Unsaved::Failed)?;
     Ok(replaced)
 }
 

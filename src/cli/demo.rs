@@ -39,7 +39,7 @@ pub struct Args {
 /// Writes the demo inventory and identity into `dir`, dates moved to `now`. Returns
 /// (inventory path, identity path).
 pub fn materialize(dir: &Path, now: DateTime<Utc>) -> Result<(PathBuf, PathBuf)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    crate::fsutil::create_private_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
     let identity_path = dir.join("demo-identity.txt");
     write_private(&identity_path, DEMO_IDENTITY.as_bytes())?;
     let seed = dir.join(".demo-seed.yaml.age");
@@ -82,18 +82,7 @@ fn seed_sandbox(inventory_path: &Path, inv: &Inventory) -> Result<()> {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("{}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("{}", path.display()))?;
-    Ok(())
+    crate::fsutil::write_private(path, bytes).with_context(|| format!("{}", path.display()))
 }
 
 /// Moves every date in the inventory by `by`, exactly: "used today" then means now, never

@@ -22,7 +22,7 @@ mod sync;
 mod table;
 mod verify;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -155,11 +155,13 @@ impl Context {
             Some(t) => parse_time(t).with_context(|| format!("--now `{t}`"))?,
             None => Utc::now(),
         };
+        let inventory = cli
+            .inventory
+            .clone()
+            .unwrap_or_else(|| config_dir().join("inventory.yaml.age"));
         Ok(Context {
-            inventory: cli
-                .inventory
-                .clone()
-                .unwrap_or_else(|| config_dir().join("inventory.yaml.age")),
+            // A link is resolved once: the lock, log and backups belong to the real file.
+            inventory: crate::store::resolve_path(&inventory),
             explicit_identities: !cli.identities.is_empty(),
             identities: cli.identities.clone(),
             now,
@@ -181,6 +183,14 @@ impl Context {
                 .filter(|p| p.is_file())
                 .collect()
         }
+    }
+
+    /// keyward's own files, which no output path may replace: the inventory and its
+    /// siblings, every identity file it may use, and its config directory.
+    pub fn own_files(&self) -> crate::store::OwnFiles {
+        let mut identities = self.identities.clone();
+        identities.extend(default_identities());
+        crate::store::OwnFiles::new(&self.inventory, &identities, &[config_dir()])
     }
 
     /// The identities, loaded.
@@ -267,7 +277,8 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("keyward: {}", one_line(&e));
+            // Not eprintln!: it panics when stderr is gone (a hung-up terminal).
+            let _ = writeln!(std::io::stderr(), "keyward: {}", one_line(&e));
             failure_code
         }
     }

@@ -63,7 +63,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         }
         Some(_) => {
             let log = crate::audit::AuditLog::for_inventory(&ctx.inventory);
-            let (path, report) = export::export(&ctx.inventory, &log, &inv, &req, now)?;
+            let own = ctx.own_files();
+            let (path, report) = export::export(&own, &log, &inv, &req, now)?;
             println!("Wrote {} ({}).", path.display(), report.summary);
         }
     }

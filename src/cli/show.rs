@@ -94,7 +94,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
                             .unwrap_or_default()
                     )
                 }
-                Some(Deploy::Command { run }) => format!("command: {run}"),
+                Some(Deploy::Command { run, .. }) => format!("command: {run}"),
             },
         ),
     ];

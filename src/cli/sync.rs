@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{table, Context};
+use crate::audit::{AuditAction, Event};
 use crate::inventory::{CredentialRef, RemoteStatus};
 use crate::providers::http::Http;
 use crate::providers::ProviderError;
@@ -139,9 +140,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             }
         },
     ));
-    let changed = apply(&mut inv, &outcomes, ctx.now());
+    let changes = apply(&mut inv, &outcomes, ctx.now());
+    let changed = changes.len();
     if changed > 0 {
         store.save(&inv)?;
+        // As the dashboard's sync does: one entry per credential whose record changed.
+        for (at, detail) in &changes {
+            super::audit::record(ctx, Event::new(AuditAction::Synced, Some(at), detail))?;
+        }
     }
     let count = |label: &str| {
         outcomes

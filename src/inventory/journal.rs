@@ -156,6 +156,12 @@ pub struct Rotation {
     /// Non-secret values the provider returned with the new key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub new_params: BTreeMap<String, String>,
+    /// When a deploy command was started whose end is not recorded yet: set (and saved)
+    /// before the command runs, cleared with the [`DeployRecord`] of how it ended. Found set
+    /// after a crash, the command may have reached some consumers, so it is not simply run
+    /// again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_started_at: Option<DateTime<Utc>>,
     /// How the last deploy went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployRecord>,
@@ -199,6 +205,7 @@ impl Rotation {
             new_expires_at: None,
             new_scopes: Vec::new(),
             new_params: BTreeMap::new(),
+            deploy_started_at: None,
             deploy: None,
             verification: None,
             attempts: 0,

@@ -388,6 +388,10 @@ pub enum Deploy {
     Command {
         /// The command line, e.g. `gh secret set CRM_KEY --repo acme/bot`.
         run: String,
+        /// Running it twice is harmless: after a crash while it ran, `resume --yes` may run
+        /// it again. Without it a person decides.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        idempotent: bool,
     },
 }
 

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use crate::audit::{AuditError, AuditLog, Event};
 use crate::inventory::Inventory;
-use crate::store::{Keyring, Store, StoreError};
+use crate::store::{Keyring, OwnFiles, Store, StoreError};
 
 /// One inventory and the means to open it.
 pub struct Workspace {
     path: PathBuf,
     keyring: Keyring,
     audit: AuditLog,
+    own: OwnFiles,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -24,13 +25,15 @@ impl std::fmt::Debug for Workspace {
 }
 
 impl Workspace {
-    /// The inventory at `path`, opened with `keyring`; its audit log beside it.
-    pub fn new(path: PathBuf, keyring: Keyring) -> Workspace {
+    /// The inventory at `path`, opened with `keyring`; its audit log beside it; `own`,
+    /// the files no output may replace.
+    pub fn new(path: PathBuf, keyring: Keyring, own: OwnFiles) -> Workspace {
         let audit = AuditLog::for_inventory(&path);
         Workspace {
             path,
             keyring,
             audit,
+            own,
         }
     }
 
@@ -71,7 +74,7 @@ impl Workspace {
         req: &super::export::ExportRequest,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(PathBuf, crate::report::Report), super::export::ExportError> {
-        super::export::export(&self.path, &self.audit, inv, req, now)
+        super::export::export(&self.own, &self.audit, inv, req, now)
     }
 
     /// A runner over `inventory` (read by [`Workspace::open_for_run`]) saving through

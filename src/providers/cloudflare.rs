@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::http::{check_endpoint, redact_tokens, Api, Call, Http, Reply};
+use super::http::{check_endpoint, redact_tokens, Api, Call, Http, Repeat, Reply};
 use super::{
     Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
     Verification,
@@ -305,10 +305,11 @@ impl Cloudflare {
         &self,
         conn: &Conn<'_>,
         method: reqwest::Method,
+        repeat: Repeat,
         url: &Url,
         body: Option<&Value>,
     ) -> Result<Reply, ProviderError> {
-        let call = Call::new(Some(&conn.target.at), method.as_str(), url.path());
+        let call = Call::new(Some(&conn.target.at), method.as_str(), url.path(), repeat);
         self.api
             .send(&call, |client| {
                 let request = client
@@ -366,7 +367,9 @@ impl Cloudflare {
 
     async fn get_token(&self, conn: &Conn<'_>, id: &str) -> Result<Option<Token>, ProviderError> {
         let url = join(&conn.base, &["user", "tokens", id]);
-        let reply = self.call(conn, reqwest::Method::GET, &url, None).await?;
+        let reply = self
+            .call(conn, reqwest::Method::GET, Repeat::Safe, &url, None)
+            .await?;
         if reply.status == 404 {
             return Ok(None);
         }
@@ -394,7 +397,7 @@ impl Cloudflare {
                 .append_pair("page", &page.to_string())
                 .append_pair("per_page", &PAGE_SIZE.to_string());
             let reply = self
-                .call(conn, reqwest::Method::GET, &page_url, None)
+                .call(conn, reqwest::Method::GET, Repeat::Safe, &page_url, None)
                 .await?;
             let batch: Vec<Token> = self.result(conn, reply)?;
             let last = batch.len() < PAGE_SIZE;
@@ -447,6 +450,7 @@ impl Cloudflare {
             .call(
                 conn,
                 reqwest::Method::DELETE,
+                Repeat::Safe,
                 &url,
                 Some(&Value::Object(Map::new())),
             )
@@ -513,7 +517,13 @@ impl Provider for Cloudflare {
             serde_json::to_value(&payload).map_err(|e| bad_response(target, e.to_string()))?;
         let url = join(&conn.base, &["user", "tokens"]);
         let answer = match self
-            .call(&conn, reqwest::Method::POST, &url, Some(&body))
+            .call(
+                &conn,
+                reqwest::Method::POST,
+                Repeat::Never,
+                &url,
+                Some(&body),
+            )
             .await
         {
             Ok(reply) => self.result::<Value>(&conn, reply),
@@ -581,6 +591,7 @@ impl Provider for Cloudflare {
             .call(
                 &conn,
                 reqwest::Method::PUT,
+                Repeat::Never,
                 &url,
                 Some(&Value::Object(Map::new())),
             )
@@ -619,7 +630,10 @@ impl Provider for Cloudflare {
             target,
         };
         let url = join(&conn.base, &["user", "tokens", "verify"]);
-        let reply = match self.call(&conn, reqwest::Method::GET, &url, None).await {
+        let reply = match self
+            .call(&conn, reqwest::Method::GET, Repeat::Safe, &url, None)
+            .await
+        {
             Ok(reply) => reply,
             Err(e) => {
                 return Verification::CouldNotCheck {
@@ -676,7 +690,7 @@ impl Provider for Cloudflare {
             serde_json::to_value(&payload).map_err(|e| bad_response(target, e.to_string()))?;
         let url = join(&conn.base, &["user", "tokens", remote_id]);
         let reply = self
-            .call(&conn, reqwest::Method::PUT, &url, Some(&body))
+            .call(&conn, reqwest::Method::PUT, Repeat::Safe, &url, Some(&body))
             .await?;
         self.result::<Value>(&conn, reply).map(drop)
     }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use url::Url;
 
-use super::http::{check_endpoint, Api, Call, Http, Reply};
+use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::{
     Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
     Verification,
@@ -226,15 +226,11 @@ impl Gitlab {
         &self,
         conn: &Conn<'_>,
         method: reqwest::Method,
+        repeat: Repeat,
         url: &Url,
         body: Option<&Value>,
     ) -> Result<Reply, ProviderError> {
-        let mut call = Call::new(Some(&conn.target.at), method.as_str(), url.path());
-        // The only POST rotates a token: a repeat would rotate the new one too, or find the
-        // old one revoked; never sent twice.
-        if method == reqwest::Method::POST {
-            call = call.not_idempotent();
-        }
+        let call = Call::new(Some(&conn.target.at), method.as_str(), url.path(), repeat);
         self.api
             .send(&call, |client| {
                 let request = client
@@ -266,7 +262,9 @@ impl Gitlab {
         let mut segments = owner.collection();
         segments.push(id);
         let url = join(&conn.api, &segments);
-        let reply = self.call(conn, reqwest::Method::GET, &url, None).await?;
+        let reply = self
+            .call(conn, reqwest::Method::GET, Repeat::Safe, &url, None)
+            .await?;
         if reply.status == 404 {
             return Ok(None);
         }
@@ -294,7 +292,9 @@ impl Gitlab {
                     query.append_pair("user_id", user);
                 }
             }
-            let reply = self.call(conn, reqwest::Method::GET, &url, None).await?;
+            let reply = self
+                .call(conn, reqwest::Method::GET, Repeat::Safe, &url, None)
+                .await?;
             let next = reply
                 .headers
                 .get("x-next-page")
@@ -350,7 +350,8 @@ impl Gitlab {
             target,
         };
         let url = join(&conn.api, &["personal_access_tokens", "self"]);
-        self.call(&conn, reqwest::Method::GET, &url, None).await
+        self.call(&conn, reqwest::Method::GET, Repeat::Safe, &url, None)
+            .await
     }
 }
 
@@ -415,7 +416,13 @@ impl Provider for Gitlab {
         let url = join(&conn.api, &segments);
         let body = serde_json::json!({ "expires_at": expires.format("%Y-%m-%d").to_string() });
         let answer = match self
-            .call(&conn, reqwest::Method::POST, &url, Some(&body))
+            .call(
+                &conn,
+                reqwest::Method::POST,
+                Repeat::Never,
+                &url,
+                Some(&body),
+            )
             .await
         {
             Ok(reply) => self.decode::<Value>(&conn, reply),
@@ -537,7 +544,7 @@ impl Provider for Gitlab {
         segments.push(remote_id);
         let url = join(&conn.api, &segments);
         let reply = self
-            .call(&conn, reqwest::Method::DELETE, &url, None)
+            .call(&conn, reqwest::Method::DELETE, Repeat::Safe, &url, None)
             .await?;
         match reply.status {
             200..=299 | 404 => Ok(()),

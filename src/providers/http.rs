@@ -166,6 +166,22 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// Whether a request may be sent again once the provider may have received it. Every call
+/// says which, by a required argument: forgetting to opt out of retries is how an orphan
+/// key or a revoked OAuth grant happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reading, or a change that lands the same however often it is sent (a delete, a
+    /// full update): retried on 429, 5xx and transport failures.
+    Safe,
+    /// Creates, rolls or consumes something: a key creation (a repeat leaves an orphan
+    /// key), a roll (a repeat rolls again and the first new value is lost), a rotating OAuth
+    /// refresh (a repeat replays the consumed token and the server revokes the grant).
+    /// [`Api::send`] retries only a 429 and a failure to connect, and hands every other
+    /// failure back for the caller to resolve.
+    Never,
+}
+
 /// What a request is, for error messages: the credential and `METHOD /path`.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -173,28 +189,22 @@ pub struct Call {
     pub at: Option<CredentialRef>,
     /// `METHOD /path`, without query values.
     pub request: String,
-    /// Whether sending it twice is harmless. See [`Call::not_idempotent`].
-    pub idempotent: bool,
+    /// Whether sending it twice is harmless.
+    pub repeat: Repeat,
 }
 
 impl Call {
-    /// Describes a call about `at`.
-    pub fn new(at: Option<&CredentialRef>, method: &str, path: &str) -> Self {
+    /// Describes a call about `at`, saying whether it may be sent twice.
+    pub fn new(at: Option<&CredentialRef>, method: &str, path: &str, repeat: Repeat) -> Self {
         Call {
             at: at.cloned(),
             request: format!("{method} {path}"),
-            idempotent: true,
+            repeat,
         }
     }
 
-    /// Marks a call that must not be repeated once the provider may have received it: a
-    /// rotating OAuth refresh (a repeat replays the consumed token and the server revokes the
-    /// whole grant) or a key creation (a repeat leaves an orphan key). [`Api::send`] then
-    /// retries only a 429 and a failure to connect, and hands every other failure back for
-    /// the caller to resolve.
-    pub fn not_idempotent(mut self) -> Self {
-        self.idempotent = false;
-        self
+    fn idempotent(&self) -> bool {
+        self.repeat == Repeat::Safe
     }
 }
 
@@ -254,7 +264,7 @@ impl Api {
             let wait = match outcome {
                 Ok(reply) if !is_retryable_status(reply.status) => return Ok(reply),
                 // A 5xx may come after the provider acted: the caller decides.
-                Ok(reply) if !call.idempotent && reply.status != 429 => return Ok(reply),
+                Ok(reply) if !call.idempotent() && reply.status != 429 => return Ok(reply),
                 Ok(reply) => {
                     let asked = retry_after(&reply.headers);
                     if let Some(asked) = asked.filter(|d| *d > self.retry.max_retry_after) {
@@ -282,7 +292,7 @@ impl Api {
                     asked.unwrap_or_else(|| self.backoff(attempt))
                 }
                 Err(Failed { error: e, unsent })
-                    if last || e.kind != ErrorKind::Transport || !(call.idempotent || unsent) =>
+                    if last || e.kind != ErrorKind::Transport || !(call.idempotent() || unsent) =>
                 {
                     return Err(ProviderError {
                         message: format!("{} (after {attempt} attempts)", e.message),

@@ -34,7 +34,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ErrorKind, ProviderError};
-use super::http::{Api, Call, Http, Reply};
+use super::http::{Api, Call, Http, Repeat, Reply};
 use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, unix_time,
     verification, MAX_PAGES,
@@ -142,15 +142,12 @@ impl<'a> Conn<'a> {
     async fn send(
         &self,
         method: reqwest::Method,
+        repeat: Repeat,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, ProviderError> {
         let shown = path.split('?').next().unwrap_or(path);
-        let mut call = Call::new(Some(&self.target.at), method.as_str(), shown);
-        // A POST creates a key or a service account: never sent twice.
-        if method == reqwest::Method::POST {
-            call = call.not_idempotent();
-        }
+        let call = Call::new(Some(&self.target.at), method.as_str(), shown, repeat);
         let url = format!("{}{path}", self.base);
         let build = |c: &reqwest::Client| {
             let r = c
@@ -166,7 +163,9 @@ impl<'a> Conn<'a> {
 
     /// `GET path` as JSON; `None` on 404.
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ProviderError> {
-        let reply = self.send(reqwest::Method::GET, path, None).await?;
+        let reply = self
+            .send(reqwest::Method::GET, Repeat::Safe, path, None)
+            .await?;
         if reply.status == 404 {
             return Ok(None);
         }
@@ -191,6 +190,7 @@ impl<'a> Conn<'a> {
             let page: Page<T> = self
                 .send(
                     reqwest::Method::GET,
+                    Repeat::Safe,
                     &format!("{path}?{query}limit=100{cursor}"),
                     None,
                 )
@@ -206,7 +206,7 @@ impl<'a> Conn<'a> {
             }
         }
         Err(self.api.error(
-            &Call::new(Some(&self.target.at), "GET", path),
+            &Call::new(Some(&self.target.at), "GET", path, Repeat::Safe),
             ErrorKind::BadResponse,
             format!("the list did not end after {MAX_PAGES} pages"),
         ))
@@ -233,7 +233,9 @@ impl<'a> Conn<'a> {
 
     /// `DELETE path`; a 404 means it is gone already.
     async fn delete(&self, path: &str) -> Result<(), ProviderError> {
-        let reply = self.send(reqwest::Method::DELETE, path, None).await?;
+        let reply = self
+            .send(reqwest::Method::DELETE, Repeat::Safe, path, None)
+            .await?;
         if reply.status == 404 {
             return Ok(());
         }
@@ -388,7 +390,7 @@ impl OpenAi {
         let path = format!("/organization/projects/{project}/service_accounts");
         let body = json!({ "name": replacement_name(&base, Utc::now(), NAME_MAX) });
         let reply = c
-            .send(reqwest::Method::POST, &path, Some(&body))
+            .send(reqwest::Method::POST, Repeat::Never, &path, Some(&body))
             .await
             .and_then(Reply::ok)
             .map_err(|e| after_create(e, "a service account", None))?;
@@ -446,6 +448,7 @@ impl OpenAi {
         let reply = c
             .send(
                 reqwest::Method::POST,
+                Repeat::Never,
                 "/organization/admin_api_keys",
                 Some(&body),
             )
@@ -614,7 +617,7 @@ impl Provider for OpenAi {
             ),
             _ => ("/models", "", "GET /models with the key"),
         };
-        let call = Call::new(Some(&target.at), "GET", path);
+        let call = Call::new(Some(&target.at), "GET", path, Repeat::Safe);
         let url = format!("{base}{path}{query}");
         let outcome = self
             .api

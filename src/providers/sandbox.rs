@@ -28,8 +28,7 @@
 //! `verify` compares hashes.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +42,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use super::{ErrorKind, ProviderError};
+use crate::fsutil;
 use crate::inventory::{ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
@@ -398,11 +398,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 fn lock(state_file: &Path) -> Result<File, String> {
     let path = with_suffix(state_file, ".lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let (file, _) = fsutil::open_in_place(&path, fsutil::InPlace::ReadWrite)
         .map_err(|e| format!("cannot open the sandbox lock {}: {e}", path.display()))?;
     file.lock()
         .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
@@ -410,12 +406,12 @@ fn lock(state_file: &Path) -> Result<File, String> {
 }
 
 fn read(state_file: &Path) -> Result<State, String> {
-    let text = match fs::read_to_string(state_file) {
+    let text = match fsutil::read_no_follow(state_file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
         Err(e) => return Err(format!("cannot read {}: {e}", state_file.display())),
     };
-    let state: State = serde_json::from_str(&text)
+    let state: State = serde_json::from_slice(&text)
         .map_err(|e| format!("the sandbox state {} is damaged: {e}", state_file.display()))?;
     if state.version != STATE_VERSION {
         return Err(format!(
@@ -427,17 +423,16 @@ fn read(state_file: &Path) -> Result<State, String> {
     Ok(state)
 }
 
-/// Writes the state to a temporary file and renames it over the old one, so a killed
-/// process leaves either the old state or the new one, never half of one. There is no
-/// fsync: the sandbox must survive crashes of keyward, not of the machine, and bulk runs
-/// make thousands of calls.
+/// Writes the state to a new private file (exclusive create, unpredictable name) and renames
+/// it over the old one, so a killed process leaves either the old state or the new one,
+/// never half of one. There is no fsync: the sandbox must survive crashes of keyward, not
+/// of the machine, and bulk runs make thousands of calls.
 fn write(state_file: &Path, state: &State) -> Result<(), String> {
-    let tmp = with_suffix(state_file, ".tmp");
     let text = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
-    let fail = |e: std::io::Error| format!("cannot write {}: {e}", tmp.display());
-    let mut file = File::create(&tmp).map_err(fail)?;
+    let fail = |e: std::io::Error| format!("cannot write {}: {e}", state_file.display());
+    let mut file = fsutil::NewFile::beside(state_file).map_err(fail)?;
     file.write_all(&text).map_err(fail)?;
-    fs::rename(&tmp, state_file)
+    file.commit_unsynced(state_file)
         .map_err(|e| format!("cannot replace {}: {e}", state_file.display()))
 }
 
@@ -651,6 +646,7 @@ impl Provider for Sandbox {
 mod tests {
     use super::*;
     use crate::inventory::{Connection, Credential};
+    use std::fs;
 
     fn target(params: &[(&str, &str)]) -> Target {
         let mut conn = Connection {
@@ -741,7 +737,12 @@ mod tests {
         let text = fs::read_to_string(&state_path).unwrap();
         assert!(!text.contains(key.secret.expose_secret()));
         assert!(text.contains(&hash(&key.secret)));
-        assert!(!dir.path().join("inv.yaml.age.sandbox.json.tmp").exists());
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
 
         let again = Sandbox::beside(&inv);
         assert_eq!(

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::ProviderError;
-use super::http::{Api, Call, Http, Reply};
+use super::http::{Api, Call, Http, Repeat, Reply};
 use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, verification,
 };
@@ -78,7 +78,10 @@ impl Sendgrid {
             let c = Conn::new(self, target)?;
             let path = format!("/v3/api_keys/{}", seg(remote_id));
             let body = json!({ "name": name });
-            let reply = c.send("PATCH", &path, |r| r.json(&body)).await?.ok()?;
+            let reply = c
+                .send("PATCH", Repeat::Safe, &path, |r| r.json(&body))
+                .await?
+                .ok()?;
             Ok(reply.json::<KeyEntry>()?.into_remote())
         })
         .await
@@ -104,7 +107,10 @@ impl Sendgrid {
             let c = Conn::new(self, target)?;
             let path = format!("/v3/api_keys/{}", seg(remote_id));
             let body = json!({ "name": name, "scopes": scopes });
-            let reply = c.send("PUT", &path, |r| r.json(&body)).await?.ok()?;
+            let reply = c
+                .send("PUT", Repeat::Safe, &path, |r| r.json(&body))
+                .await?
+                .ok()?;
             let mut key = reply.json::<KeyEntry>()?.into_remote();
             // The documented answer schema has no scopes (its example does): what was set.
             if key.scopes.is_empty() {
@@ -140,15 +146,12 @@ impl<'a> Conn<'a> {
     async fn send(
         &self,
         method: &str,
+        repeat: Repeat,
         path: &str,
         body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<Reply, ProviderError> {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut call = Call::new(Some(&self.target.at), method, path);
-        // A POST creates a key: never sent twice.
-        if m == reqwest::Method::POST {
-            call = call.not_idempotent();
-        }
+        let call = Call::new(Some(&self.target.at), method, path, repeat);
         let url = format!("{}{path}", self.base);
         let build = |c: &reqwest::Client| {
             let mut r = c
@@ -165,7 +168,7 @@ impl<'a> Conn<'a> {
     /// Deletes the key `remote_id`; a key SendGrid does not know is deleted already.
     async fn delete(&self, remote_id: &str) -> Result<(), ProviderError> {
         let path = format!("/v3/api_keys/{}", seg(remote_id));
-        let reply = self.send("DELETE", &path, |r| r).await?;
+        let reply = self.send("DELETE", Repeat::Safe, &path, |r| r).await?;
         if reply.status == 404 {
             return Ok(());
         }
@@ -175,7 +178,7 @@ impl<'a> Conn<'a> {
     /// The key `remote_id` with its scopes; `None` when SendGrid does not know it.
     async fn fetch(&self, remote_id: &str) -> Result<Option<RemoteKey>, ProviderError> {
         let path = format!("/v3/api_keys/{}", seg(remote_id));
-        let reply = self.send("GET", &path, |r| r).await?;
+        let reply = self.send("GET", Repeat::Safe, &path, |r| r).await?;
         if reply.status == 404 {
             return Ok(None);
         }
@@ -300,7 +303,9 @@ impl Provider for Sendgrid {
             let c = Conn::new(self, target)?;
             // One page: an account holds at most MAX_KEYS keys.
             let list: KeyList = c
-                .send("GET", "/v3/api_keys", |r| r.query(&[("limit", MAX_KEYS)]))
+                .send("GET", Repeat::Safe, "/v3/api_keys", |r| {
+                    r.query(&[("limit", MAX_KEYS)])
+                })
                 .await?
                 .ok()?
                 .json()?;
@@ -335,7 +340,7 @@ impl Provider for Sendgrid {
                 .unwrap_or_else(|| display_name(target));
             let body = json!({ "name": replacement_name(&base, Utc::now(), 100), "scopes": scopes });
             let reply = c
-                .send("POST", "/v3/api_keys", |r| r.json(&body))
+                .send("POST", Repeat::Never, "/v3/api_keys", |r| r.json(&body))
                 .await
                 .map_err(|e| after_create(e, "a key", None))?;
             if reply.status == 403 {
@@ -391,7 +396,7 @@ impl Provider for Sendgrid {
                 }
             }
         };
-        let call = Call::new(Some(&target.at), "GET", "/v3/scopes");
+        let call = Call::new(Some(&target.at), "GET", "/v3/scopes", Repeat::Safe);
         let url = format!("{base}/v3/scopes");
         let on_behalf_of = target.param("on_behalf_of").ok();
         let outcome = self

@@ -27,7 +27,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::error::{ErrorKind, ProviderError};
-use super::http::{check_endpoint, Api, Call, Http, Reply};
+use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, verification,
     MAX_PAGES,
@@ -138,15 +138,12 @@ impl<'a> Conn<'a> {
     async fn send(
         &self,
         method: reqwest::Method,
+        repeat: Repeat,
         path: &str,
         form: Option<&[(&str, String)]>,
     ) -> Result<Reply, ProviderError> {
         let shown = path.split('?').next().unwrap_or(path);
-        let mut call = Call::new(Some(&self.target.at), method.as_str(), shown);
-        // A POST creates a key: never sent twice.
-        if method == reqwest::Method::POST {
-            call = call.not_idempotent();
-        }
+        let call = Call::new(Some(&self.target.at), method.as_str(), shown, repeat);
         let url = format!("{}{path}", self.base);
         let build = |c: &reqwest::Client| {
             let r = c
@@ -163,7 +160,12 @@ impl<'a> Conn<'a> {
     /// Deletes the key `sid`; a key Twilio does not know is deleted already.
     async fn delete(&self, sid: &str) -> Result<(), ProviderError> {
         let reply = self
-            .send(reqwest::Method::DELETE, &self.key_path(sid), None)
+            .send(
+                reqwest::Method::DELETE,
+                Repeat::Safe,
+                &self.key_path(sid),
+                None,
+            )
             .await?;
         if reply.status == 404 {
             return Ok(());
@@ -173,7 +175,12 @@ impl<'a> Conn<'a> {
 
     async fn fetch(&self, sid: &str) -> Result<Option<KeyEntry>, ProviderError> {
         let reply = self
-            .send(reqwest::Method::GET, &self.key_path(sid), None)
+            .send(
+                reqwest::Method::GET,
+                Repeat::Safe,
+                &self.key_path(sid),
+                None,
+            )
             .await?;
         if reply.status == 404 {
             return Ok(None);
@@ -197,7 +204,10 @@ impl<'a> Conn<'a> {
         let first = path.split('?').next().unwrap_or_default().to_string();
         let mut keys = Vec::new();
         for _ in 0..MAX_PAGES {
-            let reply = self.send(reqwest::Method::GET, &path, None).await?.ok()?;
+            let reply = self
+                .send(reqwest::Method::GET, Repeat::Safe, &path, None)
+                .await?
+                .ok()?;
             let page: KeyPage = reply.json()?;
             keys.extend(page.keys);
             let next = page
@@ -217,7 +227,7 @@ impl<'a> Conn<'a> {
             }
         }
         Err(self.api.error(
-            &Call::new(Some(&self.target.at), "GET", &first),
+            &Call::new(Some(&self.target.at), "GET", &first, Repeat::Safe),
             ErrorKind::BadResponse,
             format!("the key list did not end after {MAX_PAGES} pages"),
         ))
@@ -392,7 +402,7 @@ impl Provider for Twilio {
                 }
             };
             let reply = c
-                .send(reqwest::Method::POST, &path, Some(&form))
+                .send(reqwest::Method::POST, Repeat::Never, &path, Some(&form))
                 .await
                 .and_then(Reply::ok)
                 .map_err(|e| after_create(e, "a key", None))?;
@@ -441,7 +451,7 @@ impl Provider for Twilio {
             }
         };
         let path = format!("/2010-04-01/Accounts/{}.json", seg(account));
-        let call = Call::new(Some(&target.at), "GET", &path);
+        let call = Call::new(Some(&target.at), "GET", &path, Repeat::Safe);
         let url = format!("{base}{path}");
         let outcome = self
             .api

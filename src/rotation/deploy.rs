@@ -4,6 +4,15 @@
 //! arguments or the environment, which other processes on the machine can read. Its exit
 //! status decides; its output is kept with every secret masked. A `manual` sink is a person
 //! confirming they updated the consumers; the engine asks through [`super::Interact`].
+//!
+//! A deploy command never outlives keyward. It runs in a process group of its own, so a
+//! timeout can end everything it started; a kill -9 of keyward would leave that group
+//! running, and `resume` would start a second copy. `PR_SET_PDEATHSIG` needs `unsafe`
+//! (`pre_exec`), which this crate forbids, and only reaches the direct child. Instead a
+//! watchdog (`sh` waiting on a pipe only keyward holds the writing end of) leads the group
+//! and the command joins it: when keyward dies, however it dies, the kernel closes the
+//! pipe, the watchdog's `read` returns, and it kills the whole group, itself included. A
+//! command that leaves the group on purpose (`setsid`, a daemon) is not followed.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -42,6 +51,16 @@ pub async fn run_command(
     mask: &[&Secret],
     timeout: Duration,
 ) -> CommandOutcome {
+    let failed = |detail: String| CommandOutcome {
+        ok: false,
+        exit_code: None,
+        output: String::new(),
+        detail,
+    };
+    let mut group = match Group::start() {
+        Ok(g) => g,
+        Err(e) => return failed(format!("could not start the deploy's watchdog `sh`: {e}")),
+    };
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(run)
@@ -49,7 +68,7 @@ pub async fn run_command(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .process_group(0);
+        .process_group(group.pgid.as_raw_nonzero().get());
     for (name, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
         if name.starts_with("KEYWARD_") {
             cmd.env_remove(name);
@@ -58,17 +77,10 @@ pub async fn run_command(
     for (name, value) in env {
         cmd.env(name, value);
     }
-    let failed = |detail: String| CommandOutcome {
-        ok: false,
-        exit_code: None,
-        output: String::new(),
-        detail,
-    };
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return failed(format!("could not start `sh`: {e}")),
     };
-    let pid = child.id();
     if let Some(mut stdin) = child.stdin.take() {
         let mut input = zeroize::Zeroizing::new(secret.expose_secret().as_bytes().to_vec());
         input.push(b'\n');
@@ -79,7 +91,15 @@ pub async fn run_command(
             let _ = stdin.shutdown().await;
         });
     }
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+    let result = tokio::time::timeout(timeout, child.wait_with_output()).await;
+    match &result {
+        // It exited: what it left running in the background may go on, as a command run
+        // by hand would. Only the watchdog is stopped.
+        Ok(_) => group.release().await,
+        // Everything it started ends with it (the watchdog too).
+        Err(_) => group.kill(),
+    }
+    match result {
         Ok(Ok(out)) => {
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -100,18 +120,69 @@ pub async fn run_command(
             }
         }
         Ok(Err(e)) => failed(format!("could not run the deploy command: {e}")),
-        Err(_) => {
-            if let Some(pid) = pid {
-                // The child itself dies with the dropped handle; this ends what it started.
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .stderr(Stdio::null())
-                    .status();
-            }
-            failed(format!(
-                "the deploy command did not finish within {}s and was killed",
-                timeout.as_secs()
-            ))
+        Err(_) => failed(format!(
+            "the deploy command did not finish within {}s and was killed",
+            timeout.as_secs()
+        )),
+    }
+}
+
+/// The process group a deploy command runs in, led by a watchdog that kills the group when
+/// keyward dies (see the module docs). Dropped without [`Group::release`], it kills the
+/// group: a deploy abandoned half-way does not go on alone.
+struct Group {
+    watchdog: tokio::process::Child,
+    /// Never written: its closing, by keyward's death, is the watchdog's signal.
+    _alive: tokio::process::ChildStdin,
+    pgid: rustix::process::Pid,
+    armed: bool,
+}
+
+impl Group {
+    /// Starts the watchdog as the leader of a new process group.
+    fn start() -> std::io::Result<Group> {
+        let mut watchdog = Command::new("sh")
+            .args(["-c", "read _; kill -9 0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .process_group(0)
+            .spawn()?;
+        let alive = watchdog
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("no pipe to the watchdog"))?;
+        let pgid = watchdog
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32))
+            .ok_or_else(|| std::io::Error::other("the watchdog exited at once"))?;
+        Ok(Group {
+            watchdog,
+            _alive: alive,
+            pgid,
+            armed: true,
+        })
+    }
+
+    /// Stops the watchdog alone, leaving the rest of the group be.
+    async fn release(&mut self) {
+        self.armed = false;
+        let _ = self.watchdog.start_kill();
+        let _ = self.watchdog.wait().await;
+    }
+
+    /// Kills every process in the group.
+    fn kill(&mut self) {
+        self.armed = false;
+        let _ = rustix::process::kill_process_group(self.pgid, rustix::process::Signal::KILL);
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.armed {
+            self.kill();
         }
     }
 }

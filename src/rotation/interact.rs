@@ -6,6 +6,7 @@
 //! step, waiting, and `keyward resume` asks again.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::inventory::CredentialRef;
 use crate::secret::Secret;
@@ -36,6 +37,14 @@ pub enum Question {
     RevertedByHand {
         /// The credential's `used_by` list.
         used_by: Vec<String>,
+    },
+    /// A deploy command was started and keyward stopped before it ended: it may have
+    /// reached some consumers. Run it again?
+    RerunInterruptedDeploy {
+        /// When the interrupted run started.
+        started_at: DateTime<Utc>,
+        /// The deploy is marked harmless to run twice.
+        idempotent: bool,
     },
 }
 
@@ -81,13 +90,23 @@ impl Question {
             Question::RevertedByHand { used_by } => {
                 format!("Put the old secret back in {}. Done?", list(used_by))
             }
+            Question::RerunInterruptedDeploy { started_at, .. } => format!(
+                "The deploy command started at {} was cut short; it may have reached some \
+                 consumers. Run it again?",
+                started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
         }
     }
 
     /// Whether `--yes` may answer it in advance. Not a revocation by hand: saying yes
     /// before the person did it would record a live key as revoked.
+    /// Nor running again a deploy that may already have run, unless it is marked idempotent.
     pub fn answerable_in_advance(&self) -> bool {
-        !matches!(self, Question::RevokedByHand { .. })
+        match self {
+            Question::RevokedByHand { .. } => false,
+            Question::RerunInterruptedDeploy { idempotent, .. } => *idempotent,
+            _ => true,
+        }
     }
 
     /// What the rotation waits for when the answer is no.
@@ -102,6 +121,11 @@ impl Question {
             }
             Question::RevertedByHand { .. } => {
                 "a person to confirm the consumers are back on the old secret"
+            }
+            Question::RerunInterruptedDeploy { .. } => {
+                "a person to decide whether to run the interrupted deploy again (`keyward \
+                 resume` on a terminal; mark the deploy `idempotent: true` if running it twice \
+                 is harmless)"
             }
         }
     }
@@ -176,5 +200,24 @@ mod tests {
             instructions: None,
         };
         assert!(!NonInteractive { yes: true }.confirm(&at, &by_hand).await);
+        let rerun = |idempotent| Question::RerunInterruptedDeploy {
+            started_at: chrono::DateTime::UNIX_EPOCH,
+            idempotent,
+        };
+        assert!(
+            !NonInteractive { yes: true }
+                .confirm(&at, &rerun(false))
+                .await
+        );
+        assert!(
+            NonInteractive { yes: true }
+                .confirm(&at, &rerun(true))
+                .await
+        );
+        assert!(
+            !NonInteractive { yes: false }
+                .confirm(&at, &rerun(true))
+                .await
+        );
     }
 }

@@ -991,7 +991,10 @@ impl Job {
         };
         self.enter(Phase::Deploy).await;
         let record = match c.deploy.clone() {
-            Some(Deploy::Command { run }) => {
+            Some(Deploy::Command { run, idempotent }) => {
+                if let Err(flow) = self.mark_deploy_started(&journal, idempotent).await {
+                    return flow;
+                }
                 let out = self
                     .run_sink(&run, &secret, journal.new_remote_id.as_deref(), c)
                     .await;
@@ -1037,18 +1040,52 @@ impl Job {
                     j.last_error = Some(record.detail.clone());
                 }
                 j.deploy = Some(record);
+                j.deploy_started_at = None;
                 j.waiting_for = None;
             })
             .await;
         match (ok, saved) {
             (true, Ok(())) => Flow::Next,
             (true, Err(e)) => Flow::Failed(format!(
-                "deployed, but that could not be recorded ({e}): `keyward resume` deploys again"
+                "deployed, but that could not be recorded ({e}): `keyward resume` asks before \
+                 deploying again"
             )),
             (false, _) => Flow::Failed(format!(
                 "deploy failed: {detail}; the new key is stored: fix the command and run \
                  `keyward resume`, or undo with `keyward resume --rollback`"
             )),
+        }
+    }
+
+    /// Before a deploy command runs: if an earlier run was started and its end never
+    /// recorded (keyward died while it ran), asks whether to run it again (`--yes` answers
+    /// only for a deploy marked idempotent); then records durably that this run starts, so
+    /// a crash from here on is noticed the same way. `Err` is the flow to return instead.
+    async fn mark_deploy_started(
+        &mut self,
+        journal: &Rotation,
+        idempotent: bool,
+    ) -> Result<(), Flow> {
+        if let Some(started_at) = journal.deploy_started_at {
+            let q = Question::RerunInterruptedDeploy {
+                started_at,
+                idempotent,
+            };
+            if !self.ctx.interact.confirm(&self.at, &q).await {
+                return Err(self.wait(q.waiting_for()).await);
+            }
+        }
+        let now = self.ctx.now();
+        match self
+            .save_journal(move |j| j.deploy_started_at = Some(now))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self
+                .fail_keep(format!(
+                    "could not record that the deploy starts ({e}); the command was not run"
+                ))
+                .await),
         }
     }
 
@@ -1672,7 +1709,7 @@ impl Job {
     async fn revert_consumers(&mut self, r: &Resolved) -> Result<(), Flow> {
         let c = &r.target.credential;
         match c.deploy.clone() {
-            Some(Deploy::Command { run }) => {
+            Some(Deploy::Command { run, .. }) => {
                 let Some(old) = c.secret.clone() else {
                     self.warn(
                         "the old secret is not in the inventory, so the consumers were not \

@@ -82,6 +82,7 @@ impl Keyring {
             path: path.to_path_buf(),
             detail,
         };
+        super::refuse_exposed(path, super::Guarded::Identity)?;
         let text = std::fs::read_to_string(path).map_err(|e| bad(io_words(&e)))?;
         let text = zeroize::Zeroizing::new(text);
         if SSH_MARKERS.iter().any(|m| text.contains(m)) {
@@ -131,6 +132,13 @@ impl Keyring {
             .map_err(|_| StoreError::NoTerminal {
                 path: path.to_path_buf(),
             })
+    }
+
+    /// The passphrase given with [`Keyring::set_passphrase`], if any; never asks.
+    pub(crate) fn given_passphrase(&self) -> Option<SecretString> {
+        self.passphrase
+            .as_ref()
+            .map(|p| SecretString::from(p.expose_secret().to_string()))
     }
 
     /// The identities, for a decryptor.
@@ -203,6 +211,7 @@ pub fn recipient_for_identity_file(path: &Path) -> Result<String, StoreError> {
         path: path.to_path_buf(),
         detail,
     };
+    super::refuse_exposed(path, super::Guarded::Identity)?;
     let text =
         zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(io_words(&e)))?);
     if SSH_MARKERS.iter().any(|m| text.contains(m)) {
@@ -239,26 +248,20 @@ pub fn recipient_for_identity_file(path: &Path) -> Result<String, StoreError> {
     ))
 }
 
-/// Generates a new X25519 identity and writes it to `path` (mode 0600, parent created);
-/// returns its public recipient. Refuses to overwrite.
+/// Generates a new X25519 identity and writes it to `path` (mode 0600, missing parents
+/// created 0700, whatever the umask); returns its public recipient. Refuses to overwrite
+/// anything, a symbolic link included.
 pub fn generate_identity_file(path: &Path) -> Result<String, StoreError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let bad = |detail: String| StoreError::Identity {
         path: path.to_path_buf(),
         detail,
     };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| bad(io_words(&e)))?;
-    }
+    crate::fsutil::create_private_dir_all(&crate::fsutil::parent_dir(path))
+        .map_err(|e| bad(io_words(&e)))?;
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| bad(io_words(&e)))?;
+    let mut file = crate::fsutil::create_new_private(path).map_err(|e| bad(io_words(&e)))?;
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let body = zeroize::Zeroizing::new(format!(
         "# created: {created}\n# public key: {recipient}\n{}\n",

@@ -1,8 +1,9 @@
 //! The exclusive write lock: an OS file lock on `FILE.lock`, holding the owner's pid so a
 //! second writer can say who is in the way. The lock file is never deleted: removing it
-//! would let two writers lock two different files.
+//! would let two writers lock two different files. It is created 0600 and never opened
+//! through a symbolic link.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -30,12 +31,9 @@ impl Lock {
             path: inventory.to_path_buf(),
             detail: format!("cannot open lock file {}: {}", path.display(), io_words(&e)),
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        // Never through a link: one planted here would make keyward truncate and write the
+        // file it points to, and two inventory paths would lock two different files.
+        let (mut file, _) = crate::fsutil::open_in_place(&path, crate::fsutil::InPlace::ReadWrite)
             .map_err(write_err)?;
         match file.try_lock() {
             Ok(()) => {}

@@ -4,6 +4,7 @@
 
 pub mod keys;
 mod lockfile;
+mod own_files;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -13,10 +14,12 @@ use age::secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::fsutil::{self, Exposure};
 use crate::inventory::{self, Inventory, SchemaError};
 use keys::io_words;
 pub use keys::{Keyring, TerminalPrompt};
 pub use lockfile::Lock;
+pub use own_files::OwnFiles;
 
 /// How many previous versions are kept beside the file (`FILE.1` newest … `FILE.3`).
 pub const BACKUP_GENERATIONS: usize = 3;
@@ -139,6 +142,90 @@ pub enum StoreError {
         /// The inventory path.
         path: PathBuf,
     },
+    /// Another user could write the file or directory, so keyward will not trust it.
+    #[error("{}", exposed_words(.path, *.what, *.exposure))]
+    Exposed {
+        /// The file or directory.
+        path: PathBuf,
+        /// What it is to keyward.
+        what: Guarded,
+        /// How another user could change it.
+        exposure: Exposure,
+    },
+}
+
+/// The files and directories whose permissions keyward checks before trusting them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    /// The inventory file.
+    Inventory,
+    /// The directory holding the inventory (and its lock, log and backups).
+    InventoryDirectory,
+    /// An identity file.
+    Identity,
+}
+
+impl Guarded {
+    /// What it is, in words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Guarded::Inventory => "inventory",
+            Guarded::InventoryDirectory => "inventory's directory",
+            Guarded::Identity => "identity file",
+        }
+    }
+}
+
+fn exposed_words(path: &Path, what: Guarded, exposure: Exposure) -> String {
+    let (path, what) = (path.display(), what.as_str());
+    match exposure {
+        Exposure::WritableByOthers { mode } => format!(
+            "{path}: mode {mode:04o} lets other users write this {what}; keyward refuses it: \
+             run `chmod go-w {path}`"
+        ),
+        Exposure::OwnedByOther { uid } => format!(
+            "{path}: this {what} belongs to another user (uid {uid}), who could change it; \
+             keyward refuses it: use one you own"
+        ),
+    }
+}
+
+/// Refuses `path` if another user could write it (see [`crate::fsutil::exposure`]).
+pub fn refuse_exposed(path: &Path, what: Guarded) -> Result<(), StoreError> {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        // Missing or unreadable files are reported by whoever opens them next.
+        Err(_) => return Ok(()),
+    };
+    match crate::fsutil::exposure(&meta) {
+        None => Ok(()),
+        Some(exposure) => Err(StoreError::Exposed {
+            path: path.to_path_buf(),
+            what,
+            exposure,
+        }),
+    }
+}
+
+/// Refuses an inventory that another user could write, or whose directory they could.
+fn refuse_exposed_inventory(path: &Path) -> Result<(), StoreError> {
+    refuse_exposed(path, Guarded::Inventory)?;
+    refuse_exposed(
+        &crate::fsutil::parent_dir(path),
+        Guarded::InventoryDirectory,
+    )
+}
+
+/// The file an inventory path names: a symbolic link is resolved once, here, so that saves
+/// replace the real file (not the link) and the lock, log and backups belong to it. Any
+/// other path, or a link that cannot be resolved, is returned as given.
+pub fn resolve_path(path: &Path) -> PathBuf {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
 }
 
 /// How saves encrypt.
@@ -170,7 +257,10 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens and decrypts `path` for reading; saving needs [`Store::lock`] first.
+    /// A symbolic link is resolved first ([`resolve_path`]); an inventory or directory
+    /// another user could write is refused.
     pub fn open(path: &Path, keys: &Keyring) -> Result<(Store, Inventory), StoreError> {
+        let path = &resolve_path(path);
         let (inventory, sealing, fingerprint) = read(path, keys)?;
         Ok((
             Store {
@@ -185,7 +275,9 @@ impl Store {
 
     /// Takes the write lock, then opens `path`: nobody else can save until this store drops.
     pub fn open_locked(path: &Path, keys: &Keyring) -> Result<(Store, Inventory), StoreError> {
+        let path = &resolve_path(path);
         check_path(path)?;
+        refuse_exposed_inventory(path)?;
         let lock = Lock::acquire(path)?;
         let (mut store, inventory) = Store::open(path, keys)?;
         store.lock = Some(lock);
@@ -211,17 +303,20 @@ impl Store {
         inventory: &Inventory,
         sealing: Sealing,
     ) -> Result<Store, StoreError> {
-        if path.exists() {
+        let path = &resolve_path(path);
+        // `symlink_metadata`: a dangling link is there too, and is not replaced.
+        if fs::symlink_metadata(path).is_ok() {
             return Err(StoreError::Exists {
                 path: path.to_path_buf(),
             });
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent).map_err(|e| StoreError::Write {
+        fsutil::create_private_dir_all(&fsutil::parent_dir(path)).map_err(|e| {
+            StoreError::Write {
                 path: path.to_path_buf(),
                 detail: io_words(&e),
-            })?;
-        }
+            }
+        })?;
+        refuse_exposed(&fsutil::parent_dir(path), Guarded::InventoryDirectory)?;
         let lock = Lock::acquire(path)?;
         let mut store = Store {
             path: path.to_path_buf(),
@@ -310,6 +405,30 @@ impl Store {
         result
     }
 
+    /// Reads the file again if another writer changed it since this store last read or
+    /// wrote it; `Ok(None)` when it is still as this store knows it. Saves then compare
+    /// against the version re-read. Never asks for a passphrase: a passphrase-sealed file
+    /// is opened with the one it was opened with, so long sessions (the dashboard) can
+    /// call it while they own the terminal.
+    pub fn reread(&mut self, keys: &Keyring) -> Result<Option<Inventory>, StoreError> {
+        check_path(&self.path)?;
+        let bytes = fs::read(&self.path).map_err(|e| StoreError::Read {
+            path: self.path.clone(),
+            detail: io_words(&e),
+        })?;
+        if <[u8; 32]>::from(Sha256::digest(&bytes)) == self.fingerprint {
+            return Ok(None);
+        }
+        let passphrase = match &self.sealing {
+            Sealing::Passphrase(known) => Passphrase::Known(known),
+            Sealing::Recipients => Passphrase::NeverAsk,
+        };
+        let (inventory, sealing, fingerprint) = decode(&self.path, &bytes, keys, passphrase)?;
+        self.sealing = sealing;
+        self.fingerprint = fingerprint;
+        Ok(Some(inventory))
+    }
+
     fn seal(&self, inventory: &Inventory) -> Result<Vec<u8>, StoreError> {
         let plaintext: Zeroizing<String> = Zeroizing::new(
             crate::secret::with_secrets_exposed(|| serde_yaml::to_string(inventory)).map_err(
@@ -373,11 +492,31 @@ fn check_path(path: &Path) -> Result<(), StoreError> {
 
 fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), StoreError> {
     check_path(path)?;
-    let p = || path.to_path_buf();
+    refuse_exposed_inventory(path)?;
     let bytes = fs::read(path).map_err(|e| StoreError::Read {
-        path: p(),
+        path: path.to_path_buf(),
         detail: io_words(&e),
     })?;
+    decode(path, &bytes, keys, Passphrase::Ask)
+}
+
+/// Where a passphrase-sealed file's passphrase comes from.
+enum Passphrase<'a> {
+    /// The keyring's, or asked for on the terminal.
+    Ask,
+    /// This one (the file was opened with it); nobody is asked.
+    Known(&'a SecretString),
+    /// The keyring's only: a long session such as the dashboard cannot ask on the terminal.
+    NeverAsk,
+}
+
+fn decode(
+    path: &Path,
+    bytes: &[u8],
+    keys: &Keyring,
+    passphrase: Passphrase<'_>,
+) -> Result<(Inventory, Sealing, [u8; 32]), StoreError> {
+    let p = || path.to_path_buf();
     // Anything that does not start like an age file is named as such, rather than as a
     // damaged one: it is usually the wrong file, not a broken one.
     const MAGIC: [&[u8]; 2] = [
@@ -393,7 +532,7 @@ fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), S
             detail: "it does not start with an age header".into(),
         });
     }
-    let armored = age::armor::ArmoredReader::new(&bytes[..]);
+    let armored = age::armor::ArmoredReader::new(bytes);
     let decryptor = age::Decryptor::new(armored).map_err(|e| match e {
         age::DecryptError::Io(io) => StoreError::Corrupt {
             path: p(),
@@ -405,7 +544,13 @@ fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), S
         },
     })?;
     let (reader, sealing) = if decryptor.is_scrypt() {
-        let passphrase = keys.passphrase(path)?;
+        let passphrase = match passphrase {
+            Passphrase::Ask => keys.passphrase(path)?,
+            Passphrase::Known(known) => SecretString::from(known.expose_secret().to_string()),
+            Passphrase::NeverAsk => keys
+                .given_passphrase()
+                .ok_or_else(|| StoreError::NoTerminal { path: p() })?,
+        };
         let identity =
             age::scrypt::Identity::new(SecretString::from(passphrase.expose_secret().to_string()));
         let reader = decryptor
@@ -437,7 +582,7 @@ fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), S
     })?;
     let inventory = inventory::validate::parse(text)
         .map_err(|source| StoreError::Schema { path: p(), source })?;
-    Ok((inventory, sealing, Sha256::digest(&bytes).into()))
+    Ok((inventory, sealing, Sha256::digest(bytes).into()))
 }
 
 fn decrypt_error(path: &Path, keys: &Keyring, e: age::DecryptError) -> StoreError {
@@ -479,58 +624,37 @@ fn decrypt_words(e: &age::DecryptError) -> String {
     }
 }
 
-/// Writes `bytes` to a temp file beside `path`, keeps the current file as backup, and
-/// renames the temp file over `path`, with the fsyncs that make the rename durable.
+/// Writes `bytes` to a new file beside `path` (exclusive create, unpredictable name, 0600),
+/// keeps the current file as backup, and renames the new file over `path`, with the fsyncs
+/// that make the rename durable. On failure the new file is removed.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        if path.exists() {
-            rotate_backups(path)?;
-        }
-        fs::rename(&tmp, path)?;
-        fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let mut file = fsutil::NewFile::beside(path)?;
+    file.write_all(bytes)?;
+    if path.exists() {
+        rotate_backups(path)?;
     }
-    result
+    file.commit(path)
 }
 
 /// Shifts `FILE.1 → FILE.2 …` and hard-links the current file as `FILE.1`: the link keeps
 /// the old version's inode when the rename replaces the name, without copying it.
 fn rotate_backups(path: &Path) -> std::io::Result<()> {
-    let backup = |n: usize| {
-        let mut s = path.as_os_str().to_owned();
-        s.push(format!(".{n}"));
-        PathBuf::from(s)
-    };
     for n in (1..BACKUP_GENERATIONS).rev() {
-        if backup(n).exists() {
-            fs::rename(backup(n), backup(n + 1))?;
+        if fs::symlink_metadata(backup_path(path, n)).is_ok() {
+            fs::rename(backup_path(path, n), backup_path(path, n + 1))?;
         }
     }
-    match fs::hard_link(path, backup(1)) {
+    let newest = backup_path(path, 1);
+    match fs::hard_link(path, &newest) {
         Ok(()) => Ok(()),
-        // Filesystems without hard links get a copy instead.
-        Err(_) => fs::copy(path, backup(1)).map(|_| ()),
+        // Something appeared at the name since it was moved away: never written through.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        // Filesystems without hard links get a copy instead, made as a new private file.
+        Err(_) => {
+            let mut copy = fsutil::NewFile::beside(&newest)?;
+            copy.write_all(&fsutil::read_no_follow(path)?)?;
+            copy.commit(&newest)
+        }
     }
 }
 

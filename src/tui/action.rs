@@ -96,6 +96,20 @@ pub enum Action {
     Copied(Result<(), String>),
     /// Something the runtime could not do, for the status line.
     Failed(String),
+    /// The clock moved on: statuses and relative dates are judged at this moment from now
+    /// on (rows are judged again when the minute changes), and sync stamps it.
+    Clock(DateTime<Utc>),
+    /// Reads the inventory again from disk (Ctrl-R).
+    Reload,
+    /// What reading the inventory again gave.
+    Reloaded {
+        /// Why it was read.
+        why: ReloadReason,
+        /// The inventory on disk; `None` when the file is as last read or saved.
+        result: Result<Option<Box<Inventory>>, String>,
+    },
+    /// The save hook refused: another writer changed the file since it was read.
+    SaveConflict(String),
     /// A key bound elsewhere, pressed where it does nothing: the binding's index in
     /// [`super::keymap::BINDINGS`], so the status line can say where it works.
     NotHere(usize),
@@ -189,6 +203,17 @@ pub enum AfterAudit {
     Nothing,
 }
 
+/// Why the inventory is read again from disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReloadReason {
+    /// The file's metadata changed (another keyward, a cron job).
+    ChangedOnDisk,
+    /// The person pressed Ctrl-R.
+    Asked,
+    /// A save was refused because the file changed since it was read.
+    SaveConflict,
+}
+
 /// Which provider call a [`Job`] makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
@@ -218,6 +243,9 @@ pub enum Effect {
     Copy(Secret),
     /// Hands the changed inventory to the save hook.
     Save,
+    /// Reads the inventory again through the reload hook (once no job is running, since
+    /// jobs report back by row); the answer comes back as [`Action::Reloaded`].
+    Reload(ReloadReason),
     /// Takes the write lock, opens an engine and plans the rotation of these credentials
     /// (each with why it was picked); answers with [`Action::Planned`].
     PlanRotation(Vec<(CredentialRef, String)>),

@@ -16,6 +16,8 @@ use ratatui::style::{Color, Modifier};
 /// Draws with 16-colour SGR sequences; see the module docs.
 pub struct Ansi16Backend<W: Write> {
     inner: CrosstermBackend<W>,
+    /// The terminal went away: output is dropped instead of failing.
+    detached: bool,
 }
 
 impl<W: Write> Ansi16Backend<W> {
@@ -23,16 +25,30 @@ impl<W: Write> Ansi16Backend<W> {
     pub fn new(writer: W) -> Self {
         Ansi16Backend {
             inner: CrosstermBackend::new(writer),
+            detached: false,
         }
+    }
+
+    /// The terminal is gone (hung up): from now on output is discarded and succeeds.
+    /// ratatui's `Terminal`, when dropped, shows the cursor and reports a failure with
+    /// `eprintln!`, which panics when stderr is that same dead terminal.
+    pub fn detach(&mut self) {
+        self.detached = true;
     }
 }
 
 impl<W: Write> Write for Ansi16Backend<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.detached {
+            return Ok(buf.len());
+        }
         self.inner.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if self.detached {
+            return Ok(());
+        }
         Write::flush(&mut self.inner)
     }
 }
@@ -101,6 +117,9 @@ impl<W: Write> Backend for Ansi16Backend<W> {
     where
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
+        if self.detached {
+            return Ok(());
+        }
         let mut style: Option<(Color, Color, Modifier)> = None;
         let mut last: Option<(u16, u16)> = None;
         for (x, y, cell) in content {
@@ -124,10 +143,16 @@ impl<W: Write> Backend for Ansi16Backend<W> {
     }
 
     fn hide_cursor(&mut self) -> io::Result<()> {
+        if self.detached {
+            return Ok(());
+        }
         self.inner.hide_cursor()
     }
 
     fn show_cursor(&mut self) -> io::Result<()> {
+        if self.detached {
+            return Ok(());
+        }
         self.inner.show_cursor()
     }
 
@@ -140,6 +165,9 @@ impl<W: Write> Backend for Ansi16Backend<W> {
     }
 
     fn clear(&mut self) -> io::Result<()> {
+        if self.detached {
+            return Ok(());
+        }
         self.inner.clear()
     }
 
@@ -156,6 +184,9 @@ impl<W: Write> Backend for Ansi16Backend<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if self.detached {
+            return Ok(());
+        }
         Backend::flush(&mut self.inner)
     }
 }
@@ -197,5 +228,31 @@ mod tests {
         }
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text, "\x1b[1;1H\x1b[0;31maa\x1b[2;6H\x1b[0mb\x1b[0m");
+    }
+
+    /// A writer standing for a hung-up terminal: every write fails like one.
+    struct DeadTerminal;
+
+    impl Write for DeadTerminal {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from_raw_os_error(5))
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::from_raw_os_error(5))
+        }
+    }
+
+    #[test]
+    fn a_detached_backend_on_a_dead_terminal_neither_fails_nor_writes() {
+        let mut b = Ansi16Backend::new(DeadTerminal);
+        assert!(b.show_cursor().is_err(), "the dead terminal fails like one");
+        b.detach();
+        b.show_cursor().unwrap();
+        b.hide_cursor().unwrap();
+        b.clear().unwrap();
+        b.draw(std::iter::once((0, 0, &Cell::new("a")))).unwrap();
+        Backend::flush(&mut b).unwrap();
+        assert_eq!(b.write(b"xy").unwrap(), 2);
     }
 }

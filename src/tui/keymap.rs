@@ -519,6 +519,15 @@ pub static BINDINGS: &[Binding] = &[
     },
     Binding {
         modes: VIEWS,
+        keys: &[ctrl('r')],
+        label: "^R",
+        action: Action::Reload,
+        help: "reload the inventory from disk (done by itself when it changes)",
+        hint: None,
+        changes: false,
+    },
+    Binding {
+        modes: VIEWS,
         keys: &[ch('?')],
         label: "?",
         action: Action::Help,

@@ -20,10 +20,10 @@ use super::actions::{Pending, RunKind};
 use crate::audit::AuditLog;
 use crate::inventory::{CredentialRef, Inventory, ProviderKind};
 use crate::ops::{Picked, RunConfig, Runner};
-use crate::providers::http::Http;
 use crate::providers::registry::ProviderSet;
 use crate::rotation::{Clock, Interact, Outcome, Persist, Plan, Question, Summary};
 use crate::secret::Secret;
+use crate::tui::runtime::Background;
 
 /// Opens the inventory for a run: takes the write lock, reads the file as it is now, and
 /// returns where the engine saves (the lock is released when that is dropped).
@@ -86,9 +86,9 @@ impl Interact for DashboardInteract {
 }
 
 /// The runs of one dashboard session: at most one engine at a time.
-pub struct Runs {
+pub(crate) struct Runs {
     open: Option<OpenForRun>,
-    http: Http,
+    providers: Arc<ProviderSet>,
     inventory_path: Option<PathBuf>,
     clock: Clock,
     send: SendAction,
@@ -102,18 +102,18 @@ pub struct Runs {
 
 impl Runs {
     /// Runs for a dashboard: `open` gives the engine the inventory (none: read-only), the
-    /// providers share `http` (the sandbox lives beside `inventory_path`), `clock` dates
-    /// every change, `send` reaches the UI loop.
+    /// dashboard's `providers` do the work, the audit log beside `inventory_path` records
+    /// each outcome, `clock` dates every change, `send` reaches the UI loop.
     pub fn new(
         open: Option<OpenForRun>,
-        http: Http,
+        providers: Arc<ProviderSet>,
         inventory_path: Option<PathBuf>,
         clock: Clock,
         send: SendAction,
     ) -> Runs {
         Runs {
             open,
-            http,
+            providers,
             inventory_path,
             clock,
             send,
@@ -149,7 +149,7 @@ impl Runs {
         Ok(Arc::new(Runner::new(
             inventory,
             persist,
-            ProviderSet::for_inventory(&self.http, &path),
+            ProviderSet::clone(&self.providers),
             interact,
             config,
             AuditLog::for_inventory(&path),
@@ -163,20 +163,23 @@ impl Runs {
     }
 
     /// Plans the rotation of `picked`, keeping the engine (and the lock) for the run.
-    pub fn plan(&mut self, handle: &tokio::runtime::Handle, picked: Vec<(CredentialRef, String)>) {
+    pub(crate) fn plan(&mut self, background: &Background, picked: Vec<(CredentialRef, String)>) {
         let engine = match self.open_engine() {
             Ok(e) => e,
             Err(e) => return (self.send)(Action::Planned(Err(e))),
         };
         self.planned = Some(engine.clone());
         let send = self.send.clone();
-        handle.spawn(async move {
+        background.spawn(|shutdown| async move {
             let picked = picked
                 .into_iter()
                 .map(|(at, why)| Picked { at, why })
                 .collect();
-            let plan = engine.plan(picked).await;
-            send(Action::Planned(Ok(plan)));
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {}
+                plan = engine.plan(picked) => send(Action::Planned(Ok(plan))),
+            }
         });
     }
 
@@ -187,9 +190,9 @@ impl Runs {
 
     /// Runs `kind`: a rotation of `plan` on the engine that planned it, the rest on a new
     /// engine. Reports every event, then [`Action::RunFinished`] with the final inventory.
-    pub fn start(
+    pub(crate) fn start(
         &mut self,
-        handle: &tokio::runtime::Handle,
+        background: &Background,
         kind: RunKind,
         plan: Option<Plan>,
         refs: Vec<CredentialRef>,
@@ -216,26 +219,33 @@ impl Runs {
         let mut events = engine.subscribe();
         let forward = {
             let (send, clock) = (send.clone(), clock.clone());
-            handle.spawn(async move {
+            let (tx, rx) = oneshot::channel::<()>();
+            background.spawn(|_| async move {
                 while let Some(event) = events.recv().await {
                     send(Action::RunEvent { event, at: clock() });
                 }
-            })
+                let _ = tx.send(());
+            });
+            rx
         };
         let done = Arc::new(AtomicBool::new(false));
         {
             let (send, clock, done) = (send.clone(), clock.clone(), done.clone());
-            handle.spawn(async move {
-                while !done.load(Ordering::Relaxed) {
-                    tokio::time::sleep(CLOCK_TICK).await;
-                    send(Action::RunClock(clock()));
+            background.spawn(|shutdown| async move {
+                while !done.load(Ordering::Relaxed) && !shutdown.is_cancelled() {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(CLOCK_TICK) => send(Action::RunClock(clock())),
+                    }
                 }
             });
         }
-        handle.spawn(async move {
+        // The dashboard closing (`q`, a signal, a hang-up) stops the run at its next safe
+        // point: no queued credential starts; the journal keeps the rest resumable.
+        background.spawn(|shutdown| async move {
             let summary = match kind {
                 RunKind::Rotate => {
-                    rotate_cancellable(&engine, plan.unwrap_or_default(), cancel).await
+                    rotate_cancellable(&engine, plan.unwrap_or_default(), cancel, shutdown).await
                 }
                 RunKind::Resume => engine.resume(&refs, false).await,
                 RunKind::Rollback => engine.resume(&refs, true).await,
@@ -303,7 +313,12 @@ impl Runs {
 /// Rotates `plan` one credential at a time per group of shared owners, groups side by
 /// side (at most the engine's default concurrency, and per provider), and starts nothing
 /// more once `cancel` is set: rotations already going finish.
-async fn rotate_cancellable(engine: &Arc<Runner>, plan: Plan, cancel: Arc<AtomicBool>) -> Summary {
+async fn rotate_cancellable(
+    engine: &Arc<Runner>,
+    plan: Plan,
+    cancel: Arc<AtomicBool>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Summary {
     let defaults = RunConfig::default();
     let global = Arc::new(Semaphore::new(defaults.concurrency.max(1)));
     let mut per_provider: HashMap<ProviderKind, Arc<Semaphore>> = HashMap::new();
@@ -325,13 +340,18 @@ async fn rotate_cancellable(engine: &Arc<Runner>, plan: Plan, cancel: Arc<Atomic
                     .clone()
             })
             .collect();
-        let (engine, global, cancel) = (engine.clone(), global.clone(), cancel.clone());
+        let (engine, global, cancel, shutdown) = (
+            engine.clone(),
+            global.clone(),
+            cancel.clone(),
+            shutdown.clone(),
+        );
         set.spawn(async move {
             let mut out: Vec<(usize, Outcome)> = Vec::new();
             for ((index, item), sem) in items.into_iter().zip(sems) {
                 let _all = global.clone().acquire_owned().await;
                 let _one = sem.acquire_owned().await;
-                if cancel.load(Ordering::Relaxed) {
+                if cancel.load(Ordering::Relaxed) || shutdown.is_cancelled() {
                     break;
                 }
                 let one = Plan { items: vec![item] };

@@ -9,6 +9,7 @@ use super::rows::{compare, natural_widths, Column, RowData};
 use super::theme::Theme;
 use crate::inventory::{Credential, CredentialRef, Inventory, Status};
 use crate::ops::Selection;
+use crate::sync::SyncOutcome;
 
 /// Lines the main screen spends on things other than table rows: title, counts, column
 /// header, status line, footer.
@@ -109,14 +110,15 @@ pub struct Batch {
     pub last_error: Option<String>,
 }
 
-/// Settings fixed for the session.
+/// Settings for the session (only the clock moves).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The title bar's name for what is open (a path, or "demo").
     pub title: String,
     /// Refuse every change.
     pub read_only: bool,
-    /// The moment every status and date is judged at.
+    /// The moment every status and date is judged at; moved on by [`Action::Clock`](
+    /// super::action::Action::Clock).
     pub now: DateTime<Utc>,
     /// Colours or not.
     pub theme: Theme,
@@ -186,6 +188,11 @@ pub struct State {
     pub unsaved: bool,
     /// Sync changes (address, what changed) to put in the audit log once saved.
     pub unlogged: Vec<(CredentialRef, String)>,
+    /// Sync answers applied but not saved yet, with the moment each came: re-applied to
+    /// the inventory when it is read again from disk (see [`super::live`]).
+    pub replay: Vec<(SyncOutcome, DateTime<Utc>)>,
+    /// The last save was refused for a change on disk and re-applied once already.
+    pub save_retried: bool,
     /// Set when the dashboard should close.
     pub quit: bool,
     /// Rotations, revocations and exports: dialogs, the run panel, the banner.
@@ -195,23 +202,10 @@ pub struct State {
 impl State {
     /// The dashboard over `inventory`, sorted by status, unfiltered, for a `size` terminal.
     pub fn new(inventory: Inventory, settings: Settings, size: (u16, u16)) -> Self {
-        let now = settings.now;
-        let rows: Vec<RowData> = inventory
-            .clients
-            .iter()
-            .enumerate()
-            .flat_map(|(ci, client)| {
-                let policy = &inventory.policy;
-                client
-                    .integrations
-                    .iter()
-                    .enumerate()
-                    .map(move |(ii, cred)| RowData::build((ci, ii), client, cred, policy, now))
-            })
-            .collect();
+        let rows = build_rows(&inventory, settings.now);
         let natural_widths = natural_widths(&rows);
         let n = rows.len();
-        let work = super::actions::Work::on_open(&inventory, now);
+        let work = super::actions::Work::on_open(&inventory, settings.now);
         let mut state = State {
             inventory,
             settings,
@@ -251,6 +245,8 @@ impl State {
             size,
             unsaved: false,
             unlogged: Vec::new(),
+            replay: Vec::new(),
+            save_retried: false,
             quit: false,
             work,
         };
@@ -460,6 +456,23 @@ impl State {
             error: true,
         });
     }
+}
+
+/// One row per credential of `inventory`, in inventory order, judged at `now`.
+pub fn build_rows(inventory: &Inventory, now: DateTime<Utc>) -> Vec<RowData> {
+    let policy = &inventory.policy;
+    inventory
+        .clients
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, client)| {
+            client
+                .integrations
+                .iter()
+                .enumerate()
+                .map(move |(ii, cred)| RowData::build((ci, ii), client, cred, policy, now))
+        })
+        .collect()
 }
 
 /// Position of `status` in `Status::ALL` (and in [`State::counts`]).

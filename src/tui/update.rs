@@ -3,6 +3,7 @@
 
 use super::action::{Action, AfterAudit, Effect, Job, JobKind};
 use super::keymap::{self, Mode};
+use super::live;
 use super::rows::Column;
 use super::state::{Batch, Input, Notice, Screen, State};
 use crate::audit::Event;
@@ -30,6 +31,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 state.spinner = state.spinner.wrapping_add(1);
             }
         }
+        Action::Clock(now) => live::set_clock(state, now),
+        Action::Reload => return live::reload_asked(state),
+        Action::Reloaded { why, result } => return live::reloaded(state, why, result),
+        Action::SaveConflict(message) => return live::save_conflict(state, message),
         Action::Refused(what) => {
             state.fail(format!("read-only: cannot {what}"));
         }
@@ -42,6 +47,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Audited { result, then } => return audited(state, result, then),
         Action::Saved(Ok(())) => {
             state.unsaved = false;
+            live::saved(state);
             let effects = std::mem::take(&mut state.unlogged)
                 .into_iter()
                 .map(|(at, detail)| Effect::Audit {
@@ -64,6 +70,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Saved(Err(e)) => {
             // Nothing was saved, so there is nothing to put on record.
             state.unlogged.clear();
+            state.save_retried = false;
             state.fail(format!("save failed: {e}"));
         }
         Action::Copied(Ok(())) => {}
@@ -621,8 +628,13 @@ fn inspected(
                 remote_id,
                 result,
             };
-            let changed = sync::apply(&mut state.inventory, &[outcome], state.settings.now);
+            let outcomes = [outcome];
+            let changed = sync::apply(&mut state.inventory, &outcomes, state.settings.now).len();
             state.unsaved |= still_same;
+            if still_same {
+                let [outcome] = outcomes;
+                live::remember_sync(state, outcome, state.settings.now);
+            }
             if changed > 0 {
                 state.batch.changed += changed;
                 state.rebuild_row(row);

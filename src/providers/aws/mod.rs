@@ -21,7 +21,7 @@ use url::Url;
 use zeroize::Zeroize;
 
 use self::sigv4::{Credentials, Scope};
-use super::http::{check_endpoint, Api, Call, Http, Reply};
+use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::{
     Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
     Verification,
@@ -151,7 +151,11 @@ impl AwsIam {
             request: format!("POST {} {action}", url.path()),
             // Every other action sent here can be repeated harmlessly; a repeated
             // CreateAccessKey would leave a second, unrecorded key.
-            idempotent: action != "CreateAccessKey",
+            repeat: if action == "CreateAccessKey" {
+                Repeat::Never
+            } else {
+                Repeat::Safe
+            },
         };
         let scope = Scope {
             region: &region,

@@ -15,7 +15,7 @@ use super::server::{self, AuthMethod, ClientAuth, DiscoveryCache, Endpoints};
 use super::token::{decode, parse_tokens, refusal, refused, seconds, OAuthError, Tokens};
 use crate::inventory::{Connection, ProviderKind};
 use crate::providers::error::{ErrorKind, ProviderError};
-use crate::providers::http::{Api, Call, Http};
+use crate::providers::http::{Api, Call, Http, Repeat};
 use crate::secret::Secret;
 
 /// The grant type of the device flow's token requests.
@@ -112,7 +112,7 @@ pub async fn device_start(
     let client = ClientAuth::of_connection(connection, method, None)?;
     let client_of = format!("connection `{}`", connection.id);
     let scope = scopes.join(" ");
-    let call = Call::new(None, "POST", url.path());
+    let call = Call::new(None, "POST", url.path(), Repeat::Safe);
     let reply = api
         .send(&call, |c| {
             // Without scopes, a Basic-authenticated request would have an empty body, which
@@ -212,7 +212,7 @@ impl DeviceAuthorization {
         }
         // An ordinary, retried call: a repeat after a lost success is refused as a replay,
         // and the server then revokes the grant nobody received rather than leave it live.
-        let call = Call::new(None, "POST", self.token_endpoint.path());
+        let call = Call::new(None, "POST", self.token_endpoint.path(), Repeat::Safe);
         let (url, client, code) = (&self.token_endpoint, &self.client, &self.device_code);
         let reply = self
             .api

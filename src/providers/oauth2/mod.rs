@@ -45,7 +45,7 @@ use self::token::{
     Refreshed,
 };
 use super::error::{ErrorKind, ProviderError};
-use super::http::{Api, Call, Http};
+use super::http::{Api, Call, Http, Repeat};
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -199,7 +199,7 @@ impl OAuth2 {
         let server = self.server(target).await?;
         let client = self.client(target, &server)?;
         let url = &server.endpoints.token;
-        let call = Call::new(Some(&target.at), "POST", url.path()).not_idempotent();
+        let call = Call::new(Some(&target.at), "POST", url.path(), Repeat::Never);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -298,7 +298,7 @@ impl OAuth2 {
                 },
             };
             let url = &server.endpoints.token;
-            let call = Call::new(Some(&target.at), "POST", url.path());
+            let call = Call::new(Some(&target.at), "POST", url.path(), Repeat::Safe);
             let reply = self
                 .api
                 .send(&call, |c| {

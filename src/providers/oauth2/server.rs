@@ -21,7 +21,7 @@ use url::Url;
 
 use crate::inventory::{Connection, CredentialRef, ProviderKind};
 use crate::providers::error::{ErrorKind, ProviderError};
-use crate::providers::http::{check_endpoint, Api, Call};
+use crate::providers::http::{check_endpoint, Api, Call, Repeat};
 use crate::secret::Secret;
 
 const KIND: ProviderKind = ProviderKind::Oauth2;
@@ -246,7 +246,7 @@ async fn discover(
     let issuer_url = check_endpoint(KIND, at, issuer)?;
     let mut last_bad: Option<ProviderError> = None;
     for url in discovery_urls(&issuer_url) {
-        let call = Call::new(at, "GET", url.path());
+        let call = Call::new(at, "GET", url.path(), Repeat::Safe);
         let reply = api.send(&call, |c| c.get(url.clone())).await?;
         // Not served here: try the other well-known location.
         if matches!(reply.status, 400 | 404 | 405 | 410) {

@@ -14,7 +14,7 @@ use url::Url;
 use super::server::ClientAuth;
 use crate::inventory::CredentialRef;
 use crate::providers::error::{ErrorKind, ProviderError};
-use crate::providers::http::{redact_tokens, Api, Call, Reply};
+use crate::providers::http::{redact_tokens, Api, Call, Repeat, Reply};
 use crate::secret::Secret;
 
 /// What a token endpoint issued.
@@ -245,7 +245,7 @@ pub(crate) async fn introspect(
     at: Option<&CredentialRef>,
     client_of: &str,
 ) -> Result<Introspection, ProviderError> {
-    let call = Call::new(at, "POST", url.path());
+    let call = Call::new(at, "POST", url.path(), Repeat::Safe);
     let reply = api
         .send(&call, |c| {
             client.post(
@@ -288,7 +288,7 @@ pub(crate) async fn revoke(
     at: Option<&CredentialRef>,
     client_of: &str,
 ) -> Result<(), ProviderError> {
-    let call = Call::new(at, "POST", url.path());
+    let call = Call::new(at, "POST", url.path(), Repeat::Safe);
     let reply = api
         .send(&call, |c| {
             client.post(

@@ -197,7 +197,7 @@ fn lines(state: &State) -> Vec<Line<'static>> {
         Some(Deploy::Manual {
             instructions: Some(i),
         }) => format!("manual: {i}"),
-        Some(Deploy::Command { run }) => format!("command: {run}"),
+        Some(Deploy::Command { run, .. }) => format!("command: {run}"),
     };
     out.push(field(theme, "Deploy", deploy));
     if let Some(notes) = &cred.notes {

@@ -34,6 +34,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let mut spans = vec![Span::raw(" ")];
     for status in Status::ALL {
         let n = state.counts[status_index(status)];
+        // Rare states take room only when they occur: 80 columns fit the usual six.
+        if n == 0 && matches!(status, Status::Interrupted | Status::Revoked) {
+            continue;
+        }
         let (symbol, word) = status_label(status)
             .split_once(' ')
             .unwrap_or(("", status.as_str()));

@@ -1,0 +1,408 @@
+//! Issue 9 with the real binary: files that another local user cannot hijack. Links planted
+//! where keyward writes (the temp file of a save, the lock, the audit log, the sandbox
+//! state), files created under `umask 000`, inventories, directories and identities that
+//! others could write, a symlinked inventory, and `report -o` aimed at keyward's own files.
+
+mod support;
+
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+use support::workspace::{assert_one_line_error, hash, Workspace};
+
+const VICTIM: &str = "precious content another user wants destroyed\n";
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// A file an attacker points a link at: it must come out untouched.
+fn victim(ws: &Workspace) -> std::path::PathBuf {
+    let path = ws.path("victim.txt");
+    std::fs::write(&path, VICTIM).unwrap();
+    path
+}
+
+fn assert_untouched(victim: &Path) {
+    assert_eq!(std::fs::read_to_string(victim).unwrap(), VICTIM);
+}
+
+fn add(ws: &Workspace, at: &str) -> std::process::Output {
+    ws.run(&["add", at, "--provider", "manual", "--no-secret"], "")
+}
+
+/// Runs `cmd` (a configured keyward command) under `umask 000`, through `sh`.
+fn under_umask_000(cmd: Command, args: &[&str]) -> std::process::Output {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg("umask 000; exec \"$@\"")
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(args);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh.stdin(std::process::Stdio::null()).output().unwrap()
+}
+
+#[test]
+fn init_under_umask_000_creates_everything_0600_and_0700() {
+    let ws = Workspace::new();
+    // The default location, so `init` creates ~/.config and ~/.config/keyward itself.
+    let inventory = ws.path(".config/keyward/inventory.yaml.age");
+    let run = |args: &[&str]| {
+        let mut cmd = ws.keyward();
+        cmd.env_remove("KEYWARD_INVENTORY");
+        let out = under_umask_000(cmd, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["init"]);
+    run(&["add", "acme/x", "--provider", "manual", "--no-secret"]);
+    for dir in [".config", ".config/keyward"] {
+        assert_eq!(mode(&ws.path(dir)), 0o700, "{dir}");
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(ws.path(".config/keyward")).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        files.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "identity.txt",
+            "inventory.yaml.age",
+            "inventory.yaml.age.1",
+            "inventory.yaml.age.audit.jsonl",
+            "inventory.yaml.age.lock",
+        ],
+        "every file keyward made, and no temp file left behind"
+    );
+    assert!(inventory.is_file());
+}
+
+#[test]
+fn demo_under_umask_000_keeps_the_sandbox_state_and_its_lock_0600() {
+    let ws = Workspace::new();
+    let kept = ws.path("demo");
+    let out = under_umask_000(ws.keyward(), &["demo", "--keep-in", kept.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&kept), 0o700);
+    let names: Vec<String> = std::fs::read_dir(&kept)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in [
+        "demo.yaml.age.sandbox.json",
+        "demo.yaml.age.sandbox.json.lock",
+        "demo.yaml.age.lock",
+        "demo-identity.txt",
+        "demo.yaml.age",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+    for name in &names {
+        assert_eq!(mode(&kept.join(name)), 0o600, "{name}");
+    }
+}
+
+/// Before the fix a save wrote `.NAME.tmp-PID` with `O_CREAT|O_TRUNC`, following a link
+/// there. The name is unpredictable now; links at every name the old code could have used
+/// for the next pids are left alone, and so is the file they point to.
+#[test]
+fn a_link_planted_at_the_temp_file_of_a_save_is_not_followed() {
+    let ws = Workspace::new();
+    ws.init();
+    let victim = victim(&ws);
+    let next_pid = Command::new("true").spawn().unwrap().id();
+    let planted: Vec<_> = (next_pid..next_pid + 300)
+        .map(|pid| ws.path(&format!(".inventory.yaml.age.tmp-{pid}")))
+        .collect();
+    for link in &planted {
+        symlink(&victim, link).unwrap();
+    }
+    let out = add(&ws, "acme/x");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_untouched(&victim);
+    assert!(!is_link(&ws.inventory()), "the inventory is a regular file");
+    assert!(ws.ok(&["list"], "").contains("acme/x"));
+    assert!(planted.iter().all(|l| is_link(l)));
+}
+
+#[test]
+fn a_link_planted_at_the_lock_is_refused() {
+    let ws = Workspace::new();
+    ws.init();
+    let victim = victim(&ws);
+    let lock = ws.path("inventory.yaml.age.lock");
+    std::fs::remove_file(&lock).unwrap();
+    symlink(&victim, &lock).unwrap();
+    let before = hash(&ws.inventory());
+    let out = add(&ws, "acme/x");
+    assert_one_line_error(&out, "symbolic link");
+    assert_untouched(&victim);
+    assert_eq!(hash(&ws.inventory()), before);
+}
+
+#[test]
+fn a_link_planted_at_the_audit_log_is_refused() {
+    let ws = Workspace::new();
+    ws.init();
+    let victim = victim(&ws);
+    let log = ws.path("inventory.yaml.age.audit.jsonl");
+    std::fs::remove_file(&log).unwrap();
+    symlink(&victim, &log).unwrap();
+    let out = add(&ws, "acme/x");
+    assert_one_line_error(&out, "symbolic link");
+    assert_untouched(&victim);
+    // Reading it does not follow the link either.
+    assert_one_line_error(&ws.run(&["audit"], ""), "symbolic link");
+    // A dangling link is not created through.
+    std::fs::remove_file(&log).unwrap();
+    symlink(ws.path("made-by-keyward"), &log).unwrap();
+    assert_one_line_error(&add(&ws, "acme/y"), "");
+    assert!(!ws.path("made-by-keyward").exists());
+}
+
+/// The demo's sandbox rewrites its state on every key change.
+fn demo_workspace() -> (Workspace, std::path::PathBuf) {
+    let ws = Workspace::new();
+    let kept = ws.path("demo");
+    ws.ok(&["demo", "--keep-in", kept.to_str().unwrap()], "");
+    (ws, kept)
+}
+
+fn demo_rotate(ws: &Workspace, kept: &Path) -> std::process::Output {
+    ws.keyward()
+        .env("KEYWARD_INVENTORY", kept.join("demo.yaml.age"))
+        .env("KEYWARD_IDENTITY", kept.join("demo-identity.txt"))
+        .args(["rotate", "acme/mail-send", "--yes"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_link_planted_at_the_sandbox_states_temp_file_is_not_followed() {
+    let (ws, kept) = demo_workspace();
+    let victim = victim(&ws);
+    // The fixed name the state was written through before the fix.
+    symlink(&victim, kept.join("demo.yaml.age.sandbox.json.tmp")).unwrap();
+    let out = demo_rotate(&ws, &kept);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_untouched(&victim);
+    assert!(!is_link(&kept.join("demo.yaml.age.sandbox.json")));
+}
+
+#[test]
+fn a_link_planted_at_the_sandbox_state_or_its_lock_is_refused() {
+    for name in [
+        "demo.yaml.age.sandbox.json.lock",
+        "demo.yaml.age.sandbox.json",
+    ] {
+        let (ws, kept) = demo_workspace();
+        let victim = victim(&ws);
+        std::fs::remove_file(kept.join(name)).unwrap();
+        symlink(&victim, kept.join(name)).unwrap();
+        let out = demo_rotate(&ws, &kept);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_ne!(out.status.code(), Some(0), "{name}: {text}");
+        assert!(text.contains("symbolic link"), "{name}: {text}");
+        assert_untouched(&victim);
+    }
+}
+
+#[test]
+fn an_inventory_writable_by_others_is_refused() {
+    let ws = Workspace::new();
+    ws.init();
+    let inv = ws.inventory();
+    chmod(&inv, 0o666);
+    let err = assert_one_line_error(&ws.run(&["list"], ""), "mode 0666");
+    assert!(
+        err.contains(&format!("chmod go-w {}", inv.display())),
+        "{err}"
+    );
+    chmod(&inv, 0o620);
+    assert_one_line_error(&add(&ws, "acme/x"), "mode 0620");
+    chmod(&inv, 0o644);
+    ws.ok(&["list"], "");
+}
+
+#[test]
+fn an_inventory_directory_writable_by_others_is_refused() {
+    let ws = Workspace::new();
+    let dir = ws.path("shared");
+    std::fs::create_dir(&dir).unwrap();
+    let inv = dir.join("inv.yaml.age");
+    let with_inv = |args: &[&str]| {
+        ws.keyward()
+            .env("KEYWARD_INVENTORY", &inv)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(with_inv(&["init"]).status.success());
+    chmod(&dir, 0o770);
+    let err = assert_one_line_error(&with_inv(&["list"]), "inventory's directory");
+    assert!(err.contains("mode 0770"), "{err}");
+    assert!(
+        err.contains(&format!("chmod go-w {}", dir.display())),
+        "{err}"
+    );
+    // A sticky world-writable directory (like /tmp) is refused too: others can claim the
+    // names of the lock, the log and the backups there before keyward creates them.
+    chmod(&dir, 0o1777);
+    assert_one_line_error(&with_inv(&["list"]), "mode 1777");
+    // `init` refuses to create an inventory there.
+    let other = dir.join("new.yaml.age");
+    let out = ws
+        .keyward()
+        .env("KEYWARD_INVENTORY", &other)
+        .arg("init")
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "inventory's directory");
+    assert!(!other.exists());
+    chmod(&dir, 0o755);
+    assert!(with_inv(&["list"]).status.success());
+}
+
+#[test]
+fn an_identity_writable_by_others_is_refused() {
+    let ws = Workspace::new();
+    ws.init();
+    let id = ws.default_identity();
+    chmod(&id, 0o622);
+    let err = assert_one_line_error(&ws.run(&["list"], ""), "identity file");
+    assert!(err.contains("mode 0622"), "{err}");
+    assert!(
+        err.contains(&format!("chmod go-w {}", id.display())),
+        "{err}"
+    );
+    chmod(&id, 0o600);
+    ws.ok(&["list"], "");
+}
+
+#[test]
+fn a_symlinked_inventory_is_saved_through_to_the_real_file() {
+    let ws = Workspace::new();
+    ws.init();
+    let real = ws.inventory();
+    let link = ws.path("link.yaml.age");
+    symlink(&real, &link).unwrap();
+    let through_link = |args: &[&str]| {
+        ws.keyward()
+            .env("KEYWARD_INVENTORY", &link)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = through_link(&["add", "acme/x", "--provider", "manual", "--no-secret"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(is_link(&link), "the link is still a link");
+    // The real file was updated, and its lock, log and backups are the ones used.
+    assert!(ws.ok(&["list"], "").contains("acme/x"));
+    assert!(ws.path("inventory.yaml.age.1").is_file());
+    for sibling in [
+        "link.yaml.age.lock",
+        "link.yaml.age.1",
+        "link.yaml.age.audit.jsonl",
+    ] {
+        assert!(!ws.path(sibling).exists(), "{sibling}");
+    }
+    let log = std::fs::read_to_string(ws.path("inventory.yaml.age.audit.jsonl")).unwrap();
+    assert!(log.contains("acme/x"), "{log}");
+    // Both paths take the same lock.
+    let lock = ws.path("inventory.yaml.age.lock");
+    let mut holder = Command::new("flock")
+        .args(["-o", lock.to_str().unwrap(), "sleep", "60"])
+        .spawn()
+        .expect("flock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Command::new("flock")
+        .args(["-n", lock.to_str().unwrap(), "true"])
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(std::time::Instant::now() < deadline, "never locked");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = through_link(&["add", "acme/y", "--provider", "manual", "--no-secret"]);
+    assert_one_line_error(&out, "locked by process");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}
+
+#[test]
+fn report_output_onto_keyward_files_is_refused() {
+    let ws = Workspace::new();
+    ws.init();
+    let id = ws.default_identity();
+    let id_link = ws.path("innocent.md");
+    symlink(&id, &id_link).unwrap();
+    let sandbox = ws.path("inventory.yaml.age.sandbox.json");
+    std::fs::write(&sandbox, "{}").unwrap();
+    for target in [
+        id.clone(),
+        id_link.clone(),
+        sandbox.clone(),
+        ws.inventory(),
+        ws.path("inventory.yaml.age.lock"),
+        ws.path("inventory.yaml.age.audit.jsonl"),
+        ws.path("inventory.yaml.age.2"),
+        ws.path(".config/keyward/new-file.md"),
+    ] {
+        let before = std::fs::read(&target).ok();
+        let out = ws.run(&["report", "-o", target.to_str().unwrap()], "");
+        assert_one_line_error(&out, "is the inventory or one of its files");
+        assert_eq!(std::fs::read(&target).ok(), before, "{}", target.display());
+    }
+    ws.ok(&["list"], "");
+    let fine = ws.path("report.md");
+    ws.ok(&["report", "-o", fine.to_str().unwrap()], "");
+    // Private like every file keyward creates; the person shares it on purpose.
+    assert_eq!(mode(&fine), 0o600);
+}
