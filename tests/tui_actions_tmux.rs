@@ -491,3 +491,84 @@ fn one_rotation_through_the_wizards_manual_deploy_step_with_the_new_secret_copie
     assert_eq!(audit.matches("\"rotated\"").count(), 1, "{audit}");
     assert!(!audit.contains(&secret));
 }
+
+#[test]
+fn a_hang_up_mid_bulk_ends_the_dashboard_and_keyward_resume_finishes_the_rest() {
+    let (ws, inv, id) = kept_demo();
+    let t = dashboard(&ws, &inv, &id, ws.dir.path());
+    for at in DUE {
+        command(&t, &format!("filter {}", at.split('/').nth(1).unwrap()));
+        t.send(&["Space"]);
+    }
+    command(&t, "filter");
+    t.wait_for("3 marked");
+    t.send(&["R"]);
+    t.wait_for("Rotate 3 credential(s)");
+    t.send(&["Tab"]);
+    t.send(&["Enter"]);
+    t.wait_for("3 question(s) wait for you");
+    let pid = t
+        .tmux(&["display-message", "-p", "-t", &t.session, "#{pane_pid}"])
+        .trim()
+        .to_string();
+    // What a dropped `ssh -t` does.
+    t.tmux(&["kill-session", "-t", &t.session]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let alive = std::process::Command::new("kill")
+            .args(["-0", &pid])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        if !alive {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "keyward {pid} outlived its terminal"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(t);
+    let interrupted = decrypt(&inv, &id);
+    for at in DUE {
+        assert!(
+            credential(&interrupted, at).get("rotation").is_some(),
+            "{at}: not journaled after the hang-up"
+        );
+    }
+
+    let out = ws
+        .keyward()
+        .env("KEYWARD_INVENTORY", &inv)
+        .env("KEYWARD_IDENTITY", &id)
+        .args(["resume", "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = decrypt(&inv, &id);
+    let text = serde_yaml::to_string(&after).unwrap();
+    let keys = sandbox_keys(&inv);
+    for at in DUE {
+        let c = credential(&after, at);
+        assert!(c.get("rotation").is_none(), "{at}: still journaled");
+        let new_id = c["remote_id"].as_str().unwrap();
+        assert_eq!(
+            keys[new_id].1,
+            sha256(c["secret"].as_str().unwrap()),
+            "{at}"
+        );
+    }
+    for key in keys.keys() {
+        assert!(
+            text.contains(key.as_str()),
+            "orphan key {key} at the sandbox"
+        );
+    }
+}
