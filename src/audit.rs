@@ -116,6 +116,8 @@ pub enum AuditAction {
     Archived,
     /// An access report was written to a file.
     Exported,
+    /// A backup was put back as the newest version, on purpose.
+    Restored,
 }
 
 impl AuditAction {
@@ -149,6 +151,7 @@ impl AuditAction {
             AuditAction::DeleteOldKeyWaiting => "delete-old-key-waiting",
             AuditAction::Archived => "archived",
             AuditAction::Exported => "exported",
+            AuditAction::Restored => "restored",
         }
     }
 }
@@ -210,6 +213,10 @@ pub struct Entry {
     pub credential: Option<String>,
     /// Details, never a secret.
     pub detail: String,
+    /// The inventory's generation after the newest save this process made, if it made
+    /// one: an inventory older than this was rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     /// Hex SHA-256 of the previous line's bytes, or [`GENESIS`].
     pub prev: String,
     /// Hex SHA-256 of this entry's canonical serialization without `hash`.
@@ -225,6 +232,8 @@ struct Body<'a> {
     action: &'a str,
     credential: &'a Option<String>,
     detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation: Option<u64>,
     prev: &'a str,
 }
 
@@ -238,6 +247,7 @@ impl Entry {
             action: &self.action,
             credential: &self.credential,
             detail: &self.detail,
+            generation: self.generation,
             prev: &self.prev,
         };
         // Serializing plain strings, numbers and a date into a Vec cannot fail.
@@ -308,6 +318,7 @@ impl AuditLog {
             action: event.action.to_string(),
             credential: event.credential,
             detail: event.detail,
+            generation: saved_generation(&self.path),
             prev,
             hash: String::new(),
         };
@@ -411,6 +422,151 @@ impl AuditLog {
             path: self.path.clone(),
             why: why.to_string(),
         }
+    }
+}
+
+/// The generation each inventory was last saved at by this process, by audit log path:
+/// the store notes it, and entries recorded afterwards carry it.
+static SAVED_GENERATIONS: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes that the inventory whose log is `log` was just saved at `generation`.
+pub fn note_saved_generation(log: &Path, generation: u64) {
+    if let Ok(mut all) = SAVED_GENERATIONS.lock() {
+        all.retain(|(p, _)| p != log);
+        all.push((log.to_path_buf(), generation));
+    }
+}
+
+fn saved_generation(log: &Path) -> Option<u64> {
+    SAVED_GENERATIONS
+        .lock()
+        .ok()?
+        .iter()
+        .find(|(p, _)| p == log)
+        .map(|(_, g)| *g)
+}
+
+/// Where the log stood when the inventory was saved, as the inventory records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// The inventory's generation (saves so far).
+    pub generation: u64,
+    /// The sequence number of the newest entry then (0: none).
+    pub seq: u64,
+    /// The SHA-256 of that entry's line.
+    pub head: String,
+}
+
+/// How the inventory and its log disagree: one of them was rolled back, cut or replaced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Disagreement {
+    /// The inventory names log entries, but there is no log.
+    #[error("the audit log is missing, but the inventory was saved after its entry #{seq}: the log was deleted")]
+    LogMissing {
+        /// The newest entry the inventory knows.
+        seq: u64,
+    },
+    /// The log ends before the entry the inventory names.
+    #[error("the audit log has {has} entries, but the inventory was saved after entry #{seq}: lines were dropped from the log")]
+    LogShorter {
+        /// Entries in the log.
+        has: u64,
+        /// The newest entry the inventory knows.
+        seq: u64,
+    },
+    /// The entry the inventory names is not the one in the log.
+    #[error("audit log entry #{seq} is not the one the inventory was saved after: the log was rewritten or re-chained")]
+    LogRewritten {
+        /// The entry that differs.
+        seq: u64,
+    },
+    /// The log records a save newer than the inventory.
+    #[error("the inventory is generation {inventory}, but the audit log records a save of generation {log}: an older copy (a backup?) replaced it; `keyward restore` restores a backup on purpose")]
+    InventoryOlder {
+        /// The inventory's generation.
+        inventory: u64,
+        /// The newest generation the log records.
+        log: u64,
+    },
+}
+
+impl AuditLog {
+    /// The newest complete entry (its sequence number and line hash), for the inventory to
+    /// record at a save; `None` when there is no log or no readable entry.
+    pub fn anchor_point(&self) -> Result<Option<(u64, String)>, AuditError> {
+        let mut file = match crate::fsutil::open_read(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(e)),
+        };
+        file.lock_shared().map_err(|e| self.io(e))?;
+        if let Some((line, true)) = last_line(&mut file).map_err(|e| self.io(e))? {
+            if let Ok(entry) = serde_json::from_slice::<Entry>(&line) {
+                return Ok(Some((entry.seq, sha256_hex(&line))));
+            }
+        }
+        drop(file);
+        // The last line is cut or damaged: the newest readable entry before it.
+        let Some(bytes) = self.read_bytes()? else {
+            return Ok(None);
+        };
+        Ok(lines(&bytes)
+            .filter(|(_, complete)| *complete)
+            .filter_map(|(line, _)| {
+                let entry: Entry = serde_json::from_slice(line).ok()?;
+                Some((entry.seq, sha256_hex(line)))
+            })
+            .last())
+    }
+
+    /// The newest inventory generation any entry records (0: none).
+    pub fn newest_generation(&self) -> u64 {
+        let Ok(Some(bytes)) = self.read_bytes() else {
+            return 0;
+        };
+        lines(&bytes)
+            .filter_map(|(line, complete)| parse_line(line, complete).ok()?.generation)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Checks the log against what the inventory recorded at its newest save.
+    pub fn check_anchor(&self, anchor: &Anchor) -> Result<(), Disagreement> {
+        let bytes = match self.read_bytes() {
+            Ok(Some(b)) => b,
+            Ok(None) if anchor.seq > 0 => return Err(Disagreement::LogMissing { seq: anchor.seq }),
+            // An unreadable log is reported by whoever reads or writes it.
+            Ok(None) | Err(_) => return Ok(()),
+        };
+        let mut count = 0u64;
+        let mut newest_generation = 0u64;
+        let mut anchored = anchor.seq == 0;
+        for (line, complete) in lines(&bytes) {
+            let Ok(entry) = parse_line(line, complete) else {
+                continue;
+            };
+            count += 1;
+            if entry.seq == anchor.seq {
+                if sha256_hex(line) != anchor.head {
+                    return Err(Disagreement::LogRewritten { seq: anchor.seq });
+                }
+                anchored = true;
+            }
+            newest_generation = newest_generation.max(entry.generation.unwrap_or(0));
+        }
+        if !anchored {
+            return Err(Disagreement::LogShorter {
+                has: count,
+                seq: anchor.seq,
+            });
+        }
+        if newest_generation > anchor.generation {
+            return Err(Disagreement::InventoryOlder {
+                inventory: anchor.generation,
+                log: newest_generation,
+            });
+        }
+        Ok(())
     }
 }
 

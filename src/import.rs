@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::inventory::validate::check_id;
 use crate::inventory::{
     Client, Connection, Credential, CredentialRef, HistoryEntry, Inventory, ProviderKind,
 };
@@ -104,9 +105,11 @@ pub fn sniff(name: &str, text: &str) -> Format {
 
 /// Parses `text` in `format`. `source_name` goes into error messages.
 pub fn parse(source_name: &str, text: &str, format: Format) -> Result<Batch, ImportError> {
+    use crate::inventory::bounds::{preflight, sized};
+    let bounded = |text| err(source_name, None, format!("{text}"));
     match format {
-        Format::Csv => parse_csv(source_name, text),
-        Format::Yaml => parse_yaml(source_name, text),
+        Format::Csv => parse_csv(source_name, sized(text).map_err(bounded)?),
+        Format::Yaml => parse_yaml(source_name, preflight(text).map_err(bounded)?),
     }
 }
 
@@ -126,13 +129,16 @@ fn parse_csv(source_name: &str, text: &str) -> Result<Batch, ImportError> {
         .headers()
         .map_err(|e| err(source_name, Some(1), format!("unreadable header row: {e}")))?
         .clone();
-    for h in &headers {
+    // A file without a header row has data here, perhaps a secret: a bad header cell is
+    // named by its position, never quoted.
+    for (i, h) in headers.iter().enumerate() {
         if !CSV_COLUMNS.contains(&h) {
             return Err(err(
                 source_name,
                 Some(1),
                 format!(
-                    "unknown column `{h}`; known columns: {}",
+                    "header column {} is not a known column name; known columns: {}",
+                    i + 1,
                     CSV_COLUMNS.join(", ")
                 ),
             ));
@@ -176,6 +182,8 @@ fn parse_csv(source_name: &str, text: &str) -> Result<Batch, ImportError> {
                 })
                 .unwrap_or_default()
         };
+        // A bad cell is named by line and column, never quoted: with a shifted header, the
+        // cell under `expires_at` may be the secret.
         let date = |name: &str| -> Result<Option<DateTime<Utc>>, ImportError> {
             cell(name)
                 .map(|v| {
@@ -183,7 +191,7 @@ fn parse_csv(source_name: &str, text: &str) -> Result<Batch, ImportError> {
                         err(
                             source_name,
                             line,
-                            format!("column `{name}`: `{v}` is not a date"),
+                            format!("column `{name}`: not a date (YYYY-MM-DD or RFC 3339)"),
                         )
                     })
                 })
@@ -193,13 +201,26 @@ fn parse_csv(source_name: &str, text: &str) -> Result<Batch, ImportError> {
             cell("client").ok_or_else(|| err(source_name, line, "column `client` is empty"))?;
         let integration = cell("integration")
             .ok_or_else(|| err(source_name, line, "column `integration` is empty"))?;
-        let at: CredentialRef = format!("{client}/{integration}")
-            .parse()
-            .map_err(|e: String| err(source_name, line, e))?;
+        check_id(&client)
+            .map_err(|why| err(source_name, line, format!("column `client`: {why}")))?;
+        check_id(&integration)
+            .map_err(|why| err(source_name, line, format!("column `integration`: {why}")))?;
+        let at =
+            CredentialRef::new(&client, &integration).map_err(|why| err(source_name, line, why))?;
         let provider: ProviderKind = cell("provider")
             .ok_or_else(|| err(source_name, line, "column `provider` is empty"))?
             .parse()
-            .map_err(|e: String| err(source_name, line, format!("column `provider`: {e}")))?;
+            .map_err(|_| {
+                let known: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+                err(
+                    source_name,
+                    line,
+                    format!(
+                        "column `provider`: not a known provider; expected one of {}",
+                        known.join(", ")
+                    ),
+                )
+            })?;
         let mut c = Credential::new(integration, provider);
         c.name = cell("name").unwrap_or_default();
         c.connection = cell("connection");
@@ -224,7 +245,7 @@ fn parse_csv(source_name: &str, text: &str) -> Result<Batch, ImportError> {
                     err(
                         source_name,
                         line,
-                        format!("column `rotate_every_days`: `{v}` is not a whole number"),
+                        "column `rotate_every_days`: not a whole number",
                     )
                 })
             })
@@ -282,6 +303,19 @@ fn parse_yaml(source_name: &str, text: &str) -> Result<Batch, ImportError> {
         };
         err(source_name, line, message)
     })?;
+    // The ids are checked here, by the rule a save applies, so a dry run refuses what the
+    // real run would.
+    let bad_id = |path: String, why: String| err(source_name, None, format!("{path}: {why}"));
+    for (i, conn) in doc.connections.iter().enumerate() {
+        check_id(&conn.id).map_err(|why| bad_id(format!("connections[{i}].id"), why))?;
+    }
+    for (i, client) in doc.clients.iter().enumerate() {
+        check_id(&client.id).map_err(|why| bad_id(format!("clients[{i}].id"), why))?;
+        for (j, cred) in client.integrations.iter().enumerate() {
+            check_id(&cred.id)
+                .map_err(|why| bad_id(format!("clients[{i}].integrations[{j}].id"), why))?;
+        }
+    }
     let mut batch = Batch {
         connections: doc.connections,
         records: Vec::new(),
@@ -425,7 +459,7 @@ beta,bot,manual,,,,
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "keys.csv: line 2: column `expires_at`: `next tuesday` is not a date"
+            "keys.csv: line 2: column `expires_at`: not a date (YYYY-MM-DD or RFC 3339)"
         );
         let e = parse(
             "keys.csv",
@@ -435,7 +469,7 @@ beta,bot,manual,,,,
         .unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("keys.csv: line 1: unknown column `colour`"),
+                .starts_with("keys.csv: line 1: header column 4 is not a known column name"),
             "{e}"
         );
         let e = parse(
@@ -446,9 +480,56 @@ beta,bot,manual,,,,
         .unwrap_err();
         assert!(
             e.to_string()
-                .contains("line 2: column `provider`: unknown provider `hubspot`"),
+                .contains("line 2: column `provider`: not a known provider"),
             "{e}"
         );
+        assert!(!e.to_string().contains("hubspot"), "{e}");
+    }
+
+    #[test]
+    fn a_secret_in_a_shifted_csv_column_is_never_quoted() {
+        let secret = "sk-proj-AbCdEf0123456789xyzSECRET";
+        let header = "client,integration,provider,expires_at,rotate_every_days";
+        for row in [
+            format!("acme,crm,manual,{secret},"),
+            format!("acme,crm,manual,,{secret}"),
+            format!("acme,crm,{secret},,"),
+            format!("acme,{secret} x,manual,,"),
+            format!("{secret}/x,crm,manual,,"),
+        ] {
+            let e = parse("k.csv", &format!("{header}\n{row}\n"), Format::Csv).unwrap_err();
+            let text = e.to_string();
+            assert!(text.starts_with("k.csv: line 2: column `"), "{text}");
+            assert!(!text.contains("sk-proj"), "{text}");
+        }
+        // No header row: the first data row is read as the header.
+        let e = parse("k.csv", &format!("acme,crm,{secret}\n"), Format::Csv).unwrap_err();
+        assert!(!e.to_string().contains("sk-proj"), "{e}");
+    }
+
+    #[test]
+    fn import_refuses_an_id_with_whitespace_or_control_characters() {
+        let e = parse(
+            "k.csv",
+            "client,integration,provider\na b,c,manual\n",
+            Format::Csv,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("column `client`"), "{e}");
+        let e = parse(
+            "k.csv",
+            "client,integration,provider\nacme,\"c\x1b[2J\",manual\n",
+            Format::Csv,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("control characters"), "{e}");
+        let e = parse(
+            "x.yaml",
+            "clients:\n  - id: a b\n    integrations:\n      - id: c\n        provider: manual\n",
+            Format::Yaml,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("clients[0].id"), "{e}");
     }
 
     #[test]

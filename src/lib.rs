@@ -17,5 +17,6 @@ pub mod rotation;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod tui;
 pub mod verify;

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::export::Row;
 use crate::inventory::{Credential, CredentialRef, HistoryEvent, Inventory, RemoteStatus, Status};
+use crate::text::{json_safe, terminal_safe};
 
 /// The formats a report is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -292,18 +293,49 @@ fn history_words(c: &CredentialReport) -> String {
     }
 }
 
-/// A table cell: one line, pipes escaped, no HTML.
+/// A Markdown table cell that renders as the text it holds: one line, control characters
+/// shown escaped, HTML and the Markdown punctuation of links, images, emphasis and tables
+/// escaped, so a name cannot break the table, add a link or an image, or load anything;
+/// `scheme://`, `www.` and `a@b` are broken up so renderers do not autolink them. (Code
+/// spans stay: their content is shown literally.)
 fn cell(text: &str) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let escaped = one_line
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    if escaped.is_empty() {
+    let safe = terminal_safe(&one_line);
+    let mut out = String::with_capacity(safe.len());
+    let mut chars = safe.chars();
+    while let Some(c) = chars.next() {
+        let rest = chars.as_str();
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '#' | '|' | '~' | '@' | '{' | '}'
+            | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ':' if rest.starts_with('/') => out.push_str("\\:"),
+            '.' if out.to_ascii_lowercase().ends_with("www") => out.push_str("\\."),
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() {
         "-".into()
     } else {
-        escaped
+        out
+    }
+}
+
+/// A CSV cell a spreadsheet shows as text: control characters escaped, and a cell that a
+/// spreadsheet would run as a formula (starting `=`, `+`, `-`, `@`, tab or CR) prefixed
+/// with `'`, as OWASP recommends against CSV injection.
+fn csv_cell(text: &str) -> String {
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let safe = terminal_safe(text);
+    if formula {
+        format!("'{safe}")
+    } else {
+        safe.into_owned()
     }
 }
 
@@ -420,7 +452,7 @@ pub fn csv(report: &Report) -> Result<String, RenderError> {
         for c in &client.credentials {
             let r = &c.row;
             let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
-            w.write_record([
+            let cells = [
                 r.client.clone(),
                 client.name.clone(),
                 r.integration.clone(),
@@ -446,8 +478,9 @@ pub fn csv(report: &Report) -> Result<String, RenderError> {
                 date(c.last_revoked_at),
                 yes_no(r.rotation_in_flight),
                 yes_no(r.has_secret),
-            ])
-            .map_err(fail)?;
+            ];
+            w.write_record(cells.iter().map(|c| csv_cell(c)))
+                .map_err(fail)?;
         }
     }
     let bytes = w
@@ -459,7 +492,7 @@ pub fn csv(report: &Report) -> Result<String, RenderError> {
 /// The report as pretty-printed JSON, ending in a newline.
 pub fn json(report: &Report) -> Result<String, RenderError> {
     serde_json::to_string_pretty(report)
-        .map(|s| s + "\n")
+        .map(|s| json_safe(s) + "\n")
         .map_err(|e| RenderError(e.to_string()))
 }
 
@@ -555,5 +588,38 @@ mod tests {
         assert!(text.contains("| CRM \\| sync (crm) |"), "{text}");
         assert_eq!(cell("a\nb <i>"), "a b &lt;i&gt;");
         assert_eq!(cell(""), "-");
+    }
+
+    #[test]
+    fn markdown_report_renders_links_images_and_escapes_as_text() {
+        assert_eq!(
+            cell("![x](https://evil.example/p.png) [click](javascript:alert(1))"),
+            "\\!\\[x\\]\\(https\\://evil.example/p.png\\) \\[click\\]\\(javascript:alert\\(1\\)\\)"
+        );
+        assert_eq!(cell("see www.evil.example"), "see www\\.evil.example");
+        assert_eq!(cell("a@b.example"), "a\\@b.example");
+        assert_eq!(
+            cell("<img src=x onerror=alert(1)>"),
+            "&lt;img src=x onerror=alert\\(1\\)&gt;"
+        );
+        assert_eq!(cell("ACME\x1b]0;pwned\x07"), "ACME\\\\x1b\\]0;pwned\\\\x07");
+    }
+
+    #[test]
+    fn csv_report_formula_cells_are_prefixed_with_a_quote() {
+        for formula in [
+            "=cmd|' /C calc'!A0",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            assert!(csv_cell(formula).starts_with('\''), "{formula:?}");
+        }
+        assert_eq!(csv_cell("=1+1"), "'=1+1");
+        assert_eq!(csv_cell("\t=1"), "'\\t=1");
+        assert_eq!(csv_cell("acme"), "acme");
+        assert_eq!(csv_cell("n8n\x1b[2J"), "n8n\\x1b[2J");
     }
 }

@@ -249,10 +249,25 @@ fn verify_names_the_first_tampered_line() {
     assert_one_line_error(&out, "the change was saved, but not logged");
     assert!(ws.ok(&["list"], "").contains("acme/late"));
 
-    // An inventory without a log yet.
+    // A deleted log is named: the inventory records which entry it was saved after
+    // (issue 9). Listing an absent log shows nothing.
     std::fs::remove_file(&log).unwrap();
-    assert!(ws
+    assert_one_line_error(
+        &ws.run(&["audit", "--verify"], ""),
+        "the audit log is missing",
+    );
+    assert_eq!(ws.ok(&["audit"], "").trim(), "No audit entries match.");
+
+    // An inventory that never had a log (created through the library, no entry yet).
+    let fresh = Workspace::new();
+    let recipient =
+        keyward::store::keys::generate_identity_file(&fresh.default_identity()).unwrap();
+    keyward::store::Store::create(
+        &fresh.inventory(),
+        &keyward::inventory::Inventory::new(vec![recipient]),
+    )
+    .unwrap();
+    assert!(fresh
         .ok(&["audit", "--verify"], "")
         .contains("no audit log yet"));
-    assert_eq!(ws.ok(&["audit"], "").trim(), "No audit entries match.");
 }

@@ -406,3 +406,119 @@ fn report_output_onto_keyward_files_is_refused() {
     // Private like every file keyward creates; the person shares it on purpose.
     assert_eq!(mode(&fine), 0o600);
 }
+
+// ---------------------------------------------------------------------------------------
+// Rollback: the inventory records its generation and where the audit log stood at each
+// save; the log records the generation of each save.
+
+/// `init`, then three adds: generations 1 to 4, log entries 1 to 4.
+fn history() -> Workspace {
+    let ws = Workspace::new();
+    ws.init();
+    for name in ["acme/a", "acme/b", "acme/c"] {
+        let out = add(&ws, name);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    ws
+}
+
+fn log(ws: &Workspace) -> std::path::PathBuf {
+    ws.path("inventory.yaml.age.audit.jsonl")
+}
+
+/// Writes refuse, reads warn, `audit --verify` names it: each with `what`.
+fn assert_caught(ws: &Workspace, what: &str) {
+    let before = hash(&ws.inventory());
+    assert_one_line_error(&add(ws, "acme/late"), what);
+    assert_eq!(hash(&ws.inventory()), before, "nothing was saved");
+    let listed = ws.run(&["list"], "");
+    assert!(listed.status.success());
+    let warning = String::from_utf8_lossy(&listed.stderr);
+    assert!(
+        warning.contains("warning") && warning.contains(what),
+        "{warning}"
+    );
+    assert_one_line_error(&ws.run(&["audit", "--verify"], ""), what);
+}
+
+#[test]
+fn rollback_to_backup_1_is_caught_and_restore_puts_it_back_on_purpose() {
+    let ws = history();
+    std::fs::copy(ws.path("inventory.yaml.age.1"), ws.inventory()).unwrap();
+    assert_caught(
+        &ws,
+        "is generation 3, but the audit log records a save of generation 4",
+    );
+
+    let out = ws.ok(
+        &["restore", ws.path("inventory.yaml.age.1").to_str().unwrap()],
+        "",
+    );
+    assert!(out.contains("(generation 5)"), "{out}");
+    let entries = std::fs::read_to_string(log(&ws)).unwrap();
+    let last = entries.lines().last().unwrap();
+    assert!(
+        last.contains("\"restored\"") && last.contains("before: the inventory is generation 3"),
+        "{last}"
+    );
+    add(&ws, "acme/d");
+    let listed = ws.ok(&["list"], "");
+    assert!(
+        listed.contains("acme/b") && !listed.contains("acme/c"),
+        "{listed}"
+    );
+    assert!(ws.ok(&["audit", "--verify"], "").contains("chain intact"));
+}
+
+#[test]
+fn rollback_to_backup_2_is_caught() {
+    let ws = history();
+    std::fs::copy(ws.path("inventory.yaml.age.2"), ws.inventory()).unwrap();
+    assert_caught(
+        &ws,
+        "is generation 2, but the audit log records a save of generation 4",
+    );
+}
+
+#[test]
+fn dropped_audit_lines_are_caught() {
+    let ws = history();
+    let text = std::fs::read_to_string(log(&ws)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // The inventory (generation 4) was saved after entry 3: dropping 3 and 4 is seen. (The
+    // entry of the newest save itself, written after it, is not yet known to the file.)
+    std::fs::write(log(&ws), format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    assert_caught(
+        &ws,
+        "the audit log has 2 entries, but the inventory was saved after entry #3",
+    );
+}
+
+#[test]
+fn a_rechained_audit_log_is_caught() {
+    let ws = history();
+    // A whole new, internally valid chain, as someone rewriting history would write.
+    std::fs::remove_file(log(&ws)).unwrap();
+    let fake = keyward::audit::AuditLog::for_inventory(&ws.inventory());
+    for _ in 0..4 {
+        fake.record(keyward::audit::Event::new(
+            keyward::audit::AuditAction::Added,
+            None,
+            "nothing to see",
+        ))
+        .unwrap();
+    }
+    assert!(ws.ok(&["audit"], "").contains("nothing to see"));
+    assert_caught(&ws, "entry #3 is not the one the inventory was saved after");
+}
+
+#[test]
+fn a_deleted_audit_log_is_caught() {
+    let ws = history();
+    std::fs::remove_file(log(&ws)).unwrap();
+    assert_caught(&ws, "the audit log is missing");
+}

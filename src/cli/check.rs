@@ -72,7 +72,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
                 .map(|r| r.address.clone())
                 .collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        println!(
+            "{}",
+            crate::text::json_safe(serde_json::to_string_pretty(&summary)?)
+        );
         return Ok(exit);
     }
     let mut parts = vec![

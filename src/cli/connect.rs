@@ -381,7 +381,7 @@ async fn revoke_unsaved(
     }
 }
 
-/// Prints what the person must do. Server-supplied text is stripped of control characters
+/// Prints what the person must do. Server-supplied text has its control characters escaped
 /// in text mode: a hostile server must not drive the terminal.
 fn show_prompt(args: &Args, prompt: &DevicePrompt) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -490,9 +490,10 @@ fn cancelled(args: &Args, fate: &str) -> i32 {
     )
 }
 
-/// `text` without control characters (escape sequences, newlines).
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
+/// `text` with control characters (escape sequences, newlines) shown escaped: the one rule
+/// every command prints outside text by.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::terminal_safe(text)
 }
 
 /// "10 minutes", "45 seconds".
@@ -510,8 +511,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn printable_drops_escape_sequences_and_newlines() {
-        assert_eq!(printable("ABCD\x1b[2J-EFGH\n"), "ABCD[2J-EFGH");
+    fn printable_escapes_escape_sequences_and_newlines() {
+        assert_eq!(printable("ABCD\x1b[2J-EFGH\n"), "ABCD\\x1b[2J-EFGH\\n");
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             params,
             auth,
         } => {
+            crate::inventory::validate::check_id(&id)
+                .map_err(|why| anyhow::anyhow!("connection `{id}`: {why}"))?;
+            if let Some(endpoint) = &endpoint {
+                check_endpoint_at_add(provider, endpoint)?;
+            }
             let secrets = read_secrets(&id, &auth)?;
             let (mut store, mut inv) = ctx.open_for_write()?;
             if inv.connection(&id).is_some() {
@@ -118,6 +123,20 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
     }
 }
 
+/// Refuses an endpoint when it is added rather than when first used: the same rule as every
+/// request (HTTPS, or plain HTTP to a loopback address), and no user or password in it,
+/// where `connections list` would show them.
+fn check_endpoint_at_add(provider: ProviderKind, endpoint: &str) -> Result<()> {
+    let url = crate::providers::http::check_endpoint(provider, None, endpoint)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!(
+            "endpoint for {provider}: a user or password in the URL would be shown and logged; \
+             give management secrets with --auth"
+        );
+    }
+    Ok(())
+}
+
 fn list(ctx: &Context, json: bool) -> Result<i32> {
     let (_, inv) = ctx.open()?;
     let rows: Vec<serde_json::Value> = inv
@@ -135,7 +154,10 @@ fn list(ctx: &Context, json: bool) -> Result<i32> {
         })
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!(
+            "{}",
+            crate::text::json_safe(serde_json::to_string_pretty(&rows)?)
+        );
         return Ok(0);
     }
     if inv.connections.is_empty() {

@@ -11,6 +11,7 @@ use super::{audit, Context};
 use crate::audit::Event;
 use crate::import::{apply, parse, sniff, Change, Format};
 use crate::inventory::CredentialRef;
+use crate::text::terminal_safe;
 
 /// Arguments of `keyward import`.
 #[derive(Debug, clap::Args)]
@@ -33,17 +34,27 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     } else {
         args.file.display().to_string()
     };
-    let mut text = Zeroizing::new(String::new());
+    // Read at most one byte past the limit: a larger file is refused without ever being
+    // held in memory whole.
+    let limit = crate::inventory::bounds::MAX_DOCUMENT_BYTES;
+    let mut bytes = Zeroizing::new(Vec::new());
     if from_stdin {
         std::io::stdin()
-            .read_to_string(&mut text)
+            .take(limit as u64 + 1)
+            .read_to_end(&mut bytes)
             .context("stdin")?;
     } else {
-        text = Zeroizing::new(
-            std::fs::read_to_string(&args.file)
-                .map_err(|e| anyhow::anyhow!("{name}: {}", crate::store::keys::io_words(&e)))?,
-        );
+        std::fs::File::open(&args.file)
+            .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
+            .map_err(|e| anyhow::anyhow!("{name}: {}", crate::store::keys::io_words(&e)))?;
     }
+    if bytes.len() > limit {
+        anyhow::bail!("{name}: larger than {limit} bytes, the most keyward imports");
+    }
+    let text = Zeroizing::new(String::from_utf8(std::mem::take(&mut *bytes)).map_err(|e| {
+        zeroize::Zeroize::zeroize(&mut e.into_bytes());
+        anyhow::anyhow!("{name}: not UTF-8 text")
+    })?);
     let format = args.format.unwrap_or_else(|| sniff(&name, &text));
     let batch = parse(&name, &text, format)?;
     let has_secrets = batch.records.iter().any(|r| r.credential.secret.is_some());
@@ -54,20 +65,27 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         ctx.open_for_write()?
     };
     let changes = apply(&mut inv, &batch, ctx.now());
+    // The checks a save makes, made now: a dry run refuses what the real run would.
+    if let Some((path, why)) = crate::inventory::validate::check(&inv).into_iter().next() {
+        anyhow::bail!(
+            "{name}: importing it would make the inventory invalid: {}: {why}; nothing written",
+            crate::inventory::locate::render(&path)
+        );
+    }
     let (mut added, mut updated, mut same) = (0, 0, 0);
     for change in &changes {
         match change {
             Change::Add(what) => {
                 added += 1;
-                println!("add        {what}");
+                println!("add        {}", terminal_safe(what));
             }
             Change::Update(what, fields) => {
                 updated += 1;
-                println!("change     {what} ({})", fields.join(", "));
+                println!("change     {} ({})", terminal_safe(what), fields.join(", "));
             }
             Change::Unchanged(what) => {
                 same += 1;
-                println!("unchanged  {what}");
+                println!("unchanged  {}", terminal_safe(what));
             }
         }
     }
@@ -86,7 +104,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     println!("{added} added, {updated} changed, {same} unchanged");
     if has_secrets && !from_stdin {
         eprintln!(
-            "note: {name} holds secrets in plain text; delete it now that they are encrypted"
+            "note: {} holds secrets in plain text; delete it now that they are encrypted",
+            terminal_safe(&name)
         );
     }
     Ok(0)

@@ -41,7 +41,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         })
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&selected)?);
+        println!(
+            "{}",
+            crate::text::json_safe(serde_json::to_string_pretty(&selected)?)
+        );
         return Ok(0);
     }
     if inv.credential_count() == 0 {

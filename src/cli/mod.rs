@@ -15,6 +15,7 @@ mod init;
 mod list;
 mod recipients;
 mod report;
+mod restore;
 mod rotate;
 mod select;
 mod show;
@@ -115,6 +116,8 @@ enum Command {
     Revoke(rotate::RevokeArgs),
     /// Move revoked credentials out of the active table; their history is kept.
     Archive(archive::Args),
+    /// Restore a backup (`FILE.1`…) as the newest version, on purpose, and log it.
+    Restore(restore::Args),
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -198,9 +201,14 @@ impl Context {
         Ok(Keyring::load(&self.identity_paths())?)
     }
 
-    /// Opens the inventory for reading.
+    /// Opens the inventory for reading; says on stderr if it disagrees with its audit log
+    /// (commands that write refuse it then).
     pub fn open(&self) -> Result<(Store, Inventory)> {
-        Ok(Store::open(&self.inventory, &self.keyring()?)?)
+        let (store, inventory) = Store::open(&self.inventory, &self.keyring()?)?;
+        if let Some(d) = store.disagreement() {
+            eprintln!("keyward: warning: {}: {d}", self.inventory.display());
+        }
+        Ok((store, inventory))
     }
 
     /// Opens the inventory holding the write lock until the store is dropped.
@@ -261,11 +269,20 @@ pub fn stdout_is_terminal() -> bool {
 pub fn main() -> i32 {
     no_core_dumps();
     quiet_on_broken_pipe();
+    unset_empty_settings();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // Help and version go out as clap writes them; a usage error quotes what was typed,
+        // so it is printed line by line made terminal-safe (and without colour).
+        Err(e) if e.use_stderr() => {
+            for line in terminal_safe_usage_error(e).render().to_string().lines() {
+                eprintln!("{}", crate::text::terminal_safe(line));
+            }
+            return 2;
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            return 0;
         }
     };
     // A check that cannot run must say "could not check", not "expired" (both non-zero).
@@ -280,6 +297,38 @@ pub fn main() -> i32 {
             // Not eprintln!: it panics when stderr is gone (a hung-up terminal).
             let _ = writeln!(std::io::stderr(), "keyward: {}", one_line(&e));
             failure_code
+        }
+    }
+}
+
+/// `e` with every argument and value it quotes made terminal-safe: clap quotes what was
+/// typed, and a newline in it would otherwise print a line of its own.
+fn terminal_safe_usage_error(mut e: clap::Error) -> clap::Error {
+    use clap::error::ContextValue;
+    let safe = |s: &String| crate::text::terminal_safe(s).into_owned();
+    let escaped: Vec<_> = e
+        .context()
+        .filter_map(|(kind, value)| match value {
+            ContextValue::String(s) => Some((kind, ContextValue::String(safe(s)))),
+            ContextValue::Strings(v) => {
+                Some((kind, ContextValue::Strings(v.iter().map(safe).collect())))
+            }
+            _ => None,
+        })
+        .collect();
+    for (kind, value) in escaped {
+        e.insert(kind, value);
+    }
+    e
+}
+
+/// `KEYWARD_IDENTITY=` (set but empty, as `export KEYWARD_IDENTITY=$MAYBE` leaves it) means
+/// "not set", as for most Unix tools: clap would otherwise take it as an empty value and
+/// refuse every command, `-i FILE` included. Runs before any other thread exists.
+fn unset_empty_settings() {
+    for name in ["KEYWARD_IDENTITY", "KEYWARD_INVENTORY", "KEYWARD_NOW"] {
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            std::env::remove_var(name);
         }
     }
 }
@@ -317,7 +366,9 @@ fn quiet_on_broken_pipe() {
     }));
 }
 
-/// The error and its causes on one line, without a backtrace.
+/// The error and its causes on one line, without a backtrace. Errors name what the user
+/// typed (an id, a file name) and what a server said: made terminal-safe, so a newline or an
+/// escape sequence in either is shown escaped, never obeyed.
 fn one_line(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {
@@ -326,7 +377,7 @@ fn one_line(e: &anyhow::Error) -> String {
             parts.push(s);
         }
     }
-    parts.join(": ").replace('\n', " ")
+    crate::text::terminal_safe(&parts.join(": ")).into_owned()
 }
 
 fn run(cli: Cli) -> Result<i32> {
@@ -350,6 +401,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Resume(a)) => rotate::run_resume(&ctx, a),
         Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),
         Some(Command::Archive(a)) => archive::run(&ctx, a),
+        Some(Command::Restore(a)) => restore::run(&ctx, a),
         None if stdout_is_terminal() => {
             dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
         }

@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 println!("(passphrase-encrypted: no recipients)");
             }
             for r in &inv.recipients {
-                println!("{r}");
+                println!("{}", crate::text::terminal_safe(r));
             }
         }
         Command::Add { recipient } => {

@@ -65,7 +65,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             let log = crate::audit::AuditLog::for_inventory(&ctx.inventory);
             let own = ctx.own_files();
             let (path, report) = export::export(&own, &log, &inv, &req, now)?;
-            println!("Wrote {} ({}).", path.display(), report.summary);
+            println!(
+                "Wrote {} ({}).",
+                crate::text::terminal_safe(&path.display().to_string()),
+                report.summary
+            );
         }
     }
     Ok(0)

@@ -23,6 +23,7 @@ use crate::inventory::CredentialRef;
 use crate::ops::{select, RunConfig, Runner};
 use crate::rotation::{Interact, OutcomeKind, Plan, Question, RotationEvent, Summary};
 use crate::secret::Secret;
+use crate::text::terminal_safe;
 
 /// Exit code when nothing failed but something waits for a person.
 const EXIT_WAITING: i32 = 4;
@@ -101,7 +102,7 @@ struct Terminal {
 }
 
 fn read_answer(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
+    eprint!("{} [y/N] ", terminal_safe(question));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     let read = match std::fs::File::open("/dev/tty") {
@@ -133,7 +134,10 @@ impl Interact for Terminal {
             return None;
         }
         let _screen = self.screen.lock().await;
-        let prompt = format!("{at}: {instructions}.\nPaste the new secret (hidden): ");
+        let prompt = format!(
+            "{at}: {}.\nPaste the new secret (hidden): ",
+            terminal_safe(instructions)
+        );
         let bars = self.bars.clone();
         tokio::task::spawn_blocking(move || {
             bars.suspend(|| {
@@ -288,7 +292,7 @@ async fn show_progress(
         };
         match (&bars, &overall) {
             (Some(m), Some(bar)) => {
-                let _ = m.println(&settled_line);
+                let _ = m.println(terminal_safe(&settled_line));
                 if let Some(p) = progress {
                     if let Some(line) = lines.remove(at) {
                         line.finish_and_clear();
@@ -301,12 +305,17 @@ async fn show_progress(
                     ));
                 }
             }
-            _ => eprintln!("{settled_line}"),
+            _ => eprintln!("{}", terminal_safe(&settled_line)),
         }
     }
     if let Some(bar) = overall {
         bar.finish_and_clear();
     }
+}
+
+/// Prints one line that holds user or provider text: escaped, never obeyed.
+fn say(line: String) {
+    println!("{}", terminal_safe(&line));
 }
 
 fn print_plan(plan: &Plan) {
@@ -320,21 +329,21 @@ fn print_plan(plan: &Plan) {
                 crate::providers::RotationStyle::Manual => "manual",
             })
             .unwrap_or("-");
-        println!(
+        say(format!(
             "  {}  {}  {}  ({})",
             item.at, item.provider, style, item.why
-        );
+        ));
         if let Some(b) = &item.blocked {
-            println!("      cannot go ahead: {b}");
+            say(format!("      cannot go ahead: {b}"));
             continue;
         }
         let steps: Vec<&str> = item.steps.iter().map(|s| s.as_str()).collect();
         println!("      steps: {}", steps.join(" > "));
         for p in &item.needs_person {
-            println!("      needs {p}");
+            say(format!("      needs {p}"));
         }
         for w in &item.warnings {
-            println!("      WARNING: {w}");
+            say(format!("      WARNING: {w}"));
         }
     }
 }
@@ -354,11 +363,11 @@ fn finish(session: &Session, verb: &str, summary: &Summary, cleanup: &Summary) -
         if o.kind == OutcomeKind::Done && !few {
             continue;
         }
-        println!("  {:<8}{}: {}", o.kind.as_str(), o.at, o.message);
+        say(format!("  {:<8}{}: {}", o.kind.as_str(), o.at, o.message));
     }
     let unlogged = session.runner.unlogged();
     for line in &unlogged {
-        println!("  {line}");
+        say(format!("  {line}"));
     }
     if failed + waiting > 0 {
         println!(
@@ -442,7 +451,7 @@ pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
         println!("Nothing in flight.");
     } else {
         for line in &in_flight {
-            println!("  {line}");
+            say(format!("  {line}"));
         }
         if args.rollback && !args.run.yes {
             let asked = session.terminal.interactive
@@ -495,13 +504,13 @@ pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
         } else {
             format!(", used by {}", c.used_by.join(", "))
         };
-        println!(
+        say(format!(
             "  {}  {}  key {}{last_used}{used_by}  ({})",
             p.at,
             c.provider,
             c.remote_id.as_deref().unwrap_or("(none recorded)"),
             p.why
-        );
+        ));
     }
     if !args.run.yes {
         let what = if args.emergency {

@@ -5,6 +5,7 @@ use anyhow::Result;
 use super::{require, table, Context};
 use crate::export::Row;
 use crate::inventory::{CredentialRef, Deploy};
+use crate::text::{json_safe, terminal_safe};
 
 /// Arguments of `keyward show`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +31,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         v["deploy"] = serde_json::to_value(&cred.deploy)?;
         v["history"] = serde_json::to_value(&cred.history)?;
         v["connection"] = serde_json::to_value(&cred.connection)?;
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", json_safe(serde_json::to_string_pretty(&v)?));
         return Ok(0);
     }
     let list = |v: &[String]| {
@@ -104,13 +105,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if cred.rotation.is_some() {
         lines.push(("rotation", "in flight: run `keyward resume`".into()));
     }
+    // Every value below is user text (or holds some): shown escaped, never obeyed.
     for (label, value) in lines {
-        println!("{label:<13} {value}");
+        println!("{label:<13} {}", terminal_safe(&value));
     }
     if !row.reasons.is_empty() {
         println!("reasons");
         for r in &row.reasons {
-            println!("  - {r}");
+            println!("  - {}", terminal_safe(r));
         }
     }
     if !cred.history.is_empty() {
@@ -121,11 +123,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             } else {
                 format!(": {}", h.detail)
             };
-            println!("  {} {}{detail}", h.at.format("%Y-%m-%d %H:%M"), h.event);
+            println!(
+                "  {} {}",
+                h.at.format("%Y-%m-%d %H:%M"),
+                terminal_safe(&format!("{}{detail}", h.event))
+            );
         }
     }
     if let Some(notes) = &cred.notes {
-        println!("notes         {notes}");
+        println!("notes         {}", terminal_safe(notes));
     }
     Ok(0)
 }

@@ -164,7 +164,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             changed,
             credentials: items,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!(
+            "{}",
+            crate::text::json_safe(serde_json::to_string_pretty(&report)?)
+        );
         return Ok(exit);
     }
     if items.is_empty() {

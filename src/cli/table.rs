@@ -3,8 +3,21 @@
 
 use chrono::{DateTime, Utc};
 
-/// Renders `header` and `rows` as left-aligned columns separated by two spaces.
+use crate::text::terminal_safe;
+
+/// Renders `header` and `rows` as left-aligned columns separated by two spaces. Every cell
+/// is made [`terminal_safe`]: cells hold ids, names and providers' words, and a newline or
+/// an escape sequence in one must not print a fake row or drive the terminal.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| terminal_safe(cell).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -63,5 +76,15 @@ mod tests {
     fn columns_are_padded_to_the_widest_cell() {
         let t = render(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
         assert_eq!(t, "A    BB\nxxx  y\n");
+    }
+
+    #[test]
+    fn a_newline_or_escape_in_a_cell_cannot_print_a_fake_row() {
+        let t = render(
+            &["A", "B"],
+            &[vec!["x\nfake  row".into(), "\x1b[2J".into()]],
+        );
+        assert_eq!(t, "A             B\nx\\nfake  row  \\x1b[2J\n");
+        assert_eq!(t.lines().count(), 2);
     }
 }

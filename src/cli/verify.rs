@@ -76,7 +76,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
                 })
                 .collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!(
+            "{}",
+            crate::text::json_safe(serde_json::to_string_pretty(&report)?)
+        );
         return Ok(exit);
     }
     let body: Vec<Vec<String>> = results

@@ -4,6 +4,7 @@
 //! This module knows nothing of files, crypto, HTTP or terminals. Status is computed from a
 //! `now` passed in (see [`status`]), so every judgement is reproducible.
 
+pub mod bounds;
 pub mod journal;
 pub mod locate;
 pub mod status;
@@ -43,6 +44,23 @@ pub struct Inventory {
     /// The agency's clients and their integrations.
     #[serde(default)]
     pub clients: Vec<Client>,
+    /// Where the audit log stood at the newest save, so that a rolled-back inventory, or a
+    /// log cut, rewritten or deleted, is noticed. The store writes it on every save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<Integrity>,
+}
+
+/// The inventory's place in its history, written by every save.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Integrity {
+    /// Saves so far: each save writes one more.
+    pub generation: u64,
+    /// The sequence number of the newest audit entry when it was saved (0: none).
+    pub audit_seq: u64,
+    /// The SHA-256 of that entry's line.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub audit_head: String,
 }
 
 /// Rotation and staleness rules.
@@ -578,17 +596,30 @@ impl fmt::Display for CredentialRef {
     }
 }
 
+impl CredentialRef {
+    /// The address of `integration` in `client`, both checked with the one id rule
+    /// ([`validate::check_id`]); the error names which part is wrong, never its text.
+    pub fn new(client: &str, integration: &str) -> Result<Self, String> {
+        validate::check_id(client).map_err(|why| format!("client {why}"))?;
+        validate::check_id(integration).map_err(|why| format!("integration {why}"))?;
+        Ok(CredentialRef {
+            client: client.to_string(),
+            integration: integration.to_string(),
+        })
+    }
+}
+
 impl FromStr for CredentialRef {
     type Err = String;
+    /// Parses `CLIENT/INTEGRATION`; both ids must pass the id rule, so an address cannot
+    /// carry a control character or whitespace into a table, a file or the terminal.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let shown = crate::text::terminal_safe(s);
         match s.split_once('/') {
             Some((c, i)) if !c.is_empty() && !i.is_empty() && !i.contains('/') => {
-                Ok(CredentialRef {
-                    client: c.to_string(),
-                    integration: i.to_string(),
-                })
+                CredentialRef::new(c, i).map_err(|why| format!("`{shown}`: {why}"))
             }
-            _ => Err(format!("`{s}` is not CLIENT/INTEGRATION")),
+            _ => Err(format!("`{shown}` is not CLIENT/INTEGRATION")),
         }
     }
 }
@@ -602,6 +633,7 @@ impl Inventory {
             recipients,
             connections: Vec::new(),
             clients: Vec::new(),
+            integrity: None,
         }
     }
 
@@ -690,6 +722,8 @@ mod tests {
         assert!("acme".parse::<CredentialRef>().is_err());
         assert!("acme/".parse::<CredentialRef>().is_err());
         assert!("a/b/c".parse::<CredentialRef>().is_err());
+        assert!("a b/c".parse::<CredentialRef>().is_err());
+        assert!("a/b\x1b[2J".parse::<CredentialRef>().is_err());
     }
 
     #[test]

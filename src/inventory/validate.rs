@@ -92,6 +92,11 @@ struct VersionProbe {
 
 /// Parses and checks an inventory. The first problem found is returned.
 pub fn parse(text: &str) -> Result<Inventory, SchemaError> {
+    let text = super::bounds::preflight(text).map_err(|e| SchemaError {
+        key_path: String::new(),
+        message: e.to_string(),
+        position: None,
+    })?;
     let probe: VersionProbe = serde_yaml::from_str(text).map_err(SchemaError::from_yaml)?;
     let version_path = vec![Segment::Key("version".into())];
     match probe.version {
@@ -131,6 +136,9 @@ pub fn check(inv: &Inventory) -> Vec<(Vec<Segment>, String)> {
 
     let mut connection_ids = HashSet::new();
     for (ci, conn) in inv.connections.iter().enumerate() {
+        if let Err(why) = check_id(&conn.id) {
+            problems.push((vec![key("connections"), Index(ci), key("id")], why));
+        }
         if !connection_ids.insert(conn.id.as_str()) {
             problems.push((
                 vec![key("connections"), Index(ci), key("id")],
@@ -221,13 +229,23 @@ fn with(base: &[Segment], more: &[Segment]) -> Vec<Segment> {
     base.iter().chain(more).cloned().collect()
 }
 
-/// Ids appear in `CLIENT/INTEGRATION` addresses and on the command line: no slashes, no
-/// spaces, not empty.
-fn check_id(id: &str) -> Result<(), String> {
+/// The longest id accepted, in characters.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// Ids appear in `CLIENT/INTEGRATION` addresses, on the command line, in every table and
+/// error: not empty, no `/`, no whitespace, no control or bidirectional-override characters,
+/// at most [`MAX_ID_CHARS`]. The one rule for `add`, `import` (dry run or not), the
+/// inventory file and connections. The message never quotes the id: a shifted CSV column
+/// may have put a secret there.
+pub fn check_id(id: &str) -> Result<(), String> {
     if id.is_empty() {
         Err("id is empty".into())
+    } else if id.chars().count() > MAX_ID_CHARS {
+        Err(format!("id is longer than {MAX_ID_CHARS} characters"))
     } else if id.contains('/') || id.chars().any(char::is_whitespace) {
-        Err(format!("id `{id}` may not contain `/` or spaces"))
+        Err("id may not contain `/` or whitespace".into())
+    } else if id.chars().any(crate::text::is_unsafe_char) {
+        Err("id may not contain control characters".into())
     } else {
         Ok(())
     }

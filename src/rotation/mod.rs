@@ -18,12 +18,12 @@
 //! allows), commit. The engine never touches the terminal: it reports [`RotationEvent`]s on
 //! channels and asks a person through [`Interact`].
 
-pub mod deploy;
 mod engine;
 mod hooks;
 pub mod interact;
 mod job;
 pub mod plan;
+pub mod sink;
 pub mod writer;
 
 use std::fmt;

@@ -14,6 +14,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::audit::{Anchor, AuditLog, Disagreement};
 use crate::fsutil::{self, Exposure};
 use crate::inventory::{self, Inventory, SchemaError};
 use keys::io_words;
@@ -142,6 +143,14 @@ pub enum StoreError {
         /// The inventory path.
         path: PathBuf,
     },
+    /// The inventory and its audit log disagree: one was rolled back, cut or replaced.
+    #[error("{}: {disagreement}; nothing was changed (`keyward audit --verify` says more)", .path.display())]
+    Disagrees {
+        /// The inventory path.
+        path: PathBuf,
+        /// What disagrees.
+        disagreement: Disagreement,
+    },
     /// Another user could write the file or directory, so keyward will not trust it.
     #[error("{}", exposed_words(.path, *.what, *.exposure))]
     Exposed {
@@ -244,6 +253,10 @@ pub struct Store {
     lock: Option<Lock>,
     /// SHA-256 of the file as this store last read or wrote it, to notice other writers.
     fingerprint: [u8; 32],
+    /// The inventory's generation as read or last saved: the next save writes one more.
+    generation: u64,
+    /// How the inventory and its audit log disagreed when it was opened.
+    disagreement: Option<Disagreement>,
 }
 
 impl std::fmt::Debug for Store {
@@ -261,16 +274,71 @@ impl Store {
     /// another user could write is refused.
     pub fn open(path: &Path, keys: &Keyring) -> Result<(Store, Inventory), StoreError> {
         let path = &resolve_path(path);
-        let (inventory, sealing, fingerprint) = read(path, keys)?;
+        let (mut inventory, sealing, fingerprint) = read(path, keys)?;
+        let anchor = anchor_of(&inventory);
+        // The store's own bookkeeping: callers see (and compare) the content alone, and
+        // every save writes it afresh.
+        inventory.integrity = None;
+        let disagreement = AuditLog::for_inventory(path).check_anchor(&anchor).err();
         Ok((
             Store {
                 path: path.to_path_buf(),
                 sealing,
                 lock: None,
                 fingerprint,
+                generation: anchor.generation,
+                disagreement,
             },
             inventory,
         ))
+    }
+
+    /// How the inventory and its audit log disagreed when it was opened: a rolled-back
+    /// inventory, or a log cut, rewritten or deleted. Writing is refused then
+    /// ([`Store::open_locked`]); readers should say so.
+    pub fn disagreement(&self) -> Option<&Disagreement> {
+        self.disagreement.as_ref()
+    }
+
+    /// The inventory's generation: how many saves it has seen.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Opens the backup (or any inventory file) `source` and saves its content as the
+    /// newest generation of `path`, on purpose: the way out of a disagreement with the log,
+    /// and the way to go back to a backup. The caller records it in the audit log. Returns
+    /// the store (locked), the inventory restored, and the generation it had.
+    pub fn restore(
+        path: &Path,
+        source: &Path,
+        keys: &Keyring,
+    ) -> Result<(Store, Inventory, u64), StoreError> {
+        let path = &resolve_path(path);
+        check_path(path)?;
+        refuse_exposed_inventory(path)?;
+        let lock = Lock::acquire(path)?;
+        let (mut inventory, sealing, _) = read(source, keys)?;
+        let from = anchor_of(&inventory).generation;
+        inventory.integrity = None;
+        let current = fs::read(path).ok();
+        let log = AuditLog::for_inventory(path);
+        let mut store = Store {
+            path: path.to_path_buf(),
+            sealing,
+            lock: Some(lock),
+            fingerprint: current
+                .map(|b| Sha256::digest(&b).into())
+                .unwrap_or([0; 32]),
+            // Past everything the log or the current file has seen.
+            generation: log.newest_generation().max(from),
+            disagreement: None,
+        };
+        if let Ok((now, _, _)) = read(path, keys) {
+            store.generation = store.generation.max(anchor_of(&now).generation);
+        }
+        store.save(&inventory)?;
+        Ok((store, inventory, from))
     }
 
     /// Takes the write lock, then opens `path`: nobody else can save until this store drops.
@@ -280,6 +348,12 @@ impl Store {
         refuse_exposed_inventory(path)?;
         let lock = Lock::acquire(path)?;
         let (mut store, inventory) = Store::open(path, keys)?;
+        if let Some(disagreement) = store.disagreement.take() {
+            return Err(StoreError::Disagrees {
+                path: path.to_path_buf(),
+                disagreement,
+            });
+        }
         store.lock = Some(lock);
         Ok((store, inventory))
     }
@@ -323,6 +397,9 @@ impl Store {
             sealing,
             lock: Some(lock),
             fingerprint: [0; 32],
+            // A log left from an earlier inventory at this path: go past its saves.
+            generation: AuditLog::for_inventory(path).newest_generation(),
+            disagreement: None,
         };
         store.save(inventory)?;
         Ok(store)
@@ -355,6 +432,12 @@ impl Store {
     /// directory, fsync, the old version kept as backup `FILE.1`, rename, fsync the directory.
     /// On any failure the previous file is untouched.
     pub fn save(&mut self, inventory: &Inventory) -> Result<(), StoreError> {
+        if let Some(disagreement) = &self.disagreement {
+            return Err(StoreError::Disagrees {
+                path: self.path.clone(),
+                disagreement: disagreement.clone(),
+            });
+        }
         if self.lock.is_none() {
             self.lock()?;
         }
@@ -369,12 +452,31 @@ impl Store {
                 },
             });
         }
-        let ciphertext = self.seal(inventory)?;
+        // Every save records its generation and where the audit log stands, so an older
+        // copy put back, or a log cut, rewritten or deleted, is noticed at the next open.
+        let log = AuditLog::for_inventory(&self.path);
+        let (audit_seq, audit_head) = log
+            .anchor_point()
+            .map_err(|e| StoreError::Write {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            })?
+            .unwrap_or_default();
+        let generation = self.generation + 1;
+        let mut sealed = inventory.clone();
+        sealed.integrity = Some(inventory::Integrity {
+            generation,
+            audit_seq,
+            audit_head,
+        });
+        let ciphertext = self.seal(&sealed)?;
         write_atomically(&self.path, &ciphertext).map_err(|e| StoreError::Write {
             path: self.path.clone(),
             detail: io_words(&e),
         })?;
         self.fingerprint = Sha256::digest(&ciphertext).into();
+        self.generation = generation;
+        crate::audit::note_saved_generation(log.path(), generation);
         Ok(())
     }
 
@@ -471,6 +573,23 @@ impl Store {
         writer.write_all(plaintext.as_bytes()).map_err(fail)?;
         writer.finish().map_err(fail)?;
         Ok(out)
+    }
+}
+
+/// What an inventory recorded about its log at its newest save (nothing, for a file saved
+/// before keyward recorded it: generation 0, no entry).
+fn anchor_of(inventory: &Inventory) -> Anchor {
+    match &inventory.integrity {
+        Some(i) => Anchor {
+            generation: i.generation,
+            seq: i.audit_seq,
+            head: i.audit_head.clone(),
+        },
+        None => Anchor {
+            generation: 0,
+            seq: 0,
+            head: String::new(),
+        },
     }
 }
 

@@ -1,0 +1,49 @@
+//! `keyward restore FILE`: puts a backup (`FILE.1`…, or any copy of the inventory) back as
+//! the newest version on purpose, past every save the audit log knows, and logs it. The way
+//! to go back to a backup without it looking like a rollback, and the way out once keyward
+//! has refused an inventory that disagrees with its log.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::{audit, Context};
+use crate::audit::Event;
+use crate::store::Store;
+
+/// Arguments of `keyward restore`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The backup to restore, e.g. `inventory.yaml.age.2`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// Runs `keyward restore`.
+pub fn run(ctx: &Context, args: Args) -> Result<i32> {
+    let keys = ctx.keyring()?;
+    // What was wrong before, for the log: the reason a person restores.
+    let before = Store::open(&ctx.inventory, &keys)
+        .ok()
+        .and_then(|(s, _)| s.disagreement().map(ToString::to_string));
+    let (store, _, from) = Store::restore(&ctx.inventory, &args.file, &keys)?;
+    let mut detail = format!(
+        "restored {} (generation {from}) as generation {}",
+        args.file.display(),
+        store.generation()
+    );
+    if let Some(b) = before {
+        detail.push_str(&format!("; before: {b}"));
+    }
+    audit::record(
+        ctx,
+        Event::new(crate::audit::AuditAction::Restored, None, detail),
+    )?;
+    println!(
+        "Restored {} as {} (generation {}).",
+        args.file.display(),
+        ctx.inventory.display(),
+        store.generation()
+    );
+    Ok(0)
+}

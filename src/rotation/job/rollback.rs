@@ -1,0 +1,152 @@
+//! Rolling back an interrupted rotation: the new key deleted, the old secret put back
+//! where a deploy may have replaced it.
+
+use super::*;
+
+impl Job {
+    pub(super) async fn rollback(&mut self) -> Flow {
+        let r = match self.resolve() {
+            Ok(r) => r,
+            Err(e) => return Flow::Failed(e),
+        };
+        let Some(journal) = r.target.credential.rotation.clone() else {
+            return Flow::Done("nothing in flight".into());
+        };
+        self.enter(Phase::Rollback).await;
+        let refuse = |why: &str| Flow::Failed(format!("cannot roll back: {why}"));
+        match (journal.action, journal.style, journal.step) {
+            (Action::Revoke | Action::EmergencyRevoke, _, _) => {
+                return refuse(
+                    "the key may already be revoked, and revoking cannot be undone; `keyward \
+                     resume` finishes the revocation",
+                )
+            }
+            (_, _, Step::RevokeOld) => {
+                return refuse(
+                    "the new key is verified and the old one may already be revoked; `keyward \
+                     resume` finishes the rotation",
+                )
+            }
+            (_, Style::RollInPlace, Step::Create) => {
+                let c = &r.target.credential;
+                let old_works = match &c.secret {
+                    Some(s) => {
+                        r.provider
+                            .verify(&r.target, c.remote_id.as_deref(), s)
+                            .await
+                            == Verification::Valid
+                    }
+                    None => false,
+                };
+                if !old_works {
+                    return refuse(
+                        "the key may have been rolled already and the old value no longer works; \
+                         `keyward resume` rolls it again",
+                    );
+                }
+            }
+            (_, Style::RollInPlace, _) => {
+                return refuse(
+                    "the old value died with the roll; `keyward resume` finishes the rotation",
+                )
+            }
+            (_, Style::Manual, step) => {
+                // A deploy (finished, failed, or a command cut short) may have handed the
+                // person's new secret to the consumers: they get the old one back.
+                let command = matches!(r.target.credential.deploy, Some(Deploy::Command { .. }));
+                let deployed = step > Step::Deploy
+                    || journal.deploy.is_some()
+                    || (step == Step::Deploy && command);
+                if deployed {
+                    if let Err(flow) = self.revert_consumers(&r).await {
+                        return flow;
+                    }
+                }
+            }
+            (_, Style::CreateThenRevoke, Step::Create) => match self.sweep(&r, &journal).await {
+                Ok(swept) => self.report_sweep(&swept, "made by the interrupted attempt"),
+                Err(e) => {
+                    return self
+                        .fail_keep(format!(
+                            "could not check for a key left by the interrupted attempt: {e}"
+                        ))
+                        .await
+                }
+            },
+            (_, Style::CreateThenRevoke, _) => {
+                // A deploy cut short leaves no record but may have reached some consumers;
+                // putting the old secret back is harmless where it never left.
+                if let Err(flow) = self.revert_consumers(&r).await {
+                    return flow;
+                }
+                if let Some(new) = journal.new_remote_id.clone() {
+                    if let Err(e) = self
+                        .call(Phase::Rollback, || r.provider.delete(&r.target, &new))
+                        .await
+                    {
+                        return self
+                            .fail_keep(format!(
+                                "rolling back: could not delete the new key {new}: {e}"
+                            ))
+                            .await;
+                    }
+                }
+            }
+        }
+        let note = match journal.style {
+            Style::Manual => {
+                "rolled back; if a new key was issued at the provider, revoke it there"
+            }
+            _ => "rolled back; the old key stays in use",
+        };
+        match self
+            .clear_journal(
+                HistoryEvent::RotationRolledBack,
+                format!("{note} ({})", journal.id),
+            )
+            .await
+        {
+            Ok(()) => Flow::Done(note.to_string()),
+            Err(e) => Flow::Failed(format!("{note}, but the journal could not be cleared: {e}")),
+        }
+    }
+
+    /// Puts the old secret back where a deploy may have put the new one.
+    pub(super) async fn revert_consumers(&mut self, r: &Resolved) -> Result<(), Flow> {
+        let c = &r.target.credential;
+        match c.deploy.clone() {
+            Some(Deploy::Command { run, .. }) => {
+                let Some(old) = c.secret.clone() else {
+                    self.warn(
+                        "the old secret is not in the inventory, so the consumers were not \
+                         reverted by the deploy command"
+                            .into(),
+                    );
+                    return Ok(());
+                };
+                let out = self.run_sink(&run, &old, c.remote_id.as_deref(), c).await;
+                if out.ok {
+                    Ok(())
+                } else {
+                    Err(self
+                        .fail_keep(format!(
+                            "rolling back: the deploy command could not put the old secret back: \
+                             {}",
+                            out.detail
+                        ))
+                        .await)
+                }
+            }
+            _ => {
+                let q = Question::RevertedByHand {
+                    used_by: c.used_by.clone(),
+                };
+                if self.ctx.interact.confirm(&self.at, &q).await {
+                    Ok(())
+                } else {
+                    Err(self.wait(q.waiting_for()).await)
+                }
+            }
+        }
+    }
+}
