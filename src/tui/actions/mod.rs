@@ -196,8 +196,8 @@ impl Work {
     }
 }
 
-/// `text` without control characters, so a typed path or a provider's message cannot move
-/// the cursor or change the terminal.
+/// `text` made safe for the terminal ([`crate::text::terminal_safe`]), so a typed path or
+/// a provider's message cannot move the cursor or change the terminal.
 pub fn safe(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
+    crate::text::terminal_safe(text).into_owned()
 }
