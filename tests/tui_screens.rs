@@ -1032,7 +1032,7 @@ fn footer_hints_and_help_come_from_the_key_table() {
         footer.contains("help") && footer.contains("quit"),
         "{footer}"
     );
-    let mut h = state_sized(100, 80);
+    let mut h = state_sized(100, 130);
     key(&mut h, KeyCode::Char('?'));
     let help = screen_text(&h);
     for b in keymap::BINDINGS {

@@ -1,7 +1,8 @@
 //! `keyward` with no command, and `keyward demo`, on a terminal: the keyboard dashboard over
 //! the inventory, saving what it changes (e.g. after a sync) back through the store,
-//! reading it again when another writer changed it, and recording reveals, copies and
-//! syncs in the audit log.
+//! reading it again when another writer changed it, running rotations and revocations
+//! under the inventory's write lock, writing reports, and recording reveals, copies, syncs,
+//! rotations, revocations and exports in the audit log.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,26 +10,52 @@ use anyhow::Result;
 
 use super::Context;
 use crate::audit::AuditLog;
+use crate::inventory::Inventory;
+use crate::rotation::{Persist, PersistError};
 use crate::store::{Keyring, Store, StoreError};
 use crate::tui::{self, DashboardOptions, SaveError};
 
+/// The dashboard's one store, shared by its saves, reloads and rotation runs: each moves
+/// the version the next save is checked against, so a save after a run knows the file the
+/// run wrote (and is not refused as "changed on disk").
+type SharedStore = Arc<Mutex<Store>>;
+
+/// The store as the engine saves through it during a run; dropping it (when the run ends)
+/// releases the write lock.
+struct RunStore(SharedStore);
+
+impl Persist for RunStore {
+    fn persist(&mut self, inventory: &Inventory) -> Result<(), PersistError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .persist(inventory)
+    }
+}
+
+impl Drop for RunStore {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).unlock();
+    }
+}
+
 /// Opens the dashboard over `ctx`'s inventory, titled `title`. The write lock is taken only
-/// while saving, so cron jobs and other commands run meanwhile; a save that would overwrite
-/// another writer's change is refused, and the dashboard reads the file again instead.
+/// while saving, or while a rotation or revocation runs, so cron jobs and other commands run
+/// meanwhile; a save that would overwrite another writer's change is refused, and the
+/// dashboard reads the file again instead.
 pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
-    let keys = ctx.keyring()?;
+    // Identities are opened once for the session: reloads and runs read the file with them.
+    let keys = Arc::new(ctx.keyring()?);
     let (store, inventory) = Store::open(&ctx.inventory, &keys)?;
-    // The save and reload hooks share the store: each save or reload moves the version
-    // the next save is checked against.
-    let store = Arc::new(Mutex::new(store));
+    let store: SharedStore = Arc::new(Mutex::new(store));
     let mut options = DashboardOptions::new(title);
     options.read_only = read_only;
     options.now = Some(ctx.now());
     options.inventory_path = Some(ctx.inventory.clone());
     if !read_only {
-        let store = Arc::clone(&store);
+        let saving = Arc::clone(&store);
         options.save = Some(Box::new(move |inv| {
-            let mut store = store
+            let mut store = saving
                 .lock()
                 .map_err(|_| SaveError::Failed("the store is unusable".into()))?;
             store.save_briefly(inv).map_err(|e| match e {
@@ -36,7 +63,23 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
                 other => SaveError::Failed(other.to_string()),
             })
         }));
+        let (running, path, run_keys) = (Arc::clone(&store), ctx.inventory.clone(), keys.clone());
+        options.open_for_run = Some(Box::new(move || {
+            // A run starts from the file as it is now, and holds the lock until it ends.
+            let (fresh, inventory) =
+                Store::open_locked(&path, &run_keys).map_err(|e| e.to_string())?;
+            *running.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+            let persist: Box<dyn Persist> = Box::new(RunStore(Arc::clone(&running)));
+            Ok((persist, inventory))
+        }));
     }
+    let own = ctx.own_files();
+    let exports = AuditLog::for_inventory(&ctx.inventory);
+    options.export = Some(Box::new(move |inv, req, now| {
+        crate::ops::export::export(&own, &exports, inv, req, now)
+            .map(|(path, report)| (path, report.summary.to_string()))
+            .map_err(|e| e.to_string())
+    }));
     options.reload = Some(reload_hook(store, keys));
     let log = AuditLog::for_inventory(&ctx.inventory);
     options.audit = Some(Box::new(move |event| {
@@ -47,7 +90,7 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
 }
 
 /// Reads the file again through `store` when its content changed.
-fn reload_hook(store: Arc<Mutex<Store>>, keys: Keyring) -> tui::ReloadHook {
+fn reload_hook(store: SharedStore, keys: Arc<Keyring>) -> tui::ReloadHook {
     Box::new(move || {
         let mut store = store
             .lock()

@@ -45,6 +45,17 @@ pub enum RotationStyle {
     Manual,
 }
 
+impl RotationStyle {
+    /// The style's name, as plans show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationStyle::CreateThenRevoke => "create-then-revoke",
+            RotationStyle::RollInPlace => "roll-in-place",
+            RotationStyle::Manual => "manual",
+        }
+    }
+}
+
 /// What a provider can do, so the planner can say what a rotation will involve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Capabilities {

@@ -413,6 +413,11 @@ impl Store {
         Ok(())
     }
 
+    /// Releases the write lock; a later save takes it again.
+    pub fn unlock(&mut self) {
+        self.lock = None;
+    }
+
     /// The inventory file's path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -1,11 +1,15 @@
 //! What can happen to the dashboard ([`Action`]: a key's meaning, a tick, a background
 //! result) and what the dashboard asks the runtime to do ([`Effect`]).
 
+use std::path::PathBuf;
+
 use chrono::{DateTime, Utc};
 
+use super::actions::{Pending, RunKind};
 use crate::audit::Event;
-use crate::inventory::Inventory;
+use crate::inventory::{CredentialRef, Inventory};
 use crate::providers::{Target, Verification};
+use crate::rotation::{Plan, RotationEvent, Summary};
 use crate::secret::Secret;
 use crate::sync::SyncResult;
 
@@ -106,6 +110,67 @@ pub enum Action {
     },
     /// The save hook refused: another writer changed the file since it was read.
     SaveConflict(String),
+    /// A key bound elsewhere, pressed where it does nothing: the binding's index in
+    /// [`super::keymap::BINDINGS`], so the status line can say where it works.
+    NotHere(usize),
+    /// Opens the rotation plan for the marked (or selected) credentials.
+    Rotate,
+    /// Opens the revoke dialog for the marked (or selected) credentials.
+    Revoke,
+    /// Opens the export dialog for the marked (or visible) credentials.
+    Export,
+    /// Shows the run panel: the run going on, or the last one's summary.
+    ShowRun,
+    /// Moves a dialog's focus to its other button.
+    SwitchFocus,
+    /// Presses the focused button (or submits the dialog's field).
+    Activate,
+    /// The dialog's next choice (revoke: planned or emergency; export: the format).
+    NextChoice,
+    /// The dialog's previous choice.
+    PrevChoice,
+    /// Answers the open question yes.
+    Yes,
+    /// Answers the open question "not now": the work stays journaled, waiting.
+    No,
+    /// Copies the new secret to the clipboard (OSC 52), never showing it.
+    CopyNew,
+    /// Answers the first question the run has queued.
+    NextQuestion,
+    /// Stops the run: what runs finishes its step, nothing queued starts.
+    CancelRun,
+    /// Resumes (tries again) the selected interrupted credential.
+    Resume,
+    /// Rolls back the selected interrupted credential.
+    RollBack,
+    /// Deletes the old keys whose grace period is over.
+    DeleteOld,
+    /// The engine's plan, or why it could not be made.
+    Planned(Result<Plan, String>),
+    /// An engine event, with the time it reached the dashboard.
+    RunEvent {
+        /// The event.
+        event: RotationEvent,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The time while a run goes, for elapsed times.
+    RunClock(DateTime<Utc>),
+    /// The engine asks the person something.
+    Asked(Pending),
+    /// The run ended: its outcomes and the engine's final inventory.
+    RunFinished {
+        /// The outcomes.
+        summary: Summary,
+        /// The inventory with every change of the run applied.
+        inventory: Box<Inventory>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A run could not start (e.g. another keyward holds the lock).
+    RunFailed(String),
+    /// Where the report went (and its summary), or why it was not written.
+    Exported(Result<(PathBuf, String), String>),
     /// Whether the audit entry was written; `then` says what waited for it.
     Audited {
         /// The audit hook's answer.
@@ -126,6 +191,11 @@ pub enum AfterAudit {
     },
     /// Copy row `row`'s secret to the clipboard.
     Copy {
+        /// The row.
+        row: usize,
+    },
+    /// Copy the new secret of row `row`'s rotation (held by the engine).
+    CopyNew {
         /// The row.
         row: usize,
     },
@@ -176,6 +246,41 @@ pub enum Effect {
     /// Reads the inventory again through the reload hook (once no job is running, since
     /// jobs report back by row); the answer comes back as [`Action::Reloaded`].
     Reload(ReloadReason),
+    /// Takes the write lock, opens an engine and plans the rotation of these credentials
+    /// (each with why it was picked); answers with [`Action::Planned`].
+    PlanRotation(Vec<(CredentialRef, String)>),
+    /// Runs `kind` with the engine: the plan's credentials for a rotation (the engine that
+    /// planned it), `refs` otherwise (empty: every journaled one, for a resume).
+    StartRun {
+        /// What to do.
+        kind: RunKind,
+        /// The confirmed plan, for a rotation.
+        plan: Option<Plan>,
+        /// The credentials, for the other kinds.
+        refs: Vec<CredentialRef>,
+    },
+    /// Drops the engine of a plan that was not confirmed, releasing the write lock.
+    DropEngine,
+    /// Answers the engine's question `id`.
+    Answer {
+        /// The question.
+        id: u64,
+        /// Yes, or not now.
+        yes: bool,
+    },
+    /// Hands the engine the secret typed for question `id` (`None`: not now).
+    AnswerSecret {
+        /// The question.
+        id: u64,
+        /// The secret.
+        secret: Option<Secret>,
+    },
+    /// Copies the new secret of `at`'s rotation, as the engine holds it, with OSC 52.
+    CopyNewSecret(CredentialRef),
+    /// Stops the run: nothing queued starts.
+    CancelRun,
+    /// Writes a report file; answers with [`Action::Exported`].
+    Export(crate::ops::export::ExportRequest),
     /// Appends `event` to the audit log, then reports back with [`Action::Audited`].
     Audit {
         /// The entry.

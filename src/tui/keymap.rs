@@ -20,17 +20,41 @@ pub enum Mode {
     Timeline,
     /// The key help.
     Help,
+    /// The run panel: a rotation wizard, or the progress of many.
+    Run,
+    /// Waiting for the engine's plan.
+    Planning,
+    /// The rotation plan, to confirm.
+    Plan,
+    /// The revoke dialog.
+    Revoke,
+    /// The export dialog.
+    Export,
+    /// A question of a run, for the person.
+    Question,
+    /// Typing a new secret, hidden.
+    SecretEntry,
+    /// Interrupted work found on opening.
+    Banner,
 }
 
 impl Mode {
     /// Every mode, in the order help lists them.
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 14] = [
         Mode::Main,
         Mode::Filter,
         Mode::Command,
         Mode::Detail,
         Mode::Timeline,
         Mode::Help,
+        Mode::Run,
+        Mode::Planning,
+        Mode::Plan,
+        Mode::Revoke,
+        Mode::Export,
+        Mode::Question,
+        Mode::SecretEntry,
+        Mode::Banner,
     ];
 
     /// The heading help shows.
@@ -42,12 +66,37 @@ impl Mode {
             Mode::Detail => "Detail",
             Mode::Timeline => "Timeline",
             Mode::Help => "Help",
+            Mode::Run => "Run panel",
+            Mode::Planning => "Planning",
+            Mode::Plan => "Rotation plan",
+            Mode::Revoke => "Revoke",
+            Mode::Export => "Export",
+            Mode::Question => "Question",
+            Mode::SecretEntry => "New secret (hidden)",
+            Mode::Banner => "Interrupted work",
         }
     }
 
     /// Whether letters typed here are text.
     pub fn is_text(self) -> bool {
-        matches!(self, Mode::Filter | Mode::Command)
+        matches!(
+            self,
+            Mode::Filter | Mode::Command | Mode::Export | Mode::SecretEntry | Mode::Revoke
+        )
+    }
+
+    /// Whether it is a dialog drawn over a screen.
+    pub fn is_dialog(self) -> bool {
+        matches!(
+            self,
+            Mode::Planning
+                | Mode::Plan
+                | Mode::Revoke
+                | Mode::Export
+                | Mode::Question
+                | Mode::SecretEntry
+                | Mode::Banner
+        )
     }
 }
 
@@ -97,11 +146,24 @@ pub struct Binding {
     pub changes: bool,
 }
 
+use Mode::{Banner, Export, Plan, Planning, Question, Revoke, Run, SecretEntry};
 use Mode::{Command, Detail, Filter, Help, Main, Timeline};
 
-const MOVE: &[Mode] = &[Main, Detail, Help];
-const VIEWS: &[Mode] = &[Main, Detail, Timeline];
-const QUIT_MODES: &[Mode] = &[Main, Detail, Timeline, Help];
+const MOVE: &[Mode] = &[Main, Detail, Help, Run, Plan, Banner];
+const VIEWS: &[Mode] = &[Main, Detail, Timeline, Run];
+const QUIT_MODES: &[Mode] = &[Main, Detail, Timeline, Help, Run];
+const ACT: &[Mode] = &[Main, Detail];
+const DIALOGS: &[Mode] = &[
+    Planning,
+    Plan,
+    Revoke,
+    Export,
+    Question,
+    SecretEntry,
+    Banner,
+];
+const BUTTONS: &[Mode] = &[Plan, Revoke];
+const FIELDS: &[Mode] = &[Revoke, Export, SecretEntry];
 const TEXT: &[Mode] = &[Filter, Command];
 const ALL: &[Mode] = &Mode::ALL;
 
@@ -277,6 +339,182 @@ pub static BINDINGS: &[Binding] = &[
         action: Action::Copy,
         help: "copy the secret to the clipboard (OSC 52; logged)",
         hint: Some("copy"),
+        changes: false,
+    },
+    Binding {
+        modes: ACT,
+        keys: &[ch('R')],
+        label: "R",
+        action: Action::Rotate,
+        help: "rotate marked (or selected): shows the plan first",
+        hint: Some("rotate"),
+        changes: true,
+    },
+    Binding {
+        modes: ACT,
+        keys: &[ch('D')],
+        label: "D",
+        action: Action::Revoke,
+        help: "revoke marked (or selected): planned or emergency",
+        hint: Some("revoke"),
+        changes: true,
+    },
+    Binding {
+        modes: &[Main],
+        keys: &[ch('e')],
+        label: "e",
+        action: Action::Export,
+        help: "export the marked (or visible) credentials' report to a file",
+        hint: Some("export"),
+        changes: false,
+    },
+    Binding {
+        modes: &[Main, Detail, Timeline],
+        keys: &[ch('w')],
+        label: "w",
+        action: Action::ShowRun,
+        help: "the run panel: progress, questions, the last summary",
+        hint: None,
+        changes: false,
+    },
+    Binding {
+        modes: &[Run],
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::NextQuestion,
+        help: "answer the next question waiting for you",
+        hint: Some("answer"),
+        changes: true,
+    },
+    Binding {
+        modes: &[Run],
+        keys: &[ch('C')],
+        label: "C",
+        action: Action::CancelRun,
+        help: "cancel: running steps finish, nothing queued starts",
+        hint: Some("cancel run"),
+        changes: true,
+    },
+    Binding {
+        modes: &[Run, Banner],
+        keys: &[ch('r')],
+        label: "r",
+        action: Action::Resume,
+        help: "resume the selected interrupted credential (retry)",
+        hint: Some("resume"),
+        changes: true,
+    },
+    Binding {
+        modes: &[Run, Banner],
+        keys: &[ch('b')],
+        label: "b",
+        action: Action::RollBack,
+        help: "roll the selected interrupted credential back",
+        hint: Some("roll back"),
+        changes: true,
+    },
+    Binding {
+        modes: &[Banner],
+        keys: &[ch('d')],
+        label: "d",
+        action: Action::DeleteOld,
+        help: "delete the old keys whose grace period is over",
+        hint: Some("delete old"),
+        changes: true,
+    },
+    Binding {
+        modes: BUTTONS,
+        keys: &[
+            plain(KeyCode::Tab),
+            plain(KeyCode::BackTab),
+            plain(KeyCode::Left),
+            plain(KeyCode::Right),
+        ],
+        label: "Tab ← →",
+        action: Action::SwitchFocus,
+        help: "move between Cancel and the action",
+        hint: Some("focus"),
+        changes: false,
+    },
+    Binding {
+        modes: &[Revoke],
+        keys: &[ch(' ')],
+        label: "Space",
+        action: Action::NextChoice,
+        help: "planned (deactivate, delete later) or emergency (delete now)",
+        hint: Some("kind"),
+        changes: false,
+    },
+    Binding {
+        modes: &[Export],
+        keys: &[plain(KeyCode::Tab), plain(KeyCode::Down)],
+        label: "Tab ↓",
+        action: Action::NextChoice,
+        help: "next format: markdown, CSV, JSON",
+        hint: Some("format"),
+        changes: false,
+    },
+    Binding {
+        modes: &[Export],
+        keys: &[plain(KeyCode::BackTab), plain(KeyCode::Up)],
+        label: "S-Tab ↑",
+        action: Action::PrevChoice,
+        help: "previous format",
+        hint: None,
+        changes: false,
+    },
+    Binding {
+        modes: &[Plan, Revoke, Export, SecretEntry],
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::Activate,
+        help: "press the focused button (export and secrets: go ahead)",
+        hint: Some("ok"),
+        changes: false,
+    },
+    Binding {
+        modes: &[Question],
+        keys: &[ch('y')],
+        label: "y",
+        action: Action::Yes,
+        help: "yes, done",
+        hint: Some("yes"),
+        changes: true,
+    },
+    Binding {
+        modes: &[Question],
+        keys: &[ch('n')],
+        label: "n",
+        action: Action::No,
+        help: "not now: the work stays journaled, waiting (resume later)",
+        hint: Some("not now"),
+        changes: true,
+    },
+    Binding {
+        modes: &[Question],
+        keys: &[ch('Y')],
+        label: "Y",
+        action: Action::CopyNew,
+        help: "copy the new secret (OSC 52; logged; never shown)",
+        hint: Some("copy"),
+        changes: false,
+    },
+    Binding {
+        modes: DIALOGS,
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::Back,
+        help: "close; a question stays queued in the run panel",
+        hint: Some("close"),
+        changes: false,
+    },
+    Binding {
+        modes: FIELDS,
+        keys: &[plain(KeyCode::Backspace)],
+        label: "Backspace",
+        action: Action::DeleteBack,
+        help: "delete a character",
+        hint: None,
         changes: false,
     },
     Binding {
@@ -470,6 +708,26 @@ pub static COMMANDS: &[CommandHelp] = &[
         changes: true,
     },
     CommandHelp {
+        usage: ":rotate [WHICH]",
+        help: "plan a rotation: marked/selected, or due DAYS, overdue, client ID",
+        changes: true,
+    },
+    CommandHelp {
+        usage: ":revoke",
+        help: "same as D",
+        changes: true,
+    },
+    CommandHelp {
+        usage: ":report [CLIENT] [FILE]",
+        help: "write CLIENT's report (markdown; .csv/.json by FILE's name)",
+        changes: false,
+    },
+    CommandHelp {
+        usage: ":resume",
+        help: "interrupted work: resume, roll back, delete old keys",
+        changes: true,
+    },
+    CommandHelp {
         usage: ":timeline  :help",
         help: "open those views",
         changes: false,
@@ -527,8 +785,33 @@ pub fn action_for(mode: Mode, key: KeyEvent, read_only: bool) -> Option<Action> 
         {
             Some(Action::Insert(c))
         }
-        _ => None,
+        // A key that works elsewhere says where, instead of doing nothing silently.
+        _ => BINDINGS
+            .iter()
+            .position(|b| {
+                b.keys.contains(&key)
+                    && b.modes.iter().any(|m| !m.is_text())
+                    && !matches!(b.action, Action::Back | Action::Down | Action::Up)
+            })
+            .map(Action::NotHere),
     }
+}
+
+/// Where the binding at `index` works, in words: `R (rotate …) works on: Table · Detail`.
+pub fn where_it_works(index: usize) -> Option<String> {
+    let b = BINDINGS.get(index)?;
+    let mut places: Vec<&str> = Vec::new();
+    for m in b.modes {
+        if !places.contains(&m.title()) {
+            places.push(m.title());
+        }
+    }
+    Some(format!(
+        "{}: {} (works on: {})",
+        b.label,
+        b.help,
+        places.join(" · ")
+    ))
 }
 
 /// The bindings help and the footer show for `mode`: the changing ones are hidden when

@@ -9,12 +9,14 @@
 //! again from disk ([`action::Action::Reloaded`], see [`live`]).
 
 pub mod action;
+pub mod actions;
 pub mod backend;
 pub mod clipboard;
 mod hangup;
 pub mod keymap;
 pub mod live;
 pub mod rows;
+pub mod runner;
 mod runtime;
 pub mod state;
 pub mod theme;
@@ -45,6 +47,18 @@ pub enum SaveError {
 /// changed it, or why it could not be read. It must never ask anything on the terminal.
 pub type ReloadHook = Box<dyn FnMut() -> Result<Option<Inventory>, String> + Send>;
 
+/// Writes the access report a request asks for over the inventory at a moment, refusing
+/// keyward's own files, and records it; returns the absolute path written and the report's
+/// summary, or why not.
+pub type ExportHook = Box<
+    dyn FnMut(
+            &Inventory,
+            &crate::ops::export::ExportRequest,
+            DateTime<Utc>,
+        ) -> Result<(std::path::PathBuf, String), String>
+        + Send,
+>;
+
 /// Appends an entry to the inventory's audit log (reveals, copies, syncs); returns why it
 /// could not. A reveal or copy whose entry fails is refused.
 pub type AuditHook = Box<dyn FnMut(crate::audit::Event) -> Result<(), String> + Send>;
@@ -70,6 +84,11 @@ pub struct DashboardOptions {
     /// The inventory file, so providers that live beside it (the sandbox) can be reached,
     /// and watched for changes by other writers when there is a reload hook.
     pub inventory_path: Option<std::path::PathBuf>,
+    /// Opens the inventory for a rotation or revocation, holding its write lock while the
+    /// run lasts; `None` refuses them.
+    pub open_for_run: Option<runner::OpenForRun>,
+    /// Writes a report (`e`, `:report`) and records it; `None` refuses exports.
+    pub export: Option<ExportHook>,
 }
 
 impl DashboardOptions {
@@ -85,6 +104,8 @@ impl DashboardOptions {
             audit: None,
             reload: None,
             inventory_path: None,
+            open_for_run: None,
+            export: None,
         }
     }
 }

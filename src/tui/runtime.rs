@@ -35,11 +35,12 @@ use super::backend::Ansi16Backend;
 use super::clipboard;
 use super::hangup::HangupWatch;
 use super::keymap;
+use super::runner::{OpenForRun, Runs};
 use super::state::{Settings, State};
 use super::update::update;
 use super::view;
 use super::watch::FileWatch;
-use super::{AuditHook, DashboardOptions, ReloadHook, SaveError, SaveHook};
+use super::{AuditHook, DashboardOptions, ExportHook, ReloadHook, SaveError, SaveHook};
 use crate::inventory::Inventory;
 use crate::providers::http::{Http, HttpConfig};
 use crate::providers::registry::{provider_for, ProviderSet};
@@ -88,6 +89,13 @@ impl Clock {
     fn now(&self) -> DateTime<Utc> {
         self.base + (Utc::now() - self.started)
     }
+
+    /// The same clock for the rotation engine: what a run records is dated as the
+    /// dashboard shows it.
+    fn shared(&self) -> crate::rotation::Clock {
+        let (base, started) = (self.base, self.started);
+        Arc::new(move || base + (Utc::now() - started))
+    }
 }
 
 /// The hooks through which the dashboard reaches the inventory file and the audit log.
@@ -96,6 +104,8 @@ struct Hooks {
     audit: Option<AuditHook>,
     reload: Option<ReloadHook>,
     inventory_path: Option<std::path::PathBuf>,
+    open_for_run: Option<OpenForRun>,
+    export: Option<ExportHook>,
 }
 
 /// Runs the dashboard until the person quits.
@@ -112,6 +122,8 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
         audit,
         reload,
         inventory_path,
+        open_for_run,
+        export,
     } = options;
     let clock = Clock::starting_at(now);
     let settings = Settings {
@@ -126,6 +138,8 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
         audit,
         reload,
         inventory_path,
+        open_for_run,
+        export,
     };
 
     // Background work runs on the caller's runtime if there is one, else on our own.
@@ -373,6 +387,22 @@ fn event_loop(
         _ => None,
     };
     let in_tmux = clipboard::in_tmux();
+    let mut runs = {
+        let tx = std::sync::Mutex::new(tx.clone());
+        let send: super::runner::SendAction = Arc::new(move |a| {
+            let _ = tx
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .send(Msg::Action(a));
+        });
+        Runs::new(
+            hooks.open_for_run.take(),
+            Arc::clone(&providers),
+            hooks.inventory_path.clone(),
+            clock.shared(),
+            send,
+        )
+    };
 
     let mut outcome = Ok(());
     let mut redraw = true;
@@ -394,7 +424,7 @@ fn event_loop(
                 panic!("test hook: the dashboard panicked on purpose");
             }
         }
-        let wait = if state.running > 0 {
+        let wait = if state.running > 0 || state.work.busy() {
             BUSY_TICK
         } else {
             IDLE_TICK
@@ -443,7 +473,10 @@ fn event_loop(
                 reload_due = reload_due.max(Some(ReloadReason::ChangedOnDisk));
             }
         }
-        if uses_secret && state.running == 0 {
+        // A run renumbers nothing, but it owns the file while it goes: the dashboard takes
+        // the run's final inventory when it ends, and reloads only after.
+        let quiet = state.running == 0 && !state.work.busy();
+        if uses_secret && quiet {
             if let Some(why) = reload_due.take() {
                 pending.push(Action::Reloaded {
                     why,
@@ -452,7 +485,7 @@ fn event_loop(
             }
         }
         if let Some(action) = action {
-            redraw |= !(action == Action::Tick && state.running == 0);
+            redraw |= !(action == Action::Tick && state.running == 0 && !state.work.busy());
             pending.push(action);
         }
         // `pending` is a stack: the clock goes first, then a reload, then the action.
@@ -486,11 +519,45 @@ fn event_loop(
                             });
                         }
                         Effect::Reload(why) => reload_due = reload_due.max(Some(why)),
+                        Effect::PlanRotation(picked) => runs.plan(background, picked),
+                        Effect::StartRun { kind, plan, refs } => {
+                            runs.start(background, kind, plan, refs)
+                        }
+                        Effect::DropEngine => runs.drop_plan(),
+                        Effect::Answer { id, yes } => runs.answer(id, yes),
+                        Effect::AnswerSecret { id, secret } => runs.answer_secret(id, secret),
+                        Effect::CancelRun => runs.cancel(),
+                        Effect::CopyNewSecret(at) => {
+                            let written = match runs.new_secret(&at) {
+                                Some(secret) => {
+                                    let bytes = clipboard::osc52(&secret, in_tmux);
+                                    let backend = guard.terminal.backend_mut();
+                                    backend
+                                        .write_all(&bytes)
+                                        .and_then(|()| backend.flush())
+                                        .map_err(|e| e.to_string())
+                                }
+                                None => Err(format!("{at}: the run holds no new secret now")),
+                            };
+                            if written.is_ok() {
+                                state.notify(format!(
+                                    "{at}: new secret sent to the clipboard (OSC 52)"
+                                ));
+                            }
+                            pending.push(Action::Copied(written));
+                        }
+                        Effect::Export(request) => {
+                            let result = match hooks.export.as_mut() {
+                                Some(hook) => hook(&state.inventory, &request, state.settings.now),
+                                None => Err("this dashboard cannot write reports".into()),
+                            };
+                            pending.push(Action::Exported(result));
+                        }
                     }
                 }
             }
             match reload_due {
-                Some(why) if state.running == 0 => {
+                Some(why) if state.running == 0 && !state.work.busy() => {
                     reload_due = None;
                     redraw = true;
                     pending.push(Action::Reloaded {

@@ -32,6 +32,8 @@ pub enum Screen {
     Timeline,
     /// The key help.
     Help,
+    /// The run panel: a rotation wizard or the progress of many.
+    Run,
 }
 
 /// The text field open on the main screen, if any.
@@ -193,6 +195,8 @@ pub struct State {
     pub save_retried: bool,
     /// Set when the dashboard should close.
     pub quit: bool,
+    /// Rotations, revocations and exports: dialogs, the run panel, the banner.
+    pub work: super::actions::Work,
 }
 
 impl State {
@@ -201,6 +205,7 @@ impl State {
         let rows = build_rows(&inventory, settings.now);
         let natural_widths = natural_widths(&rows);
         let n = rows.len();
+        let work = super::actions::Work::on_open(&inventory, settings.now);
         let mut state = State {
             inventory,
             settings,
@@ -243,6 +248,7 @@ impl State {
             replay: Vec::new(),
             save_retried: false,
             quit: false,
+            work,
         };
         state.resort();
         state
@@ -250,6 +256,9 @@ impl State {
 
     /// Which keys apply now.
     pub fn mode(&self) -> Mode {
+        if let Some(dialog) = self.work.mode() {
+            return dialog;
+        }
         match (self.screen, self.input) {
             (Screen::Main, Input::Filter) => Mode::Filter,
             (Screen::Main, Input::Command) => Mode::Command,
@@ -257,6 +266,7 @@ impl State {
             (Screen::Detail, _) => Mode::Detail,
             (Screen::Timeline, _) => Mode::Timeline,
             (Screen::Help, _) => Mode::Help,
+            (Screen::Run, _) => Mode::Run,
         }
     }
 

@@ -13,6 +13,10 @@ use crate::sync::{self, SyncOutcome, SyncResult};
 
 /// Applies `action` to `state`; returns what the runtime must do next.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let action = match super::actions::keys::handle(state, action) {
+        Ok(effects) => return effects,
+        Err(action) => action,
+    };
     match action {
         Action::Quit => {
             state.quit = true;
@@ -116,6 +120,17 @@ fn audited(state: &mut State, result: Result<(), String>, then: AfterAudit) -> V
                 return vec![Effect::Copy(secret)];
             }
         }
+        (Err(e), AfterAudit::CopyNew { row }) => {
+            state.fail(format!(
+                "{}: not copied, the audit log failed: {e}",
+                at(row)
+            ));
+        }
+        (Ok(()), AfterAudit::CopyNew { row }) => {
+            if let Some(r) = state.rows.get(row) {
+                return vec![Effect::CopyNewSecret(r.at.clone())];
+            }
+        }
         (Ok(()), AfterAudit::Nothing) => {}
     }
     Vec::new()
@@ -151,6 +166,15 @@ fn on_key_action(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        // The dialogs and the run panel: `actions::keys::handle` took what they use.
+        Mode::Run
+        | Mode::Planning
+        | Mode::Plan
+        | Mode::Revoke
+        | Mode::Export
+        | Mode::Question
+        | Mode::SecretEntry
+        | Mode::Banner => Vec::new(),
     }
 }
 
@@ -479,6 +503,9 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
         ("sync", []) => return start_jobs(state, JobKind::Sync, target_rows(state)),
         ("verify", []) => return start_jobs(state, JobKind::Verify, target_rows(state)),
         _ => {
+            if let Some(effects) = super::actions::keys::command(state, verb, &args) {
+                return effects;
+            }
             let known = keymap::COMMANDS
                 .iter()
                 .any(|c| c.usage[1..].starts_with(verb));

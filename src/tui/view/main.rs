@@ -97,7 +97,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             if marked {
                 style = style.patch(theme.marked());
             }
-            let mut spans = vec![Span::raw(if marked { "* " } else { "  " })];
+            // The mark, then the last run's outcome for the row until the next run.
+            let outcome = state.work.mark(row).map_or(' ', |m| m.symbol());
+            let mut spans = vec![Span::raw(format!(
+                "{}{outcome}",
+                if marked { '*' } else { ' ' }
+            ))];
             for (j, (column, width)) in columns.iter().enumerate() {
                 if j > 0 {
                     spans.push(Span::raw(" "));

@@ -2,8 +2,10 @@
 //! title bar, status line and footer drawn here.
 
 pub mod detail;
+pub mod dialog;
 pub mod help;
 pub mod main;
+pub mod run;
 pub mod timeline;
 pub mod too_small;
 
@@ -49,7 +51,9 @@ pub fn render(frame: &mut Frame, state: &State) {
         Screen::Detail => detail::render(frame, body, state),
         Screen::Timeline => timeline::render(frame, body, state),
         Screen::Help => help::render(frame, body, state),
+        Screen::Run => run::render(frame, body, state),
     }
+    dialog::render(frame, body, state);
     status_line(frame, status, state);
     footer_hints(frame, footer, state);
 }
@@ -68,6 +72,7 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State) {
         Screen::Detail => Some("detail"),
         Screen::Timeline => Some("timeline"),
         Screen::Help => Some("help"),
+        Screen::Run => Some("run"),
     };
     if let Some(s) = screen {
         spans.push(Span::styled(format!("  › {s}"), theme.label()));
@@ -103,9 +108,18 @@ fn status_line(frame: &mut Frame, area: Rect, state: &State) {
         Input::Command if state.screen == Screen::Main => (":", &state.command),
         _ => {
             let mut spans = Vec::new();
-            if state.running > 0 {
+            if state.running > 0 || state.work.busy() {
                 let frame_symbol = SPINNER[state.spinner % SPINNER.len()];
                 spans.push(Span::styled(format!("{frame_symbol} "), theme.key()));
+            }
+            // A run going on shows its count from every screen.
+            if let Some(run) = state.work.run.as_ref().filter(|r| !r.finished) {
+                let c = run.counts();
+                let mut text = format!("{} {}/{}", run.kind.as_str(), c.total - c.left(), c.total);
+                if !run.questions.is_empty() {
+                    text.push_str(&format!(", {} ask you", run.questions.len()));
+                }
+                spans.push(Span::styled(format!("{text} (w)  "), theme.key()));
             }
             if let Some(n) = &state.notice {
                 let style = if n.error { theme.error() } else { Style::new() };
@@ -127,8 +141,9 @@ fn status_line(frame: &mut Frame, area: Rect, state: &State) {
 }
 
 /// Hints a narrow footer gives up first; after them, the rightmost go, but `? help` and
-/// `q quit` always stay.
-const DROP_FIRST: [&str; 4] = ["back", "sort", "cmd", "mark"];
+/// `q quit` always stay. Marking and the actions on marks stay longest: they are what a
+/// newcomer at 80 columns needs to find.
+const DROP_FIRST: [&str; 7] = ["back", "sort", "cmd", "timeline", "verify", "focus", "open"];
 
 /// Footer hints from the key table, as many as fit.
 fn footer_hints(frame: &mut Frame, area: Rect, state: &State) {
