@@ -289,11 +289,37 @@ fn main_screen_with_marks_and_sort() {
     let mut s = state();
     key(&mut s, KeyCode::Char(' '));
     key(&mut s, KeyCode::Char(' '));
-    typed(&mut s, ":sort expires");
+    typed(&mut s, ":sort due");
     key(&mut s, KeyCode::Enter);
     assert_eq!(s.screen, Screen::Main);
-    assert_eq!(s.sort.column, Column::Expires);
+    assert_eq!(s.sort.column, Column::Due);
     insta::assert_snapshot!("main_marked_sorted", draw(&s).backend());
+}
+
+/// Regression: `:sort due` sorted by expiry only (it was an alias of the EXPIRES column), so a
+/// credential whose rotation date came first sat below later expiries.
+#[test]
+fn sort_due_was_sorting_by_expiry_only() {
+    let mut s = state();
+    typed(&mut s, ":sort due");
+    key(&mut s, KeyCode::Enter);
+    let dues: Vec<_> = s
+        .visible
+        .iter()
+        .map(|&r| s.rows[r].assessment.due_at)
+        .collect();
+    let dated: Vec<_> = dues.iter().take_while(|d| d.is_some()).collect();
+    assert!(dated.windows(2).all(|w| w[0] <= w[1]), "{dues:?}");
+    assert!(
+        dues[dated.len()..].iter().all(|d| d.is_none()),
+        "undated last: {dues:?}"
+    );
+    // At least one row is due by its rotation date rather than an expiry, so this order
+    // differs from the expiry order.
+    assert!(s.visible.iter().any(|&r| {
+        let c = s.credential(r).unwrap();
+        s.rows[r].assessment.due_at.is_some() && s.rows[r].assessment.due_at != c.expires_at
+    }));
 }
 
 #[test]
@@ -484,7 +510,7 @@ fn colours_are_only_the_16_ansi_ones() {
 #[test]
 fn narrow_table_drops_whole_columns_instead_of_cutting_them() {
     let text = screen_text(&state());
-    assert!(text.contains("EXPIRES"));
+    assert!(text.contains("DUE") && text.contains("WHY"));
     assert!(
         !text.contains("SCOPES"),
         "scopes is the first column to go at 80 wide"
@@ -495,10 +521,11 @@ fn narrow_table_drops_whole_columns_instead_of_cutting_them() {
         "INTEGRATION",
         "PROVIDER",
         "SCOPES",
-        "EXPIRES",
+        "DUE",
         "USED",
         "ROTATED",
         "STATUS",
+        "WHY",
     ] {
         assert!(wide.contains(title), "{title}");
     }
@@ -1151,4 +1178,44 @@ fn an_audit_answer_after_leaving_the_detail_reveals_nothing() {
     );
     key(&mut s, KeyCode::Enter);
     assert!(!s.detail.reveal);
+}
+
+/// `:archive` is `keyward archive` from the dashboard: only revoked credentials, the same
+/// history entry, saved, then an `archived` audit entry each; the row leaves the table.
+#[test]
+fn archive_from_the_dashboard_moves_a_revoked_row_out_and_records_it() {
+    let mut s = state();
+    select(&mut s, "acme/crm-sync");
+    typed(&mut s, ":archive");
+    let effects = key(&mut s, KeyCode::Enter);
+    assert!(effects.is_empty(), "{effects:?}");
+    let notice = s.notice.clone().unwrap();
+    assert!(
+        notice.error && notice.text.contains("not revoked"),
+        "{notice:?}"
+    );
+
+    let row = row_of(&s, "acme/crm-sync");
+    s.inventory.clients[s.rows[row].client_index].integrations[s.rows[row].credential_index]
+        .remote = Some(RemoteState {
+        state: RemoteStatus::Revoked,
+        checked_at: Utc::now(),
+    });
+    s.rebuild_row(row);
+    assert_eq!(s.rows[row].assessment.status, Status::Revoked);
+    select(&mut s, "acme/crm-sync");
+    typed(&mut s, ":archive");
+    let effects = key(&mut s, KeyCode::Enter);
+    assert!(matches!(effects.as_slice(), [Effect::Save]), "{effects:?}");
+    assert!(!visible_addresses(&s).contains(&"acme/crm-sync".to_string()));
+    let cred = s.credential(row).unwrap();
+    assert!(cred.archived);
+    assert_eq!(cred.history.last().unwrap().event, HistoryEvent::Archived);
+    match update(&mut s, Action::Saved(Ok(()))).as_slice() {
+        [Effect::Audit { event, .. }] => {
+            assert_eq!(event.action(), AuditAction::Archived);
+            assert_eq!(event.credential(), Some("acme/crm-sync"));
+        }
+        other => panic!("expected one archived entry, got {other:?}"),
+    }
 }

@@ -525,7 +525,14 @@ impl Store {
             Sealing::Passphrase(known) => Passphrase::Known(known),
             Sealing::Recipients => Passphrase::NeverAsk,
         };
-        let (inventory, sealing, fingerprint) = decode(&self.path, &bytes, keys, passphrase)?;
+        let (mut inventory, sealing, fingerprint) = decode(&self.path, &bytes, keys, passphrase)?;
+        // As `open` does: the bookkeeping stays with the store, and the log is checked again.
+        let anchor = anchor_of(&inventory);
+        inventory.integrity = None;
+        self.disagreement = AuditLog::for_inventory(&self.path)
+            .check_anchor(&anchor)
+            .err();
+        self.generation = anchor.generation;
         self.sealing = sealing;
         self.fingerprint = fingerprint;
         Ok(Some(inventory))

@@ -678,6 +678,11 @@ pub static COMMANDS: &[CommandHelp] = &[
         changes: false,
     },
     CommandHelp {
+        usage: ":archive",
+        help: "move the marked (or selected) revoked credentials out of the table",
+        changes: true,
+    },
+    CommandHelp {
         usage: ":overdue",
         help: "only those past their expiry or rotation date",
         changes: false,
@@ -689,7 +694,7 @@ pub static COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp {
         usage: ":sort COLUMN [desc]",
-        help: "COLUMN: client integration provider scopes expires used rotated status",
+        help: "COLUMN: client integration provider scopes due used rotated status why",
         changes: false,
     },
     CommandHelp {

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use super::action::{Effect, ReloadReason};
 use super::rows::natural_widths;
 use super::state::{build_rows, Screen, State};
+use crate::audit::AuditAction;
 use crate::inventory::{Credential, CredentialRef, Inventory};
 use crate::providers::Verification;
 use crate::sync::{self, SyncOutcome};
@@ -169,7 +170,9 @@ fn replay_sync(state: &mut State, replay: Vec<(SyncOutcome, DateTime<Utc>)>) -> 
                 .and_then(|c| c.history.last())
                 .map(|h| h.detail.clone())
                 .unwrap_or_default();
-            state.unlogged.push((outcome.at.clone(), detail));
+            state
+                .unlogged
+                .push((AuditAction::Synced, outcome.at.clone(), detail));
         }
         kept.push((outcome, at));
     }

@@ -22,8 +22,10 @@ pub enum Column {
     Provider,
     /// The first scope and how many more.
     Scopes,
-    /// Expiry date and days left.
-    Expires,
+    /// When it falls due (the earlier of expiry and the rotation date), by calendar day.
+    Due,
+    /// The first reason for its status.
+    Why,
     /// When it was last used, relative to now.
     LastUsed,
     /// When it was last rotated.
@@ -34,23 +36,25 @@ pub enum Column {
 
 impl Column {
     /// Every column, in display order.
-    pub const ALL: [Column; 8] = [
+    pub const ALL: [Column; 9] = [
         Column::Client,
         Column::Integration,
         Column::Provider,
         Column::Scopes,
-        Column::Expires,
+        Column::Due,
         Column::LastUsed,
         Column::LastRotated,
         Column::Status,
+        Column::Why,
     ];
 
     /// Columns from most to least important: narrow terminals drop from the end.
-    pub const BY_PRIORITY: [Column; 8] = [
+    pub const BY_PRIORITY: [Column; 9] = [
         Column::Status,
         Column::Client,
         Column::Integration,
-        Column::Expires,
+        Column::Due,
+        Column::Why,
         Column::LastUsed,
         Column::Provider,
         Column::LastRotated,
@@ -64,7 +68,8 @@ impl Column {
             Column::Integration => "INTEGRATION",
             Column::Provider => "PROVIDER",
             Column::Scopes => "SCOPES",
-            Column::Expires => "EXPIRES",
+            Column::Due => "DUE",
+            Column::Why => "WHY",
             Column::LastUsed => "USED",
             Column::LastRotated => "ROTATED",
             Column::Status => "STATUS",
@@ -78,7 +83,8 @@ impl Column {
             Column::Integration => "integration",
             Column::Provider => "provider",
             Column::Scopes => "scopes",
-            Column::Expires => "expires",
+            Column::Due => "due",
+            Column::Why => "why",
             Column::LastUsed => "used",
             Column::LastRotated => "rotated",
             Column::Status => "status",
@@ -95,7 +101,8 @@ impl Column {
                 "name" | "id" => Some(Column::Integration),
                 "last-used" | "lastused" => Some(Column::LastUsed),
                 "last-rotated" | "lastrotated" => Some(Column::LastRotated),
-                "expiry" | "due" => Some(Column::Expires),
+                "expires" | "expiry" | "expiring" => Some(Column::Due),
+                "reason" => Some(Column::Why),
                 _ => None,
             })
     }
@@ -107,7 +114,8 @@ impl Column {
             Column::Integration => 8,
             Column::Provider => 7,
             Column::Scopes => 8,
-            Column::Expires => 14,
+            Column::Due => 14,
+            Column::Why => 12,
             Column::LastUsed => 8,
             Column::LastRotated => 10,
             Column::Status => 10,
@@ -121,7 +129,8 @@ impl Column {
             Column::Integration => 24,
             Column::Provider => 10,
             Column::Scopes => 24,
-            Column::Expires => 16,
+            Column::Due => 24,
+            Column::Why => 40,
             Column::LastUsed => 9,
             Column::LastRotated => 10,
             Column::Status => 10,
@@ -144,16 +153,16 @@ pub struct RowData {
     pub provider: ProviderKind,
     /// First scope and how many more.
     pub scopes: String,
-    /// Expiry date and days left, or `-`.
-    pub expires: String,
+    /// Due date and how far, by calendar day, or `-`.
+    pub due: String,
+    /// The first reason, or empty.
+    pub why: String,
     /// Last use relative to now, or `never`.
     pub last_used: String,
     /// Last rotation date, or `never`.
     pub last_rotated: String,
     /// The judgement at the dashboard's `now`.
     pub assessment: Assessment,
-    /// Sort key of the expiry column.
-    pub expires_at: Option<DateTime<Utc>>,
     /// Sort key of the last-used column.
     pub last_used_at: Option<DateTime<Utc>>,
     /// Sort key of the last-rotated column.
@@ -179,10 +188,15 @@ impl RowData {
             [one] => one.clone(),
             [first, rest @ ..] => format!("{first} +{}", rest.len()),
         };
-        let expires = match credential.expires_at {
-            Some(at) => format!("{} {}", at.format("%Y-%m-%d"), signed_days(at, now)),
+        let due = match assessment.due_at {
+            Some(at) => format!("{} {}", at.format("%Y-%m-%d"), calendar_days(at, now)),
             None => "-".to_string(),
         };
+        let why = assessment
+            .reasons
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let last_used = credential
             .last_used_at
             .map_or_else(|| "never".to_string(), |at| relative(at, now));
@@ -210,11 +224,11 @@ impl RowData {
             name: credential.name.clone(),
             provider: credential.provider,
             scopes,
-            expires,
+            due,
+            why,
             last_used,
             last_rotated,
             assessment,
-            expires_at: credential.expires_at,
             last_used_at: credential.last_used_at,
             last_rotated_at: credential.last_rotated_at,
             haystack,
@@ -229,7 +243,8 @@ impl RowData {
             Column::Integration => &self.at.integration,
             Column::Provider => self.provider.as_str(),
             Column::Scopes => &self.scopes,
-            Column::Expires => &self.expires,
+            Column::Due => &self.due,
+            Column::Why => &self.why,
             Column::LastUsed => &self.last_used,
             Column::LastRotated => &self.last_rotated,
             Column::Status => crate::tui::theme::status_label(self.assessment.status),
@@ -242,13 +257,16 @@ impl RowData {
     }
 }
 
-/// `+7d`, `-3d`: whole days from `now` to `at`.
-pub fn signed_days(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let days = (at - now).num_days();
-    if at >= now {
-        format!("+{days}d")
-    } else {
-        format!("{days}d")
+/// `today`, `tomorrow`, `in 3 days`, `yesterday`, `5 days ago`: calendar days (UTC) from
+/// `now` to `at`, as a person counts them: due at 01:00 tomorrow is "tomorrow" even when
+/// fewer than 24 hours remain.
+pub fn calendar_days(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    match (at.date_naive() - now.date_naive()).num_days() {
+        0 => "today".to_string(),
+        1 => "tomorrow".to_string(),
+        -1 => "yesterday".to_string(),
+        n if n > 1 => format!("in {n} days"),
+        n => format!("{} days ago", -n),
     }
 }
 
@@ -282,7 +300,8 @@ pub fn compare(a: &RowData, b: &RowData, column: Column) -> Ordering {
         Column::Integration => a.at.integration.cmp(&b.at.integration),
         Column::Provider => a.provider.as_str().cmp(b.provider.as_str()),
         Column::Scopes => a.scopes.cmp(&b.scopes),
-        Column::Expires => none_last(a.expires_at, b.expires_at),
+        Column::Due => none_last(a.assessment.due_at, b.assessment.due_at),
+        Column::Why => a.why.cmp(&b.why),
         Column::LastUsed => a.last_used_at.cmp(&b.last_used_at),
         Column::LastRotated => a.last_rotated_at.cmp(&b.last_rotated_at),
         Column::Status => a
@@ -307,7 +326,7 @@ fn none_last<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
 
 /// The widest content of each column over `rows`, capped at the column's maximum: the
 /// widths the table would like, computed once when rows are built.
-pub fn natural_widths(rows: &[RowData]) -> [usize; 8] {
+pub fn natural_widths(rows: &[RowData]) -> [usize; Column::ALL.len()] {
     let mut widths = Column::ALL.map(|c| c.title().width().max(c.min_width()));
     for row in rows {
         for (i, column) in Column::ALL.into_iter().enumerate() {
@@ -324,7 +343,7 @@ pub fn natural_widths(rows: &[RowData]) -> [usize; 8] {
 /// order. The three that identify a row (status, client, integration) come first, shrunk
 /// towards their minimum if they must; the others follow by priority at their natural
 /// width until the next one no longer fits: a column is dropped whole rather than cut.
-pub fn fit_columns(width: usize, natural: &[usize; 8]) -> Vec<(Column, usize)> {
+pub fn fit_columns(width: usize, natural: &[usize; Column::ALL.len()]) -> Vec<(Column, usize)> {
     const GAP: usize = 1;
     let (essential, optional) = Column::BY_PRIORITY.split_at(3);
     let natural_of = |c: Column| natural[index_of(c)].clamp(c.min_width(), c.max_width());
@@ -345,11 +364,18 @@ pub fn fit_columns(width: usize, natural: &[usize; 8]) -> Vec<(Column, usize)> {
     }
     if widths.len() == essential.len() {
         for &column in optional {
-            if used + GAP + natural_of(column) > width {
+            let room = width.saturating_sub(used + GAP);
+            let want = natural_of(column);
+            // WHY is prose: it takes what is left and ends in `…` rather than vanish.
+            let take = if want <= room {
+                want
+            } else if column == Column::Why && room >= column.min_width() {
+                room
+            } else {
                 break;
-            }
-            used += GAP + natural_of(column);
-            widths.push((column, natural_of(column)));
+            };
+            used += GAP + take;
+            widths.push((column, take));
         }
     }
     widths.sort_by_key(|(c, _)| index_of(*c));
@@ -403,16 +429,30 @@ mod tests {
         let cols = fit_columns(78, &natural);
         let names: Vec<Column> = cols.iter().map(|(c, _)| *c).collect();
         assert!(names.contains(&Column::Status));
-        assert!(names.contains(&Column::Expires));
+        assert!(names.contains(&Column::Due));
         assert!(!names.contains(&Column::Scopes));
         let total: usize = cols.iter().map(|(_, w)| w).sum::<usize>() + cols.len() - 1;
         assert!(total <= 78);
         assert!(fit_columns(5, &natural).is_empty());
         let wide = fit_columns(200, &natural);
-        assert_eq!(wide.len(), 8);
+        assert_eq!(wide.len(), Column::ALL.len());
         let essentials = fit_columns(30, &natural);
         let names: Vec<Column> = essentials.iter().map(|(c, _)| *c).collect();
         assert_eq!(names, [Column::Client, Column::Integration, Column::Status]);
+    }
+
+    #[test]
+    fn due_dates_count_calendar_days() {
+        let now = DateTime::parse_from_rfc3339("2026-11-26T22:00:00Z")
+            .unwrap()
+            .to_utc();
+        let at = |h: i64| calendar_days(now + chrono::Duration::hours(h), now);
+        assert_eq!(at(1), "today");
+        // Three hours away, but after midnight: tomorrow.
+        assert_eq!(at(3), "tomorrow");
+        assert_eq!(at(24 * 3), "in 3 days");
+        assert_eq!(at(-23), "yesterday");
+        assert_eq!(at(-24 * 5), "5 days ago");
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub struct State {
     /// One per credential, in inventory order; indices are stable for the session.
     pub rows: Vec<RowData>,
     /// The widest content of each column, for layout.
-    pub natural_widths: [usize; 8],
+    pub natural_widths: [usize; Column::ALL.len()],
     /// Every row index, sorted.
     pub order: Vec<usize>,
     /// The rows that pass the filters, in sort order: what the table shows.
@@ -186,8 +186,9 @@ pub struct State {
     pub size: (u16, u16),
     /// Changes not yet handed to the save hook.
     pub unsaved: bool,
-    /// Sync changes (address, what changed) to put in the audit log once saved.
-    pub unlogged: Vec<(CredentialRef, String)>,
+    /// Changes (what, address, details) to put in the audit log once saved: syncs and
+    /// archivings, recorded as the command line records them.
+    pub unlogged: Vec<(crate::audit::AuditAction, CredentialRef, String)>,
     /// Sync answers applied but not saved yet, with the moment each came: re-applied to
     /// the inventory when it is read again from disk (see [`super::live`]).
     pub replay: Vec<(SyncOutcome, DateTime<Utc>)>,

@@ -50,8 +50,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             live::saved(state);
             let effects = std::mem::take(&mut state.unlogged)
                 .into_iter()
-                .map(|(at, detail)| Effect::Audit {
-                    event: Event::new(crate::audit::AuditAction::Synced, Some(&at), detail),
+                .map(|(action, at, detail)| Effect::Audit {
+                    event: Event::new(action, Some(&at), detail),
                     then: AfterAudit::Nothing,
                 })
                 .collect();
@@ -500,6 +500,7 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
             state.screen = Screen::Timeline;
         }
         ("help", []) => open_help(state),
+        ("archive", []) => return archive_rows(state, target_rows(state)),
         ("sync", []) => return start_jobs(state, JobKind::Sync, target_rows(state)),
         ("verify", []) => return start_jobs(state, JobKind::Verify, target_rows(state)),
         _ => {
@@ -517,6 +518,55 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// Archives the revoked credentials of `rows` (`:archive`): the same rule and history entry
+/// as `keyward archive`, saved, then an `archived` audit entry each.
+fn archive_rows(state: &mut State, rows: Vec<usize>) -> Vec<Effect> {
+    if state.settings.read_only {
+        state.fail("read-only: cannot archive");
+        return Vec::new();
+    }
+    let refs: Vec<_> = rows
+        .iter()
+        .filter_map(|&r| state.rows.get(r).map(|row| row.at.clone()))
+        .collect();
+    if refs.is_empty() {
+        state.fail("nothing selected");
+        return Vec::new();
+    }
+    match crate::ops::archive::archive(&mut state.inventory, &refs, state.settings.now) {
+        Err(e) => {
+            state.fail(e.to_string());
+            Vec::new()
+        }
+        Ok(done) if done.is_empty() => {
+            state.notify("already archived");
+            Vec::new()
+        }
+        Ok(done) => {
+            let n = done.len();
+            for at in done {
+                state.unlogged.push((
+                    crate::audit::AuditAction::Archived,
+                    at,
+                    "moved out of the active table".into(),
+                ));
+            }
+            for r in rows {
+                state.rebuild_row(r);
+            }
+            state.clear_marks();
+            state.resort();
+            state.unsaved = true;
+            state.notify(format!("archived {n}: out of the table, history kept"));
+            if state.settings.can_save {
+                vec![Effect::Save]
+            } else {
+                Vec::new()
+            }
+        }
+    }
 }
 
 /// Starts `kind` jobs for `rows`. Read-only refuses sync here too, whatever the key table
@@ -644,7 +694,11 @@ fn inspected(
                         .last()
                         .map(|h| h.detail.clone())
                         .unwrap_or_default();
-                    state.unlogged.push((state.rows[row].at.clone(), detail));
+                    state.unlogged.push((
+                        crate::audit::AuditAction::Synced,
+                        state.rows[row].at.clone(),
+                        detail,
+                    ));
                 }
             }
         }
