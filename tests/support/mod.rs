@@ -12,5 +12,7 @@ pub mod peers;
 pub mod sandbox_inventory;
 /// A real terminal through tmux, for prompts and the dashboard.
 pub mod tmux;
+/// The leak scan: a secret in raw, base64 or hex form in some output.
+pub mod leak;
 /// A throwaway HOME and inventory for running the real binary.
 pub mod workspace;
