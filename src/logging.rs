@@ -161,7 +161,10 @@ mod tests {
 
     #[test]
     fn the_environment_wins_and_a_bare_level_means_keyward_only() {
-        assert_eq!(directive(2, Some("debug")).as_deref(), Some("keyward=debug"));
+        assert_eq!(
+            directive(2, Some("debug")).as_deref(),
+            Some("keyward=debug")
+        );
         assert_eq!(
             directive(0, Some("warn,h2=trace")).as_deref(),
             Some("keyward=warn,h2=trace")

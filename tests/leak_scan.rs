@@ -229,7 +229,15 @@ fn the_demo_lifecycle_at_trace_level_leaks_no_secret_anywhere() {
         demo.run(&["sync"], sink);
         demo.run(&["sync", "--json"], sink);
         demo.run(&["verify", "acme/crm-sync", "acme/mail-send"], sink);
-        demo.run(&["verify", "--json", "acme/chatbot-llm", "acme/billing-webhook"], sink);
+        demo.run(
+            &[
+                "verify",
+                "--json",
+                "acme/chatbot-llm",
+                "acme/billing-webhook",
+            ],
+            sink,
+        );
     }
 
     demo.run_ok(&["rotate", "acme/mail-send", "--yes"], Sink::Stderr);
@@ -280,7 +288,10 @@ fn the_demo_lifecycle_at_trace_level_leaks_no_secret_anywhere() {
         ] {
             assert!(trace.contains(event), "no `{event}` in the trace on {what}");
         }
-        assert!(trace.contains(" TRACE ") || trace.contains(" DEBUG "), "{what}");
+        assert!(
+            trace.contains(" TRACE ") || trace.contains(" DEBUG "),
+            "{what}"
+        );
     }
 
     let secrets = demo.secrets();

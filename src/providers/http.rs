@@ -334,7 +334,11 @@ impl Api {
         outcome: &Result<Reply, Failed>,
     ) {
         let elapsed_ms = elapsed.as_millis() as u64;
-        let credential = call.at.as_ref().map(|at| at.to_string()).unwrap_or_default();
+        let credential = call
+            .at
+            .as_ref()
+            .map(|at| at.to_string())
+            .unwrap_or_default();
         match outcome {
             Ok(reply) => tracing::debug!(
                 provider = %self.provider,

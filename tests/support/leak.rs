@@ -31,11 +31,15 @@ pub fn assert_no_secret(haystack: &[u8], what: &str, secrets: &[String]) {
             let found = haystack
                 .windows(needle.len())
                 .any(|w| w == needle.as_bytes());
-            let tail: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-            assert!(
-                !found,
-                "{what}: holds a secret (…{tail}) in {form} form"
-            );
+            let tail: String = secret
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            assert!(!found, "{what}: holds a secret (…{tail}) in {form} form");
         }
     }
 }
