@@ -10,6 +10,7 @@ pub mod export;
 pub mod fsutil;
 pub mod import;
 pub mod inventory;
+pub mod logging;
 pub mod ops;
 pub mod providers;
 pub mod report;

@@ -171,14 +171,34 @@ pub async fn inspect_one(providers: &ProviderSet, target: &Target) -> SyncResult
 }
 
 async fn inspect_with(provider: &SharedProvider, target: &Target) -> SyncResult {
-    match provider.inspect(target).await {
+    let started = std::time::Instant::now();
+    let result = match provider.inspect(target).await {
         Ok(Some(key)) => SyncResult::Found(key),
         Ok(None) => SyncResult::Missing,
         Err(mut e) => {
             e.message = target.redact(&e.message);
             SyncResult::Failed(e)
         }
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        // The error was redacted above, before anyone (the log included) sees it.
+        SyncResult::Failed(e) => tracing::debug!(
+            credential = %target.at,
+            provider = %target.credential.provider,
+            elapsed_ms,
+            error = %e,
+            "synced: failed"
+        ),
+        other => tracing::debug!(
+            credential = %target.at,
+            provider = %target.credential.provider,
+            result = other.label(),
+            elapsed_ms,
+            "synced"
+        ),
     }
+    result
 }
 
 /// The provider and target for `at`, or why it has nothing remote to ask: a `manual`

@@ -44,10 +44,19 @@ async fn verify_with_provider(provider: &SharedProvider, target: &Target) -> Ver
         },
         Some(secret) => {
             let remote_id = target.credential.remote_id.as_deref();
-            provider
+            let started = std::time::Instant::now();
+            let verdict = provider
                 .verify(target, remote_id, secret)
                 .await
-                .redacted(target)
+                .redacted(target);
+            tracing::debug!(
+                credential = %target.at,
+                provider = %target.credential.provider,
+                verdict = verdict.label(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "verified"
+            );
+            verdict
         }
     }
 }

@@ -68,6 +68,13 @@ pub struct Cli {
     #[arg(long)]
     read_only: bool,
 
+    /// Trace what happens on stderr (requests, statuses, timings, retries, rotation steps),
+    /// secrets never included: once for debug, twice for trace. `KEYWARD_LOG` (a filter
+    /// directive such as `debug` or `keyward=trace`) overrides it; `KEYWARD_LOG_FILE` sends
+    /// the lines to a file instead (the only place they go while the dashboard runs).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -291,6 +298,11 @@ pub fn main() -> i32 {
     } else {
         1
     };
+    if let Err(e) = start_logging(&cli) {
+        let line = crate::text::terminal_safe(&e.to_string()).into_owned();
+        let _ = writeln!(std::io::stderr(), "keyward: {line}");
+        return failure_code;
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -298,6 +310,28 @@ pub fn main() -> i32 {
             let _ = writeln!(std::io::stderr(), "keyward: {}", one_line(&e));
             failure_code
         }
+    }
+}
+
+/// Installs the tracing subscriber `--verbose` / `KEYWARD_LOG` ask for, if any.
+fn start_logging(cli: &Cli) -> std::result::Result<(), crate::logging::LoggingError> {
+    let env = std::env::var(crate::logging::LOG_ENV).ok();
+    let Some(directive) = crate::logging::directive(cli.verbose, env.as_deref()) else {
+        return Ok(());
+    };
+    let file = std::env::var_os(crate::logging::LOG_FILE_ENV)
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from);
+    let sink = crate::logging::Sink::choose(file, opens_dashboard(cli));
+    crate::logging::install(&directive, sink)
+}
+
+/// Whether this run hands the terminal to the dashboard (no log lines on it then).
+fn opens_dashboard(cli: &Cli) -> bool {
+    match &cli.command {
+        None => stdout_is_terminal(),
+        Some(Command::Demo(a)) => a.keep_in.is_none() && stdout_is_terminal(),
+        Some(_) => false,
     }
 }
 

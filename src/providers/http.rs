@@ -258,7 +258,10 @@ impl Api {
             attempt += 1;
             let outcome = {
                 let _permit = self.limiter.acquire().await.expect("limiter never closes");
-                self.attempt(call, &build).await
+                let started = std::time::Instant::now();
+                let outcome = self.attempt(call, &build).await;
+                self.trace_attempt(call, attempt, started.elapsed(), &outcome);
+                outcome
             };
             let last = attempt >= self.retry.max_attempts;
             let wait = match outcome {
@@ -301,7 +304,13 @@ impl Api {
                 }
                 Err(_) => self.backoff(attempt),
             };
-            tracing::debug!(provider = %self.provider, request = %call.request, attempt, ?wait, "retrying");
+            tracing::debug!(
+                provider = %self.provider,
+                request = %call.request,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -313,6 +322,43 @@ impl Api {
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
         self.send(call, build).await?.ok()?.json()
+    }
+
+    /// One event per attempt: the request line (`METHOD /path`, no query, no header), the
+    /// status or the kind of failure, and how long it took; never a body or a header value.
+    fn trace_attempt(
+        &self,
+        call: &Call,
+        attempt: u32,
+        elapsed: Duration,
+        outcome: &Result<Reply, Failed>,
+    ) {
+        let elapsed_ms = elapsed.as_millis() as u64;
+        let credential = call
+            .at
+            .as_ref()
+            .map(|at| at.to_string())
+            .unwrap_or_default();
+        match outcome {
+            Ok(reply) => tracing::debug!(
+                provider = %self.provider,
+                credential = %credential,
+                request = %call.request,
+                status = reply.status,
+                attempt,
+                elapsed_ms,
+                "http request"
+            ),
+            Err(failed) => tracing::debug!(
+                provider = %self.provider,
+                credential = %credential,
+                request = %call.request,
+                failure = %failed.error.message,
+                attempt,
+                elapsed_ms,
+                "http request failed"
+            ),
+        }
     }
 
     async fn attempt<F>(&self, call: &Call, build: &F) -> Result<Reply, Failed>

@@ -285,6 +285,8 @@ impl Sandbox {
             + 'static,
     {
         let settings = self.settings(target)?;
+        // The sandbox's stand-in for an HTTP request line.
+        tracing::debug!(provider = %KIND, credential = %target.at, request, "sandbox request");
         if !settings.latency.is_zero() {
             tokio::time::sleep(settings.latency).await;
         }

@@ -270,6 +270,7 @@ impl Engine {
             let handle = set.spawn(async move {
                 let mut out = Vec::new();
                 for (unit, sem) in group.into_iter().zip(sems) {
+                    let started = std::time::Instant::now();
                     let outcome = match unit.blocked {
                         Some(reason) => Outcome {
                             at: unit.at.clone(),
@@ -282,9 +283,15 @@ impl Engine {
                         None => {
                             let _all = global.clone().acquire_owned().await;
                             let _one = sem.acquire_owned().await;
+                            tracing::debug!(
+                                credential = %unit.at,
+                                work = unit.work.kind().as_str(),
+                                "work started"
+                            );
                             Job::new(ctx.clone(), unit.at.clone()).run(unit.work).await
                         }
                     };
+                    trace_settled(&outcome, started.elapsed());
                     report(&ctx, &progress, &outcome);
                     out.push((unit.index, outcome));
                 }
@@ -320,6 +327,20 @@ impl Engine {
             outcomes: outcomes.into_iter().flatten().collect(),
         }
     }
+}
+
+/// How a credential's work ended; its message passes through the token redaction (it may
+/// quote a provider's error).
+fn trace_settled(outcome: &Outcome, elapsed: std::time::Duration) {
+    tracing::debug!(
+        credential = %outcome.at,
+        work = outcome.work.as_str(),
+        outcome = outcome.kind.as_str(),
+        attempts = outcome.attempts,
+        elapsed_ms = elapsed.as_millis() as u64,
+        message = %crate::secret::redact_tokens(&outcome.message),
+        "work settled"
+    );
 }
 
 fn report(ctx: &Ctx, progress: &Mutex<Progress>, outcome: &Outcome) {

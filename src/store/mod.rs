@@ -274,8 +274,15 @@ impl Store {
     /// another user could write is refused.
     pub fn open(path: &Path, keys: &Keyring) -> Result<(Store, Inventory), StoreError> {
         let path = &resolve_path(path);
+        let started = std::time::Instant::now();
         let (mut inventory, sealing, fingerprint) = read(path, keys)?;
         let anchor = anchor_of(&inventory);
+        tracing::debug!(
+            path = %crate::logging::shown(path),
+            generation = anchor.generation,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "inventory opened"
+        );
         // The store's own bookkeeping: callers see (and compare) the content alone, and
         // every save writes it afresh.
         inventory.integrity = None;
@@ -462,6 +469,7 @@ impl Store {
                 detail: e.to_string(),
             })?
             .unwrap_or_default();
+        let started = std::time::Instant::now();
         let generation = self.generation + 1;
         let mut sealed = inventory.clone();
         sealed.integrity = Some(inventory::Integrity {
@@ -477,6 +485,12 @@ impl Store {
         self.fingerprint = Sha256::digest(&ciphertext).into();
         self.generation = generation;
         crate::audit::note_saved_generation(log.path(), generation);
+        tracing::debug!(
+            path = %crate::logging::shown(&self.path),
+            generation,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "inventory saved"
+        );
         Ok(())
     }
 

@@ -6,6 +6,8 @@
 pub mod crash;
 /// The fast-retrying HTTP client provider tests share.
 pub mod http;
+/// The leak scan: a secret in raw, base64 or hex form in some output.
+pub mod leak;
 /// Real local peers (moto, OIDC provider, Prism) started per test; see `peers.rs`.
 pub mod peers;
 /// An encrypted inventory of sandbox credentials with live keys, for rotation tests.

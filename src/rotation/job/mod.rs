@@ -261,6 +261,7 @@ impl Job {
     }
 
     async fn enter(&self, phase: Phase) {
+        tracing::debug!(credential = %self.at, step = phase.as_str(), "step entered");
         self.ctx.emit(RotationEvent::Step {
             at: self.at.to_string(),
             phase,
@@ -293,13 +294,42 @@ impl Job {
         loop {
             attempt += 1;
             self.count_attempt();
-            match f().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && attempt < retry.max_attempts => {
-                    self.retrying(phase, attempt, e.to_string());
-                    tokio::time::sleep(retry.backoff(attempt)).await;
+            let started = std::time::Instant::now();
+            let result = f().await;
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let (step, at) = (phase.as_str(), &self.at);
+            match result {
+                Ok(v) => {
+                    tracing::debug!(credential = %at, step, attempt, elapsed_ms, "provider call");
+                    return Ok(v);
                 }
-                Err(e) => return Err(e),
+                Err(e) if e.is_transient() && attempt < retry.max_attempts => {
+                    let wait = retry.backoff(attempt);
+                    // Provider errors are redacted where they are made; long token runs are
+                    // masked once more before an error text enters an event.
+                    tracing::debug!(
+                        credential = %at,
+                        step,
+                        attempt,
+                        elapsed_ms,
+                        wait_ms = wait.as_millis() as u64,
+                        error = %crate::secret::redact_tokens(&e.to_string()),
+                        "provider call failed; retrying"
+                    );
+                    self.retrying(phase, attempt, e.to_string());
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    tracing::debug!(
+                        credential = %at,
+                        step,
+                        attempt,
+                        elapsed_ms,
+                        error = %crate::secret::redact_tokens(&e.to_string()),
+                        "provider call failed"
+                    );
+                    return Err(e);
+                }
             }
         }
     }
