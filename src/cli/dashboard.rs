@@ -17,7 +17,16 @@ use crate::tui::{self, DashboardOptions, SaveError};
 /// another writer's change is refused, and the dashboard reads the file again instead.
 pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
     let keys = ctx.keyring()?;
-    let (store, inventory) = Store::open(&ctx.inventory, &keys)?;
+    let (mut store, inventory) = Store::open(&ctx.inventory, &keys)?;
+    // Saves refuse a recipient change nobody here made; the dashboard cannot ask, so its
+    // status line says why and `keyward recipients accept` is the way out.
+    if let Some(change) = ctx.watch_recipients(&mut store)? {
+        eprintln!(
+            "keyward: warning: {}: {change}; saves are refused until you accept it with \
+             `keyward recipients accept`",
+            ctx.inventory.display()
+        );
+    }
     // The save and reload hooks share the store: each save or reload moves the version
     // the next save is checked against.
     let store = Arc::new(Mutex::new(store));
