@@ -84,7 +84,18 @@ fn init_under_umask_000_creates_everything_0600_and_0700() {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(ws.path(".config/keyward")).unwrap() {
         let path = entry.unwrap().path();
-        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        if path.is_dir() {
+            // The record of the recipients last seen: one file per inventory.
+            assert_eq!(mode(&path), 0o700, "{}", path.display());
+            let records: Vec<_> = std::fs::read_dir(&path).unwrap().collect();
+            assert_eq!(records.len(), 1, "{}", path.display());
+            for record in records {
+                let record = record.unwrap().path();
+                assert_eq!(mode(&record), 0o600, "{}", record.display());
+            }
+        } else {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
         files.push(path.file_name().unwrap().to_string_lossy().into_owned());
     }
     files.sort();
@@ -96,6 +107,7 @@ fn init_under_umask_000_creates_everything_0600_and_0700() {
             "inventory.yaml.age.1",
             "inventory.yaml.age.audit.jsonl",
             "inventory.yaml.age.lock",
+            "recipients-seen",
         ],
         "every file keyward made, and no temp file left behind"
     );
