@@ -757,3 +757,41 @@ fn an_inventory_seen_for_the_first_time_is_trusted_and_said_so_once() {
     let again = ws.run(&["list"], "");
     assert_eq!(String::from_utf8_lossy(&again.stderr), "", "said once");
 }
+
+#[test]
+fn the_dashboards_saves_are_refused_after_someone_else_changes_the_recipients() {
+    use keyward::store::{Keyring, Seen, Store, StoreError};
+    let ws = Workspace::new();
+    ws.init();
+    add(&ws, "acme/a");
+    let keys = Keyring::load(&[ws.default_identity()]).unwrap();
+    // The dashboard's store, as `keyward` opens it: watched against this person's record.
+    let (mut dashboard, inv) = Store::open(&ws.inventory(), &keys).unwrap();
+    assert_eq!(
+        dashboard.watch_recipients(ws.seen_record()).unwrap(),
+        Seen::Unchanged
+    );
+    let owner = owner_key(&ws);
+    let (_, attacker) = attacker_key(&ws);
+    substitute_recipients(&ws, &[&owner, &attacker]);
+    let before = hash(&ws.inventory());
+
+    // Its reload reads the forged file; the next save (with the reloaded content, or not)
+    // is refused with the reason the status line shows.
+    let reloaded = dashboard.reread(&keys).unwrap().expect("the forged file");
+    assert!(dashboard.recipient_change().is_some());
+    for attempt in [&reloaded, &inv] {
+        let refused = dashboard.save_briefly(attempt).unwrap_err();
+        assert!(
+            matches!(refused, StoreError::RecipientsChanged { .. }),
+            "{refused}"
+        );
+        let said = refused.to_string();
+        assert!(
+            said.contains(&format!("added {attacker}"))
+                && said.contains("keyward recipients accept"),
+            "{said}"
+        );
+    }
+    assert_eq!(hash(&ws.inventory()), before, "nothing was saved");
+}
