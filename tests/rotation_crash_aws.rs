@@ -64,7 +64,10 @@ fn setup(ws: &Workspace, user: &str) -> Inventory {
     let c = inv.credential_mut(&at("acme/app")).unwrap();
     c.remote_id = Some(first.remote_id);
     c.secret = Some(first.secret);
-    Store::create(&ws.inventory(), &inv).unwrap();
+    Store::create(&ws.inventory(), &inv)
+        .unwrap()
+        .accept_recipients(ws.seen_record())
+        .unwrap();
     inv
 }
 

@@ -25,7 +25,10 @@ fn a_manual_rotation_on_a_terminal_asks_each_step_and_hides_the_secret() {
     c.params
         .insert("rotate_at".into(), "https://portal.example/keys".into());
     inv.insert("acme", c);
-    Store::create(&ws.inventory(), &inv).unwrap();
+    Store::create(&ws.inventory(), &inv)
+        .unwrap()
+        .accept_recipients(ws.seen_record())
+        .unwrap();
 
     let cmd = format!(
         "{} rotate acme/portal; echo EXIT=$?; sleep 30",

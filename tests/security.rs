@@ -9,7 +9,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use support::workspace::{assert_one_line_error, hash, Workspace};
+use support::workspace::{age, assert_one_line_error, hash, Workspace};
 
 const VICTIM: &str = "precious content another user wants destroyed\n";
 
@@ -84,7 +84,18 @@ fn init_under_umask_000_creates_everything_0600_and_0700() {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(ws.path(".config/keyward")).unwrap() {
         let path = entry.unwrap().path();
-        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        if path.is_dir() {
+            // The record of the recipients last seen: one file per inventory.
+            assert_eq!(mode(&path), 0o700, "{}", path.display());
+            let records: Vec<_> = std::fs::read_dir(&path).unwrap().collect();
+            assert_eq!(records.len(), 1, "{}", path.display());
+            for record in records {
+                let record = record.unwrap().path();
+                assert_eq!(mode(&record), 0o600, "{}", record.display());
+            }
+        } else {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
         files.push(path.file_name().unwrap().to_string_lossy().into_owned());
     }
     files.sort();
@@ -96,6 +107,7 @@ fn init_under_umask_000_creates_everything_0600_and_0700() {
             "inventory.yaml.age.1",
             "inventory.yaml.age.audit.jsonl",
             "inventory.yaml.age.lock",
+            "recipients-seen",
         ],
         "every file keyward made, and no temp file left behind"
     );
@@ -521,4 +533,265 @@ fn a_deleted_audit_log_is_caught() {
     let ws = history();
     std::fs::remove_file(log(&ws)).unwrap();
     assert_caught(&ws, "the audit log is missing");
+}
+
+// ---------------------------------------------------------------------------------------
+// Substitution: age does not authenticate the sender, so each person keeps the recipient
+// set they last saw for the inventory (under ~/.config/keyward/) and keyward announces a
+// set someone else changed before anything is saved to it.
+
+/// A new age key pair, as an attacker makes one: (identity file, public key).
+fn attacker_key(ws: &Workspace) -> (std::path::PathBuf, String) {
+    let file = ws.path("attacker.txt");
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .expect("age-keygen: run scripts/test-setup.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let public = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("public key line")
+        .to_string();
+    (file, public)
+}
+
+/// What an attacker who can write the inventory file does: a file encrypted to the owner's
+/// key (so it opens as usual) whose `recipients:` are `recipients`, written with the age
+/// CLI. (The plaintext is taken from the owner's file here; an attacker would write a
+/// plausible one.) The file keeps its mode, so only the recipient record can notice.
+fn substitute_recipients(ws: &Workspace, recipients: &[&str]) {
+    let identity = ws.default_identity();
+    let out = age(
+        &[
+            "-d",
+            "-i",
+            identity.to_str().unwrap(),
+            ws.inventory().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plaintext = String::from_utf8(out.stdout).unwrap();
+    let mut edited = String::new();
+    let mut in_recipients = false;
+    for line in plaintext.lines() {
+        if line.starts_with("recipients:") {
+            in_recipients = true;
+            edited.push_str("recipients:\n");
+            for r in recipients {
+                edited.push_str(&format!("- {r}\n"));
+            }
+            continue;
+        }
+        if in_recipients && (line.starts_with("- ") || line.starts_with("  ")) {
+            continue;
+        }
+        in_recipients = false;
+        edited.push_str(line);
+        edited.push('\n');
+    }
+    assert!(edited.contains(recipients[0]), "{edited}");
+    let forged = ws.path("forged.age");
+    let mut args = vec!["-e".to_string()];
+    for r in recipients {
+        args.extend(["-r".to_string(), r.to_string()]);
+    }
+    args.extend(["-o".to_string(), forged.to_str().unwrap().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = age(&args, &edited);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(ws.inventory(), std::fs::read(&forged).unwrap()).unwrap();
+}
+
+fn owner_key(ws: &Workspace) -> String {
+    let listed = ws.ok(&["recipients", "list"], "");
+    listed
+        .lines()
+        .next()
+        .expect("one recipient")
+        .trim()
+        .to_string()
+}
+
+/// Reads warn naming `what`; writes are refused (without a terminal, and with `--yes`)
+/// naming it and `keyward recipients accept`, leaving the file as it was.
+fn assert_announced(ws: &Workspace, what: &str) {
+    let listed = ws.run(&["list"], "");
+    assert!(listed.status.success());
+    let warning = String::from_utf8_lossy(&listed.stderr);
+    assert!(
+        warning.contains("warning")
+            && warning.contains("recipients changed since you last saw them")
+            && warning.contains(what),
+        "{warning}"
+    );
+    let before = hash(&ws.inventory());
+    let refused = assert_one_line_error(&add(ws, "acme/late"), what);
+    assert!(refused.contains("keyward recipients accept"), "{refused}");
+    let refused = assert_one_line_error(&ws.run(&["rotate", "acme/a", "--yes"], ""), what);
+    assert!(refused.contains("keyward recipients accept"), "{refused}");
+    assert_eq!(hash(&ws.inventory()), before, "nothing was saved");
+}
+
+#[test]
+fn a_recipient_added_by_someone_else_is_announced_and_saves_wait_for_accept() {
+    let ws = Workspace::new();
+    ws.init();
+    add(&ws, "acme/a");
+    let owner = owner_key(&ws);
+    let (attacker_identity, attacker) = attacker_key(&ws);
+    substitute_recipients(&ws, &[&owner, &attacker]);
+
+    assert_announced(&ws, &format!("added {attacker}"));
+    // Nothing was encrypted to the attacker's key by the refused writes.
+    let stolen = age(
+        &[
+            "-d",
+            "-i",
+            attacker_identity.to_str().unwrap(),
+            ws.path("inventory.yaml.age.1").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(
+        !stolen.status.success(),
+        "the backup must not open for them"
+    );
+
+    let accepted = ws.ok(&["recipients", "accept"], "");
+    assert!(
+        accepted.contains(&format!("added {attacker}")),
+        "{accepted}"
+    );
+    let out = add(&ws, "acme/b");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = ws.run(&["list"], "");
+    assert!(
+        !String::from_utf8_lossy(&listed.stderr).contains("recipients changed"),
+        "accepted, so no longer announced"
+    );
+    // (Accepted on purpose: the attacker now reads every save.)
+    let readable = age(
+        &[
+            "-d",
+            "-i",
+            attacker_identity.to_str().unwrap(),
+            ws.inventory().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(readable.status.success());
+}
+
+#[test]
+fn a_recipient_removed_by_someone_else_is_announced() {
+    let ws = Workspace::new();
+    let (_, colleague) = attacker_key(&ws);
+    ws.ok(&["init", "--recipient", &colleague], "");
+    let owner = owner_key(&ws);
+    substitute_recipients(&ws, &[&owner]);
+    assert_announced(&ws, &format!("removed {colleague}"));
+}
+
+#[test]
+fn recipients_changed_with_keyward_recipients_are_not_announced() {
+    let ws = Workspace::new();
+    ws.init();
+    let (_, colleague) = attacker_key(&ws);
+    ws.ok(&["recipients", "add", &colleague], "");
+    let listed = ws.run(&["list"], "");
+    assert!(listed.status.success());
+    assert_eq!(String::from_utf8_lossy(&listed.stderr), "");
+    let out = add(&ws, "acme/a");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    ws.ok(&["recipients", "remove", &colleague], "");
+    let out = add(&ws, "acme/b");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn an_inventory_seen_for_the_first_time_is_trusted_and_said_so_once() {
+    let ws = Workspace::new();
+    ws.init();
+    let record_dir = ws.path(".config/keyward/recipients-seen");
+    let records: Vec<_> = std::fs::read_dir(&record_dir).unwrap().collect();
+    assert_eq!(records.len(), 1, "init records the set it chose");
+    let record = records[0].as_ref().unwrap().path();
+    assert_eq!(mode(&record), 0o600);
+    assert_eq!(mode(&record_dir), 0o700);
+    // Another person (a fresh config directory) opening it for the first time.
+    std::fs::remove_file(&record).unwrap();
+    let first = ws.run(&["list"], "");
+    assert!(first.status.success());
+    let said = String::from_utf8_lossy(&first.stderr);
+    assert!(said.contains("first time seen here"), "{said}");
+    let again = ws.run(&["list"], "");
+    assert_eq!(String::from_utf8_lossy(&again.stderr), "", "said once");
+}
+
+#[test]
+fn the_dashboards_saves_are_refused_after_someone_else_changes_the_recipients() {
+    use keyward::store::{Keyring, Seen, Store, StoreError};
+    let ws = Workspace::new();
+    ws.init();
+    add(&ws, "acme/a");
+    let keys = Keyring::load(&[ws.default_identity()]).unwrap();
+    // The dashboard's store, as `keyward` opens it: watched against this person's record.
+    let (mut dashboard, inv) = Store::open(&ws.inventory(), &keys).unwrap();
+    assert_eq!(
+        dashboard.watch_recipients(ws.seen_record()).unwrap(),
+        Seen::Unchanged
+    );
+    let owner = owner_key(&ws);
+    let (_, attacker) = attacker_key(&ws);
+    substitute_recipients(&ws, &[&owner, &attacker]);
+    let before = hash(&ws.inventory());
+
+    // Its reload reads the forged file; the next save (with the reloaded content, or not)
+    // is refused with the reason the status line shows.
+    let reloaded = dashboard.reread(&keys).unwrap().expect("the forged file");
+    assert!(dashboard.recipient_change().is_some());
+    for attempt in [&reloaded, &inv] {
+        let refused = dashboard.save_briefly(attempt).unwrap_err();
+        assert!(
+            matches!(refused, StoreError::RecipientsChanged { .. }),
+            "{refused}"
+        );
+        let said = refused.to_string();
+        assert!(
+            said.contains(&format!("added {attacker}"))
+                && said.contains("keyward recipients accept"),
+            "{said}"
+        );
+    }
+    assert_eq!(hash(&ws.inventory()), before, "nothing was saved");
 }

@@ -46,7 +46,16 @@ impl Drop for RunStore {
 pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
     // Identities are opened once for the session: reloads and runs read the file with them.
     let keys = Arc::new(ctx.keyring()?);
-    let (store, inventory) = Store::open(&ctx.inventory, &keys)?;
+    let (mut store, inventory) = Store::open(&ctx.inventory, &keys)?;
+    // Saves refuse a recipient change nobody here made; the dashboard cannot ask, so its
+    // status line says why and `keyward recipients accept` is the way out.
+    if let Some(change) = ctx.watch_recipients(&mut store)? {
+        eprintln!(
+            "keyward: warning: {}: {change}; saves are refused until you accept it with \
+             `keyward recipients accept`",
+            ctx.inventory.display()
+        );
+    }
     let store: SharedStore = Arc::new(Mutex::new(store));
     let mut options = DashboardOptions::new(title);
     options.read_only = read_only;

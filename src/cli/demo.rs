@@ -55,7 +55,13 @@ pub fn materialize(dir: &Path, now: DateTime<Utc>) -> Result<(PathBuf, PathBuf)>
             inventory_path.display()
         );
     }
-    Store::create(&inventory_path, &inv)?;
+    let mut store = Store::create(&inventory_path, &inv)?;
+    // keyward chose these recipients itself: nothing to announce when the demo is opened.
+    store.accept_recipients(crate::store::SeenRecord::for_inventory(
+        &super::config_dir(),
+        &inventory_path,
+    ))?;
+    drop(store);
     seed_sandbox(&inventory_path, &inv)?;
     Ok((inventory_path, identity_path))
 }

@@ -76,7 +76,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         recipients.push(r.trim().to_string());
     }
     recipients.dedup();
-    Store::create(path, &Inventory::new(recipients.clone()))?;
+    let mut store = Store::create(path, &Inventory::new(recipients.clone()))?;
+    // The set chosen here is the one this person has seen.
+    store.accept_recipients(ctx.seen_record())?;
     audit::record(
         ctx,
         Event::new(

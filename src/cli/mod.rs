@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::inventory::{CredentialRef, Inventory};
-use crate::store::{Keyring, Store};
+use crate::store::{Keyring, RecipientChange, Seen, SeenRecord, Store, StoreError};
 
 /// Keep every client API credential in one age-encrypted inventory; see what expires and
 /// what has gone unused; rotate and revoke keys through the providers' APIs.
@@ -209,18 +209,95 @@ impl Context {
     }
 
     /// Opens the inventory for reading; says on stderr if it disagrees with its audit log
-    /// (commands that write refuse it then).
+    /// or its recipients changed since this person last saw them (commands that write
+    /// refuse it then). Reads never ask.
     pub fn open(&self) -> Result<(Store, Inventory)> {
-        let (store, inventory) = Store::open(&self.inventory, &self.keyring()?)?;
+        let (mut store, inventory) = Store::open(&self.inventory, &self.keyring()?)?;
         if let Some(d) = store.disagreement() {
             eprintln!("keyward: warning: {}: {d}", self.inventory.display());
+        }
+        if let Some(change) = self.watch_recipients(&mut store)? {
+            eprintln!(
+                "keyward: warning: {}: {change}; saves are refused until you accept it with \
+                 `keyward recipients accept`",
+                self.inventory.display()
+            );
         }
         Ok((store, inventory))
     }
 
-    /// Opens the inventory holding the write lock until the store is dropped.
+    /// Opens the inventory holding the write lock until the store is dropped. If its
+    /// recipients changed since this person last saw them, shows the change and asks on the
+    /// terminal before anything is saved; refuses without a terminal.
     pub fn open_for_write(&self) -> Result<(Store, Inventory)> {
-        Ok(Store::open_locked(&self.inventory, &self.keyring()?)?)
+        self.open_for_write_asking(true)
+    }
+
+    /// [`Context::open_for_write`], asking about changed recipients only if `may_ask`
+    /// (false under `--yes`: a change nobody looked at is never accepted in advance).
+    pub fn open_for_write_asking(&self, may_ask: bool) -> Result<(Store, Inventory)> {
+        let (mut store, inventory) = Store::open_locked(&self.inventory, &self.keyring()?)?;
+        if let Some(change) = self.watch_recipients(&mut store)? {
+            self.confirm_recipient_change(&change, may_ask)?;
+            store.accept_recipients(self.seen_record())?;
+        }
+        Ok((store, inventory))
+    }
+
+    /// This person's record of the recipients they last saw for the inventory.
+    pub fn seen_record(&self) -> SeenRecord {
+        SeenRecord::for_inventory(&config_dir(), &self.inventory)
+    }
+
+    /// Starts watching `store`'s recipients against [`Context::seen_record`]; says once on
+    /// stderr when an inventory is seen for the first time. Returns a change nobody here
+    /// made.
+    pub fn watch_recipients(&self, store: &mut Store) -> Result<Option<RecipientChange>> {
+        Ok(match store.watch_recipients(self.seen_record())? {
+            Seen::FirstUse { count, record } => {
+                eprintln!(
+                    "keyward: {}: first time seen here: its {count} recipient(s) are trusted \
+                     from now on (recorded in {})",
+                    self.inventory.display(),
+                    record.display()
+                );
+                None
+            }
+            Seen::Unchanged => None,
+            Seen::Changed(change) => Some(change),
+        })
+    }
+
+    /// Shows `change` and asks whether to save to the new set; refuses (one line naming
+    /// the change and how to accept it) without a terminal, when `may_ask` is false, or
+    /// when the answer is not yes.
+    pub fn confirm_recipient_change(&self, change: &RecipientChange, may_ask: bool) -> Result<()> {
+        let refused = || StoreError::RecipientsChanged {
+            path: self.inventory.clone(),
+            change: change.clone(),
+        };
+        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        if !may_ask || !interactive {
+            return Err(refused().into());
+        }
+        eprintln!(
+            "{}: the recipients changed since you last saw them, and not by you here.",
+            self.inventory.display()
+        );
+        for (sign, list) in [("+ added  ", &change.added), ("- removed", &change.removed)] {
+            for r in list.iter() {
+                eprintln!("  {sign} {}", crate::text::terminal_safe(r));
+            }
+        }
+        eprint!("Save to this new set of recipients from now on? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        let read = std::io::stdin().read_line(&mut line);
+        if read.is_ok() && matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            Ok(())
+        } else {
+            Err(refused().into())
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! `keyward recipients list|add|remove`: whom saves encrypt to. Every change re-encrypts
-//! the inventory at once.
+//! `keyward recipients list|add|remove|accept`: whom saves encrypt to. Every change
+//! re-encrypts the inventory at once and is recorded as seen by this person; `accept`
+//! records a change someone else made, after which saves go ahead again.
 
 use anyhow::{bail, Result};
 
@@ -22,6 +23,9 @@ pub enum Command {
         /// The public key, as listed.
         recipient: String,
     },
+    /// Accept the recipients the inventory has now, after someone else changed them: saves
+    /// are refused until then, since they would encrypt every secret to whoever was added.
+    Accept,
 }
 
 /// Runs `keyward recipients …`.
@@ -87,8 +91,34 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 ctx.inventory.display()
             );
         }
+        Command::Accept => accept(ctx)?,
     }
     Ok(0)
+}
+
+/// Records the inventory's recipients as the set this person has seen, naming what changed.
+fn accept(ctx: &Context) -> Result<()> {
+    let (mut store, inv) = crate::store::Store::open(&ctx.inventory, &ctx.keyring()?)?;
+    refuse_passphrase(&store)?;
+    let path = ctx.inventory.display();
+    match store.watch_recipients(ctx.seen_record())? {
+        crate::store::Seen::Unchanged => {
+            println!("{path}: its recipients are as you last saw them; nothing to accept.");
+            return Ok(());
+        }
+        crate::store::Seen::FirstUse { .. } => {
+            println!("{path}: first time seen here; its recipients are recorded as seen.");
+        }
+        crate::store::Seen::Changed(change) => {
+            store.accept_recipients(ctx.seen_record())?;
+            println!("{path}: accepted: {change}.");
+        }
+    }
+    println!("Saves encrypt to {} recipient(s):", inv.recipients.len());
+    for r in &inv.recipients {
+        println!("  {}", crate::text::terminal_safe(r));
+    }
+    Ok(())
 }
 
 fn refuse_passphrase(store: &crate::store::Store) -> Result<()> {

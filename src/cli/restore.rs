@@ -26,7 +26,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let before = Store::open(&ctx.inventory, &keys)
         .ok()
         .and_then(|(s, _)| s.disagreement().map(ToString::to_string));
-    let (store, _, from) = Store::restore(&ctx.inventory, &args.file, &keys)?;
+    // A backup is as unauthenticated as the inventory: one whose recipients differ from
+    // those last seen is shown and asked about, as before any save.
+    let (source, restored) = Store::open(&args.file, &keys)?;
+    if !source.is_passphrase_sealed() {
+        if let Some(seen) = ctx.seen_record().load()? {
+            let now = crate::store::recipients_seen::recipient_set(&restored.recipients);
+            if let Some(change) = crate::store::RecipientChange::between(&seen, &now) {
+                ctx.confirm_recipient_change(&change, true)?;
+            }
+        }
+    }
+    drop(source);
+    let (mut store, _, from) = Store::restore(&ctx.inventory, &args.file, &keys)?;
+    store.accept_recipients(ctx.seen_record())?;
     let mut detail = format!(
         "restored {} (generation {from}) as generation {}",
         args.file.display(),

@@ -161,7 +161,7 @@ struct Session {
 
 impl Session {
     fn open(ctx: &Context, args: &RunArgs) -> Result<Session> {
-        let (store, inventory) = ctx.open_for_write()?;
+        let (store, inventory) = ctx.open_for_write_asking(!args.yes)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

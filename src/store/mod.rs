@@ -5,6 +5,7 @@
 pub mod keys;
 mod lockfile;
 mod own_files;
+pub mod recipients_seen;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -21,6 +22,7 @@ use keys::io_words;
 pub use keys::{Keyring, TerminalPrompt};
 pub use lockfile::Lock;
 pub use own_files::OwnFiles;
+pub use recipients_seen::{RecipientChange, Seen, SeenRecord};
 
 /// How many previous versions are kept beside the file (`FILE.1` newest … `FILE.3`).
 pub const BACKUP_GENERATIONS: usize = 3;
@@ -151,6 +153,18 @@ pub enum StoreError {
         /// What disagrees.
         disagreement: Disagreement,
     },
+    /// The inventory's recipients changed since this person last saw them, and they have
+    /// not accepted the change: a save would encrypt every secret to whoever was added.
+    #[error("{}: {change}; nothing was saved: if you expected this, accept it with `keyward recipients accept`", .path.display())]
+    RecipientsChanged {
+        /// The inventory path.
+        path: PathBuf,
+        /// Who was added and removed.
+        change: RecipientChange,
+    },
+    /// The record of the recipients last seen could not be read or written.
+    #[error("{0}")]
+    SeenRecord(#[from] recipients_seen::SeenRecordError),
     /// Another user could write the file or directory, so keyward will not trust it.
     #[error("{}", exposed_words(.path, *.what, *.exposure))]
     Exposed {
@@ -257,6 +271,14 @@ pub struct Store {
     generation: u64,
     /// How the inventory and its audit log disagreed when it was opened.
     disagreement: Option<Disagreement>,
+    /// The recipients in the file as last read or written.
+    file_recipients: Vec<String>,
+    /// Where this person's record of the recipients they last saw is kept, once watched
+    /// ([`Store::watch_recipients`]): saves then refuse an unaccepted change and record
+    /// the set they write.
+    seen: Option<SeenRecord>,
+    /// A change of recipients nobody here made or accepted: saves are refused meanwhile.
+    unaccepted: Option<RecipientChange>,
 }
 
 impl std::fmt::Debug for Store {
@@ -295,6 +317,9 @@ impl Store {
                 fingerprint,
                 generation: anchor.generation,
                 disagreement,
+                file_recipients: inventory.recipients.clone(),
+                seen: None,
+                unaccepted: None,
             },
             inventory,
         ))
@@ -305,6 +330,42 @@ impl Store {
     /// ([`Store::open_locked`]); readers should say so.
     pub fn disagreement(&self) -> Option<&Disagreement> {
         self.disagreement.as_ref()
+    }
+
+    /// Compares the file's recipients with the set this person last saw, kept in `record`,
+    /// and keeps watching: from now on a save is refused while the set differs from the
+    /// one last seen ([`StoreError::RecipientsChanged`]) until [`Store::accept_recipients`],
+    /// and each save records the set it writes (a change made here is this person's own).
+    /// An inventory never seen before has its set recorded now ([`Seen::FirstUse`]).
+    /// Passphrase-sealed inventories have no recipients to watch.
+    pub fn watch_recipients(&mut self, record: SeenRecord) -> Result<Seen, StoreError> {
+        if self.is_passphrase_sealed() {
+            return Ok(Seen::Unchanged);
+        }
+        let seen = record.compare(&self.file_recipients)?;
+        self.unaccepted = match &seen {
+            Seen::Changed(change) => Some(change.clone()),
+            _ => None,
+        };
+        self.seen = Some(record);
+        Ok(seen)
+    }
+
+    /// A change of recipients this person neither made nor accepted, found by
+    /// [`Store::watch_recipients`] or [`Store::reread`]: saves are refused until accepted.
+    pub fn recipient_change(&self) -> Option<&RecipientChange> {
+        self.unaccepted.as_ref()
+    }
+
+    /// Records the file's recipients, as they are now, as the set this person has seen and
+    /// accepts (in `record`, watched from now on); saves go ahead again.
+    pub fn accept_recipients(&mut self, record: SeenRecord) -> Result<(), StoreError> {
+        if !self.is_passphrase_sealed() {
+            record.store(&recipients_seen::recipient_set(&self.file_recipients))?;
+        }
+        self.unaccepted = None;
+        self.seen = Some(record);
+        Ok(())
     }
 
     /// The inventory's generation: how many saves it has seen.
@@ -340,6 +401,9 @@ impl Store {
             // Past everything the log or the current file has seen.
             generation: log.newest_generation().max(from),
             disagreement: None,
+            file_recipients: Vec::new(),
+            seen: None,
+            unaccepted: None,
         };
         if let Ok((now, _, _)) = read(path, keys) {
             store.generation = store.generation.max(anchor_of(&now).generation);
@@ -407,6 +471,9 @@ impl Store {
             // A log left from an earlier inventory at this path: go past its saves.
             generation: AuditLog::for_inventory(path).newest_generation(),
             disagreement: None,
+            file_recipients: Vec::new(),
+            seen: None,
+            unaccepted: None,
         };
         store.save(inventory)?;
         Ok(store)
@@ -443,6 +510,12 @@ impl Store {
             return Err(StoreError::Disagrees {
                 path: self.path.clone(),
                 disagreement: disagreement.clone(),
+            });
+        }
+        if let Some(change) = &self.unaccepted {
+            return Err(StoreError::RecipientsChanged {
+                path: self.path.clone(),
+                change: change.clone(),
             });
         }
         if self.lock.is_none() {
@@ -485,6 +558,15 @@ impl Store {
         self.fingerprint = Sha256::digest(&ciphertext).into();
         self.generation = generation;
         crate::audit::note_saved_generation(log.path(), generation);
+        let changed_here = recipients_seen::recipient_set(&self.file_recipients)
+            != recipients_seen::recipient_set(&inventory.recipients);
+        self.file_recipients = inventory.recipients.clone();
+        // A set this person saved is one they have seen: their own change is never
+        // announced back to them.
+        if let (Some(record), Sealing::Recipients, true) = (&self.seen, &self.sealing, changed_here)
+        {
+            record.store(&recipients_seen::recipient_set(&inventory.recipients))?;
+        }
         tracing::debug!(
             path = %crate::logging::shown(&self.path),
             generation,
@@ -549,6 +631,11 @@ impl Store {
         self.generation = anchor.generation;
         self.sealing = sealing;
         self.fingerprint = fingerprint;
+        self.file_recipients = inventory.recipients.clone();
+        // Another writer's version is judged like a freshly opened one.
+        if let Some(record) = self.seen.clone() {
+            self.watch_recipients(record)?;
+        }
         Ok(Some(inventory))
     }
 

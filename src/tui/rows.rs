@@ -129,7 +129,7 @@ impl Column {
             Column::Integration => 24,
             Column::Provider => 10,
             Column::Scopes => 24,
-            Column::Due => 24,
+            Column::Due => 23,
             Column::Why => 40,
             Column::LastUsed => 9,
             Column::LastRotated => 10,

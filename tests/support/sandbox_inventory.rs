@@ -53,7 +53,10 @@ pub fn write(ws: &Workspace, n: usize, deploy: Option<Deploy>) -> Inventory {
         c.secret = Some(first.secret);
         c.created_at = first.created_at;
     }
-    Store::create(&ws.inventory(), &inv).expect("store");
+    Store::create(&ws.inventory(), &inv)
+        .expect("store")
+        .accept_recipients(ws.seen_record())
+        .expect("recipient record");
     inv
 }
 

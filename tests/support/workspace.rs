@@ -68,6 +68,13 @@ impl Workspace {
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
+    /// This workspace person's record of the recipients they last saw for the inventory.
+    /// An inventory a test writes through the library is recorded here, as `init` records
+    /// the one it creates.
+    pub fn seen_record(&self) -> keyward::store::SeenRecord {
+        keyward::store::SeenRecord::for_inventory(&self.path(".config/keyward"), &self.inventory())
+    }
+
     /// `keyward init` with a generated identity.
     pub fn init(&self) {
         self.ok(&["init"], "");
