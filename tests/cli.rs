@@ -988,3 +988,98 @@ fn connections_take_their_secrets_from_stdin_and_never_show_them() {
     assert_one_line_error(&out, "expected 1 secret(s) (api_key)");
     assert_eq!(hash(&ws.inventory()), before);
 }
+
+/// Regression: `list --expiring 30` and the dashboard's `:expiring 30` picked 13 demo
+/// credentials while `rotate --expiring 30` picked 5 (expiry only). One vocabulary now:
+/// `list`, `rotate --dry-run`, `report` and the dashboard's `:due 30` pick the same set, and
+/// revoked credentials are in none of them.
+#[test]
+fn list_rotate_report_and_the_dashboard_select_the_same_credentials() {
+    use std::collections::BTreeSet;
+    let ws = Workspace::new();
+    let kept = ws.path("demo");
+    ws.ok(&["demo", "--keep-in", kept.to_str().unwrap()], "");
+    let inventory = kept.join("demo.yaml.age");
+    let identity = kept.join("demo-identity.txt");
+    let demo = |args: &[&str]| {
+        let out = ws
+            .keyward()
+            .env("KEYWARD_INVENTORY", &inventory)
+            .env("KEYWARD_IDENTITY", &identity)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Retire one that falls due, so the comparison covers revoked credentials too.
+    let due_before: Vec<serde_json::Value> =
+        serde_json::from_str(&demo(&["list", "--due", "30", "--json"])).unwrap();
+    let victim = due_before[0]["address"].as_str().unwrap().to_string();
+    demo(&["revoke", &victim, "--emergency", "--yes"]);
+
+    let listed: BTreeSet<String> =
+        serde_json::from_str::<Vec<serde_json::Value>>(&demo(&["list", "--due", "30", "--json"]))
+            .unwrap()
+            .iter()
+            .map(|r| r["address"].as_str().unwrap().to_string())
+            .collect();
+    let planned: BTreeSet<String> = demo(&["rotate", "--due", "30", "--dry-run"])
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    let report: serde_json::Value =
+        serde_json::from_str(&demo(&["report", "--due", "30", "--format", "json"])).unwrap();
+    let reported: BTreeSet<String> = report["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["credentials"].as_array().unwrap().clone())
+        .map(|c| c["address"].as_str().unwrap().to_string())
+        .collect();
+    let keys = keyward::store::Keyring::load(&[identity.clone()]).unwrap();
+    let (_, inv) = keyward::store::Store::open(&inventory, &keys).unwrap();
+    let now = keyward::inventory::parse_date(support::workspace::NOW).unwrap();
+    let mut state = keyward::tui::state::State::new(
+        inv,
+        keyward::tui::state::Settings {
+            title: "demo".into(),
+            read_only: true,
+            now,
+            theme: keyward::tui::theme::Theme { color: false },
+            can_save: false,
+        },
+        (120, 40),
+    );
+    keyward::tui::update::update(&mut state, keyward::tui::action::Action::StartCommand);
+    for c in "due 30".chars() {
+        keyward::tui::update::update(&mut state, keyward::tui::action::Action::Insert(c));
+    }
+    keyward::tui::update::update(&mut state, keyward::tui::action::Action::Submit);
+    let shown: BTreeSet<String> = state
+        .visible
+        .iter()
+        .map(|&r| state.rows[r].at.to_string())
+        .collect();
+
+    assert!(listed.len() >= 3, "the demo has work due: {listed:?}");
+    assert!(
+        !listed.contains(&victim),
+        "a revoked credential is never due"
+    );
+    assert_eq!(
+        planned, listed,
+        "rotate --due 30 plans what list --due 30 lists"
+    );
+    assert_eq!(
+        reported, listed,
+        "report --due 30 covers the same credentials"
+    );
+    assert_eq!(shown, listed, "the dashboard's :due 30 shows the same rows");
+}

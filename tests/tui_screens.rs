@@ -1219,3 +1219,57 @@ fn archive_from_the_dashboard_moves_a_revoked_row_out_and_records_it() {
         other => panic!("expected one archived entry, got {other:?}"),
     }
 }
+
+/// A sync in the background counts up in the status line (`sync 1/2`) and marks each row
+/// with its outcome (✓ answered, ✗ failed, ? nothing to ask) until the next action.
+#[test]
+fn background_results_count_up_and_mark_their_rows() {
+    let mut s = state();
+    select(&mut s, "globex/dns");
+    key(&mut s, KeyCode::Char(' '));
+    select(&mut s, "globex/legacy-ftp");
+    key(&mut s, KeyCode::Char(' '));
+    let effects = key(&mut s, KeyCode::Char('s'));
+    assert_eq!(effects.len(), 2, "{effects:?}");
+    assert!(screen_text(&s).contains("sync 0/2"), "{}", screen_text(&s));
+    let dns = row_of(&s, "globex/dns");
+    let ftp = row_of(&s, "globex/legacy-ftp");
+    let dns_key = s.credential(dns).unwrap().remote_id.clone();
+    update(
+        &mut s,
+        Action::Inspected {
+            row: dns,
+            remote_id: dns_key,
+            result: SyncResult::Found(RemoteKey::new("dns-token-id", RemoteStatus::Active)),
+        },
+    );
+    let text = screen_text(&s);
+    assert!(text.contains("sync 1/2"), "{text}");
+    // The outcome sits in the mark column, after the `*` of a marked row: `"*✓ globex …`.
+    let outcome = |text: &str, id: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {id} ")))
+            .and_then(|l| l.chars().nth(2))
+            .unwrap_or(' ')
+    };
+    assert_eq!(outcome(&text, "dns"), '✓', "{text}");
+    update(
+        &mut s,
+        Action::Inspected {
+            row: ftp,
+            remote_id: None,
+            result: SyncResult::Skipped {
+                reason: "a manual credential has no provider API".into(),
+            },
+        },
+    );
+    let text = screen_text(&s);
+    assert!(
+        !text.contains("sync 2/2"),
+        "the count goes once all answered: {text}"
+    );
+    assert_eq!(outcome(&text, "legacy-ftp"), '?', "{text}");
+    // The next action clears the marks.
+    key(&mut s, KeyCode::Char('v'));
+    assert_eq!(outcome(&screen_text(&s), "dns"), ' ');
+}

@@ -323,11 +323,7 @@ fn print_plan(plan: &Plan) {
     for item in &plan.items {
         let style = item
             .style
-            .map(|s| match s {
-                crate::providers::RotationStyle::CreateThenRevoke => "create-then-revoke",
-                crate::providers::RotationStyle::RollInPlace => "roll-in-place",
-                crate::providers::RotationStyle::Manual => "manual",
-            })
+            .map(crate::providers::RotationStyle::as_str)
             .unwrap_or("-");
         say(format!(
             "  {}  {}  {}  ({})",

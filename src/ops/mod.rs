@@ -11,8 +11,6 @@ pub mod archive;
 pub mod export;
 pub mod run;
 pub mod select;
-pub mod workspace;
 
 pub use run::{RunConfig, Runner};
 pub use select::{select, Picked, Selection};
-pub use workspace::Workspace;

@@ -363,19 +363,23 @@ pub fn fit_columns(width: usize, natural: &[usize; Column::ALL.len()]) -> Vec<(C
         used += grow;
     }
     if widths.len() == essential.len() {
-        for &column in optional {
-            let room = width.saturating_sub(used + GAP);
-            let want = natural_of(column);
-            // WHY is prose: it takes what is left and ends in `…` rather than vanish.
-            let take = if want <= room {
-                want
-            } else if column == Column::Why && room >= column.min_width() {
-                room
-            } else {
+        // WHY is prose: it keeps room for its narrowest self while the other columns are
+        // placed, then takes what is left, ending in `…` rather than vanishing. DUE comes
+        // before that room: on a narrow terminal the date matters more than the words.
+        // Room for "rotation overdue by 30 days" or "not used for 143 days", nearly whole.
+        const WHY_ROOM: usize = 22;
+        let why_room = GAP + WHY_ROOM;
+        for &column in optional.iter().filter(|c| **c != Column::Why) {
+            let reserve = if column == Column::Due { 0 } else { why_room };
+            if used + GAP + natural_of(column) + reserve > width {
                 break;
-            };
-            used += GAP + take;
-            widths.push((column, take));
+            }
+            used += GAP + natural_of(column);
+            widths.push((column, natural_of(column)));
+        }
+        let room = width.saturating_sub(used + GAP);
+        if room >= Column::Why.min_width() {
+            widths.push((Column::Why, room.min(natural_of(Column::Why))));
         }
     }
     widths.sort_by_key(|(c, _)| index_of(*c));

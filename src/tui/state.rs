@@ -92,6 +92,8 @@ pub struct Timeline {
 /// A batch of background jobs, summarised when the last one reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
+    /// What the jobs do, for the status line's count: `sync` or `verify`.
+    pub verb: &'static str,
     /// Jobs started.
     pub started: usize,
     /// Jobs answered.

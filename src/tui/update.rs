@@ -2,6 +2,7 @@
 //! effects the runtime must carry out. Pure: no terminal, no clock, no network.
 
 use super::action::{Action, AfterAudit, Effect, Job, JobKind};
+use super::actions::RowMark;
 use super::keymap::{self, Mode};
 use super::live;
 use super::rows::Column;
@@ -593,8 +594,14 @@ fn start_jobs(state: &mut State, kind: JobKind, rows: Vec<usize>) -> Vec<Effect>
     }
     if state.running == 0 {
         state.batch = Batch::default();
+        // The marks of the last action give way to this one's.
+        state.work.marks.clear();
     }
     state.batch.started += effects.len();
+    state.batch.verb = match kind {
+        JobKind::Sync => "sync",
+        JobKind::Verify => "verify",
+    };
     state.running += effects.len();
     let verb = if kind == JobKind::Sync {
         "syncing"
@@ -666,6 +673,7 @@ fn inspected(
     };
     match result {
         SyncResult::Found(_) | SyncResult::Missing => {
+            state.work.marks.push((row, RowMark::Done));
             // Written only if the credential still holds the key that was asked about: a
             // rotation may have replaced it meanwhile (the library's rule, shared with
             // `keyward sync`). The check time is recorded even when nothing else changed.
@@ -703,10 +711,12 @@ fn inspected(
             }
         }
         SyncResult::Skipped { reason } => {
+            state.work.marks.push((row, RowMark::Unchecked));
             state.batch.skipped += 1;
             state.batch.last_skip = Some(format!("{at}: {reason}"));
         }
         SyncResult::Failed(e) => {
+            state.work.marks.push((row, RowMark::Failed));
             let e = format!("{at}: {e}");
             state.batch.failed += 1;
             state.fail(e.clone());
@@ -718,6 +728,12 @@ fn inspected(
 
 fn verified(state: &mut State, row: usize, result: Verification) -> Vec<Effect> {
     let label = result.label();
+    let mark = match &result {
+        Verification::Valid => RowMark::Done,
+        Verification::Invalid { .. } => RowMark::Failed,
+        Verification::CouldNotCheck { .. } | Verification::CannotCheck { .. } => RowMark::Unchecked,
+    };
+    state.work.marks.push((row, mark));
     match state.batch.verdicts.iter_mut().find(|(l, _)| *l == label) {
         Some((_, n)) => *n += 1,
         None => state.batch.verdicts.push((label, 1)),

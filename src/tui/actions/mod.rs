@@ -132,6 +132,8 @@ pub enum RowMark {
     Failed,
     /// Waits for a person.
     Waiting,
+    /// Not checked: nothing remote to ask, or the provider could not or cannot say.
+    Unchecked,
 }
 
 impl RowMark {
@@ -141,6 +143,7 @@ impl RowMark {
             RowMark::Done => '✓',
             RowMark::Failed => '✗',
             RowMark::Waiting => '…',
+            RowMark::Unchecked => '?',
         }
     }
 }
@@ -154,7 +157,8 @@ pub struct Work {
     pub run: Option<RunPanel>,
     /// Whether the engine is planning or running (it holds the write lock).
     pub engine_busy: bool,
-    /// The last run's outcome per table row, until the next run.
+    /// The last action's outcome per table row (a run's, or a sync's or verify's), until
+    /// the next one.
     pub marks: Vec<(usize, RowMark)>,
     /// Interrupted work found on opening, kept for `:resume` after the banner is closed.
     pub interrupted: Option<Banner>,

@@ -125,6 +125,14 @@ fn status_line(frame: &mut Frame, area: Rect, state: &State) {
                 let style = if n.error { theme.error() } else { Style::new() };
                 spans.push(Span::styled(n.text.clone(), style));
             }
+            // Background syncs and verifies count up, so a long batch reads as progress.
+            if state.running > 0 {
+                let b = &state.batch;
+                spans.push(Span::styled(
+                    format!("  [{} {}/{}]", b.verb, b.done, b.started),
+                    theme.key(),
+                ));
+            }
             frame.render_widget(Paragraph::new(Line::from(spans)), area);
             return;
         }
