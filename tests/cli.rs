@@ -1043,7 +1043,7 @@ fn list_rotate_report_and_the_dashboard_select_the_same_credentials() {
         .flat_map(|c| c["credentials"].as_array().unwrap().clone())
         .map(|c| c["address"].as_str().unwrap().to_string())
         .collect();
-    let keys = keyward::store::Keyring::load(&[identity.clone()]).unwrap();
+    let keys = keyward::store::Keyring::load(std::slice::from_ref(&identity)).unwrap();
     let (_, inv) = keyward::store::Store::open(&inventory, &keys).unwrap();
     let now = keyward::inventory::parse_date(support::workspace::NOW).unwrap();
     let mut state = keyward::tui::state::State::new(
