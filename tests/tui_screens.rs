@@ -1273,3 +1273,36 @@ fn background_results_count_up_and_mark_their_rows() {
     key(&mut s, KeyCode::Char('v'));
     assert_eq!(outcome(&screen_text(&s), "dns"), ' ');
 }
+
+/// A message longer than the status line is cut there; `:messages` shows every message of
+/// the session in full, newest first, and Esc goes back.
+#[test]
+fn messages_show_in_full_on_demand() {
+    let mut s = state();
+    let long = format!(
+        "acme/crm-sync: {} (the end)",
+        "the provider answered at length ".repeat(6)
+    );
+    s.fail(long.clone());
+    s.notify("a later note");
+    assert!(
+        !screen_text(&s).contains("(the end)"),
+        "cut in the status line"
+    );
+    typed(&mut s, ":messages");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.screen, Screen::Help);
+    let text = screen_text(&s);
+    assert!(text.contains("› messages"), "{text}");
+    let flat: String = text
+        .lines()
+        .map(|l| l.trim_matches('"').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("(the end)"), "{text}");
+    let newest = text.find("a later note").unwrap();
+    let older = text.find("acme/crm-sync:").unwrap();
+    assert!(newest < older, "newest first: {text}");
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.screen, Screen::Main);
+}

@@ -678,6 +678,11 @@ pub static COMMANDS: &[CommandHelp] = &[
         changes: false,
     },
     CommandHelp {
+        usage: ":messages",
+        help: "every message of this session in full, newest first",
+        changes: false,
+    },
+    CommandHelp {
         usage: ":archive",
         help: "move the marked (or selected) revoked credentials out of the table",
         changes: true,

@@ -18,6 +18,8 @@ pub const MAIN_CHROME_ROWS: u16 = 5;
 pub const MIN_WIDTH: u16 = 40;
 /// Below this height, a message replaces the dashboard.
 pub const MIN_HEIGHT: u16 = 10;
+/// How many status-line messages `:messages` keeps.
+pub const MESSAGES_KEPT: usize = 200;
 /// Weeks the timeline covers: 13 weeks, the next 91 days.
 pub const TIMELINE_WEEKS: usize = 13;
 
@@ -168,6 +170,11 @@ pub struct State {
     pub help_return: Screen,
     /// Help's scroll.
     pub help_scroll: u16,
+    /// Whether the help screen shows the keys or the message history (`:messages`).
+    pub show_messages: bool,
+    /// Every status-line message this session, oldest first (the last [`MESSAGES_KEPT`]):
+    /// the full text of one cut short in the status line, on demand.
+    pub messages: Vec<Notice>,
     /// The open text field.
     pub input: Input,
     /// The `:` command being typed.
@@ -233,6 +240,8 @@ impl State {
             screen: Screen::Main,
             help_return: Screen::Main,
             help_scroll: 0,
+            show_messages: false,
+            messages: Vec::new(),
             input: Input::None,
             command: String::new(),
             detail: DetailState {
@@ -446,7 +455,7 @@ impl State {
 
     /// Sets the status line.
     pub fn notify(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice {
+        self.say(Notice {
             text: text.into(),
             error: false,
         });
@@ -454,10 +463,18 @@ impl State {
 
     /// Sets the status line to an error.
     pub fn fail(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice {
+        self.say(Notice {
             text: text.into(),
             error: true,
         });
+    }
+
+    fn say(&mut self, notice: Notice) {
+        if self.messages.len() >= MESSAGES_KEPT {
+            self.messages.remove(0);
+        }
+        self.messages.push(notice.clone());
+        self.notice = Some(notice);
     }
 }
 

@@ -187,7 +187,14 @@ fn open_help(state: &mut State) {
     leave_detail(state);
     state.help_return = state.screen;
     state.help_scroll = 0;
+    state.show_messages = false;
     state.screen = Screen::Help;
+}
+
+/// `:messages`: every status-line message this session, newest first, in full.
+fn open_messages(state: &mut State) {
+    open_help(state);
+    state.show_messages = true;
 }
 
 /// Leaving the detail screen always masks the secret again.
@@ -501,6 +508,7 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
             state.screen = Screen::Timeline;
         }
         ("help", []) => open_help(state),
+        ("messages", []) => open_messages(state),
         ("archive", []) => return archive_rows(state, target_rows(state)),
         ("sync", []) => return start_jobs(state, JobKind::Sync, target_rows(state)),
         ("verify", []) => return start_jobs(state, JobKind::Verify, target_rows(state)),

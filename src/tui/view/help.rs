@@ -11,13 +11,47 @@ use crate::tui::state::State;
 
 /// Draws the help in `area`, scrolled by `state.help_scroll`.
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
-    let lines = lines(state);
+    let lines = if state.show_messages {
+        messages(state, area.width)
+    } else {
+        lines(state)
+    };
     let max_scroll = lines.len().saturating_sub(usize::from(area.height));
     let scroll = usize::from(state.help_scroll).min(max_scroll);
     frame.render_widget(
         Paragraph::new(lines).scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0)),
         area,
     );
+}
+
+/// The message history, newest first, each message whole: wrapped at `width`, errors in the
+/// error style. The texts were made terminal-safe where they were written.
+fn messages(state: &State, width: u16) -> Vec<Line<'static>> {
+    let theme = state.settings.theme;
+    let width = usize::from(width.max(20)) - 3;
+    let mut out = vec![Line::styled(
+        " Messages, newest first (Esc goes back)",
+        theme.header(),
+    )];
+    if state.messages.is_empty() {
+        out.push(Line::raw(" No messages yet."));
+    }
+    for n in state.messages.iter().rev() {
+        let style = if n.error {
+            theme.error()
+        } else {
+            ratatui::style::Style::new()
+        };
+        let chars: Vec<char> = n.text.chars().collect();
+        for (i, part) in chars.chunks(width).enumerate() {
+            let lead = if i == 0 { " • " } else { "   " };
+            out.push(Line::from(vec![
+                Span::raw(lead),
+                Span::styled(part.iter().collect::<String>(), style),
+            ]));
+        }
+    }
+    out
 }
 
 /// Where a group of bindings applies, in words.

@@ -71,6 +71,7 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State) {
         Screen::Main => None,
         Screen::Detail => Some("detail"),
         Screen::Timeline => Some("timeline"),
+        Screen::Help if state.show_messages => Some("messages"),
         Screen::Help => Some("help"),
         Screen::Run => Some("run"),
     };
