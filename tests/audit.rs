@@ -3,7 +3,7 @@
 //! `--verify` names the first tampered line; no secret from stdin or an import ever
 //! reaches the log file.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,8 +1,8 @@
 //! The aws-iam provider against a real moto_server: the whole key lifecycle, the two-key
 //! limit, last-used tracking, and signature checking once moto's authentication is on.
 
-mod aws_common;
-mod support;
+use crate::aws_common;
+use crate::support;
 
 use std::sync::OnceLock;
 

@@ -2,8 +2,7 @@
 //! errors, timeouts and garbage answers become clear, typed errors that never carry a
 //! secret; the two-key limit is checked before any key is created.
 
-mod aws_common;
-mod support;
+use crate::aws_common;
 
 use aws_common::{mgmt, target, MGMT_ID, MGMT_SECRET};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! recipients, check and demo; age CLI interop both ways; every bad input leaving the
 //! inventory byte-for-byte untouched; and concurrent writers.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

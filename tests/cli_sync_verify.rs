@@ -2,8 +2,8 @@
 //! tables and JSON, progress on stderr, the documented exit codes, what sync records in the
 //! encrypted file, and no secret in any output.
 
-mod aws_common;
-mod support;
+use crate::aws_common;
+use crate::support;
 
 use std::process::Output;
 use std::sync::OnceLock;

@@ -2,7 +2,7 @@
 //! Cloudflare's official OpenAPI schema (contract), a stateful wiremock fake built from the
 //! same schema (lifecycle), and faults: rate limits, 5xx, timeouts, garbage.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

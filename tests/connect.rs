@@ -3,7 +3,7 @@
 //! (a code that expires, a grant arriving after someone else changed the inventory). The
 //! refresh token must land only in the encrypted file and work there.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Lines, Read};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};

@@ -2,7 +2,7 @@
 //! GitLab documents for its token APIs (lifecycle: rotate in place with a new id, verify,
 //! revoke), and against faults: rate limits, 5xx, timeouts, garbage.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

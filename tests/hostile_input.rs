@@ -3,7 +3,7 @@
 //! column, nesting bombs, byte order marks, empty settings and unsafe endpoints. The bytes
 //! each command writes to stdout and stderr are checked, not what a terminal would show.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! backups between steps) is then looked for, raw, base64, base64url and hex, in everything
 //! printed and every file written, except the encrypted inventory and its backups.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};

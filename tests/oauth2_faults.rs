@@ -2,7 +2,7 @@
 //! every fault a server can throw at it (429, 5xx, timeouts, cut-off and garbage answers,
 //! OAuth error codes). Each test also checks that no token value reaches an error.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! revocation, introspection, client credentials and the device flow, end to end.
 //! One server serves the whole file; every test works on its own grant.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -4,8 +4,8 @@
 //! own operations against a local server that answers with arbitrary bodies. Case counts
 //! are modest so the suite stays fast on two cores.
 
-mod saas_common;
-mod support;
+use crate::saas_common;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! (for Prism) rejects a malformed one. If this file fails, fix the machine with
 //! `scripts/test-setup.sh` before looking at any other test failure.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! passphrase-encrypted inventories, both ways with the age CLI. Passphrases are typed at
 //! the terminal; none ever goes through argv or the environment.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

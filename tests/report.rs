@@ -2,7 +2,7 @@
 //! inventory at a fixed `now`; no secret (nor its hint) in any report of the fixture or
 //! the demo; `--output` writing a shareable file atomically and never over the inventory.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -4,8 +4,7 @@
 //! summary add up, saves are grouped, and the fake ends holding exactly the keys the
 //! inventory records.
 
-mod saas_common;
-mod support;
+use crate::saas_common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! sandbox: plans and dry runs, exit codes (0 done, 1 failed, 4 waiting for a person),
 //! plain progress lines on stderr, summaries, and never a secret on screen.
 
-mod support;
+use crate::support;
 
 use keyward::inventory::journal::Step;
 use keyward::inventory::{Deploy, RemoteStatus};

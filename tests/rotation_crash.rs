@@ -5,7 +5,7 @@
 //! key still works; after resume the sandbox's keys and the inventory agree, the working
 //! secret is in the inventory, and the old key was revoked only once the new one verified.
 
-mod support;
+use crate::support;
 
 use keyward::inventory::journal::Step;
 use keyward::inventory::{Deploy, Inventory, RemoteStatus};

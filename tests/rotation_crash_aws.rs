@@ -4,8 +4,8 @@
 //! user is recorded), the inventory's secret signs successfully, the consumer holds it, and
 //! the old key was deactivated only after the new one verified.
 
-mod aws_common;
-mod support;
+use crate::aws_common;
+use crate::support;
 
 use std::sync::OnceLock;
 

@@ -2,7 +2,7 @@
 //! typed at a hidden prompt and never shown, the person confirms the deploy, the
 //! unverifiable key and the old key's revocation, and the file records what they typed.
 
-mod support;
+use crate::support;
 
 use keyward::inventory::{Credential, Inventory, ProviderKind};
 use keyward::secret::Secret;

@@ -10,8 +10,8 @@
 //! OpenAI key owned by a service account), a copy of the spec with only the wanted example
 //! or enum order is served; request schemas are never touched.
 
-mod saas_common;
-mod support;
+use crate::saas_common;
+use crate::support;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -3,8 +3,7 @@
 //! field, links leading elsewhere. Every error names the provider, the credential, the
 //! request and the status, never carries a secret, and nothing panics.
 
-mod saas_common;
-mod support;
+use crate::saas_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,8 +2,7 @@
 //! shaped like their specs: create a key beside the old one, see both listed, verify the new
 //! one, delete the old one, see one left, and see the deleted key's secret refused.
 
-mod saas_common;
-mod support;
+use crate::saas_common;
 
 use keyward::inventory::{ProviderKind, RemoteStatus};
 use keyward::providers::openai::OpenAi;

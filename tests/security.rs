@@ -3,7 +3,7 @@
 //! state), files created under `umask 000`, inventories, directories and identities that
 //! others could write, a symlinked inventory, and `report -o` aimed at keyward's own files.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;

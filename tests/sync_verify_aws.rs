@@ -1,8 +1,8 @@
 //! `sync` and `verify` over a whole inventory against a real moto_server with signature
 //! checking on: live, deleted, wrongly stored and unstored keys, and a manual credential.
 
-mod aws_common;
-mod support;
+use crate::aws_common;
+use crate::support;
 
 use std::collections::BTreeMap;
 

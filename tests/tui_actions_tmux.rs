@@ -5,7 +5,7 @@
 //! decrypted with the `age` CLI and compared with the sandbox's state. One client's report
 //! is exported with `e` and read back.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

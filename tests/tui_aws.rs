@@ -3,8 +3,8 @@
 //! the keyboard. The status line reports, the answers are saved to the encrypted file and
 //! the audit log, no secret reaches the screen unless revealed, and a reveal is on record.
 
-mod aws_common;
-mod support;
+use crate::aws_common;
+use crate::support;
 
 use aws_common::{create_user, mgmt, target, MGMT_ID, MGMT_SECRET};
 use keyward::providers::aws::AwsIam;

@@ -5,7 +5,7 @@
 //! a signal comes (within a second, never spinning), that it costs nothing while idle, and
 //! that it follows the inventory when another keyward changes it.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
