@@ -7,7 +7,9 @@
 //! * `refresh_token` (the default): the secret is a refresh token, connected with
 //!   [`device_connect`] (or pasted). It **rolls in place**: `roll` runs the refresh grant,
 //!   and a server that rotates refresh tokens (OAuth 2.1 requires it for public clients)
-//!   answers with a new one and kills the old one at once. `verify` and `inspect` use
+//!   answers with a new one. What becomes of the old one depends on the issuer (killed at
+//!   once, after a grace period, never, or not rotated at all: [`issuer`]); after the new
+//!   one is verified the rotation revokes an old one that outlives it, where it can. `verify` and `inspect` use
 //!   introspection, which never consumes the token; `delete` revokes it. Its `remote_id` is
 //!   [`fingerprint`] of the token, since refresh tokens have no public id.
 //! * `client_credentials`: the secret is a client secret of the client `remote_id` (or
@@ -189,11 +191,12 @@ impl OAuth2 {
     /// the old token is dead and presenting it again is a *replay*, on which a
     /// reuse-detecting server (oidc-provider, Auth0, Okta) revokes the whole grant, the new
     /// token included. The engine journals the roll before calling `roll`, and on resume
-    /// with no saved new token it calls `roll` again (it does not check the old token
-    /// first). If the server had rotated, that is the replay: it shows up as
-    /// `invalid_grant`, mapped to [`ErrorKind::Unauthorized`] with a message saying to
-    /// reconnect with the device flow, and the engine keeps the journal; if it had not,
-    /// rolling again is safe.
+    /// with no saved new token it first inspects the old token (introspection): one the
+    /// server no longer shows active is never presented again, and the person is told to
+    /// reconnect. Without introspection it calls `roll` again; if the server had rotated,
+    /// that is the replay: it shows up as `invalid_grant`, mapped to
+    /// [`ErrorKind::Unauthorized`] with a message saying to reconnect with the device flow,
+    /// and the engine keeps the journal; if it had not, rolling again is safe.
     ///
     /// For the same reason the request is never repeated blindly: a lost or unreadable
     /// answer or a 5xx may have followed a rotation, so before each repeat introspection
