@@ -373,6 +373,10 @@ async fn revoke_unsaved(
         Ok(Revocation::Revoked) => {
             "the new refresh token was revoked at the server; nothing was stored".to_string()
         }
+        Ok(Revocation::IssuerSays { note }) => format!(
+            "the new refresh token was revoked at the server as far as it says ({note}); \
+             nothing was stored"
+        ),
         Ok(v) if v.is_confirmed() => format!(
             "{}; nothing was stored",
             v.describe("the new refresh token")
