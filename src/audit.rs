@@ -106,6 +106,9 @@ pub enum AuditAction {
     RevocationFailed,
     /// A revocation waits for a person.
     RevocationWaiting,
+    /// A revocation the provider could not confirm (of the credential's key, or a rotation's
+    /// old key): the key may still work.
+    RevocationUnconfirmed,
     /// An old key whose grace period ended was deleted.
     DeletedOldKey,
     /// Deleting an old key failed.
@@ -146,6 +149,7 @@ impl AuditAction {
             AuditAction::Revoked => "revoked",
             AuditAction::RevocationFailed => "revocation-failed",
             AuditAction::RevocationWaiting => "revocation-waiting",
+            AuditAction::RevocationUnconfirmed => "revocation-unconfirmed",
             AuditAction::DeletedOldKey => "deleted-old-key",
             AuditAction::DeleteOldKeyFailed => "delete-old-key-failed",
             AuditAction::DeleteOldKeyWaiting => "delete-old-key-waiting",

@@ -399,8 +399,12 @@ pub(crate) mod tests {
                 }
             }
         }
-        async fn delete(&self, _: &Target, _: &str) -> Result<(), ProviderError> {
-            Ok(())
+        async fn delete(
+            &self,
+            _: &Target,
+            _: &str,
+        ) -> Result<crate::providers::Deletion, ProviderError> {
+            Ok(crate::providers::Deletion::Deleted)
         }
     }
 

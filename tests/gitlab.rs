@@ -1,6 +1,12 @@
 //! The GitLab access token provider against a stateful wiremock fake built from the fields
 //! GitLab documents for its token APIs (lifecycle: rotate in place with a new id, verify,
 //! revoke), and against faults: rate limits, 5xx, timeouts, garbage.
+//!
+//! The fake also models what GitLab's answers mean (docs.gitlab.com/ee/api/
+//! personal_access_tokens.html): a 404 for a token the management token may not see, a 401
+//! for a revoked or expired token (non-administrators), revoked tokens kept and listed, and
+//! automatic reuse detection (16.3+): rotating a revoked token revokes its whole family
+//! (gitlab-org/gitlab#524639 shows it with the token that replaced it).
 
 use crate::support;
 
@@ -11,6 +17,7 @@ use std::time::Duration;
 use chrono::{Days, NaiveDate, Utc};
 use keyward::inventory::{Connection, Credential, ProviderKind, RemoteStatus};
 use keyward::providers::gitlab::Gitlab;
+use keyward::providers::revocation::{self, Deletion, Revocation};
 use keyward::providers::{ErrorKind, Provider, ProviderError, RotationStyle, Target, Verification};
 use keyward::secret::Secret;
 use serde_json::{json, Value};
@@ -71,6 +78,8 @@ struct FakeToken {
     owner: Owner,
     token: Value,
     value: String,
+    /// The id of the token this one descends from by rotation (its own for an original).
+    family: u64,
 }
 
 #[derive(Default)]
@@ -85,6 +94,14 @@ struct State {
     drop_token_once: bool,
     /// Rotate, but answer the next rotate too late for the client (the answer is lost).
     stall_once: bool,
+    /// Rotate, but answer the next rotate with a 502 (a proxy lost GitLab's answer).
+    lose_rotate_answer_once: bool,
+    /// Token ids the management token may not see: GitLab answers 404 and leaves them out
+    /// of listings.
+    hidden: Vec<String>,
+    /// Answer a revoke of a revoked or expired token with 401, as GitLab does for
+    /// non-administrators.
+    non_admin: bool,
 }
 
 #[derive(Clone, Default)]
@@ -105,6 +122,7 @@ impl Fake {
         };
         self.0.lock().unwrap().tokens.push(FakeToken {
             owner,
+            family: id,
             token: json!({
                 "id": id, "name": format!("token-{id}"), "revoked": false, "active": true,
                 "scopes": scopes, "user_id": user_id, "created_at": "2025-01-20T22:11:48.151Z",
@@ -138,6 +156,14 @@ impl Respond for Fake {
         let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         let verb = req.method.as_str();
         if verb == "GET" && segs == ["personal_access_tokens", "self"] {
+            if presented == MGMT {
+                // The management token describes itself like any other token.
+                return ResponseTemplate::new(200).set_body_json(json!({
+                    "id": 1, "name": "keyward", "revoked": false, "active": true,
+                    "scopes": ["api"], "user_id": 1, "created_at": "2025-01-01T00:00:00Z",
+                    "expires_at": "2026-12-31", "last_used_at": null
+                }));
+            }
             return match st.tokens.iter().find(|t| t.value == presented) {
                 Some(t) if t.token["active"] == true => {
                     ResponseTemplate::new(200).set_body_json(&t.token)
@@ -156,9 +182,14 @@ impl Respond for Fake {
             ["groups", g, "access_tokens", tail @ ..] => (Some(Owner::Group(g.to_string())), tail),
             _ => return message(404, "404 Not Found"),
         };
-        let belongs = |t: &FakeToken| match &owner {
-            None => matches!(t.owner, Owner::User(_)),
-            Some(o) => &t.owner == o,
+        let hidden = st.hidden.clone();
+        let non_admin = st.non_admin;
+        let belongs = |t: &FakeToken| {
+            let seen = !hidden.iter().any(|h| has_id(t, h));
+            seen && match &owner {
+                None => matches!(t.owner, Owner::User(_)),
+                Some(o) => &t.owner == o,
+            }
         };
         let q: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
         match (verb, tail) {
@@ -208,6 +239,19 @@ impl Respond for Fake {
                 st.serial += 1;
                 let new_id = st.serial;
                 let value = format!("glpat-new{new_id:016}");
+                // Reuse detection: rotating a revoked token revokes its whole family.
+                if let Some(family) = st
+                    .tokens
+                    .iter()
+                    .find(|t| belongs(t) && has_id(t, id) && t.token["revoked"] == true)
+                    .map(|t| t.family)
+                {
+                    for t in st.tokens.iter_mut().filter(|t| t.family == family) {
+                        t.token["revoked"] = json!(true);
+                        t.token["active"] = json!(false);
+                    }
+                    return message(401, "401 Unauthorized");
+                }
                 let Some(old) = st
                     .tokens
                     .iter_mut()
@@ -215,6 +259,7 @@ impl Respond for Fake {
                 else {
                     return message(404, "404 Not Found");
                 };
+                let family = old.family;
                 old.token["revoked"] = json!(true);
                 old.token["active"] = json!(false);
                 let mut token = old.token.clone();
@@ -229,7 +274,11 @@ impl Respond for Fake {
                     owner,
                     token: token.clone(),
                     value: value.clone(),
+                    family,
                 });
+                if std::mem::take(&mut st.lose_rotate_answer_once) {
+                    return message(502, "502 Bad Gateway");
+                }
                 token["token"] = json!(value);
                 if std::mem::take(&mut st.drop_id_once) {
                     token.as_object_mut().unwrap().remove("id");
@@ -245,6 +294,10 @@ impl Respond for Fake {
                 }
             }
             ("DELETE", [id]) => match st.tokens.iter_mut().find(|t| belongs(t) && has_id(t, id)) {
+                // To a non-administrator, a revoked or expired token is "unauthorized".
+                Some(t) if t.token["active"] == false && non_admin => {
+                    message(401, "401 Unauthorized")
+                }
                 // Revoking a revoked token is refused, as a guard the provider must handle.
                 Some(t) if t.token["revoked"] == true => {
                     message(400, "400 Bad request - Token already revoked")
@@ -381,12 +434,20 @@ async fn personal_token_rotates_in_place_with_a_new_id_and_the_old_one_dies() {
         ]
     );
 
-    gl.delete(&t, &issued.remote_id).await.unwrap();
+    assert_eq!(
+        gl.delete(&t, &issued.remote_id).await.unwrap(),
+        Deletion::Deleted
+    );
     let gone = gl.verify(&t, Some(&issued.remote_id), &issued.secret).await;
     assert_eq!(gone.label(), "invalid", "{gone:?}");
-    // Revoking again (GitLab refuses) and revoking an unknown id both succeed.
-    gl.delete(&t, &issued.remote_id).await.unwrap();
-    gl.delete(&t, "4040").await.unwrap();
+    // Revoking again: GitLab refuses, and shows the token revoked.
+    assert_eq!(
+        gl.delete(&t, &issued.remote_id).await.unwrap(),
+        Deletion::AlreadyRevoked
+    );
+    // An id GitLab does not show is not proof of anything.
+    let unknown = revocation::revoke(&gl, &t, "4040").await.unwrap();
+    assert!(!unknown.is_confirmed(), "{unknown:?}");
 }
 
 #[tokio::test]
@@ -686,4 +747,131 @@ async fn verify_separates_refused_from_could_not_check() {
         .verify(&target(&server, "7", &[]), Some("7"), &secret)
         .await;
     assert_eq!(v.label(), "could-not-check", "{v:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// What GitLab's 404 and 401 mean, and reuse detection
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn gitlab_404_for_a_token_hidden_from_the_management_token_was_recorded_as_revoked() {
+    let (server, fake) = fake_server().await;
+    // The management token may not see token 8: GitLab answers 404 and leaves it out.
+    fake.0.lock().unwrap().hidden.push("8".into());
+    let gl = provider();
+    let t = target(&server, "8", &[]);
+    let verdict = revocation::revoke(&gl, &t, "8").await.unwrap();
+    let Revocation::Unconfirmed { reason } = &verdict else {
+        panic!("a 404 was taken for proof: {verdict:?}");
+    };
+    assert!(reason.contains("HTTP 404"), "{reason}");
+    assert!(reason.contains("may not be allowed to see it"), "{reason}");
+    assert_no_secret(reason, &["glpat-Sibling00000000001"]);
+    let st = fake.0.lock().unwrap();
+    let token8 = st.tokens.iter().find(|t| has_id(t, "8")).unwrap();
+    assert_eq!(token8.token["active"], true, "the token still works");
+}
+
+#[tokio::test]
+async fn gitlab_401_on_a_revoked_token_is_confirmed_by_reading_it_revoked() {
+    let (server, fake) = fake_server().await;
+    {
+        let mut st = fake.0.lock().unwrap();
+        st.non_admin = true;
+        let t9 = st.tokens.iter_mut().find(|t| has_id(t, "9")).unwrap();
+        t9.token["revoked"] = json!(true);
+        t9.token["active"] = json!(false);
+    }
+    let gl = provider();
+    let t = target(&server, "9", &[]);
+    let verdict = revocation::revoke(&gl, &t, "9").await.unwrap();
+    assert_eq!(
+        verdict,
+        Revocation::ConfirmedGone {
+            how: "the provider lists it as revoked".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn gitlab_401_from_a_refused_management_token_is_not_taken_for_a_gone_token() {
+    let (server, _fake) = fake_server().await;
+    let gl = provider();
+    let mut t = target(&server, "8", &[]);
+    t.connection
+        .as_mut()
+        .unwrap()
+        .auth
+        .insert("token".into(), Secret::new("glpat-Expired0000000000000"));
+    let err = revocation::revoke(&gl, &t, "8").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unauthorized, "{err}");
+    assert!(
+        err.message.contains("refuses the management token"),
+        "{err}"
+    );
+    assert_no_secret(&err.to_string(), &["glpat-Expired0000000000000"]);
+}
+
+/// A roll whose answer was lost, then `resume`: rotating the revoked token again would trip
+/// GitLab's reuse detection and revoke the token that replaced it.
+#[tokio::test]
+async fn gitlab_resume_re_rotated_a_revoked_token_and_reuse_detection_revoked_its_successor() {
+    use keyward::inventory::Inventory;
+    use keyward::rotation::{Engine, NonInteractive, Options, OutcomeKind, ProviderSet, StepRetry};
+
+    let (server, fake) = fake_server().await;
+    fake.0.lock().unwrap().lose_rotate_answer_once = true;
+    let mut inv = Inventory::new(vec![]);
+    let t = target(&server, "7", &[]);
+    inv.connections.push(t.connection.clone().unwrap());
+    let mut c = t.credential.clone();
+    c.secret = Some(Secret::new(OLD_VALUE));
+    inv.insert("acme", c);
+    let disk = support::disk::MemoryDisk::default();
+    let options = Options {
+        retry: StepRetry {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(4),
+        },
+        ..Options::default()
+    };
+    let gl: Arc<dyn Provider> = Arc::new(provider());
+    let engine = Engine::new(
+        inv,
+        disk.persist(),
+        ProviderSet::new().with(gl),
+        Arc::new(NonInteractive { yes: true }),
+        options,
+    );
+    let at: keyward::inventory::CredentialRef = "acme/gl".parse().unwrap();
+    let plan = engine.plan(vec![(at.clone(), "asked".into())]).await;
+    let first = engine.rotate(&plan).await;
+    assert_eq!(first.count(OutcomeKind::Failed), 1, "{first:?}");
+    let successor = {
+        let st = fake.0.lock().unwrap();
+        assert_eq!(st.rotations.len(), 1);
+        st.tokens.last().unwrap().token["id"].clone()
+    };
+
+    let resumed = engine.resume(&[], false).await;
+    assert_eq!(resumed.count(OutcomeKind::Failed), 1, "{resumed:?}");
+    let message = &resumed.outcomes[0].message;
+    assert!(
+        message.contains("revoke the whole token family"),
+        "{message}"
+    );
+    let st = fake.0.lock().unwrap();
+    assert_eq!(st.rotations.len(), 1, "the revoked token was rotated again");
+    let new = st
+        .tokens
+        .iter()
+        .find(|t| t.token["id"] == successor)
+        .unwrap();
+    assert_eq!(
+        new.token["active"], true,
+        "reuse detection revoked the successor"
+    );
+    let journal = disk.last().credential(&at).unwrap().rotation.clone();
+    assert!(journal.is_some(), "the journal is kept for a person");
 }

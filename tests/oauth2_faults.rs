@@ -945,3 +945,219 @@ async fn device_answers_missing_fields_or_not_json_are_bad_responses() {
         assert_no_secret(&e.to_string());
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// What a refresh does to the old token, per issuer; RFC 7009's 200; Slack's `ok: false`.
+// ---------------------------------------------------------------------------------------
+
+/// A stateful issuer: which refresh tokens are alive, and whether a refresh ends the one it
+/// used. With `kills_old: false` and no revocation or introspection endpoint it is Microsoft
+/// Entra as documented (https://learn.microsoft.com/en-us/entra/identity-platform/
+/// refresh-tokens: "doesn't revoke old refresh tokens when used to fetch new access tokens";
+/// its discovery document names neither endpoint).
+#[derive(Clone)]
+struct Issuer {
+    alive: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    kills_old: bool,
+}
+
+impl Issuer {
+    fn new(first: &str, kills_old: bool) -> Issuer {
+        Issuer {
+            alive: std::sync::Arc::new(std::sync::Mutex::new(vec![first.to_string()])),
+            kills_old,
+        }
+    }
+    fn is_alive(&self, token: &str) -> bool {
+        self.alive.lock().unwrap().iter().any(|t| t == token)
+    }
+}
+
+impl wiremock::Respond for Issuer {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let form: BTreeMap<String, String> = url::form_urlencoded::parse(&req.body)
+            .into_owned()
+            .collect();
+        let token = |name: &str| form.get(name).cloned().unwrap_or_default();
+        let mut alive = self.alive.lock().unwrap();
+        match req.url.path() {
+            "/token" => {
+                let old = token("refresh_token");
+                if !alive.contains(&old) {
+                    return oauth_error("invalid_grant");
+                }
+                let new = format!("issued-refresh-token-{:04}", alive.len());
+                if self.kills_old {
+                    alive.retain(|t| *t != old);
+                }
+                alive.push(new.clone());
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "access_token": ACCESS, "token_type": "Bearer", "expires_in": 3600,
+                    "refresh_token": new,
+                }))
+            }
+            "/introspect" => introspection(alive.contains(&token("token"))),
+            "/revoke" => {
+                let gone = token("token");
+                alive.retain(|t| *t != gone);
+                ResponseTemplate::new(200)
+            }
+            _ => ResponseTemplate::new(404),
+        }
+    }
+}
+
+async fn issuer_server(issuer: &Issuer, introspection: bool, revocation: bool) -> MockServer {
+    let server = MockServer::start().await;
+    serve_discovery(&server, introspection, revocation, false).await;
+    Mock::given(method("POST"))
+        .respond_with(issuer.clone())
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn entra_refresh_left_the_old_refresh_token_alive_and_the_rotation_said_it_died() {
+    use keyward::inventory::Inventory;
+    use keyward::rotation::{Engine, NonInteractive, Options, OutcomeKind, ProviderSet};
+
+    let issuer = Issuer::new(OLD_RT, false);
+    let server = issuer_server(&issuer, false, false).await;
+    let mut conn = connection(&server.uri());
+    // A stand-in on loopback: name the issuer it models.
+    conn.params.insert("issuer_kind".into(), "entra".into());
+    let t = target(conn.clone(), OLD_RT);
+    let mut inv = Inventory::new(vec![]);
+    inv.connections.push(conn);
+    let mut c = t.credential.clone();
+    c.remote_id = Some(fingerprint(&Secret::new(OLD_RT)));
+    inv.insert("acme", c);
+    let disk = support::disk::MemoryDisk::default();
+    let provider: std::sync::Arc<dyn Provider> = std::sync::Arc::new(OAuth2::new(&http()));
+    let engine = Engine::new(
+        inv,
+        disk.persist(),
+        ProviderSet::new().with(provider),
+        std::sync::Arc::new(NonInteractive { yes: true }),
+        Options::default(),
+    );
+    let plan = engine.plan(vec![(t.at.clone(), "asked".into())]).await;
+    let warning = plan.items[0].warnings.join(" | ");
+    assert!(
+        warning.contains("keeps working until it expires"),
+        "{warning}"
+    );
+    assert!(warning.contains("no way to revoke it"), "{warning}");
+    assert!(warning.contains("Microsoft Entra ID"), "{warning}");
+
+    let summary = engine.rotate(&plan).await;
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    assert!(
+        issuer.is_alive(OLD_RT),
+        "the stand-in keeps the old token, as Entra does"
+    );
+    let inv = disk.last();
+    let rotated = inv
+        .credential(&t.at)
+        .unwrap()
+        .history
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(rotated.event.as_str(), "rotated");
+    assert!(!rotated.detail.contains("died"), "{}", rotated.detail);
+    assert!(
+        rotated.detail.contains("keeps working until it expires"),
+        "{}",
+        rotated.detail
+    );
+    assert!(
+        summary.outcomes[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("keeps working until it expires")),
+        "{summary:?}"
+    );
+    assert_no_secret(&format!("{summary:?}"));
+}
+
+#[tokio::test]
+async fn an_unknown_issuer_that_keeps_the_old_token_gets_it_revoked_explicitly() {
+    let issuer = Issuer::new(OLD_RT, false);
+    let server = issuer_server(&issuer, true, true).await;
+    let provider = OAuth2::new(&http());
+    let t = target(connection(&server.uri()), OLD_RT);
+    let after = provider.roll_aftermath(&t).await;
+    assert_eq!(after.old.as_str(), "unknown");
+    assert!(after.can_revoke && after.can_inspect);
+    let issued = provider.roll(&t).await.unwrap();
+    assert!(issuer.is_alive(OLD_RT));
+    let verdict = provider
+        .retire_rolled(&t, &fingerprint(&Secret::new(OLD_RT)), &issued.secret)
+        .await
+        .unwrap();
+    assert_eq!(verdict, Some(keyward::providers::Revocation::Revoked));
+    assert!(!issuer.is_alive(OLD_RT));
+    assert!(issuer.is_alive(issued.secret.expose_secret()));
+}
+
+#[tokio::test]
+async fn rfc7009_200_without_introspection_is_only_revoked_as_far_as_the_issuer_says() {
+    use keyward::providers::revocation::{self, Revocation};
+
+    let issuer = Issuer::new(OLD_RT, true);
+    let server = issuer_server(&issuer, false, true).await;
+    let provider = OAuth2::new(&http());
+    let t = target(connection(&server.uri()), OLD_RT);
+    let verdict = revocation::revoke(&provider, &t, &fingerprint(&Secret::new(OLD_RT)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(verdict, Revocation::IssuerSays { .. }),
+        "{verdict:?}"
+    );
+    assert!(verdict.describe("rt").contains("as far as the issuer says"));
+}
+
+#[tokio::test]
+async fn slack_ok_false_on_a_200_was_taken_for_a_successful_revocation() {
+    // Slack answers errors as HTTP 200 with `ok: false`
+    // (https://docs.slack.dev/apis/web-api/#responses).
+    let server = MockServer::start().await;
+    serve_discovery(&server, false, true, false).await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "ok": false, "error": "invalid_auth" })),
+        )
+        .mount(&server)
+        .await;
+    let t = target(connection(&server.uri()), OLD_RT);
+    let e = OAuth2::new(&http())
+        .delete(&t, &fingerprint(&Secret::new(OLD_RT)))
+        .await
+        .expect_err("ok: false is a refusal");
+    assert!(e.message.contains("invalid_auth"), "{e}");
+    assert_no_secret(&e.to_string());
+}
+
+#[tokio::test]
+async fn slack_ok_false_on_refresh_is_a_refusal_not_a_lost_answer() {
+    let server = MockServer::start().await;
+    serve_discovery(&server, false, false, false).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "ok": false, "error": "invalid_refresh_token" })),
+        )
+        .mount(&server)
+        .await;
+    let t = target(connection(&server.uri()), OLD_RT);
+    let e = roll_error(OAuth2::new(&http()).roll(&t).await);
+    assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
+    assert!(e.message.contains("reconnect"), "{e}");
+    assert_eq!(count(&server, "/token").await, 1);
+}

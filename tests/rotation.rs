@@ -25,8 +25,8 @@ use keyward::ops::{select, Selection};
 use keyward::providers::manual::Manual;
 use keyward::providers::sandbox::Sandbox;
 use keyward::providers::{
-    Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, SharedProvider, Target,
-    Verification,
+    Capabilities, Deletion, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey,
+    SharedProvider, Target, Verification,
 };
 use keyward::rotation::{
     Engine, Interact, NonInteractive, Options, OutcomeKind, Persist, PersistError, ProviderSet,
@@ -203,7 +203,7 @@ impl Provider for Wrapped {
         self.hang_if(Hang::AfterDeactivate).await;
         Ok(())
     }
-    async fn delete(&self, t: &Target, id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, t: &Target, id: &str) -> Result<Deletion, ProviderError> {
         self.inner.delete(t, id).await
     }
 }
@@ -1671,4 +1671,134 @@ async fn yes_never_confirms_a_revocation_by_hand() {
         c.secret.as_ref().unwrap().expose_secret(),
         "manual-old-secret-0000"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Revocations the provider cannot confirm.
+
+fn no_grace() -> Options {
+    Options {
+        grace: chrono::Duration::zero(),
+        ..options()
+    }
+}
+
+#[tokio::test]
+async fn a_404_on_delete_was_recorded_as_revoked_while_the_key_stayed_live() {
+    let (fx, inv) = Fx::new(1, &[("delete_answers_404", "true")], None).await;
+    let r0 = at("acme/k0");
+    let engine = fx.engine(inv, fx.plain(), yes());
+    let s = engine.revoke(std::slice::from_ref(&r0), true).await;
+    assert_eq!(s.count(OutcomeKind::Unconfirmed), 1, "{s:?}");
+    assert!(s.outcomes[0].message.contains("is unconfirmed"), "{s:?}");
+    assert_summary_clean(&s);
+    drop(engine);
+    let mut inv = fx.disk.last();
+    let c = inv.credential(&r0).unwrap();
+    let j = c.rotation.as_ref().expect("the revocation stays journaled");
+    assert_eq!(j.step, Step::Revoke);
+    let u = j.revocation_unconfirmed.as_ref().expect("recorded");
+    assert!(
+        u.reason.contains("still lists it as active"),
+        "{}",
+        u.reason
+    );
+    assert!(j.summary().contains("unconfirmed"), "{}", j.summary());
+    assert!(c.secret.is_some());
+    assert!(
+        !history_events(&inv, &r0)
+            .iter()
+            .any(|e| e.contains("revoked")),
+        "{:?}",
+        history_events(&inv, &r0)
+    );
+    assert_eq!(fx.keys(&inv, &r0).await.len(), 1, "the key still works");
+
+    // The proxy is fixed: `resume` tries again and the provider confirms it.
+    inv.connections[0] = connection(&[]);
+    let engine = fx.engine(inv, fx.plain(), yes());
+    let s = engine.resume(&[], false).await;
+    assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    let inv = fx.disk.last();
+    assert_eq!(
+        history_events(&inv, &r0).last().unwrap(),
+        "emergency-revoked"
+    );
+    assert!(fx.keys(&inv, &r0).await.is_empty());
+    assert!(inv.credential(&r0).unwrap().rotation.is_none());
+}
+
+#[tokio::test]
+async fn an_unconfirmed_revocation_is_recorded_once_a_person_confirms_it() {
+    let (fx, inv) = Fx::new(1, &[("delete_answers_404", "true")], None).await;
+    let r0 = at("acme/k0");
+    let person = Arc::new(Person {
+        yes: true,
+        secret: None,
+        asked: Mutex::new(Vec::new()),
+    });
+    let engine = fx.engine(inv, fx.plain(), person.clone());
+    let s = engine.revoke(std::slice::from_ref(&r0), true).await;
+    assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    let asked = person.asked.lock().unwrap().clone();
+    assert!(
+        asked.iter().any(|q| q.contains("could not confirm")),
+        "{asked:?}"
+    );
+    let inv = fx.disk.last();
+    let last = inv.credential(&r0).unwrap().history.last().unwrap().clone();
+    assert_eq!(last.event.as_str(), "emergency-revoked");
+    assert!(
+        last.detail.contains("a person confirmed it"),
+        "{}",
+        last.detail
+    );
+    // `--yes` alone never confirms it: only a person who looked.
+    assert!(!Question::ConfirmRevocation {
+        remote_id: "K".into(),
+        reason: "r".into()
+    }
+    .answerable_in_advance());
+}
+
+#[tokio::test]
+async fn a_key_already_gone_is_confirmed_by_the_listing() {
+    let (fx, inv) = Fx::new(1, &[], None).await;
+    let r0 = at("acme/k0");
+    let id = inv.credential(&r0).unwrap().remote_id.clone().unwrap();
+    fx.sandbox.delete(&target(&inv, &r0), &id).await.unwrap();
+    let engine = fx.engine(inv, fx.plain(), yes());
+    let s = engine.revoke(std::slice::from_ref(&r0), true).await;
+    assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    assert!(
+        s.outcomes[0]
+            .message
+            .contains("already gone (the owner's key listing no longer shows it)"),
+        "{s:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_whose_old_key_deletion_is_unconfirmed_keeps_its_journal() {
+    let (fx, inv) = Fx::new(1, &[("delete_answers_404", "true")], None).await;
+    let r0 = at("acme/k0");
+    let engine = fx.engine_with(inv, fx.plain(), yes(), no_grace());
+    let s = rotate(&engine, &["acme/k0"]).await;
+    assert_eq!(s.count(OutcomeKind::Unconfirmed), 1, "{s:?}");
+    drop(engine);
+    let mut inv = fx.disk.last();
+    let j = inv.credential(&r0).unwrap().rotation.clone().unwrap();
+    assert_eq!(j.step, Step::RevokeOld);
+    assert!(j.revocation_unconfirmed.is_some());
+    assert_eq!(fx.keys(&inv, &r0).await.len(), 2, "the old key still works");
+    fx.assert_consistent(&inv, &r0).await;
+
+    inv.connections[0] = connection(&[]);
+    let engine = fx.engine_with(inv, fx.plain(), yes(), no_grace());
+    let s = engine.resume(&[], false).await;
+    assert_eq!(s.count(OutcomeKind::Done), 1, "{s:?}");
+    let inv = fx.disk.last();
+    assert_eq!(fx.keys(&inv, &r0).await.len(), 1);
+    assert_eq!(history_events(&inv, &r0).last().unwrap(), "rotated");
+    fx.assert_consistent(&inv, &r0).await;
 }

@@ -24,7 +24,8 @@ use crate::providers::http::{Http, HttpConfig};
 use crate::providers::oauth2::{
     device_start, fingerprint, DevicePoll, DevicePrompt, OAuth2, Tokens,
 };
-use crate::providers::{Provider, Target};
+use crate::providers::revocation::{self, Revocation};
+use crate::providers::Target;
 use crate::secret::Secret;
 use crate::store::StoreError;
 
@@ -367,9 +368,23 @@ async fn revoke_unsaved(
         credential,
         connection: Some(conn.clone()),
     };
-    let revoked = OAuth2::new(http).delete(&target, &remote_id).await;
+    let revoked = revocation::revoke(&OAuth2::new(http), &target, &remote_id).await;
     let fate = match &revoked {
-        Ok(()) => "the new refresh token was revoked at the server; nothing was stored".to_string(),
+        Ok(Revocation::Revoked) => {
+            "the new refresh token was revoked at the server; nothing was stored".to_string()
+        }
+        Ok(Revocation::IssuerSays { note }) => format!(
+            "the new refresh token was revoked at the server as far as it says ({note}); \
+             nothing was stored"
+        ),
+        Ok(v) if v.is_confirmed() => format!(
+            "{}; nothing was stored",
+            v.describe("the new refresh token")
+        ),
+        Ok(v) => format!(
+            "{}: revoke the grant in the server's console; nothing was stored",
+            v.describe("the new refresh token")
+        ),
         Err(e) => format!(
             "revoking the new refresh token failed too ({e}): the grant stays live at the server \
              until it expires; revoke it in the server's console"

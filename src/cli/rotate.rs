@@ -347,13 +347,21 @@ fn print_plan(plan: &Plan) {
 /// Prints the outcomes and returns the exit code.
 fn finish(session: &Session, verb: &str, summary: &Summary, cleanup: &Summary) -> i32 {
     let failed = summary.count(OutcomeKind::Failed) + cleanup.count(OutcomeKind::Failed);
-    let waiting = summary.count(OutcomeKind::Waiting);
+    let unconfirmed =
+        summary.count(OutcomeKind::Unconfirmed) + cleanup.count(OutcomeKind::Unconfirmed);
+    let waiting = summary.count(OutcomeKind::Waiting) + unconfirmed;
     println!(
         "{verb}: {} done, {} failed, {} waiting for a person.",
         summary.count(OutcomeKind::Done),
         summary.count(OutcomeKind::Failed),
-        waiting
+        summary.count(OutcomeKind::Waiting)
     );
+    if unconfirmed > 0 {
+        println!(
+            "{unconfirmed} revocation(s) unconfirmed: the provider could not confirm the key is \
+             gone, so it may still work."
+        );
+    }
     let few = summary.outcomes.len() <= 20;
     for o in summary.outcomes.iter().chain(&cleanup.outcomes) {
         if o.kind == OutcomeKind::Done && !few {

@@ -177,6 +177,22 @@ pub struct Rotation {
     /// What a person must do before it can go on, when it stopped for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
+    /// The last revocation the provider could not confirm: the key may still work, so the
+    /// journal stays at its revoke step until a retry or a person confirms it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_unconfirmed: Option<UnconfirmedRevocation>,
+}
+
+/// A revocation the provider could not confirm (a "not found" that no listing confirmed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UnconfirmedRevocation {
+    /// The key's id.
+    pub remote_id: String,
+    /// When it was last tried.
+    pub at: DateTime<Utc>,
+    /// What was seen, and why it proves nothing (never a secret).
+    pub reason: String,
 }
 
 impl Rotation {
@@ -211,6 +227,7 @@ impl Rotation {
             attempts: 0,
             last_error: None,
             waiting_for: None,
+            revocation_unconfirmed: None,
         }
     }
 
@@ -222,7 +239,12 @@ impl Rotation {
             Action::EmergencyRevoke => "emergency revocation",
         };
         let mut s = format!("{action} {} at {}", self.id, self.step);
-        if let Some(w) = &self.waiting_for {
+        if let Some(u) = &self.revocation_unconfirmed {
+            s.push_str(&format!(
+                ", revocation of {} unconfirmed: {}",
+                u.remote_id, u.reason
+            ));
+        } else if let Some(w) = &self.waiting_for {
             s.push_str(&format!(", waiting: {w}"));
         } else if let Some(e) = &self.last_error {
             s.push_str(&format!(", last error: {e}"));

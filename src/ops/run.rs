@@ -73,6 +73,7 @@ pub fn audit_action(work: WorkKind, kind: OutcomeKind) -> AuditAction {
         (WorkKind::DeleteOld, OutcomeKind::Done) => A::DeletedOldKey,
         (WorkKind::DeleteOld, OutcomeKind::Failed) => A::DeleteOldKeyFailed,
         (WorkKind::DeleteOld, OutcomeKind::Waiting) => A::DeleteOldKeyWaiting,
+        (_, OutcomeKind::Unconfirmed) => A::RevocationUnconfirmed,
     }
 }
 

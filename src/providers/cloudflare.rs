@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::http::{check_endpoint, redact_tokens, Api, Call, Http, Repeat, Reply};
+use super::Deletion;
 use super::{
     Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
     Verification,
@@ -433,7 +434,7 @@ impl Cloudflare {
         let mut said = Vec::new();
         for id in strays {
             said.push(match self.delete_token(conn, &id).await {
-                Ok(()) => format!("deleted the stray token `{id}`"),
+                Ok(_) => format!("deleted the stray token `{id}`"),
                 Err(e) => format!(
                     "could not delete the stray token `{id}` ({}): delete it by hand",
                     e.message
@@ -443,7 +444,7 @@ impl Cloudflare {
         said.join("; ")
     }
 
-    async fn delete_token(&self, conn: &Conn<'_>, id: &str) -> Result<(), ProviderError> {
+    async fn delete_token(&self, conn: &Conn<'_>, id: &str) -> Result<Deletion, ProviderError> {
         let url = join(&conn.base, &["user", "tokens", id]);
         // The schema makes a JSON body mandatory on this DELETE.
         let reply = self
@@ -456,9 +457,9 @@ impl Cloudflare {
             )
             .await?;
         if reply.status == 404 {
-            return Ok(());
+            return reply.deletion();
         }
-        self.result::<Value>(conn, reply).map(drop)
+        self.result::<Value>(conn, reply).map(|_| Deletion::Deleted)
     }
 }
 
@@ -695,7 +696,7 @@ impl Provider for Cloudflare {
         self.result::<Value>(&conn, reply).map(drop)
     }
 
-    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         let conn = self.conn(target)?;
         self.delete_token(&conn, remote_id).await
     }

@@ -8,6 +8,20 @@
 //! the token's id. GitLab rotates in place: the old token is revoked at once and the new one
 //! has a new id, which the caller must record.
 //!
+//! What GitLab's answers mean (GitLab REST API docs, "Personal access tokens API", "Project
+//! access tokens API", "Group access tokens API", and "Troubleshooting: 404 errors"):
+//! * 404 on a token is also GitLab's answer when the management token may not see it, and a
+//!   reverse proxy that decodes `%2F` in a project path (`acme%2Fbot`) produces 404s too, so
+//!   a 404 never proves a token gone. GitLab keeps revoked and expired tokens (the lists
+//!   filter them by `revoked` and `state`), so a revocation is confirmed only by GitLab
+//!   showing the token revoked ([`Provider::find_key`]).
+//! * 401 on a token means, for non-administrators, that it is revoked, expired or gone, as
+//!   much as that the management token is bad: keyward asks
+//!   `GET /personal_access_tokens/self` with the management token to tell them apart.
+//! * Rotating a revoked token trips reuse detection (GitLab 16.3+): GitLab then revokes the
+//!   whole token family, the token that replaced it included. The rotation engine reads the
+//!   token before a resumed roll and never rolls one GitLab reports revoked.
+//!
 //! Risk rule: the scopes `api` (full read and write access to the API, as the token's user)
 //! and `sudo` (act as any user, given an administrator's token) are flagged as broad.
 
@@ -20,8 +34,8 @@ use url::Url;
 
 use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::{
-    Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
-    Verification,
+    Capabilities, Deletion, ErrorKind, IssuedKey, KeySighting, Provider, ProviderError, RemoteKey,
+    RotationStyle, Target, Verification,
 };
 use crate::inventory::{Policy, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -321,6 +335,9 @@ impl Gitlab {
         id: &str,
         error: ProviderError,
     ) -> ProviderError {
+        if error.status == Some(401) {
+            return self.explain_401(conn, id, error).await;
+        }
         if matches!(error.kind, ErrorKind::Config | ErrorKind::Unauthorized) {
             return error;
         }
@@ -339,6 +356,49 @@ impl Gitlab {
         ProviderError {
             message: format!("{}; {note}", error.message),
             ..error
+        }
+    }
+
+    /// Whether GitLab accepts the management token (`GET /personal_access_tokens/self`):
+    /// tells a 401 about the token acted on from a 401 about the management token.
+    async fn management_token_works(&self, conn: &Conn<'_>) -> Result<bool, ProviderError> {
+        let reply = self.whoami(conn.target, conn.token).await?;
+        match reply.status {
+            200..=299 => Ok(true),
+            401 => Ok(false),
+            _ => Err(reply.into_error().redacting(conn.token)),
+        }
+    }
+
+    /// The error for a 401 on token `id`: about the management token when GitLab refuses
+    /// it, otherwise about the token itself (revoked, expired or gone, as GitLab answers
+    /// non-administrators).
+    async fn explain_401(&self, conn: &Conn<'_>, id: &str, error: ProviderError) -> ProviderError {
+        match self.management_token_works(conn).await {
+            Ok(false) => ProviderError {
+                message: format!(
+                    "{}; GitLab refuses the management token: renew `auth.token` on the connection",
+                    error.message
+                ),
+                ..error
+            },
+            Ok(true) => ProviderError {
+                kind: ErrorKind::NotFound,
+                message: format!(
+                    "{}; the management token works, so GitLab says token `{id}` is revoked, \
+                     expired or gone (GitLab answers 401 for those): check it in GitLab",
+                    error.message
+                ),
+                ..error
+            },
+            Err(e) => ProviderError {
+                message: format!(
+                    "{}; could not tell whether the management token or token `{id}` was \
+                     refused ({})",
+                    error.message, e.message
+                ),
+                ..error
+            },
         }
     }
 
@@ -537,7 +597,7 @@ impl Provider for Gitlab {
         }
     }
 
-    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         let conn = self.conn(target)?;
         let owner = self.owner(target)?;
         let mut segments = owner.collection();
@@ -547,15 +607,55 @@ impl Provider for Gitlab {
             .call(&conn, reqwest::Method::DELETE, Repeat::Safe, &url, None)
             .await?;
         match reply.status {
-            200..=299 | 404 => Ok(()),
-            // GitLab may refuse to revoke a token that is revoked already: that is success.
+            200..=299 => Ok(Deletion::Deleted),
+            // Gone, or hidden from the management token: `find_key` tells.
+            404 => Ok(Deletion::NotFound {
+                said: format!("HTTP 404: {}", conn.token.redact(&reply.excerpt())),
+            }),
+            401 => {
+                let error = reply.into_error().redacting(conn.token);
+                match self.explain_401(&conn, remote_id, error).await {
+                    e if e.kind == ErrorKind::NotFound => Ok(Deletion::NotFound {
+                        said: format!("HTTP 401 while the management token works: {}", e.message),
+                    }),
+                    e => Err(e),
+                }
+            }
+            // GitLab may refuse to revoke a token that is revoked already: that is success
+            // when GitLab shows it revoked.
             400 | 409 | 422 => match self.get_token(&conn, &owner, remote_id).await {
-                Ok(None) => Ok(()),
-                Ok(Some(t)) if t.revoked => Ok(()),
+                Ok(Some(t)) if t.revoked => Ok(Deletion::AlreadyRevoked),
                 _ => Err(reply.into_error().redacting(conn.token)),
             },
             _ => Err(reply.into_error().redacting(conn.token)),
         }
+    }
+
+    /// GitLab keeps revoked and expired tokens, readable by id and listed: a token it shows
+    /// neither way is not proof of anything (the management token may not see it).
+    async fn find_key(
+        &self,
+        target: &Target,
+        remote_id: &str,
+    ) -> Result<KeySighting, ProviderError> {
+        let conn = self.conn(target)?;
+        let owner = self.owner(target)?;
+        if let Some(t) = self.get_token(&conn, &owner, remote_id).await? {
+            return Ok(KeySighting::Listed(remote_key(&t)));
+        }
+        let user_id = match owner {
+            Owner::Personal => param(target, "user_id"),
+            _ => None,
+        };
+        let listed = self.list_tokens(&conn, &owner, user_id).await?;
+        Ok(match listed.iter().find(|t| t.id == remote_id) {
+            Some(t) => KeySighting::Listed(remote_key(t)),
+            None => KeySighting::NotVisible(format!(
+                "GitLab shows token `{remote_id}` neither by id nor in the listing, though it \
+                 keeps revoked tokens: the management token may not be allowed to see it, or a \
+                 proxy that decodes `%2F` misrouted the request; check in GitLab"
+            )),
+        })
     }
 }
 

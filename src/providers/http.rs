@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use super::error::{ErrorKind, ProviderError};
+use super::revocation::Deletion;
 use crate::inventory::{CredentialRef, ProviderKind};
 
 /// When and how often to try again.
@@ -477,6 +478,18 @@ impl Reply {
             Ok(self)
         } else {
             Err(self.into_error())
+        }
+    }
+
+    /// The answer to a delete: 2xx deleted, 404 "not found" (which only a read can
+    /// confirm, see [`super::revocation`]), anything else an error.
+    pub fn deletion(self) -> Result<Deletion, ProviderError> {
+        match self.status {
+            200..=299 => Ok(Deletion::Deleted),
+            404 => Ok(Deletion::NotFound {
+                said: format!("HTTP 404: {}", self.excerpt()),
+            }),
+            _ => Err(self.into_error()),
         }
     }
 

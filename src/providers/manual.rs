@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 
+use super::Deletion;
 use super::{
     Capabilities, Provider, ProviderError, RemoteKey, RotationStyle, Target, Verification,
 };
@@ -66,8 +67,9 @@ impl Provider for Manual {
         }
     }
 
-    async fn delete(&self, _: &Target, _: &str) -> Result<(), ProviderError> {
-        Ok(())
+    async fn delete(&self, _: &Target, _: &str) -> Result<Deletion, ProviderError> {
+        // A person revoked it by hand and said so; there is no provider to ask.
+        Ok(Deletion::Deleted)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod manual;
 pub mod oauth2;
 pub mod openai;
 pub mod registry;
+pub mod revocation;
 mod saas;
 pub mod sandbox;
 pub mod sendgrid;
@@ -31,6 +32,7 @@ use crate::inventory::{
 use crate::secret::Secret;
 
 pub use error::{ErrorKind, ProviderError};
+pub use revocation::{Deletion, Revocation};
 
 /// How a provider replaces a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,6 +55,92 @@ impl RotationStyle {
             RotationStyle::RollInPlace => "roll-in-place",
             RotationStyle::Manual => "manual",
         }
+    }
+}
+
+/// What a roll in place does to the value it replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OldAfterRoll {
+    /// It stops working at once.
+    Invalidated,
+    /// It keeps working for up to this many seconds, then stops.
+    GracePeriod {
+        /// The longest grace period the provider allows.
+        seconds: u32,
+    },
+    /// It keeps working until it expires: only an explicit revocation ends it.
+    Untouched,
+    /// Nothing is replaced: the same value stays in use.
+    NotRotated,
+    /// The provider does not say: checked after the roll, and revoked if still alive.
+    Unknown,
+}
+
+impl OldAfterRoll {
+    /// The behaviour's name, as plans and JSON show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OldAfterRoll::Invalidated => "invalidated",
+            OldAfterRoll::GracePeriod { .. } => "grace-period",
+            OldAfterRoll::Untouched => "untouched",
+            OldAfterRoll::NotRotated => "not-rotated",
+            OldAfterRoll::Unknown => "unknown",
+        }
+    }
+
+    /// What it means for the old value, in words.
+    pub fn describe(self) -> String {
+        match self {
+            OldAfterRoll::Invalidated => "the old value stops working at once".into(),
+            OldAfterRoll::GracePeriod { seconds } => {
+                format!("the old value keeps working for up to {seconds} seconds, then stops")
+            }
+            OldAfterRoll::Untouched => {
+                "the old value keeps working until it expires, unless it is revoked".into()
+            }
+            OldAfterRoll::NotRotated => "the same value stays in use (nothing is replaced)".into(),
+            OldAfterRoll::Unknown => {
+                "the provider does not say whether the old value stops working: keyward checks \
+                 after the roll and revokes it if it can"
+                    .into()
+            }
+        }
+    }
+}
+
+/// What a roll in place does to the old value, and who says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollAftermath {
+    /// What becomes of the old value.
+    pub old: OldAfterRoll,
+    /// Where that is documented or learned (an issuer's documentation, discovery), if
+    /// anywhere.
+    pub source: Option<String>,
+    /// Whether the provider can revoke the old value explicitly.
+    pub can_revoke: bool,
+    /// Whether the provider can tell whether a value is alive without using it.
+    pub can_inspect: bool,
+}
+
+impl RollAftermath {
+    /// The plan's sentence about it.
+    pub fn describe(&self) -> String {
+        let mut s = format!("rolls in place: {}", self.old.describe());
+        if self.old == OldAfterRoll::Invalidated {
+            s.push_str(", so its consumers fail until the new one is deployed");
+        }
+        if matches!(self.old, OldAfterRoll::Untouched | OldAfterRoll::Unknown) {
+            s.push_str(if self.can_revoke {
+                "; keyward revokes it explicitly after the new one is verified"
+            } else {
+                "; the provider offers no way to revoke it"
+            });
+        }
+        if let Some(src) = &self.source {
+            s.push_str(&format!(" (per {src})"));
+        }
+        s
     }
 }
 
@@ -347,8 +435,64 @@ pub trait Provider: Send + Sync {
         ))
     }
 
-    /// Deletes the key `remote_id`. Deleting a key the provider no longer knows succeeds.
-    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError>;
+    /// What a roll in place does to the old value of this credential. The default: it stops
+    /// working at once (GitLab, the sandbox).
+    async fn roll_aftermath(&self, target: &Target) -> RollAftermath {
+        let _ = target;
+        RollAftermath {
+            old: OldAfterRoll::Invalidated,
+            source: None,
+            can_revoke: false,
+            can_inspect: false,
+        }
+    }
+
+    /// Ends the value `old_remote_id` a roll replaced by `new_secret`, where it outlives the
+    /// roll ([`OldAfterRoll::Untouched`] or [`OldAfterRoll::Unknown`]): `Ok(None)` when the
+    /// provider offers no way, so the old value lives until it expires.
+    async fn retire_rolled(
+        &self,
+        target: &Target,
+        old_remote_id: &str,
+        new_secret: &Secret,
+    ) -> Result<Option<Revocation>, ProviderError> {
+        let _ = (target, old_remote_id, new_secret);
+        Ok(None)
+    }
+
+    /// Deletes (revokes) the key `remote_id`, saying what the provider answered. A provider
+    /// that says it does not know the key answers [`Deletion::NotFound`], which proves
+    /// nothing by itself (the management credentials may not see the key):
+    /// [`revocation::revoke`] confirms it with [`Provider::find_key`].
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError>;
+
+    /// The key `remote_id` as a listing made with the management credentials shows it, or
+    /// `None` when the listing does not: the evidence that confirms a revocation the delete
+    /// could not prove. The default reads the owner's listing ([`Provider::list`]), for
+    /// providers that delete keys outright, so that a key absent from a listing that
+    /// succeeds is gone.
+    async fn find_key(
+        &self,
+        target: &Target,
+        remote_id: &str,
+    ) -> Result<KeySighting, ProviderError> {
+        let keys = self.list(target).await?;
+        Ok(match keys.into_iter().find(|k| k.remote_id == remote_id) {
+            Some(k) => KeySighting::Listed(k),
+            None => KeySighting::Absent,
+        })
+    }
+}
+
+/// What a read made to confirm a revocation saw of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySighting {
+    /// Listed, in the state it has.
+    Listed(RemoteKey),
+    /// Not in a listing that would show it: gone.
+    Absent,
+    /// Not shown, but the read cannot tell gone from hidden (why, for the person).
+    NotVisible(String),
 }
 
 /// A provider shared between tasks.

@@ -39,6 +39,7 @@ use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, unix_time,
     verification, MAX_PAGES,
 };
+use super::Deletion;
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -232,14 +233,11 @@ impl<'a> Conn<'a> {
     }
 
     /// `DELETE path`; a 404 means it is gone already.
-    async fn delete(&self, path: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, path: &str) -> Result<Deletion, ProviderError> {
         let reply = self
             .send(reqwest::Method::DELETE, Repeat::Safe, path, None)
             .await?;
-        if reply.status == 404 {
-            return Ok(());
-        }
-        reply.ok().map(drop)
+        reply.deletion()
     }
 }
 
@@ -482,9 +480,16 @@ impl OpenAi {
 
     /// Deletes a project key: a user's key directly; a service account's key by deleting the
     /// service account, unless that account holds other keys too.
-    async fn delete_project_key(&self, c: &Conn<'_>, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete_project_key(
+        &self,
+        c: &Conn<'_>,
+        remote_id: &str,
+    ) -> Result<Deletion, ProviderError> {
         let Some(key) = c.project_key(remote_id).await? else {
-            return Ok(()); // gone already
+            // Gone, or not visible to the admin key: the caller confirms with a listing.
+            return Ok(Deletion::NotFound {
+                said: "the project does not show the key".into(),
+            });
         };
         let Some(sa) = key.service_account() else {
             return c.delete(&c.key_path(remote_id)?).await;
@@ -626,7 +631,7 @@ impl Provider for OpenAi {
         verification(target, outcome, secret, desc)
     }
 
-    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         guarded(target, async {
             let c = Conn::new(self, target)?;
             match kind_of(target)? {

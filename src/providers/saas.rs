@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::{ErrorKind, ProviderError};
 use super::http::{check_endpoint, Reply};
+use super::revocation::Deletion;
 use super::{Target, Verification};
 use crate::secret::Secret;
 
@@ -134,17 +135,22 @@ pub(crate) fn id_in(reply: &Reply, field: &str) -> Option<String> {
 }
 
 /// `error` from a create call, saying what became of `what` the provider may have made:
-/// deleted again (`cleanup` succeeded), left behind (it failed), or unknown (a 5xx, a lost or
-/// unreadable answer). Errors that prove nothing was made (4xx, 429) pass unchanged.
+/// deleted again (`cleanup` succeeded), left behind (it failed), not found when deleted again
+/// (unconfirmed), or unknown (a 5xx, a lost or unreadable answer). Errors that prove nothing
+/// was made (4xx, 429) pass unchanged.
 pub(crate) fn after_create(
     error: ProviderError,
     what: &str,
-    cleanup: Option<Result<(), ProviderError>>,
+    cleanup: Option<Result<Deletion, ProviderError>>,
 ) -> ProviderError {
     let uncertain = matches!(error.kind, ErrorKind::Transport | ErrorKind::BadResponse)
         || error.status.is_some_and(|s| s >= 500);
     let tail = match cleanup {
-        Some(Ok(())) => format!("{what} was created and deleted again"),
+        Some(Ok(Deletion::NotFound { said })) => format!(
+            "{what} was created, and deleting it again answered \"not found\" ({said}): look \
+             for it with `list`"
+        ),
+        Some(Ok(_)) => format!("{what} was created and deleted again"),
         Some(Err(e)) => format!(
             "{what} was created and could not be deleted again ({}): delete it by hand",
             e.message

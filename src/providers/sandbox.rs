@@ -20,7 +20,9 @@
 //!   replaced in place and the old one dies at once);
 //! - `latency_ms`: every call waits this long first;
 //! - `failure_rate`, `rate_limit_rate` (0 to 1): that share of calls fails before doing
-//!   anything, with a transient 503 or a 429, so retries and bulk runs get exercised.
+//!   anything, with a transient 503 or a 429, so retries and bulk runs get exercised;
+//! - `delete_answers_404` (`true`): every delete answers "not found" and deletes nothing,
+//!   as behind a proxy that misroutes the request, so unconfirmed revocations get exercised.
 //!
 //! Every change is made under an exclusive lock on `<state>.lock` and written atomically
 //! (a temporary file renamed over the old one), so the state survives keyward being killed
@@ -41,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
-use super::{ErrorKind, ProviderError};
+use super::{Deletion, ErrorKind, ProviderError};
 use crate::fsutil;
 use crate::inventory::{ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -633,12 +635,30 @@ impl Provider for Sandbox {
         .await
     }
 
-    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         let id = remote_id.to_string();
+        let misrouted = opt_param(target, "delete_answers_404") == Some("true");
         self.call(target, "DELETE /keys/{id}", move |_, state, _| {
+            if misrouted {
+                return Ok((
+                    Deletion::NotFound {
+                        said: "HTTP 404: not found (simulated: a proxy misrouted the request)"
+                            .into(),
+                    },
+                    false,
+                ));
+            }
             let before = state.keys.len();
             state.keys.retain(|k| k.id != id);
-            Ok(((), state.keys.len() != before))
+            let changed = state.keys.len() != before;
+            let answer = if changed {
+                Deletion::Deleted
+            } else {
+                Deletion::NotFound {
+                    said: format!("HTTP 404: no key `{id}`"),
+                }
+            };
+            Ok((answer, changed))
         })
         .await
     }

@@ -26,6 +26,7 @@ use super::http::{Api, Call, Http, Repeat, Reply};
 use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, verification,
 };
+use super::Deletion;
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -166,13 +167,10 @@ impl<'a> Conn<'a> {
     }
 
     /// Deletes the key `remote_id`; a key SendGrid does not know is deleted already.
-    async fn delete(&self, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, remote_id: &str) -> Result<Deletion, ProviderError> {
         let path = format!("/v3/api_keys/{}", seg(remote_id));
         let reply = self.send("DELETE", Repeat::Safe, &path, |r| r).await?;
-        if reply.status == 404 {
-            return Ok(());
-        }
-        reply.ok().map(drop)
+        reply.deletion()
     }
 
     /// The key `remote_id` with its scopes; `None` when SendGrid does not know it.
@@ -412,7 +410,7 @@ impl Provider for Sendgrid {
         verification(target, outcome, secret, "GET /v3/scopes with the key")
     }
 
-    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         guarded(target, async {
             Conn::new(self, target)?.delete(remote_id).await
         })

@@ -32,6 +32,7 @@ use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, verification,
     MAX_PAGES,
 };
+use super::Deletion;
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -158,7 +159,7 @@ impl<'a> Conn<'a> {
     }
 
     /// Deletes the key `sid`; a key Twilio does not know is deleted already.
-    async fn delete(&self, sid: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, sid: &str) -> Result<Deletion, ProviderError> {
         let reply = self
             .send(
                 reqwest::Method::DELETE,
@@ -167,10 +168,7 @@ impl<'a> Conn<'a> {
                 None,
             )
             .await?;
-        if reply.status == 404 {
-            return Ok(());
-        }
-        reply.ok().map(drop)
+        reply.deletion()
     }
 
     async fn fetch(&self, sid: &str) -> Result<Option<KeyEntry>, ProviderError> {
@@ -462,7 +460,7 @@ impl Provider for Twilio {
         verification(target, outcome, secret, "GET the account with the key")
     }
 
-    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         guarded(target, async {
             Conn::new(self, target)?.delete(remote_id).await
         })

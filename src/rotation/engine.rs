@@ -357,7 +357,7 @@ fn report(ctx: &Ctx, progress: &Mutex<Progress>, outcome: &Outcome) {
     match outcome.kind {
         OutcomeKind::Done => p.done += 1,
         OutcomeKind::Failed => p.failed += 1,
-        OutcomeKind::Waiting => p.waiting += 1,
+        OutcomeKind::Waiting | OutcomeKind::Unconfirmed => p.waiting += 1,
     }
     let (at, message, progress) = (outcome.at.to_string(), outcome.message.clone(), *p);
     ctx.emit(match outcome.kind {
@@ -371,7 +371,7 @@ fn report(ctx: &Ctx, progress: &Mutex<Progress>, outcome: &Outcome) {
             reason: message,
             progress,
         },
-        OutcomeKind::Waiting => RotationEvent::Waiting {
+        OutcomeKind::Waiting | OutcomeKind::Unconfirmed => RotationEvent::Waiting {
             at,
             reason: message,
             progress,

@@ -33,6 +33,14 @@ pub enum Question {
         /// Where to do it, if the inventory says.
         instructions: Option<String>,
     },
+    /// The provider could not confirm a revocation (a "not found" nothing could confirm):
+    /// is the key revoked at the provider?
+    ConfirmRevocation {
+        /// The key's id.
+        remote_id: String,
+        /// What was seen, and why it proves nothing.
+        reason: String,
+    },
     /// Rolling back: are the consumers back on the old secret?
     RevertedByHand {
         /// The credential's `used_by` list.
@@ -87,6 +95,10 @@ impl Question {
                 s.push_str(". Done?");
                 s
             }
+            Question::ConfirmRevocation { remote_id, reason } => format!(
+                "keyward could not confirm that `{remote_id}` is revoked ({reason}). Check at \
+                 the provider: is it revoked?"
+            ),
             Question::RevertedByHand { used_by } => {
                 format!("Put the old secret back in {}. Done?", list(used_by))
             }
@@ -98,12 +110,12 @@ impl Question {
         }
     }
 
-    /// Whether `--yes` may answer it in advance. Not a revocation by hand: saying yes
-    /// before the person did it would record a live key as revoked.
+    /// Whether `--yes` may answer it in advance. Not a revocation by hand nor an unconfirmed
+    /// one: saying yes before the person looked would record a live key as revoked.
     /// Nor running again a deploy that may already have run, unless it is marked idempotent.
     pub fn answerable_in_advance(&self) -> bool {
         match self {
-            Question::RevokedByHand { .. } => false,
+            Question::RevokedByHand { .. } | Question::ConfirmRevocation { .. } => false,
             Question::RerunInterruptedDeploy { idempotent, .. } => *idempotent,
             _ => true,
         }
@@ -118,6 +130,10 @@ impl Question {
             }
             Question::RevokedByHand { .. } => {
                 "a person to confirm the old key was revoked at the provider"
+            }
+            Question::ConfirmRevocation { .. } => {
+                "a person to confirm at the provider that the key is revoked (the provider \
+                 could not confirm it): `keyward resume` tries again and asks"
             }
             Question::RevertedByHand { .. } => {
                 "a person to confirm the consumers are back on the old secret"

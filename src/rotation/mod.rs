@@ -180,7 +180,8 @@ pub struct Progress {
     pub done: usize,
     /// Failed.
     pub failed: usize,
-    /// Stopped, waiting for a person.
+    /// Stopped, waiting for a person (an unconfirmed revocation included: a person or a
+    /// later `resume` must confirm it).
     pub waiting: usize,
 }
 
@@ -300,15 +301,19 @@ pub enum OutcomeKind {
     Waiting,
     /// Failed.
     Failed,
+    /// A revocation the provider could not confirm: the key may still work. Journaled;
+    /// `resume` tries again, and a person may confirm it.
+    Unconfirmed,
 }
 
 impl OutcomeKind {
-    /// The word shown: `done`, `failed` or `waiting`.
+    /// The word shown: `done`, `failed`, `waiting` or `unconfirmed`.
     pub fn as_str(self) -> &'static str {
         match self {
             OutcomeKind::Done => "done",
             OutcomeKind::Failed => "failed",
             OutcomeKind::Waiting => "waiting",
+            OutcomeKind::Unconfirmed => "unconfirmed",
         }
     }
 }

@@ -4,6 +4,8 @@
 
 /// Killing the real binary at a rotation step (needs the `test-hooks` feature).
 pub mod crash;
+/// An in-memory inventory store for engine tests.
+pub mod disk;
 /// The fast-retrying HTTP client provider tests share.
 pub mod http;
 /// The leak scan: a secret in raw, base64 or hex form in some output.

@@ -22,6 +22,7 @@ use zeroize::Zeroize;
 
 use self::sigv4::{Credentials, Scope};
 use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
+use super::Deletion;
 use super::{
     Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
     Verification,
@@ -443,7 +444,7 @@ impl Provider for AwsIam {
             (Err(e), Some(id)) => {
                 // Taken back, as the SaaS providers do, so no key is left that nobody holds.
                 let tail = match self.delete(target, &id).await {
-                    Ok(()) => format!("the answer named the new key {id}, now deleted again"),
+                    Ok(_) => format!("the answer named the new key {id}, now deleted again"),
                     Err(d) => format!(
                         "the answer named the new key {id}, which could not be deleted again \
                          ({}): delete it by hand",
@@ -522,7 +523,7 @@ impl Provider for AwsIam {
         .map(drop)
     }
 
-    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         let user = target.param("user")?;
         let credentials = Self::management(target)?;
         let params = [("UserName", user), ("AccessKeyId", remote_id)];
@@ -536,8 +537,8 @@ impl Provider for AwsIam {
             )
             .await
         {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+            Ok(_) => Ok(Deletion::Deleted),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(Deletion::NotFound { said: e.message }),
             Err(e) => Err(e),
         }
     }

@@ -7,7 +7,9 @@
 //! * `refresh_token` (the default): the secret is a refresh token, connected with
 //!   [`device_connect`] (or pasted). It **rolls in place**: `roll` runs the refresh grant,
 //!   and a server that rotates refresh tokens (OAuth 2.1 requires it for public clients)
-//!   answers with a new one and kills the old one at once. `verify` and `inspect` use
+//!   answers with a new one. What becomes of the old one depends on the issuer (killed at
+//!   once, after a grace period, never, or not rotated at all: [`issuer`]); after the new
+//!   one is verified the rotation revokes an old one that outlives it, where it can. `verify` and `inspect` use
 //!   introspection, which never consumes the token; `delete` revokes it. Its `remote_id` is
 //!   [`fingerprint`] of the token, since refresh tokens have no public id.
 //! * `client_credentials`: the secret is a client secret of the client `remote_id` (or
@@ -32,6 +34,7 @@
 //! which means "deactivated, could be re-enabled".
 
 mod device;
+pub mod issuer;
 mod server;
 mod token;
 
@@ -41,12 +44,15 @@ use sha2::{Digest, Sha256};
 
 use self::server::{AuthMethod, ClientAuth, DiscoveryCache, Endpoints};
 use self::token::{
-    introspect, parse_refresh, parse_tokens, refusal, refused, revoke, Introspection, OAuthError,
-    Refreshed,
+    introspect, ok_false, parse_refresh, parse_tokens, refusal, refused, revoke, Introspection,
+    OAuthError, Refreshed,
 };
 use super::error::{ErrorKind, ProviderError};
 use super::http::{Api, Call, Http, Repeat};
-use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
+use super::{
+    Capabilities, Deletion, IssuedKey, OldAfterRoll, Provider, RemoteKey, Revocation,
+    RollAftermath, RotationStyle, Target, Verification,
+};
 use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
@@ -185,11 +191,12 @@ impl OAuth2 {
     /// the old token is dead and presenting it again is a *replay*, on which a
     /// reuse-detecting server (oidc-provider, Auth0, Okta) revokes the whole grant, the new
     /// token included. The engine journals the roll before calling `roll`, and on resume
-    /// with no saved new token it calls `roll` again (it does not check the old token
-    /// first). If the server had rotated, that is the replay: it shows up as
-    /// `invalid_grant`, mapped to [`ErrorKind::Unauthorized`] with a message saying to
-    /// reconnect with the device flow, and the engine keeps the journal; if it had not,
-    /// rolling again is safe.
+    /// with no saved new token it first inspects the old token (introspection): one the
+    /// server no longer shows active is never presented again, and the person is told to
+    /// reconnect. Without introspection it calls `roll` again; if the server had rotated,
+    /// that is the replay: it shows up as `invalid_grant`, mapped to
+    /// [`ErrorKind::Unauthorized`] with a message saying to reconnect with the device flow,
+    /// and the engine keeps the journal; if it had not, rolling again is safe.
     ///
     /// For the same reason the request is never repeated blindly: a lost or unreadable
     /// answer or a 5xx may have followed a rotation, so before each repeat introspection
@@ -217,6 +224,10 @@ impl OAuth2 {
                 })
                 .await;
             let unsure = match outcome {
+                // Slack's refusals come as 200 with `ok: false`: the old token stands.
+                Ok(reply) if ok_false(&reply) => {
+                    return Err(refresh_refused(reply, target, &server.client_of))
+                }
                 Ok(reply) if (200..300).contains(&reply.status) => {
                     let now = Utc::now();
                     match parse_refresh(&reply, now) {
@@ -378,7 +389,8 @@ fn issued(
 /// A refresh the server answered with a 4xx.
 fn refresh_refused(reply: super::http::Reply, target: &Target, client_of: &str) -> ProviderError {
     match OAuthError::of(&reply) {
-        Some(e) if e.code == "invalid_grant" => refused(
+        // Slack names a dead refresh token `invalid_refresh_token`.
+        Some(e) if e.code == "invalid_grant" || e.code == "invalid_refresh_token" => refused(
             &reply,
             ErrorKind::Unauthorized,
             format!(
@@ -475,8 +487,103 @@ impl OAuth2 {
         }
     }
 
-    /// `delete`, before scrubbing.
-    async fn delete_token(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+    /// What a refresh does to the old refresh token at this credential's issuer: the
+    /// connection's `params.refresh_rotation`, else the known issuer (`params.issuer_kind`,
+    /// else by host), else unknown; revocation and introspection from discovery.
+    fn aftermath(&self, target: &Target, server: Option<&Server>) -> RollAftermath {
+        let conn = target.connection.as_ref();
+        let param = |name: &str| conn.and_then(|c| c.params.get(name)).map(String::as_str);
+        let hosts = conn
+            .and_then(|c| c.endpoint.as_deref())
+            .and_then(|e| url::Url::parse(e).ok())
+            .into_iter()
+            .chain(server.map(|s| s.endpoints.token.clone()));
+        let known = param("issuer_kind")
+            .and_then(issuer::issuer_named)
+            .or_else(|| hosts.into_iter().find_map(|u| issuer::known_issuer(&u)));
+        let (old, source) = match (
+            param("refresh_rotation").and_then(issuer::configured),
+            known,
+        ) {
+            (Some(old), _) => (
+                old,
+                Some("the connection's `params.refresh_rotation`".into()),
+            ),
+            (None, Some(k)) => (
+                k.old_after_refresh,
+                Some(format!("{}: {}", k.name, k.source)),
+            ),
+            (None, None) => (OldAfterRoll::Unknown, None),
+        };
+        RollAftermath {
+            old,
+            source,
+            can_revoke: server.is_some_and(|s| s.endpoints.revocation.is_some()),
+            can_inspect: server.is_some_and(|s| s.endpoints.introspection.is_some()),
+        }
+    }
+
+    /// `retire_rolled`, before scrubbing: the old refresh token (still the credential's
+    /// secret until the rotation commits) is revoked when it is alive and the server can,
+    /// and the new one must survive it (a server may revoke the whole grant).
+    async fn retire_old(
+        &self,
+        target: &Target,
+        old_remote_id: &str,
+        new_secret: &Secret,
+    ) -> Result<Option<Revocation>, ProviderError> {
+        if grant_of(target)? == Grant::ClientCredentials {
+            return Ok(None);
+        }
+        let old = self.refresh_token(target)?;
+        if fingerprint(old) != old_remote_id {
+            return Err(ProviderError::new(
+                KIND,
+                Some(&target.at),
+                ErrorKind::NotFound,
+                format!("keyward does not hold the refresh token `{old_remote_id}` any more"),
+            ));
+        }
+        let server = self.server(target).await?;
+        if let Some(i) = self.introspect(target, &server, old).await? {
+            if !i.active {
+                return Ok(Some(Revocation::ConfirmedGone {
+                    how: "introspection shows it inactive".into(),
+                }));
+            }
+        }
+        if server.endpoints.revocation.is_none() {
+            return Ok(None);
+        }
+        let deletion = self.delete_token(target, old_remote_id).await?;
+        let verdict = super::revocation::confirm(self, target, old_remote_id, deletion).await;
+        if let Some(i) = self.introspect(target, &server, new_secret).await? {
+            if !i.active {
+                return Err(ProviderError::new(
+                    KIND,
+                    Some(&target.at),
+                    ErrorKind::Unauthorized,
+                    format!(
+                        "revoking the old refresh token also ended the new one (the server \
+                         revokes the whole grant): reconnect with `keyward connect {} \
+                         --connection {}`",
+                        target.at,
+                        target.credential.connection.as_deref().unwrap_or("ID"),
+                    ),
+                ));
+            }
+        }
+        Ok(Some(verdict))
+    }
+
+    /// `delete`, before scrubbing. RFC 7009 §2.2 has the server answer 200 for a token it
+    /// does not know, so a 200 proves nothing by itself: introspection confirms it where
+    /// the server has it, otherwise it is "revoked as far as the issuer says".
+    async fn delete_token(
+        &self,
+        target: &Target,
+        remote_id: &str,
+    ) -> Result<Deletion, ProviderError> {
         if grant_of(target)? == Grant::ClientCredentials {
             return Err(ProviderError::unsupported(
                 KIND,
@@ -515,7 +622,29 @@ impl OAuth2 {
             Some(&target.at),
             &server.client_of,
         )
-        .await
+        .await?;
+        match self.introspect(target, &server, token).await {
+            Ok(Some(i)) if !i.active => Ok(Deletion::Deleted),
+            Ok(Some(_)) => Err(ProviderError::new(
+                KIND,
+                Some(&target.at),
+                ErrorKind::Http,
+                "the server accepted the revocation, yet introspection still shows the refresh \
+                 token active: revoke the grant in the server's console",
+            )),
+            Ok(None) => Ok(Deletion::Accepted {
+                note: "RFC 7009 servers answer the same for tokens they never knew, and this \
+                       one has no introspection endpoint to confirm it"
+                    .into(),
+            }),
+            Err(e) => Ok(Deletion::Accepted {
+                note: format!(
+                    "RFC 7009 servers answer the same for tokens they never knew, and \
+                     introspection to confirm it failed ({})",
+                    e.message
+                ),
+            }),
+        }
     }
 }
 
@@ -612,8 +741,24 @@ impl Provider for OAuth2 {
         }
     }
 
-    async fn delete(&self, target: &Target, remote_id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         self.delete_token(target, remote_id)
+            .await
+            .map_err(|e| scrubbed(e, target))
+    }
+
+    async fn roll_aftermath(&self, target: &Target) -> RollAftermath {
+        let server = self.server(target).await.ok();
+        self.aftermath(target, server.as_ref())
+    }
+
+    async fn retire_rolled(
+        &self,
+        target: &Target,
+        old_remote_id: &str,
+        new_secret: &Secret,
+    ) -> Result<Option<Revocation>, ProviderError> {
+        self.retire_old(target, old_remote_id, new_secret)
             .await
             .map_err(|e| scrubbed(e, target))
     }

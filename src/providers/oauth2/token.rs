@@ -157,9 +157,10 @@ pub(crate) struct OAuthError {
 }
 
 impl OAuthError {
-    /// The error in `reply`, if it is a 4xx with an `error` code.
+    /// The error in `reply`, if it is a 4xx with an `error` code, or a 2xx saying
+    /// `ok: false` (Slack's way, see [`ok_false`]).
     pub(crate) fn of(reply: &Reply) -> Option<OAuthError> {
-        if !(400..500).contains(&reply.status) {
+        if !(400..500).contains(&reply.status) && !ok_false(reply) {
             return None;
         }
         let v: Value = serde_json::from_slice(&reply.body).ok()?;
@@ -190,6 +191,18 @@ impl OAuthError {
 
 /// A token-endpoint refusal that needs no special reading: `invalid_client` says keyward's
 /// client credentials were refused, anything else is passed on with the server's words.
+/// Whether a 2xx answer is an error in disguise: Slack answers every Web API call, its OAuth
+/// methods included, with HTTP 200 and `{"ok": false, "error": "..."}` on failure
+/// (https://docs.slack.dev/apis/web-api/#responses), so a 200 is a success only when `ok`
+/// is not `false`.
+pub(crate) fn ok_false(reply: &Reply) -> bool {
+    (200..300).contains(&reply.status)
+        && serde_json::from_slice::<Value>(&reply.body)
+            .ok()
+            .and_then(|v| v.get("ok").and_then(Value::as_bool))
+            == Some(false)
+}
+
 pub(crate) fn refusal(reply: Reply, client_of: &str) -> ProviderError {
     match OAuthError::of(&reply) {
         Some(e) if e.code == "invalid_client" => refused(
@@ -204,6 +217,11 @@ pub(crate) fn refusal(reply: Reply, client_of: &str) -> ProviderError {
             &reply,
             ErrorKind::Http,
             format!("the server refused the request ({})", e.said()),
+        ),
+        None if ok_false(&reply) => refused(
+            &reply,
+            ErrorKind::Http,
+            "the server refused the request (`ok: false` without an error code)".into(),
         ),
         None => reply.into_error(),
     }
@@ -301,7 +319,7 @@ pub(crate) async fn revoke(
             )
         })
         .await?;
-    if (200..300).contains(&reply.status) {
+    if (200..300).contains(&reply.status) && !ok_false(&reply) {
         Ok(())
     } else {
         Err(refusal(reply, client_of))

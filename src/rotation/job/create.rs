@@ -91,13 +91,19 @@ impl Job {
             if known.len() < max {
                 break;
             }
-            if let Err(e) = self
-                .call(Phase::Plan, || r.provider.delete(&r.target, &id))
-                .await
-            {
-                return Err(Flow::Failed(format!(
-                    "at the key limit, and deleting the deactivated old key {id} failed: {e}"
-                )));
+            match self.revoke_key(Phase::Plan, r, &id).await {
+                Ok(Revocation::Unconfirmed { reason }) => {
+                    return Err(Flow::Failed(format!(
+                        "at the key limit, and the deletion of the deactivated old key {id} is \
+                         unconfirmed ({reason}): delete it at the provider first"
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Flow::Failed(format!(
+                        "at the key limit, and deleting the deactivated old key {id} failed: {e}"
+                    )));
+                }
             }
             let now = self.ctx.now();
             let gone = id.clone();
@@ -237,11 +243,12 @@ impl Job {
             Ok(()) => Flow::Next,
             Err(e) => {
                 // Invariant 1: a key whose secret is not safely stored is taken back.
-                match self
-                    .call(Phase::Store, || r.provider.delete(&r.target, &id))
-                    .await
-                {
-                    Ok(()) => {
+                match self.revoke_key(Phase::Store, &r, &id).await {
+                    Ok(Revocation::Unconfirmed { reason }) => Flow::Failed(format!(
+                        "{e}; the deletion of the new key {id} is unconfirmed ({reason}): check \
+                         at the provider and delete it by hand"
+                    )),
+                    Ok(_) => {
                         self.abandon(format!("{e}; the new key {id} was revoked again"))
                             .await
                     }
@@ -255,16 +262,22 @@ impl Job {
     }
 
     /// Roll-in-place: the provider replaces the value; the old one dies at once.
-    pub(super) async fn roll(&mut self) -> Flow {
+    pub(super) async fn roll(&mut self, resuming: bool) -> Flow {
         let r = match self.resolve() {
             Ok(r) => r,
             Err(e) => return self.fail_keep(e).await,
         };
         self.enter(Phase::Create).await;
-        let issued = match self
-            .call(Phase::Create, || r.provider.roll(&r.target))
-            .await
-        {
+        if resuming {
+            if let Some(flow) = self.before_rolling_again(&r).await {
+                return flow;
+            }
+        }
+        // Tried once: a roll whose answer was lost may have gone through, and rolling the
+        // now revoked value again is a replay (GitLab revokes the token family, an OAuth
+        // server the grant). The provider retries only where it can tell it is safe.
+        self.count_attempt();
+        let issued = match r.provider.roll(&r.target).await {
             Ok(k) => k,
             Err(e) => {
                 let c = &r.target.credential;
@@ -282,8 +295,8 @@ impl Job {
                 }
                 return self
                     .fail_keep(format!(
-                        "roll failed: {e}; the old value may no longer work: run `keyward resume` \
-                         to roll again"
+                        "roll failed: {e}; the old value may no longer work: `keyward resume` \
+                         reads it and rolls again only if the provider did not replace it"
                     ))
                     .await;
             }
@@ -319,6 +332,56 @@ impl Job {
             "the key was rolled but its new value could not be saved ({e}); the old value no \
              longer works: run `keyward resume` to roll it again once the inventory can be saved"
         ))
+    }
+
+    /// A resumed roll reads the token first: rolling one the provider reports revoked is a
+    /// replay, on which GitLab (reuse detection, 16.3+) revokes the whole token family and a
+    /// reuse-detecting OAuth server the whole grant. `None` when rolling again is safe.
+    async fn before_rolling_again(&mut self, r: &Resolved) -> Option<Flow> {
+        let seen = self
+            .call(Phase::Create, || r.provider.inspect(&r.target))
+            .await;
+        let state = match seen {
+            Ok(Some(k)) if k.state == RemoteStatus::Revoked => "revoked",
+            Ok(None) => "unknown to it (revoked, replaced or gone)",
+            Ok(Some(_)) => return None,
+            // Nothing to read it with (no introspection): rolling is the only way on.
+            Err(e) if e.kind == ErrorKind::Unsupported => return None,
+            Err(e) => {
+                return Some(
+                    self.fail_keep(format!(
+                        "could not read the token before rolling it again ({e}); rolling a \
+                         revoked token would make the provider revoke its successors too: run \
+                         `keyward resume` again later"
+                    ))
+                    .await,
+                )
+            }
+        };
+        let newer = self.journal().filter(|j| j.new_secret.is_some());
+        if newer.is_some() {
+            // The roll went through and its new value is journaled: go on from it.
+            let saved = self
+                .save_journal(|j| {
+                    j.step = Step::Deploy;
+                    j.last_error = None;
+                })
+                .await;
+            return Some(match saved {
+                Ok(()) => Flow::Next,
+                Err(e) => Flow::Failed(format!("could not record the journaled new value: {e}")),
+            });
+        }
+        let old = r.target.credential.remote_id.clone().unwrap_or_default();
+        Some(
+            self.fail_keep(format!(
+                "the provider reports the token {old} {state}: the interrupted roll went through \
+                 and its new value was lost, and rolling it again would make the provider revoke \
+                 the whole token family; issue a replacement by hand, then `keyward resume \
+                 --rollback` and record it"
+            ))
+            .await,
+        )
     }
 
     /// Manual: a person issues the key at the provider and enters it.

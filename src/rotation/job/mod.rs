@@ -25,14 +25,17 @@ use super::sink;
 use super::writer::PersistError;
 use super::{Outcome, OutcomeKind, Phase, RotationEvent};
 use crate::inventory::journal::{
-    Action, DeployRecord, PendingRevocation, Rotation, Step, Style, VerificationRecord,
+    Action, DeployRecord, PendingRevocation, Rotation, Step, Style, UnconfirmedRevocation,
+    VerificationRecord,
 };
 use crate::inventory::{
     Credential, CredentialRef, Deploy, HistoryEntry, HistoryEvent, Inventory, ProviderKind,
     RemoteState, RemoteStatus,
 };
+use crate::providers::revocation::{self, Deletion, Revocation};
 use crate::providers::{
-    Capabilities, ErrorKind, ProviderError, RotationStyle, SharedProvider, Target, Verification,
+    Capabilities, ErrorKind, OldAfterRoll, ProviderError, RotationStyle, SharedProvider, Target,
+    Verification,
 };
 use crate::secret::Secret;
 
@@ -46,6 +49,8 @@ enum Flow {
     Waiting(String),
     /// Failed; the inventory says what state it is in.
     Failed(String),
+    /// A revocation the provider could not confirm; journaled for `resume` and a person.
+    Unconfirmed(String),
 }
 
 /// What a credential's work needs from the inventory and the provider.
@@ -159,11 +164,13 @@ fn rotation_mark_time(name: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// What a sweep did: keys deleted, and keys that may be the rotation's but carry no date.
+/// What a sweep did: keys deleted, keys that may be the rotation's but carry no date, and
+/// deletions the provider could not confirm.
 #[derive(Default)]
 struct Swept {
     deleted: Vec<String>,
     unsure: Vec<String>,
+    unconfirmed: Vec<String>,
 }
 
 impl Job {
@@ -205,6 +212,7 @@ impl Job {
             Flow::Done(m) => (OutcomeKind::Done, m),
             Flow::Waiting(m) => (OutcomeKind::Waiting, m),
             Flow::Failed(m) => (OutcomeKind::Failed, m),
+            Flow::Unconfirmed(m) => (OutcomeKind::Unconfirmed, m),
             Flow::Next => (OutcomeKind::Done, String::new()),
         };
         Outcome {
@@ -334,6 +342,70 @@ impl Job {
         }
     }
 
+    /// Revokes the key `id` and confirms the provider's answer
+    /// ([`revocation::revoke`]), trying transient failures again.
+    async fn revoke_key(
+        &mut self,
+        phase: Phase,
+        r: &Resolved,
+        id: &str,
+    ) -> Result<Revocation, ProviderError> {
+        self.call(phase, || {
+            revocation::revoke(r.provider.as_ref(), &r.target, id)
+        })
+        .await
+    }
+
+    /// The verdict on a deactivation the provider answered with "not found": confirmed
+    /// like a deletion's, since the management credentials may simply not see the key.
+    async fn confirm_not_found(&self, r: &Resolved, id: &str, e: &ProviderError) -> Revocation {
+        let said = match e.status {
+            Some(s) => format!("HTTP {s}: {}", e.message),
+            None => e.message.clone(),
+        };
+        revocation::confirm(
+            r.provider.as_ref(),
+            &r.target,
+            id,
+            Deletion::NotFound { said },
+        )
+        .await
+    }
+
+    /// After a revocation of `id` the provider could not confirm: journals it (the journal
+    /// stays at its revoke step), then asks a person. `None` when the person confirms the
+    /// key is revoked; otherwise the flow to end with, for `resume` to try again.
+    async fn unconfirmed_revocation(&mut self, id: &str, reason: &str) -> Option<Flow> {
+        let q = Question::ConfirmRevocation {
+            remote_id: id.to_string(),
+            reason: reason.to_string(),
+        };
+        let record = UnconfirmedRevocation {
+            remote_id: id.to_string(),
+            at: self.ctx.now(),
+            reason: reason.to_string(),
+        };
+        let waiting = q.waiting_for().to_string();
+        let saved = self
+            .save_journal(move |j| {
+                j.revocation_unconfirmed = Some(record);
+                j.waiting_for = Some(waiting);
+                j.last_error = None;
+            })
+            .await;
+        if saved.is_ok() && self.ctx.interact.confirm(&self.at, &q).await {
+            return None;
+        }
+        let message = format!(
+            "the revocation of {id} is unconfirmed: {reason}; the key may still work: `keyward \
+             resume` tries again and asks a person to check"
+        );
+        Some(match saved {
+            Ok(()) => Flow::Unconfirmed(message),
+            Err(e) => Flow::Unconfirmed(format!("{message} (and it could not be recorded: {e})")),
+        })
+    }
+
     async fn save<F>(&self, f: F) -> Result<(), PersistError>
     where
         F: FnOnce(&mut Credential) + Send + 'static,
@@ -461,10 +533,16 @@ impl Job {
                 _ => swept.unsure.push(k.remote_id),
             }
         }
-        for id in &swept.deleted {
-            self.call(Phase::Create, || r.provider.delete(&r.target, id))
-                .await?;
+        let mut deleted = Vec::new();
+        for id in std::mem::take(&mut swept.deleted) {
+            match self.revoke_key(Phase::Create, r, &id).await? {
+                Revocation::Unconfirmed { reason } => {
+                    swept.unconfirmed.push(format!("{id} ({reason})"))
+                }
+                _ => deleted.push(id),
+            }
         }
+        swept.deleted = deleted;
         Ok(swept)
     }
 
@@ -474,6 +552,12 @@ impl Job {
             self.warn(format!(
                 "deleted {} {deleted_note}",
                 swept.deleted.join(", ")
+            ));
+        }
+        if !swept.unconfirmed.is_empty() {
+            self.warn(format!(
+                "the deletion of {} is unconfirmed: check at the provider and delete by hand",
+                swept.unconfirmed.join(", ")
             ));
         }
         if !swept.unsure.is_empty() {
@@ -494,7 +578,7 @@ impl Job {
             let flow = match (j.action, j.step) {
                 (Action::Rotate, Step::Create) => match j.style {
                     Style::CreateThenRevoke => self.create(resuming).await,
-                    Style::RollInPlace => self.roll().await,
+                    Style::RollInPlace => self.roll(resuming).await,
                     Style::Manual => self.manual_create().await,
                 },
                 (Action::Rotate, Step::Deploy) => self.deploy().await,

@@ -68,11 +68,8 @@ impl Job {
         let mut listed = Vec::new();
         match style {
             RotationStyle::RollInPlace => {
-                item.warnings.push(
-                    "rolls in place: the old value stops working at once, so its consumers fail \
-                     until the new one is deployed"
-                        .into(),
-                );
+                item.warnings
+                    .push(r.provider.roll_aftermath(&r.target).await.describe());
                 if c.remote_id.is_none() {
                     item.blocked = Some("has no `remote_id` to roll".into());
                 }

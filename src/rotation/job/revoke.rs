@@ -70,24 +70,33 @@ impl Job {
             && grace > chrono::Duration::zero()
             && journal.style != Style::Manual;
         let mut deleted = true;
+        let mut verdict = Revocation::Revoked;
         if deactivate_only {
             match self
                 .call(Phase::Revoke, || r.provider.deactivate(&r.target, &old))
                 .await
             {
                 Ok(()) => deleted = false,
-                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    verdict = self.confirm_not_found(&r, &old, &e).await;
+                }
                 Err(e) => {
                     return self
                         .fail_keep(format!("could not deactivate {old}: {e}"))
                         .await
                 }
             }
-        } else if let Err(e) = self
-            .call(Phase::Revoke, || r.provider.delete(&r.target, &old))
-            .await
-        {
-            return self.fail_keep(format!("could not delete {old}: {e}")).await;
+        } else {
+            match self.revoke_key(Phase::Revoke, &r, &old).await {
+                Ok(v) => verdict = v,
+                Err(e) => return self.fail_keep(format!("could not delete {old}: {e}")).await,
+            }
+        }
+        if let Revocation::Unconfirmed { reason } = &verdict {
+            if let Some(flow) = self.unconfirmed_revocation(&old, reason).await {
+                return flow;
+            }
+            verdict = confirmed_by_person();
         }
         self.enter(Phase::Commit).await;
         let now = self.ctx.now();
@@ -98,11 +107,7 @@ impl Job {
                 } else {
                     HistoryEvent::Revoked
                 },
-                if old.is_empty() {
-                    "revoked".to_string()
-                } else {
-                    format!("{old} revoked")
-                },
+                verdict.describe(&old),
             )
         } else {
             (
@@ -171,13 +176,34 @@ impl Job {
             .collect();
         let mut deleted = Vec::new();
         let mut failed = Vec::new();
+        let mut unconfirmed = Vec::new();
         for id in due {
-            let result = self
-                .call(Phase::DeleteOld, || r.provider.delete(&r.target, &id))
-                .await;
+            let result = match self.revoke_key(Phase::DeleteOld, &r, &id).await {
+                Ok(Revocation::Unconfirmed { reason }) => {
+                    let note = format!("the deletion is unconfirmed: {reason}");
+                    let gone = id.clone();
+                    let recorded = self
+                        .save(move |c| {
+                            for p in &mut c.pending_revocations {
+                                if p.remote_id == gone {
+                                    p.last_error = Some(note.clone());
+                                }
+                            }
+                        })
+                        .await;
+                    let tail = match recorded {
+                        Ok(()) => String::new(),
+                        Err(e) => format!(" (not recorded: {e})"),
+                    };
+                    unconfirmed.push(format!("{id}: {reason}{tail}"));
+                    continue;
+                }
+                other => other,
+            };
             let gone = id.clone();
             let saved = match &result {
-                Ok(()) => {
+                Ok(verdict) => {
+                    let how = verdict.describe(&gone);
                     self.save(move |c| {
                         c.pending_revocations.retain(|p| p.remote_id != gone);
                         if c.remote_id.as_deref() == Some(gone.as_str()) {
@@ -191,7 +217,7 @@ impl Job {
                         c.history.push(HistoryEntry {
                             at: now,
                             event: HistoryEvent::DeletedOldKey,
-                            detail: format!("{gone}, its grace period over"),
+                            detail: format!("{how}, its grace period over"),
                         });
                     })
                     .await
@@ -209,15 +235,28 @@ impl Job {
                 }
             };
             match (result, saved) {
-                (Ok(()), Ok(())) => deleted.push(id),
-                (Ok(()), Err(e)) => failed.push(format!("{id} deleted but not recorded ({e})")),
+                (Ok(_), Ok(())) => deleted.push(id),
+                (Ok(_), Err(e)) => failed.push(format!("{id} deleted but not recorded ({e})")),
                 (Err(e), _) => failed.push(format!("{id}: {e}")),
             }
         }
-        if failed.is_empty() {
-            Flow::Done(format!("deleted old key {}", deleted.join(", ")))
-        } else {
+        if !failed.is_empty() {
             Flow::Failed(format!("could not delete old key {}", failed.join("; ")))
+        } else if !unconfirmed.is_empty() {
+            Flow::Unconfirmed(format!(
+                "the deletion of old key {} is unconfirmed; it may still work: the next run \
+                 tries again",
+                unconfirmed.join("; ")
+            ))
+        } else {
+            Flow::Done(format!("deleted old key {}", deleted.join(", ")))
         }
+    }
+}
+
+/// The verdict once a person confirmed at the provider what the provider itself could not.
+pub(super) fn confirmed_by_person() -> Revocation {
+    Revocation::ConfirmedGone {
+        how: "a person confirmed it at the provider, which could not confirm it itself".into(),
     }
 }

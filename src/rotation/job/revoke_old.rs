@@ -27,7 +27,10 @@ impl Job {
         let mut pending = None;
         let note: String;
         match journal.style {
-            Style::RollInPlace => note = "the old value died with the roll".into(),
+            Style::RollInPlace => match self.retire_rolled_value(&r, &journal).await {
+                Ok(said) => note = said,
+                Err(flow) => return flow,
+            },
             Style::Manual => {
                 let q = Question::RevokedByHand {
                     old_remote_id: journal.old_remote_id.clone(),
@@ -37,10 +40,7 @@ impl Job {
                     return self.wait(q.waiting_for()).await;
                 }
                 let old = journal.old_remote_id.clone().unwrap_or_default();
-                if let Err(e) = self
-                    .call(Phase::RevokeOld, || r.provider.delete(&r.target, &old))
-                    .await
-                {
+                if let Err(e) = self.revoke_key(Phase::RevokeOld, &r, &old).await {
                     return self
                         .fail_keep(format!("could not record the revocation: {e}"))
                         .await;
@@ -72,7 +72,16 @@ impl Job {
                                 );
                             }
                             Err(e) if e.kind == ErrorKind::NotFound => {
-                                note = format!("old key {old} was already gone");
+                                let mut verdict = self.confirm_not_found(&r, &old, &e).await;
+                                if let Revocation::Unconfirmed { reason } = &verdict {
+                                    if let Some(flow) =
+                                        self.unconfirmed_revocation(&old, reason).await
+                                    {
+                                        return flow;
+                                    }
+                                    verdict = super::revoke::confirmed_by_person();
+                                }
+                                note = format!("old key {}", verdict.describe(&old));
                             }
                             Err(e) => {
                                 return self
@@ -84,23 +93,111 @@ impl Job {
                             }
                         }
                     } else {
-                        if let Err(e) = self
-                            .call(Phase::RevokeOld, || r.provider.delete(&r.target, &old))
-                            .await
-                        {
-                            return self
-                                .fail_keep(format!(
-                                    "could not delete the old key {old}: {e}; the new key is in \
-                                     place: run `keyward resume`"
-                                ))
-                                .await;
+                        let mut verdict = match self.revoke_key(Phase::RevokeOld, &r, &old).await {
+                            Ok(v) => v,
+                            Err(e) => {
+                                return self
+                                    .fail_keep(format!(
+                                        "could not delete the old key {old}: {e}; the new key \
+                                         is in place: run `keyward resume`"
+                                    ))
+                                    .await;
+                            }
+                        };
+                        if let Revocation::Unconfirmed { reason } = &verdict {
+                            if let Some(flow) = self.unconfirmed_revocation(&old, reason).await {
+                                return flow;
+                            }
+                            verdict = super::revoke::confirmed_by_person();
                         }
-                        note = format!("old key {old} deleted");
+                        note = match verdict {
+                            Revocation::Revoked => format!("old key {old} deleted"),
+                            other => format!("old key {}", other.describe(&old)),
+                        };
                     }
                 }
             },
         }
         self.commit_rotation(pending, note).await
+    }
+
+    /// What became of the value a roll replaced, for the record: dead with the roll, alive
+    /// for a grace period, or alive until revoked, in which case it is revoked here where
+    /// the provider can. Never says it died when the provider does not kill it.
+    async fn retire_rolled_value(
+        &mut self,
+        r: &Resolved,
+        journal: &Rotation,
+    ) -> Result<String, Flow> {
+        let old = journal.old_remote_id.clone().unwrap_or_default();
+        // The same value back (an issuer that does not rotate refresh tokens): nothing died.
+        let same = journal.new_secret.is_some()
+            && journal.new_secret.as_ref() == r.target.credential.secret.as_ref();
+        if same {
+            return Ok("the provider returned the same value: nothing was replaced".into());
+        }
+        let after = r.provider.roll_aftermath(&r.target).await;
+        let source = after
+            .source
+            .as_ref()
+            .map(|s| format!(" (per {s})"))
+            .unwrap_or_default();
+        match after.old {
+            OldAfterRoll::Invalidated => {
+                return Ok(format!("the old value died with the roll{source}"))
+            }
+            OldAfterRoll::NotRotated => {
+                return Ok(format!("the provider does not replace the value{source}"))
+            }
+            OldAfterRoll::GracePeriod { seconds } => {
+                return Ok(format!(
+                    "the old value keeps working for up to {seconds} seconds after the roll, \
+                     then stops{source}"
+                ))
+            }
+            OldAfterRoll::Untouched | OldAfterRoll::Unknown => {}
+        }
+        let Some(new) = journal.new_secret.clone() else {
+            return Ok(format!(
+                "the old value {old} may still work: no new value is journaled"
+            ));
+        };
+        let retired = self
+            .call(Phase::RevokeOld, || {
+                r.provider.retire_rolled(&r.target, &old, &new)
+            })
+            .await;
+        let mut verdict = match retired {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                let said = format!(
+                    "the old value {old} keeps working until it expires: {}{source}, and it \
+                     offers no way to revoke it",
+                    if after.old == OldAfterRoll::Untouched {
+                        "the provider does not end it on a roll"
+                    } else {
+                        "the provider does not say whether a roll ends it"
+                    }
+                );
+                self.warn(said.clone());
+                return Ok(said);
+            }
+            Err(e) => {
+                return Err(self
+                    .fail_keep(format!(
+                        "could not revoke the old value {old}: {e}; the new one is in place: run \
+                         `keyward resume`"
+                    ))
+                    .await)
+            }
+        };
+        if let Revocation::Unconfirmed { reason } = &verdict {
+            if let Some(flow) = self.unconfirmed_revocation(&old, reason).await {
+                return Err(flow);
+            }
+            verdict = super::revoke::confirmed_by_person();
+        }
+        Ok(format!("old value {}", verdict.describe(&old)))
     }
 
     /// Says how recently the old key was used, and warns when that was after the new key

@@ -80,15 +80,24 @@ impl Job {
                     return flow;
                 }
                 if let Some(new) = journal.new_remote_id.clone() {
-                    if let Err(e) = self
-                        .call(Phase::Rollback, || r.provider.delete(&r.target, &new))
-                        .await
-                    {
-                        return self
-                            .fail_keep(format!(
-                                "rolling back: could not delete the new key {new}: {e}"
-                            ))
-                            .await;
+                    match self.revoke_key(Phase::Rollback, &r, &new).await {
+                        Ok(Revocation::Unconfirmed { reason }) => {
+                            return self
+                                .fail_keep(format!(
+                                    "rolling back: the deletion of the new key {new} is \
+                                     unconfirmed ({reason}): check at the provider, then run \
+                                     `keyward resume --rollback` again"
+                                ))
+                                .await;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            return self
+                                .fail_keep(format!(
+                                    "rolling back: could not delete the new key {new}: {e}"
+                                ))
+                                .await;
+                        }
                     }
                 }
             }

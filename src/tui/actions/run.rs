@@ -349,7 +349,9 @@ impl RunPanel {
                 r.state = match o.kind {
                     OutcomeKind::Done => RowState::Done(o.message.clone()),
                     OutcomeKind::Failed => RowState::Failed(o.message.clone()),
-                    OutcomeKind::Waiting => RowState::Waiting(o.message.clone()),
+                    OutcomeKind::Waiting | OutcomeKind::Unconfirmed => {
+                        RowState::Waiting(o.message.clone())
+                    }
                 };
                 r.ended = Some(when);
             }
