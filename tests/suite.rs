@@ -6,6 +6,8 @@
 
 mod aws_common;
 mod saas_common;
+// Issue 15: the providers as the real services behave (a directory of modules).
+mod saas_real;
 mod support;
 
 mod audit;
