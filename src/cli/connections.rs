@@ -223,22 +223,22 @@ struct TestReport<'a> {
 
 fn test(ctx: &Context, only: Option<&str>, json: bool, concurrency: usize) -> Result<i32> {
     let (_, inv) = ctx.open()?;
-    let http = Http::default();
-    let providers = ProviderSet::for_inventory(&http, &ctx.inventory);
-    eprintln!("asking the providers (read-only)…");
-    let reports = super::sync::runtime()?.block_on(check_connections(
-        &inv,
-        &providers,
-        only,
-        concurrency,
-    ));
-    let Some(reports) = reports else {
-        bail!(
+    let unknown = || {
+        anyhow::anyhow!(
             "{}: no connection `{}`: see `keyward connections list`",
             ctx.inventory.display(),
             crate::text::terminal_safe(only.unwrap_or_default())
-        );
+        )
     };
+    if only.is_some_and(|id| inv.connection(id).is_none()) {
+        return Err(unknown());
+    }
+    let http = Http::default();
+    let providers = ProviderSet::for_inventory(&http, &ctx.inventory);
+    eprintln!("asking the providers (read-only)…");
+    let reports = super::sync::runtime()?
+        .block_on(check_connections(&inv, &providers, only, concurrency))
+        .ok_or_else(unknown)?;
     let refused = reports
         .iter()
         .flat_map(|r| &r.probes)
