@@ -516,17 +516,33 @@ async fn aws_iam_signed_with_the_home_region_was_refused_by_the_global_endpoint(
         p.verify(&t, None, &Secret::new(NEW_SECRET)).await,
         Verification::Valid
     );
-    assert_eq!(sts.received_requests().await.unwrap().len(), 1, "STS at its own endpoint");
+    assert_eq!(
+        sts.received_requests().await.unwrap().len(),
+        1,
+        "STS at its own endpoint"
+    );
 }
 
 #[tokio::test]
 async fn aws_china_and_govcloud_sign_iam_for_their_partition_region() {
     let p = AwsIam::new(&aws_common::http());
     for (params, iam_region, sts_region) in [
-        (vec![("region", "cn-northwest-1")], "cn-north-1", "cn-northwest-1"),
+        (
+            vec![("region", "cn-northwest-1")],
+            "cn-north-1",
+            "cn-northwest-1",
+        ),
         (vec![("partition", "aws-cn")], "cn-north-1", "cn-north-1"),
-        (vec![("region", "us-gov-east-1")], "us-gov-west-1", "us-gov-east-1"),
-        (vec![("partition", "aws-us-gov")], "us-gov-west-1", "us-gov-west-1"),
+        (
+            vec![("region", "us-gov-east-1")],
+            "us-gov-west-1",
+            "us-gov-east-1",
+        ),
+        (
+            vec![("partition", "aws-us-gov")],
+            "us-gov-west-1",
+            "us-gov-west-1",
+        ),
     ] {
         let (_iam, _sts, t) = region_checked(iam_region, sts_region, &params).await;
         let listed = p.list(&t).await;
@@ -541,7 +557,10 @@ async fn aws_china_and_govcloud_sign_iam_for_their_partition_region() {
     let (_iam, _sts, t) = region_checked("cn-north-1", "cn-north-1", &[]).await;
     let e = p.list(&t).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
-    assert!(e.to_string().contains("SignatureDoesNotMatch") || e.to_string().contains("scoped"), "{e}");
+    assert!(
+        e.to_string().contains("SignatureDoesNotMatch") || e.to_string().contains("scoped"),
+        "{e}"
+    );
     assert_clean(&e);
 }
 
@@ -571,6 +590,10 @@ async fn aws_partition_and_endpoints_follow_the_documented_table() {
     conn.params.insert("region".into(), "eu-west-1".into());
     let e = Partition::of(&t).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Config, "{e}");
-    t.connection.as_mut().unwrap().params.insert("partition".into(), "aws-mars".into());
+    t.connection
+        .as_mut()
+        .unwrap()
+        .params
+        .insert("partition".into(), "aws-mars".into());
     assert_eq!(Partition::of(&t).unwrap_err().kind, ErrorKind::Config);
 }

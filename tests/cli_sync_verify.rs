@@ -318,9 +318,9 @@ fn connections_test_reports_what_the_management_key_reaches() {
     let stdout = String::from_utf8_lossy(&table.stdout);
     assert!(stdout.starts_with("ID"), "{stdout}");
     assert!(
-        stdout
-            .lines()
-            .any(|l| l.starts_with("aws") && l.contains("2 of 2 calls") && l.contains("partition: aws")),
+        stdout.lines().any(|l| l.starts_with("aws")
+            && l.contains("2 of 2 calls")
+            && l.contains("partition: aws")),
         "{stdout}"
     );
     assert_no_secret(&table);
@@ -336,7 +336,11 @@ fn connections_test_exits_2_when_the_service_refuses_the_key_and_1_for_an_unknow
     let v = json(&out);
     let probes = v["connections"][0]["probes"].as_array().unwrap();
     assert!(probes.iter().all(|p| p["outcome"] == "refused"), "{v}");
-    assert_eq!(support::workspace::hash(&ws.inventory()), before, "read-only");
+    assert_eq!(
+        support::workspace::hash(&ws.inventory()),
+        before,
+        "read-only"
+    );
 
     let out = ws.run(&["connections", "test", "nope"], "");
     assert_eq!(out.status.code(), Some(1), "{out:?}");

@@ -190,12 +190,15 @@ impl Respond for Fake {
         // (developers.cloudflare.com/fundamentals/api/get-started/account-owned-tokens/).
         let (owner, segs): (Option<String>, Vec<&str>) = match segs.as_slice() {
             ["user", "tokens", rest @ ..] => (None, rest.to_vec()),
-            ["accounts", account, "tokens", rest @ ..] => (Some(account.to_string()), rest.to_vec()),
+            ["accounts", account, "tokens", rest @ ..] => {
+                (Some(account.to_string()), rest.to_vec())
+            }
             _ => return failure(404, 7003, "No route for the URI"),
         };
         let verb = req.method.as_str();
         let caller = st.caller_ip;
-        if let Some(ip) = caller.filter(|ip| bearer == MGMT && !ip_allowed(&st.mgmt_condition, *ip)) {
+        if let Some(ip) = caller.filter(|ip| bearer == MGMT && !ip_allowed(&st.mgmt_condition, *ip))
+        {
             return failure(
                 403,
                 9109,
@@ -981,7 +984,10 @@ async fn cloudflare_account_owned_token_showed_as_missing_and_verified_invalid()
     assert_eq!(left[0].remote_id, twin.remote_id);
     // Everything went to the account's paths: the twin is the account's, not the user's.
     let st = fake.0.lock().unwrap();
-    assert!(st.tokens.iter().all(|t| t.account.as_deref() == Some(ACCOUNT)));
+    assert!(st
+        .tokens
+        .iter()
+        .all(|t| t.account.as_deref() == Some(ACCOUNT)));
     drop(st);
     let paths: Vec<String> = server
         .received_requests()
@@ -1039,7 +1045,9 @@ async fn cloudflare_connection_test_reports_the_owner_and_what_the_token_may_do(
     let report = cf.check_connection(&conn).await;
     assert!(report.all_allowed(), "{report:?}");
     assert_eq!(report.facts["token owner"], format!("account {ACCOUNT}"));
-    assert!(report.probes[0].call.contains(&format!("/accounts/{ACCOUNT}/tokens/verify")));
+    assert!(report.probes[0]
+        .call
+        .contains(&format!("/accounts/{ACCOUNT}/tokens/verify")));
 
     {
         let mut st = fake.0.lock().unwrap();
@@ -1049,7 +1057,13 @@ async fn cloudflare_connection_test_reports_the_owner_and_what_the_token_may_do(
     let report = cf.check_connection(&conn).await;
     assert_eq!(report.probes.len(), 1, "{report:?}");
     assert_eq!(report.probes[0].outcome, ProbeOutcome::NotChecked);
-    assert!(report.note.as_deref().is_some_and(|n| n.contains("address")), "{report:?}");
+    assert!(
+        report
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("address")),
+        "{report:?}"
+    );
     assert_no_secret(&format!("{report:?}"), &[]);
     let writes = server
         .received_requests()

@@ -815,7 +815,9 @@ impl Provider for Cloudflare {
             report.probes.push(Probe {
                 call,
                 outcome: ProbeOutcome::NotChecked,
-                detail: format!("error {IP_RESTRICTED}: the token's IP filter excludes this address"),
+                detail: format!(
+                    "error {IP_RESTRICTED}: the token's IP filter excludes this address"
+                ),
             });
             report.note = Some(
                 "Cloudflare refuses this token from this machine's address: check it from an \

@@ -37,13 +37,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::connection_check::{connection_target, ConnectionReport};
 use super::error::{ErrorKind, ProviderError};
 use super::http::{Api, Call, Http, Repeat, Reply};
 use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, unix_time,
     verification, MAX_PAGES,
 };
-use super::connection_check::{connection_target, ConnectionReport};
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -403,7 +403,12 @@ impl OpenAi {
         let old_sa_id = old_key
             .as_ref()
             .and_then(|k| k.service_account().map(|s| s.id.clone()))
-            .or_else(|| c.target.param("service_account_id").ok().map(str::to_string));
+            .or_else(|| {
+                c.target
+                    .param("service_account_id")
+                    .ok()
+                    .map(str::to_string)
+            });
         let old_sa = match old_sa_id.as_deref() {
             Some(sa) => {
                 let path = format!(
@@ -446,7 +451,9 @@ impl OpenAi {
         // consumers would lose what that allowed. Copied with "Update project service
         // account" (`POST …/service_accounts/{id}`, body `role`); if that fails, the new
         // account is deleted again rather than handed out with less than the old one had.
-        let wanted = old_sa.and_then(|s| s.role).filter(|r| Some(r) != role.as_ref());
+        let wanted = old_sa
+            .and_then(|s| s.role)
+            .filter(|r| Some(r) != role.as_ref());
         if let Some(wanted) = wanted {
             let sa_path = format!("{path}/{}", seg(&sa_id));
             let body = json!({ "role": wanted });
@@ -719,9 +726,14 @@ impl Provider for OpenAi {
         }
         for (path, query) in paths {
             let answer = guarded(&target, async {
-                c.send(reqwest::Method::GET, Repeat::Safe, &format!("{path}?{query}"), None)
-                    .await?
-                    .ok()
+                c.send(
+                    reqwest::Method::GET,
+                    Repeat::Safe,
+                    &format!("{path}?{query}"),
+                    None,
+                )
+                .await?
+                .ok()
             })
             .await;
             match answer {

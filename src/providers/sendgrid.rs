@@ -22,12 +22,12 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::connection_check::{connection_target, Ability, ConnectionReport};
 use super::error::ProviderError;
 use super::http::{Api, Call, Http, Repeat, Reply};
 use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, verification,
 };
-use super::connection_check::{connection_target, Ability, ConnectionReport};
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -427,7 +427,10 @@ impl Provider for Sendgrid {
         let call = "GET /v3/scopes";
         let scopes = guarded(&target, async {
             let c = Conn::new(self, &target)?;
-            let reply = c.send("GET", Repeat::Safe, "/v3/scopes", |r| r).await?.ok()?;
+            let reply = c
+                .send("GET", Repeat::Safe, "/v3/scopes", |r| r)
+                .await?
+                .ok()?;
             reply.json::<ScopeList>()
         })
         .await;
@@ -438,7 +441,10 @@ impl Provider for Sendgrid {
                 report.can_create = Ability::from_bool(holds("api_keys.create"));
                 report.can_revoke = Ability::from_bool(holds("api_keys.delete"));
                 report.fact("key scopes", list.scopes.len().to_string());
-                report.fact("may list keys", Ability::from_bool(holds("api_keys.read")).as_str());
+                report.fact(
+                    "may list keys",
+                    Ability::from_bool(holds("api_keys.read")).as_str(),
+                );
             }
             Err(e) => report.failed(call, &e),
         }

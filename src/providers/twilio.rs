@@ -37,13 +37,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use url::Url;
 
+use super::connection_check::{connection_target, Ability, ConnectionReport, ProbeOutcome};
 use super::error::{ErrorKind, ProviderError};
 use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, verification,
     MAX_PAGES,
 };
-use super::connection_check::{connection_target, Ability, ConnectionReport, ProbeOutcome};
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
 use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -557,9 +557,7 @@ impl Provider for Twilio {
                 "",
                 "GET the account with the Main key",
             ),
-            KeyType::Restricted
-                if !target.credential.scopes.iter().any(|s| s == MESSAGES_READ) =>
-            {
+            KeyType::Restricted if !target.credential.scopes.iter().any(|s| s == MESSAGES_READ) => {
                 return Verification::CannotCheck {
                     reason: format!(
                         "a Restricted key may call only what its policy allows, and it does not \
@@ -608,7 +606,11 @@ impl Provider for Twilio {
         let with_key = target.auth("api_key_sid").is_ok() && target.auth("api_key_secret").is_ok();
         report.fact(
             "manages with",
-            if with_key { "an API key" } else { "the Auth Token" },
+            if with_key {
+                "an API key"
+            } else {
+                "the Auth Token"
+            },
         );
         let list = match c.flavor {
             Flavor::V2010 => format!("/2010-04-01/Accounts/{}/Keys.json", seg(c.account)),
@@ -619,9 +621,14 @@ impl Provider for Twilio {
             Flavor::Iam => format!("?AccountSid={}&PageSize=1", seg(c.account)),
         };
         let listed = guarded(&target, async {
-            c.send(reqwest::Method::GET, Repeat::Safe, &format!("{list}{query}"), None)
-                .await?
-                .ok()
+            c.send(
+                reqwest::Method::GET,
+                Repeat::Safe,
+                &format!("{list}{query}"),
+                None,
+            )
+            .await?
+            .ok()
         })
         .await;
         match listed {

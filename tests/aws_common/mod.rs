@@ -204,7 +204,11 @@ impl wiremock::Respond for RegionCheckedEndpoint {
                 "SignatureDoesNotMatch",
                 &format!("Credential should be scoped to a valid region, not '{region}'. "),
             ),
-            None => aws_error(403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
+            None => aws_error(
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            ),
         }
     }
 }

@@ -585,7 +585,10 @@ pub struct OaState {
 
 impl OaState {
     fn role(&self, sa: &str) -> String {
-        self.roles.get(sa).cloned().unwrap_or_else(|| "member".into())
+        self.roles
+            .get(sa)
+            .cloned()
+            .unwrap_or_else(|| "member".into())
     }
 }
 
@@ -674,7 +677,11 @@ pub fn openai_handler(s: &mut OaState, req: &Request) -> ResponseTemplate {
             let visible: Vec<&OaKey> = match query(req, "owner_project_access").as_deref() {
                 Some("any") => s.keys.iter().collect(),
                 Some("inactive") => s.keys.iter().filter(|k| s.hidden.contains(&k.id)).collect(),
-                _ => s.keys.iter().filter(|k| !s.hidden.contains(&k.id)).collect(),
+                _ => s
+                    .keys
+                    .iter()
+                    .filter(|k| !s.hidden.contains(&k.id))
+                    .collect(),
             };
             let start = match query(req, "after") {
                 Some(after) => match visible.iter().position(|k| k.id == after) {

@@ -48,17 +48,24 @@ async fn twilio_connection_test_tells_a_main_key_from_a_standard_one() {
     assert!(report.all_allowed(), "{report:?}");
     assert_eq!(report.facts["key type"], "main");
     assert_eq!(report.facts["account status"], "active");
-    assert_eq!((report.can_create, report.can_revoke), (Ability::Yes, Ability::Yes));
+    assert_eq!(
+        (report.can_create, report.can_revoke),
+        (Ability::Yes, Ability::Yes)
+    );
 
     let mut with_standard = main.clone();
     with_standard
         .auth
         .insert("api_key_sid".into(), Secret::new(standard.sid.clone()));
-    with_standard
-        .auth
-        .insert("api_key_secret".into(), Secret::new(standard.secret.clone()));
+    with_standard.auth.insert(
+        "api_key_secret".into(),
+        Secret::new(standard.secret.clone()),
+    );
     let report = p.check_connection(&with_standard).await;
-    assert_eq!(report.facts["key type"], "standard or restricted (not main)");
+    assert_eq!(
+        report.facts["key type"],
+        "standard or restricted (not main)"
+    );
     assert_eq!(report.can_create, Ability::No);
     assert!(report
         .probes
@@ -73,15 +80,28 @@ async fn twilio_connection_test_tells_a_main_key_from_a_standard_one() {
 async fn sendgrid_connection_test_reads_the_management_keys_scopes() {
     let (server, _state) = fake(SgState::default(), sendgrid_handler).await;
     let p = Sendgrid::new(&fast_http());
-    let report = p.check_connection(&connection_of(sendgrid(&server.uri(), None))).await;
+    let report = p
+        .check_connection(&connection_of(sendgrid(&server.uri(), None)))
+        .await;
     assert!(report.all_allowed(), "{report:?}");
-    assert_eq!((report.can_create, report.can_revoke), (Ability::Yes, Ability::Yes));
-    assert_eq!(report.facts["key scopes"], SG_ADMIN_SCOPES.len().to_string());
+    assert_eq!(
+        (report.can_create, report.can_revoke),
+        (Ability::Yes, Ability::Yes)
+    );
+    assert_eq!(
+        report.facts["key scopes"],
+        SG_ADMIN_SCOPES.len().to_string()
+    );
 
     let mut dead = connection_of(sendgrid(&server.uri(), None));
-    dead.auth.insert("api_key".into(), Secret::new("SG.dead.key-0"));
+    dead.auth
+        .insert("api_key".into(), Secret::new("SG.dead.key-0"));
     let report = p.check_connection(&dead).await;
-    assert_eq!(report.probes[0].outcome, ProbeOutcome::Refused, "{report:?}");
+    assert_eq!(
+        report.probes[0].outcome,
+        ProbeOutcome::Refused,
+        "{report:?}"
+    );
     assert_eq!(report.can_create, Ability::Unknown);
     assert!(!format!("{report:?}").contains("SG.dead.key-0"));
     assert!(methods(&server).await.iter().all(|m| m == "GET"));
@@ -103,11 +123,15 @@ async fn openai_connection_test_reaches_the_administration_api_and_the_project()
         .iter()
         .any(|r| query(r, "owner_project_access").as_deref() == Some("any")));
 
-    conn.auth.insert("admin_key".into(), Secret::new("sk-admin-wrong"));
+    conn.auth
+        .insert("admin_key".into(), Secret::new("sk-admin-wrong"));
     let report = p.check_connection(&conn).await;
-    assert!(report
-        .probes
-        .iter()
-        .all(|p| p.outcome == ProbeOutcome::Refused), "{report:?}");
+    assert!(
+        report
+            .probes
+            .iter()
+            .all(|p| p.outcome == ProbeOutcome::Refused),
+        "{report:?}"
+    );
     assert!(methods(&server).await.iter().all(|m| m == "GET"));
 }

@@ -2,7 +2,7 @@
 //! keyward and a service's documented behaviour, against the fakes in `saas_common` that
 //! now model it (tests/specs/SOURCES.md names the documentation pages).
 
-mod twilio;
-mod sendgrid;
-mod openai;
 mod connections;
+mod openai;
+mod sendgrid;
+mod twilio;

@@ -45,7 +45,11 @@ async fn openai_listing_without_owner_project_access_missed_keys_that_revocation
         Some("key_old"),
         &[("service_account_id", "svc_acct_old")],
     );
-    assert_eq!(p.list(&t).await.unwrap().len(), 2, "the hidden key is listed");
+    assert_eq!(
+        p.list(&t).await.unwrap().len(),
+        2,
+        "the hidden key is listed"
+    );
     let e = p.delete(&t, "key_old").await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unsupported, "{e}");
     assert!(e.message.contains("key_hidden"), "{e}");
@@ -106,7 +110,12 @@ async fn openai_restricted_key_missing_scopes_was_flagged_invalid() {
     };
     let (server, _state) = fake(state, openai_handler).await;
     let p = OpenAi::new(&fast_http());
-    let t = openai(&server.uri(), "service-account", Some("key_restricted"), &[]);
+    let t = openai(
+        &server.uri(),
+        "service-account",
+        Some("key_restricted"),
+        &[],
+    );
     let v = p
         .verify(&t, Some("key_restricted"), &Secret::new(key.secret.clone()))
         .await;

@@ -30,7 +30,12 @@ async fn sendgrid_verify_sent_on_behalf_of_with_the_subuser_key() {
         .insert("on_behalf_of".into(), "subuser1".into());
     let new = p.create(&t).await.unwrap();
     assert_eq!(
-        state.lock().unwrap().subuser_of.get(&new.remote_id).map(String::as_str),
+        state
+            .lock()
+            .unwrap()
+            .subuser_of
+            .get(&new.remote_id)
+            .map(String::as_str),
         Some("subuser1"),
         "the key was made on behalf of the subuser, with the parent's key"
     );
@@ -47,5 +52,8 @@ async fn sendgrid_verify_sent_on_behalf_of_with_the_subuser_key() {
     assert!(requests
         .iter()
         .filter(|r| r.url.path().starts_with("/v3/api_keys"))
-        .all(|r| r.headers.get("on-behalf-of").is_some_and(|v| v == "subuser1")));
+        .all(|r| r
+            .headers
+            .get("on-behalf-of")
+            .is_some_and(|v| v == "subuser1")));
 }

@@ -107,7 +107,9 @@ impl Partition {
     pub fn of(target: &Target) -> Result<Partition, ProviderError> {
         let region = AwsIam::region(target)?;
         let Ok(named) = target.param("partition") else {
-            return Ok(region.as_deref().map_or(Partition::Aws, Partition::of_region));
+            return Ok(region
+                .as_deref()
+                .map_or(Partition::Aws, Partition::of_region));
         };
         let partition = Partition::ALL
             .into_iter()
@@ -659,7 +661,13 @@ impl Provider for AwsIam {
         }
         let call = "POST STS GetCallerIdentity";
         match self
-            .call(&target, Service::Sts, &credentials, "GetCallerIdentity", &[])
+            .call(
+                &target,
+                Service::Sts,
+                &credentials,
+                "GetCallerIdentity",
+                &[],
+            )
             .await
             .and_then(|reply| xml::decode::<xml::GetCallerIdentityResponse>(&reply))
         {
