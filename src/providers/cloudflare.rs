@@ -795,8 +795,8 @@ impl Provider for Cloudflare {
         report.fact(
             "token owner",
             match &conn.owner {
-                TokenOwner::User => "user".to_string(),
-                TokenOwner::Account(id) => format!("account {id}"),
+                TokenOwner::User => conn.owner.as_str().to_string(),
+                TokenOwner::Account(id) => format!("{} {id}", conn.owner.as_str()),
             },
         );
         let verify = conn.tokens(&["verify"]);

@@ -652,13 +652,14 @@ impl Provider for AwsIam {
                 return report;
             }
         };
-        match Partition::of(&target) {
-            Ok(p) => report.fact("partition", p.as_str()),
+        let configured = match Partition::of(&target) {
+            Ok(p) => p,
             Err(e) => {
                 report.note = Some(e.to_string());
                 return report;
             }
-        }
+        };
+        report.fact("partition", configured.as_str());
         let call = "POST STS GetCallerIdentity";
         match self
             .call(
@@ -677,17 +678,17 @@ impl Provider for AwsIam {
                 // arn:PARTITION:SERVICE::ACCOUNT:RESOURCE
                 let parts: Vec<&str> = arn.splitn(6, ':').collect();
                 if let [_, partition, _, _, account, _] = parts.as_slice() {
-                    if *partition != report.facts["partition"] {
+                    if *partition != configured.as_str() {
                         report.note = Some(format!(
                             "the key belongs to partition `{partition}`, not `{}` as configured: \
                              set `params.partition`",
-                            report.facts["partition"]
+                            configured.as_str()
                         ));
                     }
                     report.fact("caller partition", *partition);
                     report.fact("account", *account);
                 }
-                report.fact("caller", arn.clone());
+                report.fact("caller", arn);
             }
             Err(e) => report.failed(call, &e),
         }
