@@ -150,7 +150,7 @@ fn ip_allowed(condition: &Value, ip: std::net::Ipv4Addr) -> bool {
         })
     };
     let filter = &condition["request_ip"];
-    let allowed = filter.get("in").is_none_or(|l| within(l));
+    let allowed = filter.get("in").is_none_or(&within);
     allowed && !within(&filter["not_in"])
 }
 
@@ -983,12 +983,15 @@ async fn cloudflare_account_owned_token_showed_as_missing_and_verified_invalid()
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].remote_id, twin.remote_id);
     // Everything went to the account's paths: the twin is the account's, not the user's.
-    let st = fake.0.lock().unwrap();
-    assert!(st
+    let all_the_accounts = fake
+        .0
+        .lock()
+        .unwrap()
         .tokens
         .iter()
-        .all(|t| t.account.as_deref() == Some(ACCOUNT)));
-    drop(st);
+        .all(|t| t.account.as_deref() == Some(ACCOUNT));
+    assert!(all_the_accounts, "every token is the account's");
+
     let paths: Vec<String> = server
         .received_requests()
         .await
