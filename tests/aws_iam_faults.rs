@@ -21,6 +21,10 @@ fn xml(body: &str) -> ResponseTemplate {
 }
 
 fn list_of(ids: &[&str]) -> ResponseTemplate {
+    xml(&list_xml(ids))
+}
+
+fn list_xml(ids: &[&str]) -> String {
     let members: String = ids
         .iter()
         .map(|id| {
@@ -30,11 +34,11 @@ fn list_of(ids: &[&str]) -> ResponseTemplate {
             )
         })
         .collect();
-    xml(&format!(
+    format!(
         "<ListAccessKeysResponse><ListAccessKeysResult><AccessKeyMetadata>{members}\
          </AccessKeyMetadata><IsTruncated>false</IsTruncated></ListAccessKeysResult>\
          </ListAccessKeysResponse>"
-    ))
+    )
 }
 
 fn created() -> String {
@@ -363,9 +367,10 @@ async fn requests_are_signed_for_iam_with_the_management_key_and_for_sts_with_th
         iam.starts_with(&format!("AWS4-HMAC-SHA256 Credential={MGMT_ID}/")),
         "{iam}"
     );
+    // IAM is global: signed for us-east-1 whatever `params.region` says (issue 15).
     assert!(
         iam.contains(
-            "/eu-west-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature="
+            "/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature="
         ),
         "{iam}"
     );
@@ -456,4 +461,139 @@ async fn aws_create_answer_naming_a_key_but_unreadable_left_the_key_behind() {
     );
     assert_eq!(count(&server, "DeleteAccessKey").await, 1);
     assert_clean(&err);
+}
+
+// ---- Issue 15: signing regions and partitions --------------------------------------------
+
+const CALLER: &str = "<GetCallerIdentityResponse><GetCallerIdentityResult>\
+    <Arn>arn:aws:iam::123456789012:user/bob</Arn><UserId>AIDA1</UserId>\
+    <Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>";
+
+/// An IAM stand-in accepting signatures for `iam_region` and an STS stand-in accepting
+/// them for `sts_region`, with a target for user bob whose connection points at both.
+async fn region_checked(
+    iam_region: &'static str,
+    sts_region: &'static str,
+    params: &[(&str, &str)],
+) -> (MockServer, MockServer, keyward::providers::Target) {
+    let iam = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(aws_common::RegionCheckedEndpoint {
+            region: iam_region,
+            service: "iam",
+            body: list_xml(&[]),
+        })
+        .mount(&iam)
+        .await;
+    let sts = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(aws_common::RegionCheckedEndpoint {
+            region: sts_region,
+            service: "sts",
+            body: CALLER.to_string(),
+        })
+        .mount(&sts)
+        .await;
+    let mut t = target(&iam.uri(), &mgmt(), "bob", Some("AKIATHEKEY0000000001"));
+    let conn = t.connection.as_mut().unwrap();
+    conn.params.insert("sts_endpoint".into(), sts.uri());
+    for (k, v) in params {
+        conn.params.insert(k.to_string(), v.to_string());
+    }
+    (iam, sts, t)
+}
+
+/// Before: with `params.region` set to a home region, IAM calls were signed for it and the
+/// global IAM endpoint refused them (`SignatureDoesNotMatch`): "management credentials
+/// refused" on every call.
+#[tokio::test]
+async fn aws_iam_signed_with_the_home_region_was_refused_by_the_global_endpoint() {
+    let (_iam, sts, t) = region_checked("us-east-1", "eu-west-1", &[("region", "eu-west-1")]).await;
+    let p = AwsIam::new(&aws_common::http());
+    let listed = p.list(&t).await;
+    assert!(listed.is_ok(), "{:?}", listed.err());
+    assert_eq!(
+        p.verify(&t, None, &Secret::new(NEW_SECRET)).await,
+        Verification::Valid
+    );
+    assert_eq!(
+        sts.received_requests().await.unwrap().len(),
+        1,
+        "STS at its own endpoint"
+    );
+}
+
+#[tokio::test]
+async fn aws_china_and_govcloud_sign_iam_for_their_partition_region() {
+    let p = AwsIam::new(&aws_common::http());
+    for (params, iam_region, sts_region) in [
+        (
+            vec![("region", "cn-northwest-1")],
+            "cn-north-1",
+            "cn-northwest-1",
+        ),
+        (vec![("partition", "aws-cn")], "cn-north-1", "cn-north-1"),
+        (
+            vec![("region", "us-gov-east-1")],
+            "us-gov-west-1",
+            "us-gov-east-1",
+        ),
+        (
+            vec![("partition", "aws-us-gov")],
+            "us-gov-west-1",
+            "us-gov-west-1",
+        ),
+    ] {
+        let (_iam, _sts, t) = region_checked(iam_region, sts_region, &params).await;
+        let listed = p.list(&t).await;
+        assert!(listed.is_ok(), "{params:?}: {:?}", listed.err());
+        assert_eq!(
+            p.verify(&t, None, &Secret::new(NEW_SECRET)).await,
+            Verification::Valid,
+            "{params:?}"
+        );
+    }
+    // The stand-in does refuse a wrong region: the check above can fail.
+    let (_iam, _sts, t) = region_checked("cn-north-1", "cn-north-1", &[]).await;
+    let e = p.list(&t).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
+    assert!(
+        e.to_string().contains("SignatureDoesNotMatch") || e.to_string().contains("scoped"),
+        "{e}"
+    );
+    assert_clean(&e);
+}
+
+#[tokio::test]
+async fn aws_partition_and_endpoints_follow_the_documented_table() {
+    use keyward::providers::aws::Partition;
+    assert_eq!(Partition::Aws.iam_endpoint(), "https://iam.amazonaws.com");
+    assert_eq!(
+        Partition::AwsCn.iam_endpoint(),
+        "https://iam.cn-north-1.amazonaws.com.cn"
+    );
+    assert_eq!(
+        Partition::AwsUsGov.iam_endpoint(),
+        "https://iam.us-gov.amazonaws.com"
+    );
+    assert_eq!(
+        Partition::AwsCn.sts_endpoint("cn-northwest-1"),
+        "https://sts.cn-northwest-1.amazonaws.com.cn"
+    );
+    assert_eq!(
+        Partition::Aws.sts_endpoint("eu-west-1"),
+        "https://sts.eu-west-1.amazonaws.com"
+    );
+    let mut t = target("http://127.0.0.1:9", &mgmt(), "bob", None);
+    let conn = t.connection.as_mut().unwrap();
+    conn.params.insert("partition".into(), "aws-cn".into());
+    conn.params.insert("region".into(), "eu-west-1".into());
+    let e = Partition::of(&t).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config, "{e}");
+    t.connection
+        .as_mut()
+        .unwrap()
+        .params
+        .insert("partition".into(), "aws-mars".into());
+    assert_eq!(Partition::of(&t).unwrap_err().kind, ErrorKind::Config);
 }

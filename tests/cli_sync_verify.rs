@@ -285,3 +285,64 @@ fn sync_exits_3_when_aws_refuses_the_management_key_and_changes_nothing() {
     assert_eq!(v["credentials"][1]["result"], "skipped");
     assert_eq!(support::workspace::hash(&ws.inventory()), before);
 }
+
+// ---- `keyward connections test` (issue 15, item 5) ---------------------------------------
+
+#[test]
+fn connections_test_reports_what_the_management_key_reaches() {
+    let ws = workspace(aws().admin.secret_access_key.expose_secret());
+    let out = ws.run(&["connections", "test", "--json"], "");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_no_secret(&out);
+    let v = json(&out);
+    assert_eq!(v["exit"], 0);
+    let c = &v["connections"][0];
+    assert_eq!(c["connection"], "aws");
+    assert_eq!(c["provider"], "aws-iam");
+    assert_eq!(c["facts"]["partition"], "aws");
+    assert_eq!(c["facts"]["caller partition"], "aws");
+    assert!(
+        c["facts"]["caller"]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(":user/admin")),
+        "{c}"
+    );
+    let probes = c["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), 2, "{c}");
+    assert!(probes.iter().all(|p| p["outcome"] == "allowed"), "{c}");
+    // IAM tells whether a key may create keys only by trying, which a check must not do.
+    assert_eq!(c["can_create"], "unknown");
+
+    let table = ws.run(&["connections", "test", "aws"], "");
+    assert_eq!(table.status.code(), Some(0), "{table:?}");
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    assert!(stdout.starts_with("ID"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("aws")
+            && l.contains("2 of 2 calls")
+            && l.contains("partition: aws")),
+        "{stdout}"
+    );
+    assert_no_secret(&table);
+}
+
+#[test]
+fn connections_test_exits_2_when_the_service_refuses_the_key_and_1_for_an_unknown_id() {
+    let ws = workspace(WRONG);
+    let before = support::workspace::hash(&ws.inventory());
+    let out = ws.run(&["connections", "test", "--json"], "");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_no_secret(&out);
+    let v = json(&out);
+    let probes = v["connections"][0]["probes"].as_array().unwrap();
+    assert!(probes.iter().all(|p| p["outcome"] == "refused"), "{v}");
+    assert_eq!(
+        support::workspace::hash(&ws.inventory()),
+        before,
+        "read-only"
+    );
+
+    let out = ws.run(&["connections", "test", "nope"], "");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_one_line_error(&out, "no connection `nope`");
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use keyward::inventory::{Connection, Credential, ProviderKind, RemoteStatus};
 use keyward::providers::cloudflare::Cloudflare;
+use keyward::providers::connection_check::{Ability, ProbeOutcome};
 use keyward::providers::{ErrorKind, Provider, ProviderError, RotationStyle, Target, Verification};
 use keyward::secret::Secret;
 use serde_json::{json, Value};
@@ -22,6 +23,24 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The management token keyward holds; it must never appear in an error.
 const MGMT: &str = "mgmt-token-0123456789abcdefghijklmnopqrs";
+/// The management token's id.
+const MGMT_ID: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+
+/// The management token as Cloudflare describes it: allowed to read and write API tokens.
+fn mgmt_token() -> Value {
+    json!({
+        "id": MGMT_ID, "name": "keyward", "status": "active",
+        "issued_on": "2025-01-01T00:00:00Z", "modified_on": "2025-01-01T00:00:00Z",
+        "policies": [{
+            "id": "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f", "effect": "allow",
+            "resources": {"com.cloudflare.api.user.0123": "*"},
+            "permission_groups": [
+                {"id": "686d18d5ac6c441c867cbf6771e58a0a", "name": "API Tokens Write"},
+                {"id": "0cc3a61731504c89b99ec1be78b77aa0", "name": "API Tokens Read"}
+            ]
+        }]
+    })
+}
 /// The API prefix the fake serves under, as the public API does.
 const PREFIX: &str = "/client/v4";
 const MAX_ATTEMPTS: u32 = 3;
@@ -49,6 +68,8 @@ fn assert_no_secret(text: &str, secrets: &[&str]) {
 struct FakeToken {
     token: Value,
     value: String,
+    /// The owning account for an account-owned token, `None` for a user's.
+    account: Option<String>,
 }
 
 #[derive(Default)]
@@ -59,6 +80,11 @@ struct State {
     created: Vec<Value>,
     /// Answer the next create without `value` (a broken answer).
     drop_value_once: bool,
+    /// The address the fake sees requests come from, when a test models client IP
+    /// filtering; `None` lets every token through whatever its `condition`.
+    caller_ip: Option<std::net::Ipv4Addr>,
+    /// The management token's own `condition` (its IP filter), for `connections test`.
+    mgmt_condition: Value,
 }
 
 impl State {
@@ -70,8 +96,10 @@ impl State {
         self.serial += 1;
         format!("{:032x}", 0xc0ffee_u64 * 1000 + u64::from(self.serial))
     }
-    fn find(&mut self, id: &str) -> Option<&mut FakeToken> {
-        self.tokens.iter_mut().find(|t| t.token["id"] == id)
+    fn find(&mut self, owner: &Option<String>, id: &str) -> Option<&mut FakeToken> {
+        self.tokens
+            .iter_mut()
+            .find(|t| t.token["id"] == id && &t.account == owner)
     }
 }
 
@@ -105,11 +133,37 @@ fn policies_ok(policies: &Value) -> bool {
     })
 }
 
+/// Whether `ip` passes a token's `condition.request_ip` filter (`in` and `not_in` lists of
+/// IPv4 CIDRs); a token without one allows every address.
+fn ip_allowed(condition: &Value, ip: std::net::Ipv4Addr) -> bool {
+    let within = |list: &Value| {
+        list.as_array().is_some_and(|cidrs| {
+            cidrs.iter().filter_map(Value::as_str).any(|cidr| {
+                let (net, bits) = cidr.split_once('/').unwrap_or((cidr, "32"));
+                let (Ok(net), Ok(bits)) = (net.parse::<std::net::Ipv4Addr>(), bits.parse::<u32>())
+                else {
+                    return false;
+                };
+                let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            })
+        })
+    };
+    let filter = &condition["request_ip"];
+    let allowed = filter.get("in").is_none_or(&within);
+    allowed && !within(&filter["not_in"])
+}
+
 impl Fake {
     fn seed(&self, token: Value, value: &str) {
+        self.seed_owned(token, value, None);
+    }
+    /// Seeds a token owned by `account` (`None`: the user).
+    fn seed_owned(&self, token: Value, value: &str, account: Option<&str>) {
         self.0.lock().unwrap().tokens.push(FakeToken {
             token,
             value: value.to_string(),
+            account: account.map(str::to_string),
         });
     }
     fn count(&self) -> usize {
@@ -131,9 +185,48 @@ impl Respond for Fake {
             return failure(404, 7003, "No route for the URI");
         };
         let segs: Vec<&str> = rest.trim_matches('/').split('/').collect();
+        // User tokens live under /user/tokens, account-owned ones under
+        // /accounts/{account_id}/tokens, each collection knowing only its own tokens
+        // (developers.cloudflare.com/fundamentals/api/get-started/account-owned-tokens/).
+        let (owner, segs): (Option<String>, Vec<&str>) = match segs.as_slice() {
+            ["user", "tokens", rest @ ..] => (None, rest.to_vec()),
+            ["accounts", account, "tokens", rest @ ..] => {
+                (Some(account.to_string()), rest.to_vec())
+            }
+            _ => return failure(404, 7003, "No route for the URI"),
+        };
         let verb = req.method.as_str();
-        if segs == ["user", "tokens", "verify"] && verb == "GET" {
-            return match st.tokens.iter().find(|t| t.value == bearer) {
+        let caller = st.caller_ip;
+        if let Some(ip) = caller.filter(|ip| bearer == MGMT && !ip_allowed(&st.mgmt_condition, *ip))
+        {
+            return failure(
+                403,
+                9109,
+                &format!("Cannot use the access token from location: {ip}"),
+            );
+        }
+        if segs == ["verify"] && verb == "GET" && bearer == MGMT {
+            return envelope(json!({"id": MGMT_ID, "status": "active"}));
+        }
+        if segs == [MGMT_ID] && verb == "GET" && bearer == MGMT {
+            return envelope(mgmt_token());
+        }
+        if segs == ["verify"] && verb == "GET" {
+            return match st
+                .tokens
+                .iter()
+                .find(|t| t.value == bearer && t.account == owner)
+            {
+                // A token whose IP filter excludes the caller: 403, error 9109
+                // (developers.cloudflare.com/fundamentals/api/how-to/restrict-tokens/).
+                Some(t) if caller.is_some_and(|ip| !ip_allowed(&t.token["condition"], ip)) => {
+                    let ip = caller.map(|ip| ip.to_string()).unwrap_or_default();
+                    failure(
+                        403,
+                        9109,
+                        &format!("Cannot use the access token from location: {ip}"),
+                    )
+                }
                 Some(t) => envelope(json!({
                     "id": t.token["id"], "status": t.token["status"],
                     "expires_on": t.token["expires_on"],
@@ -146,14 +239,19 @@ impl Respond for Fake {
         }
         let body: Option<Value> = serde_json::from_slice(&req.body).ok();
         match (verb, segs.as_slice()) {
-            ("GET", ["user", "tokens"]) => {
+            ("GET", []) => {
                 let q: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
                 let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
                 let per: usize = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(20);
                 if !(5..=50).contains(&per) || page < 1 {
                     return failure(400, 6003, "Invalid pagination");
                 }
-                let all: Vec<Value> = st.tokens.iter().map(|t| t.token.clone()).collect();
+                let all: Vec<Value> = st
+                    .tokens
+                    .iter()
+                    .filter(|t| t.account == owner)
+                    .map(|t| t.token.clone())
+                    .collect();
                 let slice: Vec<Value> = all
                     .iter()
                     .skip((page - 1) * per)
@@ -165,7 +263,7 @@ impl Respond for Fake {
                     "result_info": {"page": page, "per_page": per, "count": slice.len(), "total_count": all.len()}
                 }))
             }
-            ("POST", ["user", "tokens"]) => {
+            ("POST", []) => {
                 let Some(b) = body.filter(|b| b["name"].is_string() && policies_ok(&b["policies"]))
                 else {
                     return failure(400, 1001, "Invalid create payload");
@@ -188,17 +286,18 @@ impl Respond for Fake {
                 st.tokens.push(FakeToken {
                     token: token.clone(),
                     value: value.clone(),
+                    account: owner.clone(),
                 });
                 if !std::mem::take(&mut st.drop_value_once) {
                     token["value"] = json!(value);
                 }
                 envelope(token)
             }
-            ("GET", ["user", "tokens", id]) => match st.find(id) {
+            ("GET", [id]) => match st.find(&owner, id) {
                 Some(t) => envelope(t.token.clone()),
                 None => failure(404, 1003, "Token not found"),
             },
-            ("PUT", ["user", "tokens", id]) => {
+            ("PUT", [id]) => {
                 let ok = body.as_ref().is_some_and(|b| {
                     ["id", "name", "status", "policies"]
                         .iter()
@@ -208,7 +307,7 @@ impl Respond for Fake {
                 let Some(b) = body.filter(|_| ok) else {
                     return failure(400, 1001, "Invalid token payload");
                 };
-                match st.find(id) {
+                match st.find(&owner, id) {
                     Some(t) => {
                         t.token["status"] = b["status"].clone();
                         t.token["name"] = b["name"].clone();
@@ -217,12 +316,12 @@ impl Respond for Fake {
                     None => failure(404, 1003, "Token not found"),
                 }
             }
-            ("PUT", ["user", "tokens", id, "value"]) => {
+            ("PUT", [id, "value"]) => {
                 if !body.is_some_and(|b| b.is_object()) {
                     return failure(400, 1001, "A JSON object body is required");
                 }
                 let value = st.fresh_value();
-                match st.find(id) {
+                match st.find(&owner, id) {
                     Some(t) => {
                         t.value = value.clone();
                         envelope(json!(value))
@@ -230,12 +329,13 @@ impl Respond for Fake {
                     None => failure(404, 1003, "Token not found"),
                 }
             }
-            ("DELETE", ["user", "tokens", id]) => {
+            ("DELETE", [id]) => {
                 if body.is_none() {
                     return failure(400, 1001, "Body parameter is required");
                 }
                 let before = st.tokens.len();
-                st.tokens.retain(|t| t.token["id"] != *id);
+                st.tokens
+                    .retain(|t| !(t.token["id"] == *id && t.account == owner));
                 if st.tokens.len() == before {
                     failure(404, 1003, "Token not found")
                 } else {
@@ -832,4 +932,148 @@ async fn cloudflare_roll_and_create_were_retried_after_a_server_error() {
     assert_eq!(count("POST").await, 1, "a create is never sent twice");
     // Reads still are retried.
     assert!(count("GET").await >= 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 15: account-owned tokens and client IP filtering, as Cloudflare documents them.
+// ---------------------------------------------------------------------------------------
+
+const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+
+/// Before: every path was `/user/tokens…`, so an account-owned token showed as missing and a
+/// valid one verified as invalid (`/user/tokens/verify` answers 401 for it).
+#[tokio::test]
+async fn cloudflare_account_owned_token_showed_as_missing_and_verified_invalid() {
+    let server = MockServer::start().await;
+    let fake = Fake::default();
+    fake.seed_owned(old_token(), OLD_VALUE, Some(ACCOUNT));
+    Mock::given(any())
+        .respond_with(fake.clone())
+        .mount(&server)
+        .await;
+    let cf = provider();
+    let mut t = target(&server, OLD_ID);
+    t.connection
+        .as_mut()
+        .unwrap()
+        .params
+        .insert("account_id".into(), ACCOUNT.into());
+
+    let seen = cf.inspect(&t).await.unwrap().expect("the account token");
+    assert_eq!(seen.remote_id, OLD_ID);
+    assert_eq!(cf.list(&t).await.unwrap().len(), 1);
+    assert_eq!(
+        cf.verify(&t, Some(OLD_ID), &Secret::new(OLD_VALUE)).await,
+        Verification::Valid
+    );
+
+    let twin = cf.create(&t).await.unwrap();
+    assert_eq!(
+        cf.verify(&t, Some(&twin.remote_id), &twin.secret).await,
+        Verification::Valid
+    );
+    let rolled = cf.roll(&t).await.unwrap();
+    assert_eq!(
+        cf.verify(&t, Some(OLD_ID), &rolled.secret).await,
+        Verification::Valid
+    );
+    cf.delete(&t, OLD_ID).await.unwrap();
+    assert!(cf.inspect(&t).await.unwrap().is_none());
+    let left = cf.list(&t).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].remote_id, twin.remote_id);
+    // Everything went to the account's paths: the twin is the account's, not the user's.
+    let all_the_accounts = fake
+        .0
+        .lock()
+        .unwrap()
+        .tokens
+        .iter()
+        .all(|t| t.account.as_deref() == Some(ACCOUNT));
+    assert!(all_the_accounts, "every token is the account's");
+
+    let paths: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| p.starts_with(&format!("{PREFIX}/accounts/{ACCOUNT}/tokens"))),
+        "{paths:?}"
+    );
+}
+
+/// Before: a token whose IP filter excludes this machine answered 403 with error 9109, which
+/// verify read as a dead token.
+#[tokio::test]
+async fn cloudflare_ip_restricted_token_was_read_as_invalid() {
+    let (server, fake) = fake_server().await;
+    fake.0.lock().unwrap().caller_ip = Some(std::net::Ipv4Addr::new(203, 0, 113, 9));
+    let cf = provider();
+    let t = target(&server, OLD_ID);
+    let v = cf.verify(&t, Some(OLD_ID), &Secret::new(OLD_VALUE)).await;
+    let Verification::CannotCheck { reason } = &v else {
+        panic!("expected cannot-check, got {v:?}");
+    };
+    assert!(reason.contains("9109"), "{reason}");
+    assert_no_secret(reason, &[OLD_VALUE]);
+    // From an allowed address the same token is valid, and a wrong value is still invalid.
+    fake.0.lock().unwrap().caller_ip = Some(std::net::Ipv4Addr::new(199, 27, 129, 1));
+    assert_eq!(
+        cf.verify(&t, Some(OLD_ID), &Secret::new(OLD_VALUE)).await,
+        Verification::Valid
+    );
+    let wrong = cf.verify(&t, Some(OLD_ID), &Secret::new("nope")).await;
+    assert_eq!(wrong.label(), "invalid", "{wrong:?}");
+}
+
+/// `connections test`: the management token's owner, its permission to write tokens, and
+/// error 9109 read as "cannot check from here".
+#[tokio::test]
+async fn cloudflare_connection_test_reports_the_owner_and_what_the_token_may_do() {
+    let (server, fake) = fake_server().await;
+    let cf = provider();
+    let mut conn = target(&server, OLD_ID).connection.unwrap();
+    let report = cf.check_connection(&conn).await;
+    assert!(report.all_allowed(), "{report:?}");
+    assert_eq!(report.facts["token owner"], "user");
+    assert_eq!(report.facts["token status"], "active");
+    assert_eq!(report.can_create, Ability::Yes);
+
+    conn.params.insert("account_id".into(), ACCOUNT.into());
+    let report = cf.check_connection(&conn).await;
+    assert!(report.all_allowed(), "{report:?}");
+    assert_eq!(report.facts["token owner"], format!("account {ACCOUNT}"));
+    assert!(report.probes[0]
+        .call
+        .contains(&format!("/accounts/{ACCOUNT}/tokens/verify")));
+
+    {
+        let mut st = fake.0.lock().unwrap();
+        st.caller_ip = Some(std::net::Ipv4Addr::new(203, 0, 113, 9));
+        st.mgmt_condition = json!({"request_ip": {"in": ["199.27.128.0/21"]}});
+    }
+    let report = cf.check_connection(&conn).await;
+    assert_eq!(report.probes.len(), 1, "{report:?}");
+    assert_eq!(report.probes[0].outcome, ProbeOutcome::NotChecked);
+    assert!(
+        report
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("address")),
+        "{report:?}"
+    );
+    assert_no_secret(&format!("{report:?}"), &[]);
+    let writes = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() != "GET")
+        .count();
+    assert_eq!(writes, 0, "a check never writes");
 }

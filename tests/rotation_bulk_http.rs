@@ -69,13 +69,20 @@ async fn rate_limited_sendgrid(
                         "errors": [{"field": null, "message": "too many requests"}]
                     }));
             }
-            let sub = req
-                .headers
-                .get("on-behalf-of")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
             let mut accounts = accounts.lock().unwrap_or_else(|p| p.into_inner());
+            // The parent's key names the subuser in `on-behalf-of`; a subuser's own key
+            // (verify) speaks for its subuser without the header.
+            let sub = match req.headers.get("on-behalf-of") {
+                Some(v) => v.to_str().unwrap_or_default().to_string(),
+                None => {
+                    let token = saas_common::bearer(req).unwrap_or_default();
+                    accounts
+                        .iter()
+                        .find(|(_, s)| s.keys.iter().any(|k| k.secret == token))
+                        .map(|(sub, _)| sub.clone())
+                        .unwrap_or_default()
+                }
+            };
             match accounts.get_mut(&sub) {
                 Some(state) => sendgrid_handler(state, req),
                 None => ResponseTemplate::new(400),

@@ -1,5 +1,11 @@
-//! `keyward connections list|add|remove`: the management credentials keyward itself uses to
-//! reach each provider's API. Their secrets come from hidden prompts or stdin, never argv.
+//! `keyward connections list|add|remove|test`: the management credentials keyward itself
+//! uses to reach each provider's API. Their secrets come from hidden prompts or stdin, never
+//! argv. `test` asks each live service, read-only, what the credential can do
+//! ([`crate::providers::connection_check`]).
+//!
+//! Exit codes of `test`: 0 every call was answered; 2 the service refused at least one call
+//! (the credential lacks a permission, or is dead); 3 none was refused but at least one could
+//! not be made or answered, or a connection has no check; 1 keyward itself failed.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
@@ -10,6 +16,9 @@ use zeroize::Zeroizing;
 use super::{audit, table, Context};
 use crate::audit::Event;
 use crate::inventory::{Connection, ProviderKind};
+use crate::providers::connection_check::{check_connections, ConnectionReport, ProbeOutcome};
+use crate::providers::http::Http;
+use crate::providers::registry::ProviderSet;
 use crate::secret::Secret;
 
 /// The `connections` subcommands.
@@ -44,12 +53,30 @@ pub enum Command {
         /// The connection's id.
         id: String,
     },
+    /// Ask each provider, with read-only calls, what the connection's credential can do:
+    /// the endpoints it reaches, whether it may create and revoke keys, and what the service
+    /// says about it (key type, token owner, partition).
+    Test {
+        /// Only this connection.
+        id: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How many providers are asked at once.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        concurrency: usize,
+    },
 }
 
 /// Runs `keyward connections …`.
 pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
     match cmd {
         Command::List { json } => list(ctx, json),
+        Command::Test {
+            id,
+            json,
+            concurrency,
+        } => test(ctx, id.as_deref(), json, concurrency),
         Command::Add {
             id,
             provider,
@@ -186,6 +213,101 @@ fn list(ctx: &Context, json: bool) -> Result<i32> {
         table::render(&["ID", "PROVIDER", "ENDPOINT", "SECRETS", "PARAMS"], &body)
     );
     Ok(0)
+}
+
+#[derive(serde::Serialize)]
+struct TestReport<'a> {
+    exit: i32,
+    connections: &'a [ConnectionReport],
+}
+
+fn test(ctx: &Context, only: Option<&str>, json: bool, concurrency: usize) -> Result<i32> {
+    let (_, inv) = ctx.open()?;
+    let unknown = || {
+        anyhow::anyhow!(
+            "{}: no connection `{}`: see `keyward connections list`",
+            ctx.inventory.display(),
+            crate::text::terminal_safe(only.unwrap_or_default())
+        )
+    };
+    if only.is_some_and(|id| inv.connection(id).is_none()) {
+        return Err(unknown());
+    }
+    let http = Http::default();
+    let providers = ProviderSet::for_inventory(&http, &ctx.inventory);
+    eprintln!("asking the providers (read-only)…");
+    let reports = super::sync::runtime()?
+        .block_on(check_connections(&inv, &providers, only, concurrency))
+        .ok_or_else(unknown)?;
+    let refused = reports
+        .iter()
+        .flat_map(|r| &r.probes)
+        .any(|p| p.outcome == ProbeOutcome::Refused);
+    let exit = if refused {
+        2
+    } else if reports.iter().all(ConnectionReport::all_allowed) {
+        0
+    } else {
+        3
+    };
+    if json {
+        let report = TestReport {
+            exit,
+            connections: &reports,
+        };
+        println!(
+            "{}",
+            crate::text::json_safe(serde_json::to_string_pretty(&report)?)
+        );
+        return Ok(exit);
+    }
+    if reports.is_empty() {
+        println!("No connections: add one with `keyward connections add`.");
+        return Ok(exit);
+    }
+    let body: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            let answered = r
+                .probes
+                .iter()
+                .filter(|p| p.outcome == ProbeOutcome::Allowed)
+                .count();
+            let reached = if r.checked {
+                format!("{answered} of {} calls", r.probes.len())
+            } else {
+                "not checked".to_string()
+            };
+            let mut notes: Vec<String> = r
+                .probes
+                .iter()
+                .filter(|p| p.outcome != ProbeOutcome::Allowed)
+                .map(|p| format!("{} {}: {}", p.call, p.outcome.as_str(), p.detail))
+                .collect();
+            notes.extend(r.note.clone());
+            vec![
+                r.connection.clone(),
+                r.provider.to_string(),
+                reached,
+                r.can_create.as_str().to_string(),
+                r.can_revoke.as_str().to_string(),
+                r.facts
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                notes.join("; "),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::render(
+            &["ID", "PROVIDER", "REACHED", "CREATE", "REVOKE", "FACTS", "NOTES"],
+            &body
+        )
+    );
+    Ok(exit)
 }
 
 /// One secret per name: hidden prompts on a terminal, else lines of stdin in order.

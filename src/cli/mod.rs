@@ -94,7 +94,7 @@ enum Command {
     /// List, add or remove the recipients saves encrypt to.
     #[command(subcommand)]
     Recipients(recipients::Command),
-    /// List, add or remove the connections keyward uses to reach providers' APIs.
+    /// List, add, remove or test the connections keyward uses to reach providers' APIs.
     #[command(subcommand)]
     Connections(connections::Command),
     /// For cron and monitoring: exit 0 all fine, 1 something due soon or stale,

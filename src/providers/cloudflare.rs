@@ -1,5 +1,14 @@
-//! Cloudflare user API tokens (`/user/tokens`): list, inspect, create a twin, roll, verify,
-//! disable and delete, through the API described by Cloudflare's OpenAPI schema.
+//! Cloudflare API tokens: list, inspect, create a twin, roll, verify, disable and delete,
+//! through the API described by Cloudflare's OpenAPI schema.
+//!
+//! A token belongs to a user (`/user/tokens…`) or, when `params.account_id` is set on the
+//! credential or its connection, to an account (`/accounts/{account_id}/tokens…`, with its own
+//! `/verify`; developers.cloudflare.com/fundamentals/api/get-started/account-owned-tokens/).
+//! The user paths do not know account-owned tokens: `/user/tokens/verify` answers 401 for one.
+//!
+//! A token restricted to client IP ranges answers 403 with error 9109 ("Cannot use the access
+//! token from location: …", developers.cloudflare.com/fundamentals/api/how-to/restrict-tokens/)
+//! when used from elsewhere: verify reads that as "cannot check from here", not as invalid.
 //!
 //! keyward manages them with a token allowed to manage tokens (`auth.api_token` on the
 //! connection). Cloudflare allows many live tokens, so a rotation creates a twin of the old
@@ -19,13 +28,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::connection_check::{connection_target, Ability, ConnectionReport, Probe, ProbeOutcome};
 use super::http::{check_endpoint, redact_tokens, Api, Call, Http, Repeat, Reply};
 use super::Deletion;
 use super::{
     Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
     Verification,
 };
-use crate::inventory::{Policy as InventoryPolicy, ProviderKind, RemoteStatus};
+use crate::inventory::{Connection, Policy as InventoryPolicy, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
 /// Cloudflare's public API base.
@@ -153,11 +163,68 @@ fn bad_create(target: &Target, url: &Url, message: String) -> ProviderError {
     bad_response(target, message).with_request(format!("POST {}", url.path()))
 }
 
-/// What one call needs: where, as whom, about which credential.
+/// Who owns a Cloudflare token, which decides the paths that reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenOwner {
+    /// The user the management token belongs to (`/user/tokens…`).
+    User,
+    /// An account (`/accounts/{account_id}/tokens…`), by its id.
+    Account(String),
+}
+
+impl TokenOwner {
+    /// The owner `target` names: the account of `params.account_id`, else the user.
+    pub fn of(target: &Target) -> TokenOwner {
+        match target.param("account_id") {
+            Ok(id) if !id.trim().is_empty() => TokenOwner::Account(id.trim().to_string()),
+            _ => TokenOwner::User,
+        }
+    }
+
+    /// The kind of owner, as tables show it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TokenOwner::User => "user",
+            TokenOwner::Account(_) => "account",
+        }
+    }
+
+    /// `base` + the owner's tokens collection + `rest`, each segment percent-encoded.
+    fn url(&self, base: &Url, rest: &[&str]) -> Url {
+        let mut segments: Vec<&str> = match self {
+            TokenOwner::User => vec!["user", "tokens"],
+            TokenOwner::Account(id) => vec!["accounts", id.as_str(), "tokens"],
+        };
+        segments.extend_from_slice(rest);
+        join(base, &segments)
+    }
+}
+
+/// Cloudflare's error code for a token used from an address its IP filter does not allow.
+const IP_RESTRICTED: i64 = 9109;
+
+/// Whether an error answer carries error code `code` in its envelope's `errors`.
+fn has_error_code(reply: &Reply, code: i64) -> bool {
+    serde_json::from_slice::<Value>(&reply.body)
+        .ok()
+        .and_then(|v| v.get("errors").cloned())
+        .and_then(|e| serde_json::from_value::<Vec<ApiMessage>>(e).ok())
+        .is_some_and(|errors| errors.iter().any(|e| e.code == Some(code)))
+}
+
+/// What one call needs: where, as whom, about which credential, whose tokens.
 struct Conn<'a> {
     base: Url,
     token: &'a Secret,
     target: &'a Target,
+    owner: TokenOwner,
+}
+
+impl Conn<'_> {
+    /// The URL of the owner's tokens collection, then `rest`.
+    fn tokens(&self, rest: &[&str]) -> Url {
+        self.owner.url(&self.base, rest)
+    }
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -298,6 +365,7 @@ impl Cloudflare {
             base,
             token,
             target,
+            owner: TokenOwner::of(target),
         })
     }
 
@@ -367,7 +435,7 @@ impl Cloudflare {
     }
 
     async fn get_token(&self, conn: &Conn<'_>, id: &str) -> Result<Option<Token>, ProviderError> {
-        let url = join(&conn.base, &["user", "tokens", id]);
+        let url = conn.tokens(&[id]);
         let reply = self
             .call(conn, reqwest::Method::GET, Repeat::Safe, &url, None)
             .await?;
@@ -389,7 +457,7 @@ impl Cloudflare {
     }
 
     async fn list_tokens(&self, conn: &Conn<'_>) -> Result<Vec<Token>, ProviderError> {
-        let url = join(&conn.base, &["user", "tokens"]);
+        let url = conn.tokens(&[]);
         let mut tokens = Vec::new();
         for page in 1..=MAX_PAGES {
             let mut page_url = url.clone();
@@ -445,7 +513,7 @@ impl Cloudflare {
     }
 
     async fn delete_token(&self, conn: &Conn<'_>, id: &str) -> Result<Deletion, ProviderError> {
-        let url = join(&conn.base, &["user", "tokens", id]);
+        let url = conn.tokens(&[id]);
         // The schema makes a JSON body mandatory on this DELETE.
         let reply = self
             .call(
@@ -516,7 +584,7 @@ impl Provider for Cloudflare {
         };
         let body =
             serde_json::to_value(&payload).map_err(|e| bad_response(target, e.to_string()))?;
-        let url = join(&conn.base, &["user", "tokens"]);
+        let url = conn.tokens(&[]);
         let answer = match self
             .call(
                 &conn,
@@ -587,7 +655,7 @@ impl Provider for Cloudflare {
         // Read first: the roll answer carries only the value, and a token that is gone
         // should fail here rather than after its value changed.
         let token = self.existing_token(&conn, id).await?;
-        let url = join(&conn.base, &["user", "tokens", id, "value"]);
+        let url = conn.tokens(&[id, "value"]);
         let reply = self
             .call(
                 &conn,
@@ -629,8 +697,9 @@ impl Provider for Cloudflare {
             base,
             token: secret,
             target,
+            owner: TokenOwner::of(target),
         };
-        let url = join(&conn.base, &["user", "tokens", "verify"]);
+        let url = conn.tokens(&["verify"]);
         let reply = match self
             .call(&conn, reqwest::Method::GET, Repeat::Safe, &url, None)
             .await
@@ -642,6 +711,16 @@ impl Provider for Cloudflare {
                 }
             }
         };
+        if reply.status == 403 && has_error_code(&reply, IP_RESTRICTED) {
+            let said = secret.redact(&reply.excerpt());
+            return Verification::CannotCheck {
+                reason: format!(
+                    "Cloudflare refuses the token from this machine's address (error \
+                     {IP_RESTRICTED}, client IP filtering): it cannot be checked from here; \
+                     check it from an allowed address. Cloudflare said: {said}"
+                ),
+            };
+        }
         if matches!(reply.status, 400 | 401 | 403) {
             let said = secret.redact(&reply.excerpt());
             return Verification::Invalid {
@@ -689,7 +768,7 @@ impl Provider for Cloudflare {
         };
         let body =
             serde_json::to_value(&payload).map_err(|e| bad_response(target, e.to_string()))?;
-        let url = join(&conn.base, &["user", "tokens", remote_id]);
+        let url = conn.tokens(&[remote_id]);
         let reply = self
             .call(&conn, reqwest::Method::PUT, Repeat::Safe, &url, Some(&body))
             .await?;
@@ -699,6 +778,99 @@ impl Provider for Cloudflare {
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         let conn = self.conn(target)?;
         self.delete_token(&conn, remote_id).await
+    }
+
+    /// Verifies the management token at its owner's `/verify`, reads its own policies (an
+    /// `API Tokens Write` group lets it create and revoke tokens) and lists one page of
+    /// tokens. A token refused from this address (error 9109) cannot be checked from here.
+    async fn check_connection(&self, connection: &Connection) -> ConnectionReport {
+        let mut report = ConnectionReport::new(connection);
+        let target = connection_target(connection);
+        let conn = match self.conn(&target) {
+            Ok(conn) => conn,
+            Err(e) => {
+                report.note = Some(e.to_string());
+                return report;
+            }
+        };
+        report.fact(
+            "token owner",
+            match &conn.owner {
+                TokenOwner::User => conn.owner.as_str().to_string(),
+                TokenOwner::Account(id) => format!("{} {id}", conn.owner.as_str()),
+            },
+        );
+        let verify = conn.tokens(&["verify"]);
+        let call = format!("GET {}", verify.path());
+        let reply = match self
+            .call(&conn, reqwest::Method::GET, Repeat::Safe, &verify, None)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) => {
+                report.failed(call, &e);
+                return report;
+            }
+        };
+        if reply.status == 403 && has_error_code(&reply, IP_RESTRICTED) {
+            report.probes.push(Probe {
+                call,
+                outcome: ProbeOutcome::NotChecked,
+                detail: format!(
+                    "error {IP_RESTRICTED}: the token's IP filter excludes this address"
+                ),
+            });
+            report.note = Some(
+                "Cloudflare refuses this token from this machine's address: check it from an \
+                 address its IP filter allows"
+                    .into(),
+            );
+            return report;
+        }
+        let own: Verified = match self.result(&conn, reply) {
+            Ok(v) => v,
+            Err(e) => {
+                report.failed(call, &e);
+                return report;
+            }
+        };
+        report.allowed(call);
+        report.fact("token status", own.status.clone());
+        let own_url = conn.tokens(&[&own.id]);
+        let call = format!("GET {}", own_url.path());
+        match self.get_token(&conn, &own.id).await {
+            Ok(Some(token)) => {
+                report.allowed(call);
+                let groups: Vec<&str> = token
+                    .policies
+                    .iter()
+                    .filter(|p| p.effect == "allow")
+                    .flat_map(|p| p.permission_groups.iter())
+                    .filter_map(|g| g.name.as_deref())
+                    .collect();
+                let write = groups.iter().any(|g| g.contains("API Tokens Write"));
+                report.can_create = Ability::from_bool(write);
+                report.can_revoke = Ability::from_bool(write);
+            }
+            Ok(None) => report.probes.push(Probe {
+                call,
+                outcome: ProbeOutcome::Failed,
+                detail: "Cloudflare does not know the token it just verified".into(),
+            }),
+            Err(e) => report.failed(call, &e),
+        }
+        let mut list = conn.tokens(&[]);
+        list.query_pairs_mut().append_pair("per_page", "5");
+        let call = format!("GET {}", list.path());
+        match self
+            .call(&conn, reqwest::Method::GET, Repeat::Safe, &list, None)
+            .await
+            .and_then(|reply| self.result::<Vec<Value>>(&conn, reply))
+        {
+            Ok(_) => report.allowed(call),
+            Err(e) => report.failed(call, &e),
+        }
+        report
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod cloudflare;
+pub mod connection_check;
 pub mod error;
 pub mod gitlab;
 pub mod http;
@@ -481,6 +482,19 @@ pub trait Provider: Send + Sync {
             Some(k) => KeySighting::Listed(k),
             None => KeySighting::Absent,
         })
+    }
+
+    /// What `connection`'s management credential can do at the live service, found with
+    /// read-only calls only (`keyward connections test`). The default asks nothing and says
+    /// so.
+    async fn check_connection(
+        &self,
+        connection: &Connection,
+    ) -> connection_check::ConnectionReport {
+        connection_check::ConnectionReport::not_checked(
+            connection,
+            "keyward has no read-only check for this provider's connections yet",
+        )
     }
 }
 

@@ -14,6 +14,9 @@
 //!   (`DELETE …/api_keys/{id}` refuses keys owned by service accounts), so the old key could
 //!   only be revoked by deleting the service account and every key on it, the new one
 //!   included. A new service account per rotation keeps revocation possible.
+//!   The new service account gets the old one's role (`owner` or `member`). Before deleting
+//!   a service account, its project's keys are listed with `owner_project_access=any`, so a
+//!   key the default visibility rules hide still stops the deletion.
 //! * `project-key` (needs `params.project_id`): a key a person created for themselves. The
 //!   API cannot create those, so `create` is unsupported and rotation falls back to manual;
 //!   inspect, list and delete work.
@@ -23,7 +26,8 @@
 //! Without `params.kind`, a credential with `params.service_account_id` is a service-account
 //! key and any other a project key. Project keys report when they were last used; only
 //! admin keys expire. Verify lists models (`GET /models`) with the key, or lists admin keys
-//! with an admin key.
+//! with an admin key; a restricted key refused with 401 "Missing scopes" is recognised, so
+//! it is reported as cannot-check, not invalid.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::connection_check::{connection_target, ConnectionReport};
 use super::error::{ErrorKind, ProviderError};
 use super::http::{Api, Call, Http, Repeat, Reply};
 use super::saas::{
@@ -41,7 +46,7 @@ use super::saas::{
 };
 use super::Deletion;
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
-use crate::inventory::{ProviderKind, RemoteStatus};
+use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
 /// The public API.
@@ -225,9 +230,13 @@ impl<'a> Conn<'a> {
         self.get(&self.key_path(id)?).await
     }
 
+    /// Every enabled key of the project. `owner_project_access=any`: without it "the
+    /// endpoint applies its existing membership-based visibility rules, which may exclude
+    /// some enabled keys" (the spec's `list-project-api-keys`), and a key left out could be
+    /// revoked unseen with its service account.
     async fn project_keys(&self) -> Result<Vec<ProjectKey>, ProviderError> {
         let path = format!("/organization/projects/{}/api_keys", self.project()?);
-        let mut keys: Vec<ProjectKey> = self.pages(&path, "").await?;
+        let mut keys: Vec<ProjectKey> = self.pages(&path, "owner_project_access=any&").await?;
         dedup_by(&mut keys, |k| k.id.clone());
         Ok(keys)
     }
@@ -239,6 +248,15 @@ impl<'a> Conn<'a> {
             .await?;
         reply.deletion()
     }
+}
+
+/// Whether an error answer says the key lacks scopes (`error.message` containing "Missing
+/// scopes"), which OpenAI answers with 401 like a refused key.
+fn missing_scopes(reply: &Reply) -> bool {
+    serde_json::from_slice::<serde_json::Value>(&reply.body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .is_some_and(|m| m.contains("Missing scopes"))
 }
 
 /// Keeps the first item of each id: a cursor that stalls repeats a page.
@@ -349,7 +367,19 @@ struct AdminKeyCreated {
 struct ServiceAccountCreated {
     id: String,
     #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
     api_key: Option<ServiceAccountKey>,
+}
+
+/// A service account as `GET …/service_accounts/{id}` describes it.
+#[derive(Deserialize)]
+struct ServiceAccount {
+    #[serde(default)]
+    name: Option<String>,
+    /// `owner` or `member`.
+    #[serde(default)]
+    role: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -363,28 +393,34 @@ struct ServiceAccountKey {
 impl OpenAi {
     async fn create_service_account(&self, c: &Conn<'_>) -> Result<IssuedKey, ProviderError> {
         let project = c.project()?;
-        // The old service account's name, for the new one's.
-        let old_name = match c.target.credential.remote_id.as_deref() {
-            Some(id) => c
-                .project_key(id)
-                .await?
-                .and_then(|k| k.service_account().and_then(|s| s.name.clone()).or(k.name)),
+        // The old service account, for the new one's name and role.
+        let old_key = match c.target.credential.remote_id.as_deref() {
+            Some(id) => c.project_key(id).await?,
             None => None,
         };
-        let base = match (old_name, c.target.param("service_account_id").ok()) {
-            (Some(n), _) => n,
-            (None, Some(sa)) => {
+        let old_sa_id = old_key
+            .as_ref()
+            .and_then(|k| k.service_account().map(|s| s.id.clone()))
+            .or_else(|| {
+                c.target
+                    .param("service_account_id")
+                    .ok()
+                    .map(str::to_string)
+            });
+        let old_sa = match old_sa_id.as_deref() {
+            Some(sa) => {
                 let path = format!(
                     "/organization/projects/{project}/service_accounts/{}",
                     seg(sa)
                 );
-                c.get::<Named>(&path)
-                    .await?
-                    .and_then(|s| s.name)
-                    .unwrap_or_else(|| display_name(c.target))
+                c.get::<ServiceAccount>(&path).await?
             }
-            (None, None) => display_name(c.target),
+            None => None,
         };
+        let old_name = old_key
+            .and_then(|k| k.service_account().and_then(|s| s.name.clone()).or(k.name))
+            .or_else(|| old_sa.as_ref().and_then(|s| s.name.clone()));
+        let base = old_name.unwrap_or_else(|| display_name(c.target));
         let path = format!("/organization/projects/{project}/service_accounts");
         let body = json!({ "name": replacement_name(&base, Utc::now(), NAME_MAX) });
         let reply = c
@@ -396,10 +432,10 @@ impl OpenAi {
         let parsed = reply
             .json::<ServiceAccountCreated>()
             .and_then(|sa| match sa.api_key {
-                Some(key) => Ok((sa.id, key)),
+                Some(key) => Ok((sa.id, key, sa.role)),
                 None => Err(reply.bad_response("the answer holds no API key")),
             });
-        let (sa_id, key) = match parsed {
+        let (sa_id, key, role) = match parsed {
             Ok(created) => created,
             Err(e) => {
                 let cleanup = match id_in(&reply, "id") {
@@ -409,6 +445,32 @@ impl OpenAi {
                 return Err(after_create(e, "a service account", cleanup));
             }
         };
+        // A new service account gets `member`; the old one may have been `owner`, and its
+        // consumers would lose what that allowed. Copied with "Update project service
+        // account" (`POST …/service_accounts/{id}`, body `role`); if that fails, the new
+        // account is deleted again rather than handed out with less than the old one had.
+        let wanted = old_sa
+            .and_then(|s| s.role)
+            .filter(|r| Some(r) != role.as_ref());
+        if let Some(wanted) = wanted {
+            let sa_path = format!("{path}/{}", seg(&sa_id));
+            let body = json!({ "role": wanted });
+            let updated = c
+                .send(reqwest::Method::POST, Repeat::Safe, &sa_path, Some(&body))
+                .await
+                .and_then(Reply::ok);
+            if let Err(e) = updated {
+                let cleanup = Some(c.delete(&sa_path).await);
+                let e = ProviderError {
+                    message: format!(
+                        "could not give the new service account the old one's role `{wanted}`: {}",
+                        e.message
+                    ),
+                    ..e
+                };
+                return Err(after_create(e, "a service account", cleanup));
+            }
+        }
         let mut params = BTreeMap::new();
         params.insert("service_account_id".to_string(), sa_id);
         params.insert("kind".to_string(), "service-account".to_string());
@@ -628,7 +690,64 @@ impl Provider for OpenAi {
             .api
             .send(&call, |c| c.get(&url).bearer_auth(secret.expose_secret()))
             .await;
+        // A restricted key without `api.model.read` answers 401 "… Missing scopes:
+        // api.model.read …": OpenAI recognised the key, it only may not make this call.
+        if let Ok(reply) = &outcome {
+            if reply.status == 401 && missing_scopes(reply) {
+                return Verification::CannotCheck {
+                    reason: format!(
+                        "{desc}: HTTP 401: the key is recognised but lacks the scopes for this \
+                         call (a restricted key), so check it by hand"
+                    ),
+                };
+            }
+        }
         verification(target, outcome, secret, desc)
+    }
+
+    /// Reads one admin key and one project with the admin key, and one key of the
+    /// connection's project (`params.project_id`) when it names one. Whether the admin key
+    /// may also write (create and delete service accounts) read-only calls cannot tell.
+    async fn check_connection(&self, connection: &Connection) -> ConnectionReport {
+        let mut report = ConnectionReport::new(connection);
+        let target = connection_target(connection);
+        let c = match Conn::new(self, &target) {
+            Ok(c) => c,
+            Err(e) => {
+                report.note = Some(e.to_string());
+                return report;
+            }
+        };
+        let mut paths = vec![
+            ("/organization/admin_api_keys", "limit=1".to_string()),
+            ("/organization/projects", "limit=1".to_string()),
+        ];
+        let project_keys = target
+            .param("project_id")
+            .ok()
+            .map(|p| format!("/organization/projects/{}/api_keys", seg(p)));
+        if let Some(path) = project_keys.as_deref() {
+            paths.push((path, "limit=1&owner_project_access=any".to_string()));
+        }
+        for (path, query) in paths {
+            let answer = guarded(&target, async {
+                c.send(
+                    reqwest::Method::GET,
+                    Repeat::Safe,
+                    &format!("{path}?{query}"),
+                    None,
+                )
+                .await?
+                .ok()
+            })
+            .await;
+            match answer {
+                Ok(_) => report.allowed(format!("GET {path}")),
+                Err(e) => report.failed(format!("GET {path}"), &e),
+            }
+        }
+        report.fact("manages with", "an organization admin key");
+        report
     }
 
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {

@@ -3,7 +3,8 @@
 //!
 //! Connection: `auth.api_key` (a key holding the `api_keys.*` scopes), optional `endpoint`
 //! (default `https://api.sendgrid.com`; `https://api.eu.sendgrid.com` for EU subusers) and
-//! optional `params.on_behalf_of` (a subuser name, sent as the `on-behalf-of` header).
+//! optional `params.on_behalf_of` (a subuser name, sent as the `on-behalf-of` header with
+//! the management key, never with the key being verified).
 //! The credential's `remote_id` is the `api_key_id`.
 //!
 //! Rotation is create-then-revoke: the new key gets the old key's scopes (read from the API,
@@ -21,6 +22,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::connection_check::{connection_target, Ability, ConnectionReport};
 use super::error::ProviderError;
 use super::http::{Api, Call, Http, Repeat, Reply};
 use super::saas::{
@@ -28,7 +30,7 @@ use super::saas::{
 };
 use super::Deletion;
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
-use crate::inventory::{ProviderKind, RemoteStatus};
+use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
 /// The public API.
@@ -396,16 +398,13 @@ impl Provider for Sendgrid {
         };
         let call = Call::new(Some(&target.at), "GET", "/v3/scopes", Repeat::Safe);
         let url = format!("{base}/v3/scopes");
-        let on_behalf_of = target.param("on_behalf_of").ok();
+        // Never `on-behalf-of` here: the header is for the parent account's key only ("you
+        // must use the parent account's API key credentials", twilio.com/docs/sendgrid/
+        // api-reference/how-to-use-the-sendgrid-v3-api/on-behalf-of). A key made on behalf of
+        // a subuser belongs to that subuser and speaks for it by itself.
         let outcome = self
             .api
-            .send(&call, |c| {
-                let r = c.get(&url).bearer_auth(secret.expose_secret());
-                match on_behalf_of {
-                    Some(sub) => r.header("on-behalf-of", sub),
-                    None => r,
-                }
-            })
+            .send(&call, |c| c.get(&url).bearer_auth(secret.expose_secret()))
             .await;
         verification(target, outcome, secret, "GET /v3/scopes with the key")
     }
@@ -416,4 +415,47 @@ impl Provider for Sendgrid {
         })
         .await
     }
+
+    /// `GET /v3/scopes` with the management key (on behalf of the subuser when the
+    /// connection names one) says what it holds: `api_keys.create` and `api_keys.delete`
+    /// decide whether it may create and revoke keys.
+    async fn check_connection(&self, connection: &Connection) -> ConnectionReport {
+        let mut report = ConnectionReport::new(connection);
+        let target = connection_target(connection);
+        let call = "GET /v3/scopes";
+        let scopes = guarded(&target, async {
+            let c = Conn::new(self, &target)?;
+            let reply = c
+                .send("GET", Repeat::Safe, "/v3/scopes", |r| r)
+                .await?
+                .ok()?;
+            reply.json::<ScopeList>()
+        })
+        .await;
+        match scopes {
+            Ok(list) => {
+                report.allowed(call);
+                let holds = |s: &str| list.scopes.iter().any(|h| h == s);
+                report.can_create = Ability::from_bool(holds("api_keys.create"));
+                report.can_revoke = Ability::from_bool(holds("api_keys.delete"));
+                report.fact("key scopes", list.scopes.len().to_string());
+                report.fact(
+                    "may list keys",
+                    Ability::from_bool(holds("api_keys.read")).as_str(),
+                );
+            }
+            Err(e) => report.failed(call, &e),
+        }
+        if let Ok(sub) = target.param("on_behalf_of") {
+            report.fact("on behalf of", sub);
+        }
+        report
+    }
+}
+
+/// The answer of `GET /v3/scopes`.
+#[derive(Deserialize)]
+struct ScopeList {
+    #[serde(default)]
+    scopes: Vec<String>,
 }

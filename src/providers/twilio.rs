@@ -16,16 +16,28 @@
 //! credential's recorded `scopes` become the new key's `allow` list) and delete. Updating a
 //! policy is left to the console.
 //!
-//! Rotation is create-then-revoke. The API reports neither expiry nor last use. Verify fetches
-//! the account (`GET /2010-04-01/Accounts/{AccountSid}.json`) with the key's SID and secret;
-//! a restricted key whose policy does not allow that gets 403, which verify reports as
-//! cannot-check (the key was recognised) for a person to confirm.
+//! Rotation is create-then-revoke. The API reports neither expiry nor last use.
+//!
+//! Key types ([`KeyType`], `params.key_type` on the credential, else inferred): Twilio's
+//! "Types of keys" table (twilio.com/docs/iam/api-keys/keys-in-console) says a *Main* key
+//! reaches everything, a *Standard* key everything except the Accounts (`/Accounts`) and
+//! Keys (`/Accounts/{SID}/Keys`, `/v1/Keys`) resources, and a *Restricted* key only what
+//! its policy allows; Main keys can be created only in the Console. So:
+//!
+//! * a Main key is rotated by hand ([`Provider::capabilities_for`] says manual, `create`
+//!   refuses): an API-made replacement would be a Standard key that can no longer manage keys;
+//! * verify makes a call the key may make: the account fetch for a Main key, the message list
+//!   (`GET …/Messages.json?PageSize=1`) for a Standard key and for a Restricted key whose
+//!   policy allows `/twilio/messaging/messages/read`; any other Restricted key cannot be
+//!   checked. A Standard key fetching the account gets 401 (error 20003, see
+//!   twilio/twilio-python#259), which would read as "invalid".
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use url::Url;
 
+use super::connection_check::{connection_target, Ability, ConnectionReport, ProbeOutcome};
 use super::error::{ErrorKind, ProviderError};
 use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::saas::{
@@ -34,7 +46,7 @@ use super::saas::{
 };
 use super::Deletion;
 use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
-use crate::inventory::{ProviderKind, RemoteStatus};
+use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
 /// The REST API.
@@ -59,6 +71,69 @@ impl Twilio {
         }
     }
 }
+
+/// The permission a Restricted key needs for the call verify makes with it.
+const MESSAGES_READ: &str = "/twilio/messaging/messages/read";
+
+/// Twilio's three kinds of API key, which decide what a key may call and how it is rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    /// Full access, like the account's Auth Token; created only in the Console.
+    Main,
+    /// Everything except the Accounts and Keys resources.
+    Standard,
+    /// Only what its policy allows (IAM v1 API).
+    Restricted,
+}
+
+impl KeyType {
+    /// The type's name, as Twilio's documentation and `params.key_type` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Main => "main",
+            KeyType::Standard => "standard",
+            KeyType::Restricted => "restricted",
+        }
+    }
+
+    fn parse(text: &str) -> Option<KeyType> {
+        [KeyType::Main, KeyType::Standard, KeyType::Restricted]
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+
+    /// The type of the key `target` is about: `params.key_type` when set; else Main when it
+    /// is the connection's own management key (only a Main key may manage keys), Restricted
+    /// when permissions are recorded for it, Standard otherwise.
+    pub fn of(target: &Target) -> Result<KeyType, ProviderError> {
+        if let Some(text) = target.credential.params.get("key_type") {
+            return KeyType::parse(text).ok_or_else(|| {
+                ProviderError::config(
+                    ProviderKind::Twilio,
+                    Some(&target.at),
+                    format!("`params.key_type` is `{text}`; expected `main`, `standard` or `restricted`"),
+                )
+            });
+        }
+        let management = target
+            .auth("api_key_sid")
+            .ok()
+            .map(|s| s.expose_secret().to_string());
+        if management.is_some() && target.credential.remote_id == management {
+            return Ok(KeyType::Main);
+        }
+        Ok(if target.credential.scopes.is_empty() {
+            KeyType::Standard
+        } else {
+            KeyType::Restricted
+        })
+    }
+}
+
+/// Why a Main key is not rotated through the API, for the error `create` answers with.
+const MAIN_KEY_MANUAL: &str = "a Main key is rotated by hand: Twilio creates Main keys only in \
+     the Console, and a key made through the API would be a Standard key, which cannot reach \
+     the Accounts and Keys resources the old one could";
 
 /// Which of Twilio's two key APIs a credential uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,6 +417,14 @@ impl Provider for Twilio {
         }
     }
 
+    fn capabilities_for(&self, target: &Target) -> Capabilities {
+        let mut caps = self.capabilities();
+        if matches!(KeyType::of(target), Ok(KeyType::Main)) {
+            caps.rotation = RotationStyle::Manual;
+        }
+        caps
+    }
+
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
         guarded(target, async {
             let sid = target.remote_id("the API key's SK… SID")?;
@@ -365,6 +448,14 @@ impl Provider for Twilio {
 
     async fn create(&self, target: &Target) -> Result<IssuedKey, ProviderError> {
         guarded(target, async {
+            if KeyType::of(target)? == KeyType::Main {
+                return Err(ProviderError::new(
+                    ProviderKind::Twilio,
+                    Some(&target.at),
+                    ErrorKind::Unsupported,
+                    format!("cannot create a replacement: {MAIN_KEY_MANUAL}"),
+                ));
+            }
             let c = Conn::new(self, target)?;
             let old = match target.credential.remote_id.as_deref() {
                 Some(sid) => c.fetch(sid).await?,
@@ -448,16 +539,46 @@ impl Provider for Twilio {
                 }
             }
         };
-        let path = format!("/2010-04-01/Accounts/{}.json", seg(account));
+        let key_type = match KeyType::of(target) {
+            Ok(t) => t,
+            Err(e) => {
+                return Verification::CouldNotCheck {
+                    reason: e.to_string(),
+                }
+            }
+        };
+        // A call this type of key may make: a Standard key fetching the account gets 401
+        // (error 20003), which would read as a dead key.
+        let (path, query, desc) = match key_type {
+            KeyType::Main => (
+                format!("/2010-04-01/Accounts/{}.json", seg(account)),
+                "",
+                "GET the account with the Main key",
+            ),
+            KeyType::Restricted if !target.credential.scopes.iter().any(|s| s == MESSAGES_READ) => {
+                return Verification::CannotCheck {
+                    reason: format!(
+                        "a Restricted key may call only what its policy allows, and it does not \
+                         allow `{MESSAGES_READ}`, the read-only call keyward checks keys with: \
+                         check it by hand"
+                    ),
+                }
+            }
+            KeyType::Standard | KeyType::Restricted => (
+                format!("/2010-04-01/Accounts/{}/Messages.json", seg(account)),
+                "?PageSize=1",
+                "GET one message with the key",
+            ),
+        };
         let call = Call::new(Some(&target.at), "GET", &path, Repeat::Safe);
-        let url = format!("{base}{path}");
+        let url = format!("{base}{path}{query}");
         let outcome = self
             .api
             .send(&call, |c| {
                 c.get(&url).basic_auth(sid, Some(secret.expose_secret()))
             })
             .await;
-        verification(target, outcome, secret, "GET the account with the key")
+        verification(target, outcome, secret, desc)
     }
 
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
@@ -465,5 +586,100 @@ impl Provider for Twilio {
             Conn::new(self, target)?.delete(remote_id).await
         })
         .await
+    }
+
+    /// Lists one key and fetches the account with the management credential. Only a Main
+    /// key (or the Auth Token) reaches the Keys resource, so the listing tells a Main key
+    /// from a Standard or Restricted one, and whether it may create and revoke keys.
+    async fn check_connection(&self, connection: &Connection) -> ConnectionReport {
+        let mut report = ConnectionReport::new(connection);
+        let target = connection_target(connection);
+        let c = match Conn::new(self, &target) {
+            Ok(c) => c,
+            Err(e) => {
+                report.note = Some(e.to_string());
+                return report;
+            }
+        };
+        let with_key = target.auth("api_key_sid").is_ok() && target.auth("api_key_secret").is_ok();
+        report.fact(
+            "manages with",
+            if with_key {
+                "an API key"
+            } else {
+                "the Auth Token"
+            },
+        );
+        let list = match c.flavor {
+            Flavor::V2010 => format!("/2010-04-01/Accounts/{}/Keys.json", seg(c.account)),
+            Flavor::Iam => "/v1/Keys".to_string(),
+        };
+        let query = match c.flavor {
+            Flavor::V2010 => "?PageSize=1".to_string(),
+            Flavor::Iam => format!("?AccountSid={}&PageSize=1", seg(c.account)),
+        };
+        let listed = guarded(&target, async {
+            c.send(
+                reqwest::Method::GET,
+                Repeat::Safe,
+                &format!("{list}{query}"),
+                None,
+            )
+            .await?
+            .ok()
+        })
+        .await;
+        match listed {
+            Ok(_) => {
+                report.allowed(format!("GET {list}"));
+                if with_key {
+                    report.fact("key type", KeyType::Main.as_str());
+                }
+                report.can_create = Ability::Yes;
+                report.can_revoke = Ability::Yes;
+            }
+            Err(e) => {
+                if with_key && e.status == Some(401) {
+                    report.fact("key type", "standard or restricted (not main)");
+                    report.note = Some(
+                        "only a Main key (or the Auth Token) may manage keys: create one in the \
+                         Console"
+                            .into(),
+                    );
+                }
+                let refused = ProbeOutcome::of_error(&e) == ProbeOutcome::Refused;
+                report.failed(format!("GET {list}"), &e);
+                if refused {
+                    report.can_create = Ability::No;
+                    report.can_revoke = Ability::No;
+                }
+            }
+        }
+        let account = format!("/2010-04-01/Accounts/{}.json", seg(c.account));
+        let fetched = guarded(&target, async {
+            let base = base_url(&target, DEFAULT_ENDPOINT)?;
+            let call = Call::new(Some(&target.at), "GET", &account, Repeat::Safe);
+            let url = format!("{base}{account}");
+            let reply = self
+                .api
+                .send(&call, |h| {
+                    h.get(&url)
+                        .basic_auth(c.user, Some(c.password.expose_secret()))
+                })
+                .await?
+                .ok()?;
+            reply.json::<serde_json::Value>()
+        })
+        .await;
+        match fetched {
+            Ok(v) => {
+                report.allowed(format!("GET {account}"));
+                if let Some(status) = v["status"].as_str() {
+                    report.fact("account status", status);
+                }
+            }
+            Err(e) => report.failed(format!("GET {account}"), &e),
+        }
+        report
     }
 }

@@ -162,3 +162,62 @@ pub fn between<'a>(text: &'a str, tag: &str) -> &'a str {
     let end = text[start..].find(&format!("</{tag}>")).expect(tag) + start;
     &text[start..end]
 }
+
+/// The region and service a SigV4 `Authorization` header's credential scope names
+/// (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`).
+pub fn signed_scope(req: &wiremock::Request) -> Option<(String, String)> {
+    let auth = req.headers.get("authorization")?.to_str().ok()?;
+    let scope = auth.split("Credential=").nth(1)?.split(',').next()?;
+    let parts: Vec<&str> = scope.split('/').collect();
+    match parts.as_slice() {
+        [_, _, region, service, "aws4_request"] => Some((region.to_string(), service.to_string())),
+        _ => None,
+    }
+}
+
+/// A stand-in for one AWS endpoint that checks what moto does not: the region a request is
+/// signed for. moto recomputes a signature with whatever region the request's credential
+/// scope names (moto/iam/access_control.py), so a request to the global IAM endpoint signed
+/// for eu-west-1 passes there; AWS answers it with 403 `SignatureDoesNotMatch`
+/// ("Credential should be scoped to a valid region", docs.aws.amazon.com/IAM/latest/
+/// UserGuide/reference_sigv.html; IAM's endpoints and signing regions per partition:
+/// docs.aws.amazon.com/general/latest/gr/iam-service.html). This models that check for an
+/// endpoint that accepts `region` and `service` only, and otherwise answers `ok` with `body`.
+pub struct RegionCheckedEndpoint {
+    /// The only region this endpoint accepts signatures for.
+    pub region: &'static str,
+    /// The signing name of the service it serves (`iam`, `sts`).
+    pub service: &'static str,
+    /// The XML answer for a correctly signed request.
+    pub body: String,
+}
+
+impl wiremock::Respond for RegionCheckedEndpoint {
+    fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+        match signed_scope(req) {
+            Some((region, service)) if region == self.region && service == self.service => {
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_raw(self.body.as_bytes().to_vec(), "text/xml")
+            }
+            Some((region, _)) => aws_error(
+                403,
+                "SignatureDoesNotMatch",
+                &format!("Credential should be scoped to a valid region, not '{region}'. "),
+            ),
+            None => aws_error(
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            ),
+        }
+    }
+}
+
+/// An AWS Query API error answer.
+pub fn aws_error(status: u16, code: &str, message: &str) -> wiremock::ResponseTemplate {
+    let body = format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>\
+         </Error><RequestId>4b5c6d7e-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    );
+    wiremock::ResponseTemplate::new(status).set_body_raw(body.into_bytes(), "text/xml")
+}

@@ -20,6 +20,14 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 pub const AT: &str = "acme/mail";
 /// SendGrid management key: short enough that only keyward's own scrubbing can mask it.
 pub const SG_ADMIN: &str = "SG.mgmt.adminkey-7";
+/// What the SendGrid management key holds: key management, and mail (what it was made for).
+pub const SG_ADMIN_SCOPES: [&str; 5] = [
+    "api_keys.create",
+    "api_keys.delete",
+    "api_keys.read",
+    "api_keys.update",
+    "mail.send",
+];
 /// Twilio Main key SID and secret keyward manages keys with.
 pub const TW_MAIN_SID: &str = "SK0123456789abcdef0123456789abcdef";
 /// The Main key's secret.
@@ -223,6 +231,8 @@ pub struct SgState {
     pub keys: Vec<SgKey>,
     /// Keys issued so far, for ids.
     pub issued: u32,
+    /// The subuser each key made `on-behalf-of` one belongs to, by key id.
+    pub subuser_of: BTreeMap<String, String>,
 }
 
 fn sg_unauthorized() -> ResponseTemplate {
@@ -233,10 +243,26 @@ fn sg_unauthorized() -> ResponseTemplate {
 }
 
 /// The SendGrid fake: the management key is [`SG_ADMIN`]; `/v3/scopes` accepts any live key.
+///
+/// `on-behalf-of` is accepted with the parent's key only ("you must use the parent account's
+/// API key credentials", twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/
+/// on-behalf-of); the answer to any other key is not documented, and the fake refuses it as
+/// not authorised. Keys created on behalf of a subuser are that subuser's.
 pub fn sendgrid_handler(s: &mut SgState, req: &Request) -> ResponseTemplate {
     let path = req.url.path().to_string();
     let token = bearer(req);
+    let on_behalf_of = req
+        .headers
+        .get("on-behalf-of")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if on_behalf_of.is_some() && token.as_deref() != Some(SG_ADMIN) {
+        return sg_unauthorized();
+    }
     if path == "/v3/scopes" && req.method == "GET" {
+        if token.as_deref() == Some(SG_ADMIN) {
+            return reply(200, json!({ "scopes": SG_ADMIN_SCOPES }));
+        }
         return match s.keys.iter().find(|k| Some(&k.secret) == token.as_ref()) {
             Some(k) => reply(200, json!({ "scopes": k.scopes })),
             None => sg_unauthorized(),
@@ -280,6 +306,9 @@ pub fn sendgrid_handler(s: &mut SgState, req: &Request) -> ResponseTemplate {
                 secret: long_secret("SG.new.", s.issued),
             };
             s.keys.push(key.clone());
+            if let Some(sub) = on_behalf_of {
+                s.subuser_of.insert(key.id.clone(), sub);
+            }
             reply(
                 201,
                 json!({"api_key": key.secret, "api_key_id": key.id, "name": key.name, "scopes": key.scopes}),
@@ -357,17 +386,23 @@ fn tw_key_json(k: &TwKey, iam: bool) -> Value {
     v
 }
 
-/// The Twilio fake: management with [`TW_MAIN_SID`]/[`TW_MAIN_SECRET`], the account fetch
-/// with any live key's SID and secret. Serves both the 2010-04-01 and the IAM v1 paths.
+/// The Twilio fake: management with the Main key [`TW_MAIN_SID`]/[`TW_MAIN_SECRET`]. Serves
+/// both the 2010-04-01 and the IAM v1 paths, and models the key types of Twilio's "Types of
+/// keys" table (twilio.com/docs/iam/api-keys/keys-in-console): only the Main key may fetch
+/// the account or touch Keys, a Standard key (`policy` null) gets 401 with error 20003 there
+/// (as in twilio/twilio-python#259) but may list messages, a Restricted key only what its
+/// `policy.allow` lists ("calls made to resources that are not part of the selected
+/// permissions will be unauthorized", Twilio changelog 2025-12-10).
 pub fn twilio_handler(s: &mut TwState, req: &Request) -> ResponseTemplate {
     let path = req.url.path().to_string();
     let auth = basic(req);
+    let main = auth == Some((TW_MAIN_SID.to_string(), TW_MAIN_SECRET.to_string()));
+    let issued = auth
+        .as_ref()
+        .and_then(|(u, p)| s.keys.iter().find(|k| &k.sid == u && &k.secret == p));
     let account_path = format!("/2010-04-01/Accounts/{TW_ACCOUNT}.json");
     if path == account_path && req.method == "GET" {
-        let ok = auth
-            .as_ref()
-            .is_some_and(|(u, p)| s.keys.iter().any(|k| &k.sid == u && &k.secret == p));
-        return if ok {
+        return if main {
             reply(
                 200,
                 json!({"sid": TW_ACCOUNT, "friendly_name": "ACME", "status": "active", "type": "Full"}),
@@ -376,7 +411,25 @@ pub fn twilio_handler(s: &mut TwState, req: &Request) -> ResponseTemplate {
             tw_error(401, 20003, "Authenticate")
         };
     }
-    if auth != Some((TW_MAIN_SID.to_string(), TW_MAIN_SECRET.to_string())) {
+    let messages_path = format!("/2010-04-01/Accounts/{TW_ACCOUNT}/Messages.json");
+    if path == messages_path && req.method == "GET" {
+        let allowed = main
+            || issued.is_some_and(|k| {
+                k.policy.is_null()
+                    || k.policy["allow"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|p| p == "/twilio/messaging/messages/read"))
+            });
+        return if allowed {
+            reply(
+                200,
+                json!({"messages": [], "page": 0, "page_size": 1, "next_page_uri": null, "uri": messages_path}),
+            )
+        } else {
+            tw_error(401, 20003, "Authenticate")
+        };
+    }
+    if !main {
         return tw_error(401, 20003, "Authenticate");
     }
     let prefix_2010 = format!("/2010-04-01/Accounts/{TW_ACCOUNT}/Keys");
@@ -518,6 +571,25 @@ pub struct OaState {
     pub issued: u32,
     /// Keys per list page.
     pub page_size: usize,
+    /// Service-account roles other than the default `member`, by service account id.
+    pub roles: BTreeMap<String, String>,
+    /// Keys whose owner has no effective access to the project: `owner_project_access` is
+    /// `inactive`, and the list leaves them out unless asked for `any` or `inactive` (the
+    /// spec's `list-project-api-keys`: without the parameter "the endpoint applies its
+    /// existing membership-based visibility rules, which may exclude some enabled keys").
+    pub hidden: std::collections::BTreeSet<String>,
+    /// Restricted keys lacking `api.model.read`: `/models` answers them 401 "Missing scopes"
+    /// (help.openai.com, "API key permissions"; the error text the API returns).
+    pub without_model_read: std::collections::BTreeSet<String>,
+}
+
+impl OaState {
+    fn role(&self, sa: &str) -> String {
+        self.roles
+            .get(sa)
+            .cloned()
+            .unwrap_or_else(|| "member".into())
+    }
 }
 
 fn oa_error(status: u16, message: &str) -> ResponseTemplate {
@@ -535,7 +607,7 @@ fn oa_key_json(s: &OaState, k: &OaKey) -> Value {
                 .iter()
                 .find(|a| &a.id == id)
                 .map(|a| a.name.clone());
-            json!({"type": "service_account", "service_account": {"id": id, "name": name, "created_at": 1711471533, "role": "member"}})
+            json!({"type": "service_account", "service_account": {"id": id, "name": name, "created_at": 1711471533, "role": s.role(id)}})
         }
         None => {
             json!({"type": "user", "user": {"id": "user_1", "email": "a@example.com", "name": "Alice", "created_at": 1711471533, "role": "owner"}})
@@ -548,7 +620,7 @@ fn oa_key_json(s: &OaState, k: &OaKey) -> Value {
         "created_at": 1711471533,
         "last_used_at": k.last_used_at,
         "id": k.id,
-        "owner_project_access": "active",
+        "owner_project_access": if s.hidden.contains(&k.id) { "inactive" } else { "active" },
         "owner": owner,
     })
 }
@@ -558,7 +630,17 @@ pub fn openai_handler(s: &mut OaState, req: &Request) -> ResponseTemplate {
     let path = req.url.path().to_string();
     let token = bearer(req);
     if path == "/models" && req.method == "GET" {
-        return if s.keys.iter().any(|k| Some(&k.secret) == token.as_ref()) {
+        let key = s.keys.iter().find(|k| Some(&k.secret) == token.as_ref());
+        if key.is_some_and(|k| s.without_model_read.contains(&k.id)) {
+            return oa_error(
+                401,
+                "You have insufficient permissions for this operation. Missing scopes: \
+                 api.model.read. Check that you have the correct role in your organization \
+                 (Reader, Writer, Owner) and project (Member, Owner), and if you're using a \
+                 restricted API key, that it has the necessary scopes.",
+            );
+        }
+        return if key.is_some() {
             reply(
                 200,
                 json!({"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 1, "owned_by": "openai"}]}),
@@ -570,6 +652,21 @@ pub fn openai_handler(s: &mut OaState, req: &Request) -> ResponseTemplate {
     if token.as_deref() != Some(OA_ADMIN) {
         return oa_error(401, "Incorrect API key provided");
     }
+    match (req.method.as_str(), path.as_str()) {
+        ("GET", "/organization/admin_api_keys") => {
+            return reply(
+                200,
+                json!({"object": "list", "data": [], "first_id": null, "last_id": null, "has_more": false}),
+            )
+        }
+        ("GET", "/organization/projects") => {
+            return reply(
+                200,
+                json!({"object": "list", "data": [{"id": OA_PROJECT, "object": "organization.project", "name": "Mail", "created_at": 1711471533, "status": "active"}], "first_id": OA_PROJECT, "last_id": OA_PROJECT, "has_more": false}),
+            )
+        }
+        _ => {}
+    }
     let Some(rest) = path.strip_prefix(&format!("/organization/projects/{OA_PROJECT}")) else {
         return oa_error(404, "not found");
     };
@@ -577,14 +674,23 @@ pub fn openai_handler(s: &mut OaState, req: &Request) -> ResponseTemplate {
     match (req.method.as_str(), parts.as_slice()) {
         ("GET", ["api_keys"]) => {
             let size = s.page_size.max(1);
+            let visible: Vec<&OaKey> = match query(req, "owner_project_access").as_deref() {
+                Some("any") => s.keys.iter().collect(),
+                Some("inactive") => s.keys.iter().filter(|k| s.hidden.contains(&k.id)).collect(),
+                _ => s
+                    .keys
+                    .iter()
+                    .filter(|k| !s.hidden.contains(&k.id))
+                    .collect(),
+            };
             let start = match query(req, "after") {
-                Some(after) => match s.keys.iter().position(|k| k.id == after) {
+                Some(after) => match visible.iter().position(|k| k.id == after) {
                     Some(i) => i + 1,
                     None => return oa_error(400, "unknown cursor"),
                 },
                 None => 0,
             };
-            let chunk: Vec<&OaKey> = s.keys.iter().skip(start).take(size).collect();
+            let chunk: Vec<&OaKey> = visible.iter().skip(start).take(size).copied().collect();
             let data: Vec<Value> = chunk.iter().map(|k| oa_key_json(s, k)).collect();
             reply(
                 200,
@@ -593,7 +699,7 @@ pub fn openai_handler(s: &mut OaState, req: &Request) -> ResponseTemplate {
                     "data": data,
                     "first_id": chunk.first().map(|k| k.id.clone()),
                     "last_id": chunk.last().map(|k| k.id.clone()),
-                    "has_more": start + size < s.keys.len(),
+                    "has_more": start + size < visible.len(),
                 }),
             )
         }
@@ -646,10 +752,28 @@ pub fn openai_handler(s: &mut OaState, req: &Request) -> ResponseTemplate {
             match s.service_accounts.iter().find(|a| a.id == *id) {
                 Some(a) => reply(
                     200,
-                    json!({"object": "organization.project.service_account", "id": a.id, "name": a.name, "role": "member", "created_at": 1711471533}),
+                    json!({"object": "organization.project.service_account", "id": a.id, "name": a.name, "role": s.role(&a.id), "created_at": 1711471533}),
                 ),
                 None => oa_error(404, "No such service account"),
             }
+        }
+        // "Update project service account": `name` and `role` (`member` or `owner`).
+        ("POST", ["service_accounts", id]) => {
+            let body: Value = req.body_json().unwrap_or(Value::Null);
+            let Some(a) = s.service_accounts.iter().find(|a| a.id == *id).cloned() else {
+                return oa_error(404, "No such service account");
+            };
+            match body["role"].as_str() {
+                Some(role @ ("member" | "owner")) => {
+                    s.roles.insert(a.id.clone(), role.to_string());
+                }
+                Some(_) => return oa_error(400, "role must be member or owner"),
+                None => {}
+            }
+            reply(
+                200,
+                json!({"object": "organization.project.service_account", "id": a.id, "name": a.name, "role": s.role(&a.id), "created_at": 1711471533}),
+            )
         }
         ("DELETE", ["service_accounts", id]) => {
             let before = s.service_accounts.len();

@@ -4,10 +4,21 @@
 //! ([`sigv4`]); answers are XML ([`xml`]).
 //!
 //! Inventory mapping: the connection's `auth.access_key_id` / `auth.secret_access_key` are
-//! the management key, `params.region` the signing region (default `us-east-1`), `endpoint`
-//! the IAM base URL (default `https://iam.amazonaws.com`; STS uses the same base when it is
-//! set, else `https://sts.amazonaws.com`). A credential's `params.user` is its IAM user,
-//! `remote_id` its access key id and `secret` its secret access key.
+//! the management key; a credential's `params.user` is its IAM user, `remote_id` its access
+//! key id and `secret` its secret access key.
+//!
+//! Endpoints and signing ([`Partition`]): IAM is a global service with one endpoint per
+//! partition, and a request to it must be signed for that partition's IAM region (us-east-1
+//! for `aws`, cn-north-1 for `aws-cn`, us-gov-west-1 for `aws-us-gov`); signed for any other
+//! region AWS answers `SignatureDoesNotMatch` ("Credential should be scoped to a valid
+//! region", docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html and
+//! docs.aws.amazon.com/general/latest/gr/iam-service.html). `params.region` is therefore used
+//! for STS only: verify calls the regional STS endpoint of that region
+//! (`sts.{region}.amazonaws.com`, `.amazonaws.com.cn` in China), signed for it
+//! (docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_region-endpoints.html).
+//! `params.partition` names the partition; without it the region's prefix decides (`cn-`,
+//! `us-gov-`), else `aws`. `endpoint` overrides the IAM base URL and `params.sts_endpoint`
+//! the STS one; a stand-in such as moto serves both at `endpoint`, which STS then uses too.
 
 pub mod sigv4;
 mod xml;
@@ -21,18 +32,109 @@ use url::Url;
 use zeroize::Zeroize;
 
 use self::sigv4::{Credentials, Scope};
+use super::connection_check::{connection_target, ConnectionReport};
 use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::Deletion;
 use super::{
     Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
     Verification,
 };
-use crate::inventory::{ProviderKind, RemoteStatus};
+use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
-const IAM_ENDPOINT: &str = "https://iam.amazonaws.com";
-const STS_ENDPOINT: &str = "https://sts.amazonaws.com";
-const DEFAULT_REGION: &str = "us-east-1";
+/// An AWS partition: a set of regions with its own IAM endpoint and signing region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partition {
+    /// The commercial regions.
+    Aws,
+    /// The China regions.
+    AwsCn,
+    /// AWS GovCloud (US).
+    AwsUsGov,
+}
+
+impl Partition {
+    const ALL: [Partition; 3] = [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov];
+
+    /// The partition's name, as ARNs and `params.partition` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::AwsCn => "aws-cn",
+            Partition::AwsUsGov => "aws-us-gov",
+        }
+    }
+
+    /// The partition's IAM endpoint.
+    pub fn iam_endpoint(self) -> &'static str {
+        match self {
+            Partition::Aws => "https://iam.amazonaws.com",
+            Partition::AwsCn => "https://iam.cn-north-1.amazonaws.com.cn",
+            Partition::AwsUsGov => "https://iam.us-gov.amazonaws.com",
+        }
+    }
+
+    /// The only region IAM requests in this partition may be signed for; also the STS
+    /// region when `params.region` is not set.
+    pub fn iam_region(self) -> &'static str {
+        match self {
+            Partition::Aws => "us-east-1",
+            Partition::AwsCn => "cn-north-1",
+            Partition::AwsUsGov => "us-gov-west-1",
+        }
+    }
+
+    /// The regional STS endpoint of `region` in this partition.
+    pub fn sts_endpoint(self, region: &str) -> String {
+        match self {
+            Partition::AwsCn => format!("https://sts.{region}.amazonaws.com.cn"),
+            Partition::Aws | Partition::AwsUsGov => format!("https://sts.{region}.amazonaws.com"),
+        }
+    }
+
+    /// The partition a region belongs to, by its name's prefix.
+    pub fn of_region(region: &str) -> Partition {
+        if region.starts_with("cn-") {
+            Partition::AwsCn
+        } else if region.starts_with("us-gov-") {
+            Partition::AwsUsGov
+        } else {
+            Partition::Aws
+        }
+    }
+
+    /// The partition `target` is in: `params.partition`, else its `params.region`'s, else
+    /// `aws`. A partition that contradicts the region is a configuration error.
+    pub fn of(target: &Target) -> Result<Partition, ProviderError> {
+        let region = AwsIam::region(target)?;
+        let Ok(named) = target.param("partition") else {
+            return Ok(region
+                .as_deref()
+                .map_or(Partition::Aws, Partition::of_region));
+        };
+        let partition = Partition::ALL
+            .into_iter()
+            .find(|p| p.as_str() == named)
+            .ok_or_else(|| {
+                AwsIam::config_error(
+                    target,
+                    format!(
+                        "`params.partition` is `{named}`; expected `aws`, `aws-cn` or `aws-us-gov`"
+                    ),
+                )
+            })?;
+        match region.as_deref() {
+            Some(r) if Partition::of_region(r) != partition => Err(AwsIam::config_error(
+                target,
+                format!(
+                    "`params.region` `{r}` is not in partition `{}`",
+                    partition.as_str()
+                ),
+            )),
+            _ => Ok(partition),
+        }
+    }
+}
 const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
 /// AWS allows two access keys per IAM user, active or not.
 const MAX_KEYS: usize = 2;
@@ -98,8 +200,11 @@ impl AwsIam {
         })
     }
 
-    fn region(target: &Target) -> Result<String, ProviderError> {
-        let region = target.param("region").unwrap_or(DEFAULT_REGION);
+    /// `params.region`, checked to be a region name; `None` when not set.
+    fn region(target: &Target) -> Result<Option<String>, ProviderError> {
+        let Ok(region) = target.param("region") else {
+            return Ok(None);
+        };
         if region.is_empty()
             || !region
                 .chars()
@@ -110,20 +215,33 @@ impl AwsIam {
                 format!("`params.region` `{region}` is not an AWS region name"),
             ));
         }
-        Ok(region.to_string())
+        Ok(Some(region.to_string()))
     }
 
-    fn url(target: &Target, service: Service) -> Result<Url, ProviderError> {
-        let default = match service {
-            Service::Iam => IAM_ENDPOINT,
-            Service::Sts => STS_ENDPOINT,
+    /// Where `service`'s requests go and the region they are signed for: IAM at the
+    /// partition's endpoint, signed for the partition's IAM region whatever `params.region`
+    /// says; STS at the regional endpoint of `params.region` (else the partition's IAM
+    /// region), signed for that region.
+    fn endpoint(target: &Target, service: Service) -> Result<(Url, String), ProviderError> {
+        let partition = Partition::of(target)?;
+        let (url, region) = match service {
+            Service::Iam => (
+                target.endpoint_or(partition.iam_endpoint()),
+                partition.iam_region().to_string(),
+            ),
+            Service::Sts => {
+                let region =
+                    Self::region(target)?.unwrap_or_else(|| partition.iam_region().to_string());
+                let url = match target.param("sts_endpoint") {
+                    Ok(sts) => sts.to_string(),
+                    // A custom endpoint (a stand-in such as moto) serves IAM and STS at one base.
+                    Err(_) => target.endpoint_or(&partition.sts_endpoint(&region)),
+                };
+                (url, region)
+            }
         };
-        // A custom endpoint (a stand-in such as moto) serves IAM and STS at one base.
-        check_endpoint(
-            ProviderKind::AwsIam,
-            Some(&target.at),
-            &target.endpoint_or(default),
-        )
+        let url = check_endpoint(ProviderKind::AwsIam, Some(&target.at), &url)?;
+        Ok((url, region))
     }
 
     /// Sends `action` with `params`, signed with `credentials`; error answers become
@@ -136,8 +254,7 @@ impl AwsIam {
         action: &str,
         params: &[(&str, &str)],
     ) -> Result<Reply, ProviderError> {
-        let url = Self::url(target, service)?;
-        let region = Self::region(target)?;
+        let (url, region) = Self::endpoint(target, service)?;
         let body = {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
             form.append_pair("Action", action);
@@ -521,6 +638,70 @@ impl Provider for AwsIam {
         )
         .await
         .map(drop)
+    }
+
+    /// Asks STS who the management key is (its ARN names the partition and account) and
+    /// lists the caller's own access keys at IAM. Whether it may create or delete keys IAM
+    /// tells only by trying, which a check must not do, so those stay unknown.
+    async fn check_connection(&self, connection: &Connection) -> ConnectionReport {
+        let mut report = ConnectionReport::new(connection);
+        let target = connection_target(connection);
+        let credentials = match Self::management(&target) {
+            Ok(c) => c,
+            Err(e) => {
+                report.note = Some(e.to_string());
+                return report;
+            }
+        };
+        let configured = match Partition::of(&target) {
+            Ok(p) => p,
+            Err(e) => {
+                report.note = Some(e.to_string());
+                return report;
+            }
+        };
+        report.fact("partition", configured.as_str());
+        let call = "POST STS GetCallerIdentity";
+        match self
+            .call(
+                &target,
+                Service::Sts,
+                &credentials,
+                "GetCallerIdentity",
+                &[],
+            )
+            .await
+            .and_then(|reply| xml::decode::<xml::GetCallerIdentityResponse>(&reply))
+        {
+            Ok(r) => {
+                report.allowed(call);
+                let arn = r.get_caller_identity_result.arn;
+                // arn:PARTITION:SERVICE::ACCOUNT:RESOURCE
+                let parts: Vec<&str> = arn.splitn(6, ':').collect();
+                if let [_, partition, _, _, account, _] = parts.as_slice() {
+                    if *partition != configured.as_str() {
+                        report.note = Some(format!(
+                            "the key belongs to partition `{partition}`, not `{}` as configured: \
+                             set `params.partition`",
+                            configured.as_str()
+                        ));
+                    }
+                    report.fact("caller partition", *partition);
+                    report.fact("account", *account);
+                }
+                report.fact("caller", arn);
+            }
+            Err(e) => report.failed(call, &e),
+        }
+        let call = "POST IAM ListAccessKeys";
+        match self
+            .call(&target, Service::Iam, &credentials, "ListAccessKeys", &[])
+            .await
+        {
+            Ok(_) => report.allowed(call),
+            Err(e) => report.failed(call, &e),
+        }
+        report
     }
 
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
