@@ -219,6 +219,9 @@ fn an_encrypted_ssh_key_is_asked_for_once_whatever_the_number_of_recipients() {
     );
     let t = Tmux::start(&cmd, 120, 30, &[("HOME", ws.dir.path().to_str().unwrap())]);
     t.wait_for("Passphrase for SSH key");
+    // rpassword prints the prompt before it turns echo off: typing at once can race it
+    // on a loaded machine and show the passphrase, through no fault of keyward's.
+    std::thread::sleep(std::time::Duration::from_millis(500));
     t.type_text(PASS);
     t.send(&["Enter"]);
     let screen = t.wait_for("EXIT=");
@@ -315,4 +318,63 @@ fn a_passphrase_file_opens_a_passphrase_inventory_without_a_terminal_only_when_p
         .arg("list")
         .env("HOME", ws.dir.path());
     assert_one_line_error(&run_with_stdin(&mut cmd, ""), "link.txt");
+}
+
+#[test]
+fn an_invalid_edit_on_a_terminal_is_offered_again_and_then_saved() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    ws.init();
+    ws.ok(
+        &[
+            "add",
+            "acme/bot",
+            "--provider",
+            "manual",
+            "--owner",
+            "alice",
+            "--no-secret",
+        ],
+        "",
+    );
+    // The first edit breaks the file, the second (after "edit again") repairs it.
+    let count = ws.path("edited-once");
+    let script = ws.path("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ -e {c} ]; then sed -i 's/colour: red/owner: bob/' \"$1\"; \
+             else touch {c}; sed -i 's/owner: alice/colour: red/' \"$1\"; fi\n",
+            c = count.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let run = ws.path("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let cmd = format!("{} edit; echo EXIT=$?; sleep 30", bin());
+    let t = Tmux::start(
+        &cmd,
+        120,
+        30,
+        &[
+            ("HOME", ws.dir.path().to_str().unwrap()),
+            ("KEYWARD_INVENTORY", ws.inventory().to_str().unwrap()),
+            ("EDITOR", script.to_str().unwrap()),
+            ("XDG_RUNTIME_DIR", run.to_str().unwrap()),
+        ],
+    );
+    let screen = t.wait_for("Edit again");
+    assert!(screen.contains("unknown field `colour`"), "{screen}");
+    t.type_text("y");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(
+        screen.contains("Saved: edited by hand: changed acme/bot.") && screen.contains("EXIT=0"),
+        "{screen}"
+    );
+    assert_eq!(std::fs::read_dir(&run).unwrap().count(), 0, "no draft left");
+    let shown = ws.ok(&["show", "acme/bot", "--json"], "");
+    assert!(shown.contains("\"owner\": \"bob\""), "{shown}");
 }
