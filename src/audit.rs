@@ -121,6 +121,10 @@ pub enum AuditAction {
     Exported,
     /// A backup was put back as the newest version, on purpose.
     Restored,
+    /// A credential left the inventory for good (`keyward remove`).
+    Removed,
+    /// The inventory was edited by hand through `keyward edit`.
+    Edited,
 }
 
 impl AuditAction {
@@ -156,6 +160,8 @@ impl AuditAction {
             AuditAction::Archived => "archived",
             AuditAction::Exported => "exported",
             AuditAction::Restored => "restored",
+            AuditAction::Removed => "removed",
+            AuditAction::Edited => "edited",
         }
     }
 }

@@ -78,6 +78,52 @@ pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Creates a new private (0700) directory with an unpredictable name starting `prefix` in
+/// `base`, made with `mkdir` so it is never one planted there before, even in a shared
+/// directory such as `/dev/shm`. It is removed with its contents when dropped.
+pub fn create_private_temp_dir(base: &Path, prefix: &str) -> io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(fs::Permissions::from_mode(PRIVATE_DIR_MODE))
+        .tempdir_in(base)?;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(PRIVATE_DIR_MODE))?;
+    Ok(dir)
+}
+
+/// Overwrites every regular file directly in `dir` with zeros, never through a link, then
+/// removes `dir` and all it holds. Best effort for the overwrite (on tmpfs it mostly drops
+/// the pages sooner); the removal's error is returned.
+pub fn wipe_dir(dir: &Path) -> io::Result<()> {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let Ok(file) = OpenOptions::new()
+                .write(true)
+                .custom_flags(no_follow())
+                .open(entry.path())
+            else {
+                continue;
+            };
+            let Ok(meta) = file.metadata() else {
+                continue;
+            };
+            if meta.is_file() {
+                let mut file = file;
+                let zeros = vec![0u8; 64 * 1024];
+                let mut left = meta.len();
+                while left > 0 {
+                    let n = left.min(zeros.len() as u64) as usize;
+                    if file.write_all(&zeros[..n]).is_err() {
+                        break;
+                    }
+                    left -= n as u64;
+                }
+                let _ = file.sync_all();
+            }
+        }
+    }
+    fs::remove_dir_all(dir)
+}
+
 /// A file being written under a temporary, unpredictable name beside its final path; it
 /// becomes the final file only with [`NewFile::commit`], and disappears if dropped first.
 pub struct NewFile {

@@ -1,6 +1,9 @@
 //! Importing credentials from the spreadsheets and files agencies already keep: CSV with a
-//! header row, or YAML shaped like the inventory's `connections:` and `clients:`. An import
-//! is planned first (what would be added or changed) and applied only when asked.
+//! header row, or YAML shaped like a whole inventory file (`inventories/example.yaml`:
+//! `version`, `policy`, `recipients`, `connections`, `clients`). An import is planned first
+//! (what would be added or changed) and applied only when asked. Nothing in the file is
+//! dropped silently: the policy is applied, and recipients, which decide who can read every
+//! secret, are reported and left to `keyward recipients add`.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +22,7 @@ use crate::secret::Secret;
 pub struct ImportError {
     /// The file name (or `stdin`).
     pub source_name: String,
-    /// `line N: ` or empty.
+    /// `line N: `, `line N, column C: `, or empty.
     pub location: String,
     /// What is wrong.
     pub message: String,
@@ -30,7 +33,7 @@ pub struct ImportError {
 pub enum Format {
     /// Comma-separated, with a header row.
     Csv,
-    /// The inventory's own `clients:` / `connections:` shape.
+    /// A whole inventory file, or just its `clients:` / `connections:`.
     Yaml,
 }
 
@@ -45,9 +48,25 @@ pub struct Record {
     pub credential: Credential,
 }
 
+/// The policy fields an import sets; those it leaves out keep the inventory's values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyImport {
+    /// `policy.rotate_every_days`.
+    pub rotate_every_days: Option<u32>,
+    /// `policy.warn_before_days`.
+    pub warn_before_days: Option<u32>,
+    /// `policy.stale_after_days`.
+    pub stale_after_days: Option<u32>,
+}
+
 /// The parsed import.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// The policy fields to set.
+    pub policy: Option<PolicyImport>,
+    /// Recipients the file lists: reported, never added by an import.
+    pub recipients: Vec<String>,
     /// Connections to add or replace.
     pub connections: Vec<Connection>,
     /// Credentials to add or update.
@@ -63,6 +82,8 @@ pub enum Change {
     Update(String, Vec<&'static str>),
     /// Nothing differs.
     Unchanged(String),
+    /// In the file but deliberately not applied; why, and what to do instead.
+    NotApplied(String, String),
 }
 
 const CSV_COLUMNS: [&str; 17] = [
@@ -121,6 +142,21 @@ fn err(source_name: &str, line: Option<u64>, message: impl Into<String>) -> Impo
     }
 }
 
+/// An error at a line and column (1-based), when known.
+fn err_at(
+    source_name: &str,
+    position: Option<(usize, usize)>,
+    message: impl Into<String>,
+) -> ImportError {
+    ImportError {
+        source_name: source_name.to_string(),
+        location: position
+            .map(|(line, column)| format!("line {line}, column {column}: "))
+            .unwrap_or_default(),
+        message: message.into(),
+    }
+}
+
 fn parse_csv(source_name: &str, text: &str) -> Result<Batch, ImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -154,6 +190,13 @@ fn parse_csv(source_name: &str, text: &str) -> Result<Batch, ImportError> {
         }
     }
     let mut batch = Batch::default();
+    // Where each address was first seen: the same credential twice is refused, not merged
+    // with the last one winning.
+    let mut first_line: BTreeMap<CredentialRef, u64> = BTreeMap::new();
+    let integration_column = headers
+        .iter()
+        .position(|h| h == "integration")
+        .map_or(0, |i| i + 1);
     for result in reader.records() {
         let row = result.map_err(|e| {
             let line = e.position().map(|p| p.line());
@@ -207,6 +250,15 @@ fn parse_csv(source_name: &str, text: &str) -> Result<Batch, ImportError> {
             .map_err(|why| err(source_name, line, format!("column `integration`: {why}")))?;
         let at =
             CredentialRef::new(&client, &integration).map_err(|why| err(source_name, line, why))?;
+        // Never quoted: with a shifted header, these cells may hold a secret.
+        if let Some(first) = first_line.get(&at) {
+            return Err(err_at(
+                source_name,
+                line.map(|l| (l as usize, integration_column)),
+                format!("the same client and integration as line {first}; one row per credential"),
+            ));
+        }
+        first_line.insert(at.clone(), line.unwrap_or_default());
         let provider: ProviderKind = cell("provider")
             .ok_or_else(|| err(source_name, line, "column `provider` is empty"))?
             .parse()
@@ -279,9 +331,15 @@ impl CsvErrorWords for csv::Error {
     }
 }
 
+/// What a YAML import reads: an inventory file's top-level keys. `generation` and
+/// `integrity` are the store's bookkeeping, which no import may set.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct YamlImport {
+    version: Option<serde_yaml::Value>,
+    policy: Option<PolicyImport>,
+    #[serde(default)]
+    recipients: Vec<String>,
     #[serde(default)]
     connections: Vec<Connection>,
     #[serde(default)]
@@ -289,8 +347,9 @@ struct YamlImport {
 }
 
 fn parse_yaml(source_name: &str, text: &str) -> Result<Batch, ImportError> {
+    use crate::inventory::locate::{locate, Segment};
     let doc: YamlImport = serde_yaml::from_str(text).map_err(|e| {
-        let line = e.location().map(|l| l.line() as u64);
+        let position = e.location().map(|l| (l.line(), l.column()));
         let mut message = e.to_string();
         if let Some(cut) = message.rfind(" at line ") {
             message.truncate(cut);
@@ -301,22 +360,64 @@ fn parse_yaml(source_name: &str, text: &str) -> Result<Batch, ImportError> {
             }
             _ => crate::inventory::validate::safe_message(&message),
         };
-        err(source_name, line, message)
+        err_at(source_name, position, message)
     })?;
-    // The ids are checked here, by the rule a save applies, so a dry run refuses what the
-    // real run would.
-    let bad_id = |path: String, why: String| err(source_name, None, format!("{path}: {why}"));
-    for (i, conn) in doc.connections.iter().enumerate() {
-        check_id(&conn.id).map_err(|why| bad_id(format!("connections[{i}].id"), why))?;
+    let key = |k: &str| Segment::Key(k.to_string());
+    let at_path = |path: Vec<Segment>, why: String| {
+        err_at(
+            source_name,
+            locate(text, &path),
+            format!("{}: {why}", crate::inventory::locate::render(&path)),
+        )
+    };
+    if let Some(v) = &doc.version {
+        if v.as_u64() != Some(u64::from(crate::inventory::SCHEMA_VERSION)) {
+            return Err(at_path(
+                vec![key("version")],
+                format!(
+                    "this build of keyward reads version {}; use the keyward that wrote it",
+                    crate::inventory::SCHEMA_VERSION
+                ),
+            ));
+        }
     }
+    // The ids are checked here, by the rules a save applies (well-formed, each once), so a
+    // dry run refuses what the real run would, and a duplicate is named where it is written
+    // rather than merged with the last one winning.
+    let id_path = |mut path: Vec<Segment>| {
+        path.push(key("id"));
+        path
+    };
+    let mut connection_ids = BTreeMap::new();
+    for (i, conn) in doc.connections.iter().enumerate() {
+        let path = id_path(vec![key("connections"), Segment::Index(i)]);
+        check_id(&conn.id).map_err(|why| at_path(path.clone(), why))?;
+        if let Some(first) = connection_ids.insert(conn.id.as_str(), path.clone()) {
+            return Err(at_path(path, duplicate("connection", text, &first)));
+        }
+    }
+    let mut client_ids = BTreeMap::new();
     for (i, client) in doc.clients.iter().enumerate() {
-        check_id(&client.id).map_err(|why| bad_id(format!("clients[{i}].id"), why))?;
+        let client_path = vec![key("clients"), Segment::Index(i)];
+        let path = id_path(client_path.clone());
+        check_id(&client.id).map_err(|why| at_path(path.clone(), why))?;
+        if let Some(first) = client_ids.insert(client.id.as_str(), path.clone()) {
+            return Err(at_path(path, duplicate("client", text, &first)));
+        }
+        let mut integration_ids = BTreeMap::new();
         for (j, cred) in client.integrations.iter().enumerate() {
-            check_id(&cred.id)
-                .map_err(|why| bad_id(format!("clients[{i}].integrations[{j}].id"), why))?;
+            let mut cred_path = client_path.clone();
+            cred_path.extend([key("integrations"), Segment::Index(j)]);
+            let path = id_path(cred_path);
+            check_id(&cred.id).map_err(|why| at_path(path.clone(), why))?;
+            if let Some(first) = integration_ids.insert(cred.id.as_str(), path.clone()) {
+                return Err(at_path(path, duplicate("integration", text, &first)));
+            }
         }
     }
     let mut batch = Batch {
+        policy: doc.policy.filter(|p| *p != PolicyImport::default()),
+        recipients: doc.recipients,
         connections: doc.connections,
         records: Vec::new(),
     };
@@ -333,6 +434,17 @@ fn parse_yaml(source_name: &str, text: &str) -> Result<Batch, ImportError> {
         }
     }
     Ok(batch)
+}
+
+/// "duplicate client id (the first is at line L, column C)": the id itself is not quoted,
+/// as for every id error.
+fn duplicate(what: &str, text: &str, first: &[crate::inventory::locate::Segment]) -> String {
+    match crate::inventory::locate::locate(text, first) {
+        Some((line, column)) => {
+            format!("duplicate {what} id (the first is at line {line}, column {column})")
+        }
+        None => format!("duplicate {what} id"),
+    }
 }
 
 /// Merges `incoming` into `existing`: fields the import sets replace, empty ones are kept.
@@ -374,6 +486,44 @@ fn merge(existing: &mut Credential, incoming: &Credential) -> Vec<&'static str> 
 /// Applies `batch` to `inv` at `now` and says what changed. Run it on a copy for a dry run.
 pub fn apply(inv: &mut Inventory, batch: &Batch, now: DateTime<Utc>) -> Vec<Change> {
     let mut changes = Vec::new();
+    if let Some(policy) = &batch.policy {
+        let mut changed = Vec::new();
+        for (name, field, value) in [
+            (
+                "rotate_every_days",
+                &mut inv.policy.rotate_every_days,
+                policy.rotate_every_days,
+            ),
+            (
+                "warn_before_days",
+                &mut inv.policy.warn_before_days,
+                policy.warn_before_days,
+            ),
+            (
+                "stale_after_days",
+                &mut inv.policy.stale_after_days,
+                policy.stale_after_days,
+            ),
+        ] {
+            if let Some(v) = value.filter(|v| *v != *field) {
+                *field = v;
+                changed.push(name);
+            }
+        }
+        changes.push(if changed.is_empty() {
+            Change::Unchanged("policy".into())
+        } else {
+            Change::Update("policy".into(), changed)
+        });
+    }
+    for r in &batch.recipients {
+        if !inv.recipients.iter().any(|have| have.trim() == r.trim()) {
+            changes.push(Change::NotApplied(
+                format!("recipient {}", r.trim()),
+                "who can read every secret changes only with `keyward recipients add`".into(),
+            ));
+        }
+    }
     for conn in &batch.connections {
         match inv.connections.iter_mut().find(|c| c.id == conn.id) {
             None => {
@@ -570,7 +720,72 @@ beta,bot,manual,,,,
         .unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("x.yaml: line 3: clients[0]: unknown field `colour`"),
+                .starts_with("x.yaml: line 3, column 5: clients[0]: unknown field `colour`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn yaml_import_refuses_a_duplicate_id_at_the_line_and_column_of_the_second() {
+        let text = "clients:\n  - id: acme\n    integrations:\n      - id: bot\n        provider: manual\n      - id: bot\n        provider: manual\n";
+        let e = parse("x.yaml", text, Format::Yaml).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "x.yaml: line 6, column 9: clients[0].integrations[1].id: duplicate integration id \
+             (the first is at line 4, column 9)"
+        );
+        let text = "clients:\n  - id: acme\n  - id: beta\n  - id: acme\n";
+        let e = parse("x.yaml", text, Format::Yaml).unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.yaml: line 4, column 5: clients[2].id: duplicate client id"),
+            "{e}"
+        );
+        let text =
+            "connections:\n  - id: c\n    provider: manual\n  - id: c\n    provider: manual\n";
+        let e = parse("x.yaml", text, Format::Yaml).unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.yaml: line 4, column 5: connections[1].id: duplicate connection id"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn csv_import_refuses_the_same_credential_twice_at_its_line_and_column() {
+        let text =
+            "client,integration,provider\nacme,crm,manual\nbeta,crm,manual\nacme,crm,sendgrid\n";
+        let e = parse("k.csv", text, Format::Csv).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "k.csv: line 4, column 2: the same client and integration as line 2; one row per credential"
+        );
+    }
+
+    #[test]
+    fn yaml_import_of_a_whole_inventory_applies_the_policy_and_reports_recipients() {
+        let text = "version: 1\npolicy:\n  rotate_every_days: 30\nrecipients:\n  - age1someone\nclients:\n  - id: acme\n    integrations:\n      - id: bot\n        provider: manual\n";
+        let b = parse("x.yaml", text, Format::Yaml).unwrap();
+        let mut inv = Inventory::new(vec!["age1me".into()]);
+        let warn = inv.policy.warn_before_days;
+        let changes = apply(&mut inv, &b, Utc::now());
+        assert_eq!(
+            changes[0],
+            Change::Update("policy".into(), vec!["rotate_every_days"])
+        );
+        assert!(
+            matches!(&changes[1], Change::NotApplied(what, _) if what == "recipient age1someone")
+        );
+        assert_eq!(changes[2], Change::Add("acme/bot".into()));
+        assert_eq!(inv.policy.rotate_every_days, 30);
+        assert_eq!(inv.policy.warn_before_days, warn, "left out: kept");
+        assert_eq!(
+            inv.recipients,
+            vec!["age1me".to_string()],
+            "never added by an import"
+        );
+        let e = parse("x.yaml", "version: 2\nclients: []\n", Format::Yaml).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("x.yaml: line 1, column 1: version: this build"),
             "{e}"
         );
     }

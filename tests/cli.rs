@@ -1083,3 +1083,608 @@ fn list_rotate_report_and_the_dashboard_select_the_same_credentials() {
     );
     assert_eq!(shown, listed, "the dashboard's :due 30 shows the same rows");
 }
+
+/// `keyward import inventories/example.yaml`, as the file's own comment recommends: every
+/// credential and connection arrives, the policy is applied, and the recipients are listed
+/// as not added (never dropped silently, never trusted from a file).
+mod example_import {
+    use super::*;
+
+    fn example() -> String {
+        format!("{}/inventories/example.yaml", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn the_example_inventory_imports_whole() {
+        let ws = Workspace::new();
+        ws.init();
+        let before = hash(&ws.inventory());
+        let dry = ws.ok(&["import", &example(), "--dry-run"], "");
+        assert_eq!(hash(&ws.inventory()), before, "a dry run writes nothing");
+        assert!(dry.contains("unchanged  policy"), "{dry}");
+        let out = ws.ok(&["import", &example()], "");
+        for line in [
+            "add        connection acme-aws",
+            "add        connection sandbox",
+            "add        acme/crm-sync",
+            "add        acme/mail-send",
+            "add        bluebird/hubspot-app",
+            "not added  recipient age1ksta85xwv2lsdl68lmj4dqwps5g4lp47zcf6uzgxxrnldmyrgvtqujzrjc",
+            "not added  recipient ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsr1dYgxr8KpHMH0vC2Qj1K3aFW2xW5wNR0k3Dbc7Ac alice@laptop",
+            "6 added, 0 changed, 1 unchanged, 2 not added",
+        ] {
+            assert!(out.contains(line), "missing `{line}`:\n{out}");
+        }
+        let listed = ws.ok(&["list", "--json"], "");
+        for at in ["acme/crm-sync", "acme/mail-send", "bluebird/hubspot-app"] {
+            assert!(listed.contains(at), "{listed}");
+        }
+        let recipients = ws.ok(&["recipients", "list"], "");
+        assert!(!recipients.contains("alice@laptop"), "{recipients}");
+        // Importing it again changes nothing.
+        let again = ws.ok(&["import", &example()], "");
+        assert!(again.contains("0 added, 0 changed"), "{again}");
+        // The example's policy is keyward's default; a file with another one applies it.
+        let text = std::fs::read_to_string(example()).unwrap();
+        let changed = ws.path("example-45.yaml");
+        std::fs::write(
+            &changed,
+            text.replacen("rotate_every_days: 90", "rotate_every_days: 45", 1),
+        )
+        .unwrap();
+        let out = ws.ok(&["import", changed.to_str().unwrap()], "");
+        assert!(
+            out.contains("change     policy (rotate_every_days)"),
+            "{out}"
+        );
+        let plain = age(
+            &[
+                "-d",
+                "-i",
+                ws.default_identity().to_str().unwrap(),
+                ws.inventory().to_str().unwrap(),
+            ],
+            "",
+        );
+        let plain = String::from_utf8_lossy(&plain.stdout).to_string();
+        assert!(plain.contains("rotate_every_days: 45"), "{plain}");
+    }
+
+    #[test]
+    fn a_yaml_import_with_a_duplicate_id_is_refused_where_the_second_is_written() {
+        let ws = Workspace::new();
+        ws.init();
+        let before = hash(&ws.inventory());
+        let file = ws.path("dup.yaml");
+        std::fs::write(
+            &file,
+            "version: 1\nclients:\n  - id: acme\n    integrations:\n      - id: bot\n        provider: manual\n      - id: bot\n        provider: sandbox\n",
+        )
+        .unwrap();
+        assert_one_line_error(
+            &ws.run(&["import", file.to_str().unwrap()], ""),
+            "dup.yaml: line 7, column 9: clients[0].integrations[1].id: duplicate integration id (the first is at line 5, column 9)",
+        );
+        std::fs::write(&file, "clients:\n  - id: acme\n    colour: red\n").unwrap();
+        assert_one_line_error(
+            &ws.run(&["import", file.to_str().unwrap()], ""),
+            "dup.yaml: line 3, column 5: clients[0]: unknown field `colour`",
+        );
+        assert_eq!(hash(&ws.inventory()), before);
+    }
+}
+
+/// The README's command table against the clap definitions: every command and every flag
+/// `--help` shows is documented, so a flag cannot exist without being documented.
+mod readme_commands {
+    use clap::CommandFactory;
+
+    /// The README's `## Commands` section: its prose (global and shared flags) and its
+    /// table rows.
+    fn commands_section() -> (String, Vec<String>) {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let start = readme.find("\n## Commands").expect("a ## Commands section");
+        let rest = &readme[start + 1..];
+        let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+        let section = &rest[..end];
+        let (prose, rows): (Vec<&str>, Vec<&str>) =
+            section.lines().partition(|l| !l.starts_with("| `"));
+        (
+            prose.join("\n"),
+            rows.into_iter().map(str::to_string).collect(),
+        )
+    }
+
+    /// The table row documenting the command `name` (its first cell starts with it).
+    fn row<'a>(rows: &'a [String], name: &str) -> Option<&'a String> {
+        rows.iter().find(|r| {
+            r.strip_prefix("| `")
+                .and_then(|cell| cell.strip_prefix(name))
+                .is_some_and(|after| after.starts_with([' ', '`', '|']))
+        })
+    }
+
+    fn visible_longs(cmd: &clap::Command) -> Vec<String> {
+        cmd.get_arguments()
+            .filter(|a| !a.is_hide_set() && !a.is_global_set())
+            .filter_map(|a| a.get_long())
+            .filter(|l| !["help", "version"].contains(l))
+            .map(|l| format!("--{l}"))
+            .collect()
+    }
+
+    /// The flags of `owner` its row does not mention. The shared selection flags may be
+    /// described once in the prose above the table, for rows that say "selection flags".
+    fn undocumented(row: &str, prose: &str, owner: &str, flags: Vec<String>) -> Vec<String> {
+        flags
+            .into_iter()
+            .filter(|flag| {
+                !(row.contains(flag.as_str())
+                    || (prose.contains(flag.as_str()) && row.contains("selection flags")))
+            })
+            .map(|flag| format!("{owner} {flag}"))
+            .collect()
+    }
+
+    #[test]
+    fn every_command_and_flag_is_in_the_readme() {
+        let (prose, rows) = commands_section();
+        let mut cli = keyward::cli::Cli::command();
+        cli.build();
+        let mut missing = Vec::new();
+        // Global options, and the top-level flags (no command), are described in the prose.
+        for top in cli
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long())
+            .filter(|l| !["help", "version"].contains(l))
+        {
+            if !prose.contains(&format!("--{top}")) {
+                missing.push(format!("option --{top}"));
+            }
+        }
+        // clap's own `help` command needs no row.
+        for cmd in cli
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+        {
+            let name = cmd.get_name();
+            let Some(row) = row(&rows, name) else {
+                missing.push(format!("command `{name}` (no table row)"));
+                continue;
+            };
+            missing.extend(undocumented(row, &prose, name, visible_longs(cmd)));
+            for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+                let sub_name = sub.get_name();
+                if sub_name == "help" {
+                    continue;
+                }
+                if !row.contains(sub_name) {
+                    missing.push(format!("command `{name} {sub_name}`"));
+                }
+                missing.extend(undocumented(
+                    row,
+                    &prose,
+                    &format!("{name} {sub_name}"),
+                    visible_longs(sub),
+                ));
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "README.md's command table does not document:\n  {}",
+            missing.join("\n  ")
+        );
+    }
+
+    #[test]
+    fn the_check_finds_an_undocumented_flag() {
+        // The check above must be able to fail: a row without its flag is caught.
+        let rows = vec!["| `show` | every field | `keyward show acme/x` |".to_string()];
+        let shown = row(&rows, "show").unwrap();
+        assert_eq!(
+            undocumented(shown, "", "show", vec!["--json".into()]),
+            vec!["show --json".to_string()]
+        );
+        assert!(row(&rows, "sho").is_none(), "a prefix is not a row");
+    }
+}
+
+/// `keyward remove`: a live key is revoked first through revoke's own code (deleted now),
+/// `--keep-remote` leaves it on purpose, a planned deletion is never forgotten, and each
+/// removal is in the audit log.
+mod remove_command {
+    use super::*;
+    use support::sandbox_inventory::{assert_no_secret, at, keys, load, read, write};
+
+    fn stdout_of(out: &std::process::Output) -> String {
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        );
+        assert_no_secret(&o);
+        assert_no_secret(&e);
+        assert!(out.status.success(), "stdout: {o}\nstderr: {e}");
+        o
+    }
+
+    #[test]
+    fn remove_revokes_a_live_key_first_and_logs_it() {
+        let ws = Workspace::new();
+        let inv = write(&ws, 3, None);
+        let (k0, k1, k2) = (at("acme/k0"), at("acme/k1"), at("acme/k2"));
+        // Without a terminal or --yes the revocation is refused, and nothing changes.
+        let before = hash(&ws.inventory());
+        let out = ws.run(&["remove", "acme/k0"], "");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("revoking needs a confirmation"),
+            "{out:?}"
+        );
+        assert_eq!(hash(&ws.inventory()), before);
+        assert_eq!(keys(&ws, &inv, &k0).len(), 1);
+
+        let out = stdout_of(&ws.run(&["remove", "acme/k0", "--yes"], ""));
+        assert!(
+            out.contains("Removed acme/k0 (its key revoked first)."),
+            "{out}"
+        );
+        assert!(load(&ws).credential(&k0).is_none());
+        assert!(keys(&ws, &inv, &k0).is_empty(), "deleted at the provider");
+
+        // --keep-remote: the key stays usable there, and keyward forgets it.
+        let out = stdout_of(&ws.run(&["remove", "acme/k1", "--keep-remote"], ""));
+        assert!(out.contains("left live at the provider"), "{out}");
+        assert!(load(&ws).credential(&k1).is_none());
+        assert_eq!(keys(&ws, &inv, &k1).len(), 1);
+
+        // A planned revocation waits for its deletion: removing now would forget it.
+        stdout_of(&ws.run(&["revoke", "acme/k2", "--yes"], ""));
+        let before = hash(&ws.inventory());
+        let line = assert_one_line_error(&ws.run(&["remove", "acme/k2"], ""), "acme/k2");
+        assert!(
+            line.contains("deleted after") && line.contains("--keep-remote"),
+            "{line}"
+        );
+        assert_eq!(hash(&ws.inventory()), before);
+        assert!(load(&ws).credential(&k2).is_some());
+
+        let log = read(&ws.path("inventory.yaml.age.audit.jsonl"));
+        assert_eq!(log.matches("\"action\":\"removed\"").count(), 2, "{log}");
+        assert!(log.contains("\"credential\":\"acme/k0\""), "{log}");
+        assert_one_line_error(&ws.run(&["remove", "acme/nope"], ""), "no credential");
+    }
+}
+
+/// `keyward edit` with `EDITOR` set to a script: a good edit is saved through the store
+/// (backup, audit entry), a bad one is refused with its line and column, and the draft never
+/// outlives keyward: not when the editor crashes, nor when keyward is killed by a signal.
+mod edit_command {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// An executable script at `name` in `ws` running `body` with the draft as `$1`.
+    fn editor(ws: &Workspace, name: &str, body: &str) -> String {
+        let path = ws.path(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    /// Runs `keyward edit` with `editor`, drafts going to `runtime` (as `$XDG_RUNTIME_DIR`).
+    fn edit(ws: &Workspace, editor: &str, runtime: &std::path::Path) -> std::process::Output {
+        let mut cmd = ws.keyward();
+        cmd.arg("edit")
+            .env("EDITOR", editor)
+            .env_remove("VISUAL")
+            .env("XDG_RUNTIME_DIR", runtime);
+        run_with_stdin(&mut cmd, "")
+    }
+
+    fn runtime_dir(ws: &Workspace) -> std::path::PathBuf {
+        let dir = ws.path("run");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        dir
+    }
+
+    fn left_in(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn an_edit_is_saved_with_a_backup_and_an_audit_entry_and_leaves_no_draft() {
+        let ws = Workspace::new();
+        ws.init();
+        add_sendgrid(&ws);
+        let run = runtime_dir(&ws);
+        // The draft is private, in the runtime directory, and holds the secret in the clear
+        // for the person to edit; the script records where and how it found it.
+        let seen = ws.path("seen.txt");
+        let script = editor(
+            &ws,
+            "ed.sh",
+            &format!(
+                "stat -c '%a %n' \"$1\" \"$(dirname \"$1\")\" > {seen}\n\
+                 sed -i 's/owner: alice/owner: bob/' \"$1\"",
+                seen = seen.display()
+            ),
+        );
+        let out = edit(&ws, &script, &run);
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("Saved: edited by hand: changed acme/mail."),
+            "{stdout}"
+        );
+        assert!(!stdout.contains(SECRET) && !String::from_utf8_lossy(&out.stderr).contains(SECRET));
+        let seen = std::fs::read_to_string(&seen).unwrap();
+        let mut lines = seen.lines();
+        let file = lines.next().unwrap();
+        assert!(
+            file.starts_with("600 ") && file.contains(run.to_str().unwrap()),
+            "{seen}"
+        );
+        assert!(lines.next().unwrap().starts_with("700 "), "{seen}");
+        assert!(left_in(&run).is_empty(), "draft left: {:?}", left_in(&run));
+        let shown = ws.ok(&["show", "acme/mail", "--json"], "");
+        assert!(shown.contains("\"owner\": \"bob\""), "{shown}");
+        assert!(keyward::store::backup_path(&ws.inventory(), 1).exists());
+        let log = std::fs::read_to_string(ws.path("inventory.yaml.age.audit.jsonl")).unwrap();
+        assert!(log.contains("\"action\":\"edited\""), "{log}");
+        assert!(!log.contains(SECRET));
+
+        // An editor that changes nothing saves nothing.
+        let before = hash(&ws.inventory());
+        let out = edit(&ws, "true", &run);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("No changes"),
+            "{out:?}"
+        );
+        assert_eq!(hash(&ws.inventory()), before);
+    }
+
+    #[test]
+    fn an_invalid_edit_is_refused_with_its_line_and_column_and_saves_nothing() {
+        let ws = Workspace::new();
+        ws.init();
+        add_sendgrid(&ws);
+        let run = runtime_dir(&ws);
+        let before = hash(&ws.inventory());
+        let script = editor(&ws, "bad.sh", "sed -i 's/owner: alice/colour: red/' \"$1\"");
+        let line = assert_one_line_error(&edit(&ws, &script, &run), "unknown field `colour`");
+        assert!(line.contains("line ") && line.contains("column "), "{line}");
+        assert!(line.contains("nothing saved"), "{line}");
+        assert_eq!(hash(&ws.inventory()), before);
+        assert!(left_in(&run).is_empty(), "draft left: {:?}", left_in(&run));
+    }
+
+    #[test]
+    fn an_editor_that_crashes_leaves_no_draft_behind() {
+        let ws = Workspace::new();
+        ws.init();
+        add_sendgrid(&ws);
+        let run = runtime_dir(&ws);
+        let before = hash(&ws.inventory());
+        // The editor leaves a swap file beside the draft, as vim does, then dies by kill -9.
+        let script = editor(
+            &ws,
+            "crash.sh",
+            "cp \"$1\" \"$(dirname \"$1\")/.inventory.yaml.swp\"\n\
+             sed -i 's/alice/mallory/' \"$1\"\nkill -9 $$",
+        );
+        let line = assert_one_line_error(&edit(&ws, &script, &run), "killed by signal 9");
+        assert!(line.contains("nothing saved"), "{line}");
+        assert_eq!(hash(&ws.inventory()), before);
+        assert!(left_in(&run).is_empty(), "draft left: {:?}", left_in(&run));
+    }
+
+    #[test]
+    fn keyward_killed_by_sigterm_or_sigint_while_editing_leaves_no_draft_behind() {
+        let ws = Workspace::new();
+        ws.init();
+        add_sendgrid(&ws);
+        let run = runtime_dir(&ws);
+        let before = hash(&ws.inventory());
+        let ready = ws.path("ready");
+        let script = editor(
+            &ws,
+            "slow.sh",
+            // exec: the editor is the process keyward stops, with no child left holding
+            // the output pipes open.
+            &format!("touch {}\nexec sleep 30", ready.display()),
+        );
+        for signal in ["TERM", "INT"] {
+            let _ = std::fs::remove_file(&ready);
+            let child = ws
+                .keyward()
+                .arg("edit")
+                .env("EDITOR", &script)
+                .env("XDG_RUNTIME_DIR", &run)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !ready.exists() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the editor never started"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            assert_eq!(left_in(&run).len(), 1, "the draft exists while editing");
+            let kill = Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(kill.success());
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(
+                stderr.contains(&format!("stopped by SIG{signal}")),
+                "{stderr}"
+            );
+            assert!(left_in(&run).is_empty(), "draft left: {:?}", left_in(&run));
+            assert_eq!(hash(&ws.inventory()), before);
+        }
+    }
+}
+
+/// `keyward completions` and `keyward man`, generated from the clap definitions: bash loads
+/// the script and completes commands, flags and the inventory's credential addresses.
+mod completions_command {
+    use super::*;
+
+    /// What bash completes for the words `line` (the last one being completed), with the
+    /// script of `keyward completions bash` loaded.
+    fn complete(ws: &Workspace, script: &std::path::Path, words: &[&str]) -> Vec<String> {
+        let bin = env!("CARGO_BIN_EXE_keyward");
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let cword = words.len();
+        let program = format!(
+            "source {script}\n\
+             COMP_WORDS=('{bin}' {words})\n\
+             COMP_CWORD={cword}\n\
+             _keyward '{bin}' {cur} {prev}\n\
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script = script.display(),
+            words = quoted.join(" "),
+            cur = quoted.last().cloned().unwrap_or_default(),
+            prev = if cword > 1 {
+                quoted[cword - 2].clone()
+            } else {
+                format!("'{bin}'")
+            },
+        );
+        let out = Command::new("bash")
+            .args(["--norc", "--noprofile", "-c", &program])
+            .env("HOME", ws.dir.path())
+            .env("KEYWARD_INVENTORY", ws.inventory())
+            .env_remove("KEYWARD_IDENTITY")
+            .output()
+            .expect("bash");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn bash_loads_the_completions_and_completes_commands_flags_and_addresses() {
+        let ws = Workspace::new();
+        ws.init();
+        add_sendgrid(&ws);
+        ws.ok(
+            &["add", "acme/crm", "--provider", "manual", "--no-secret"],
+            "",
+        );
+        ws.ok(
+            &["add", "beta/bot", "--provider", "manual", "--no-secret"],
+            "",
+        );
+        let script = ws.path("keyward.bash");
+        std::fs::write(&script, ws.ok(&["completions", "bash"], "")).unwrap();
+        let out = Command::new("bash")
+            .args(["--norc", "--noprofile", "-c"])
+            .arg(format!("source {}; complete -p keyward", script.display()))
+            .output()
+            .unwrap();
+        let registered = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            registered.contains("-F _keyward ") && registered.trim_end().ends_with(" keyward"),
+            "{out:?}"
+        );
+
+        let commands = complete(&ws, &script, &["re"]);
+        for c in [
+            "remove",
+            "report",
+            "resume",
+            "revoke",
+            "recipients",
+            "restore",
+        ] {
+            assert!(commands.contains(&c.to_string()), "{commands:?}");
+        }
+        let flags = complete(&ws, &script, &["remove", "--"]);
+        assert!(flags.contains(&"--keep-remote".to_string()), "{flags:?}");
+        let mut refs = complete(&ws, &script, &["show", "acme/"]);
+        refs.sort();
+        assert_eq!(
+            refs,
+            vec!["acme/crm", "acme/mail"],
+            "addresses from the inventory"
+        );
+        let refs = complete(&ws, &script, &["rotate", ""]);
+        assert!(refs.contains(&"beta/bot".to_string()), "{refs:?}");
+        let shells = complete(&ws, &script, &["completions", ""]);
+        for s in ["bash", "zsh", "fish"] {
+            assert!(shells.contains(&s.to_string()), "{shells:?}");
+        }
+    }
+
+    #[test]
+    fn completing_addresses_never_prompts_or_prints_an_error() {
+        let ws = Workspace::new();
+        // No inventory at all: nothing on stdout, and the shell's line is not disturbed.
+        let out = ws.run(&["__complete-refs"], "");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        // A passphrase-protected inventory: no prompt, no wait.
+        let mut inventory = keyward::inventory::Inventory::new(vec![]);
+        inventory.insert(
+            "acme",
+            keyward::inventory::Credential::new("bot", keyward::inventory::ProviderKind::Manual),
+        );
+        drop(
+            keyward::store::Store::create_with_passphrase(
+                &ws.inventory(),
+                &inventory,
+                "a passphrase".to_string().into(),
+            )
+            .unwrap(),
+        );
+        let mut cmd = Command::new("setsid");
+        cmd.args(["-w", env!("CARGO_BIN_EXE_keyward"), "__complete-refs"])
+            .env("HOME", ws.dir.path())
+            .env("KEYWARD_INVENTORY", ws.inventory());
+        let out = run_with_stdin(&mut cmd, "");
+        assert!(out.stdout.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn zsh_and_fish_scripts_complete_addresses_and_the_man_page_renders() {
+        let ws = Workspace::new();
+        let zsh = ws.ok(&["completions", "zsh"], "");
+        assert!(
+            zsh.starts_with("#compdef keyward\n"),
+            "{}",
+            &zsh[..80.min(zsh.len())]
+        );
+        assert!(zsh.contains("_keyward_refs() {") && zsh.contains(":_keyward_refs'"));
+        assert!(!zsh.contains("__KEYWARD_REFS__"));
+        let fish = ws.ok(&["completions", "fish"], "");
+        assert!(fish.contains("__complete-refs"), "{fish}");
+        assert!(!fish.contains("__KEYWARD_REFS__"));
+        let man = ws.ok(&["man"], "");
+        assert!(
+            man.contains(".TH keyward 1"),
+            "{}",
+            &man[..200.min(man.len())]
+        );
+        assert!(man.contains("remove") && man.contains("completions"));
+        let rotate = ws.ok(&["man", "rotate"], "");
+        assert!(
+            rotate.contains(".TH keyward-rotate 1") && rotate.contains("dry\\-run"),
+            "{rotate}"
+        );
+        assert_one_line_error(&ws.run(&["man", "nope"], ""), "no command `nope`");
+    }
+}

@@ -163,3 +163,218 @@ fn passphrase_inventories_round_trip_with_the_age_cli() {
     let out = run_with_stdin(&mut detached, "");
     assert_one_line_error(&out, "no terminal");
 }
+
+/// An ed25519 key at `name` in `ws`, protected by `passphrase` (empty: none); returns its
+/// path and its public key line.
+fn ssh_key(ws: &Workspace, name: &str, passphrase: &str) -> (std::path::PathBuf, String) {
+    let key = ws.path(name);
+    let gen = Command::new("ssh-keygen")
+        .args(["-t", "ed25519", "-N", passphrase, "-q", "-C", name, "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen (openssh-client) is needed");
+    assert!(gen.status.success(), "{gen:?}");
+    let public = std::fs::read_to_string(ws.path(&format!("{name}.pub"))).unwrap();
+    (key, public.trim().to_string())
+}
+
+/// An inventory encrypted to an age identity, two plain SSH keys and, last, a
+/// passphrase-protected SSH key: four recipients, the protected key's stanza after three
+/// others. Returns the protected key's path.
+fn inventory_with_four_recipients(ws: &Workspace) -> std::path::PathBuf {
+    let age_id = ws.path("age-id.txt");
+    let gen = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&age_id)
+        .output()
+        .expect("age-keygen");
+    assert!(gen.status.success(), "{gen:?}");
+    let (_, first) = ssh_key(ws, "id_first", "");
+    let (_, second) = ssh_key(ws, "id_second", "");
+    let (protected, last) = ssh_key(ws, "id_protected", PASS);
+    let a = age_id.to_str().unwrap();
+    ws.ok(&["-i", a, "init"], "");
+    for r in [&first, &second, &last] {
+        ws.ok(&["-i", a, "recipients", "add", r], "");
+    }
+    let listed = ws.ok(&["-i", a, "recipients", "list"], "");
+    assert_eq!(
+        listed.lines().filter(|l| !l.trim().is_empty()).count(),
+        4,
+        "{listed}"
+    );
+    protected
+}
+
+#[test]
+fn an_encrypted_ssh_key_is_asked_for_once_whatever_the_number_of_recipients() {
+    let ws = Workspace::new();
+    let key = inventory_with_four_recipients(&ws);
+    // `add` opens the inventory twice (a read, then under the lock): still one prompt.
+    let cmd = format!(
+        "{} --inventory {} -i {} add acme/bot --provider manual --no-secret; echo EXIT=$?; sleep 30",
+        bin(),
+        ws.inventory().display(),
+        key.display()
+    );
+    let t = Tmux::start(&cmd, 120, 30, &[("HOME", ws.dir.path().to_str().unwrap())]);
+    t.wait_for("Passphrase for SSH key");
+    // rpassword prints the prompt before it turns echo off: typing at once can race it
+    // on a loaded machine and show the passphrase, through no fault of keyward's.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    t.type_text(PASS);
+    t.send(&["Enter"]);
+    let screen = t.wait_for("EXIT=");
+    assert_eq!(
+        screen.matches("assphrase").count(),
+        1,
+        "one prompt for four recipients:\n{screen}"
+    );
+    assert!(
+        screen.contains("Added acme/bot.") && screen.contains("EXIT=0"),
+        "{screen}"
+    );
+    assert!(!screen.contains(PASS), "the passphrase is never echoed");
+}
+
+#[test]
+fn an_encrypted_ssh_key_without_a_terminal_names_the_key_and_the_way_out() {
+    let ws = Workspace::new();
+    let key = inventory_with_four_recipients(&ws);
+    let mut detached = Command::new("setsid");
+    detached
+        .args(["-w", bin(), "--inventory"])
+        .arg(ws.inventory())
+        .arg("-i")
+        .arg(&key)
+        .arg("list")
+        .env("HOME", ws.dir.path());
+    let out = run_with_stdin(&mut detached, "");
+    let line = assert_one_line_error(&out, &key.display().to_string());
+    assert!(line.contains("passphrase-protected"), "{line}");
+    assert!(line.contains("no terminal"), "{line}");
+    assert!(
+        line.contains("age-keygen") && line.contains("ssh-agent"),
+        "{line}"
+    );
+    assert!(!line.contains("none of the identities"), "{line}");
+}
+
+#[test]
+fn a_passphrase_file_opens_a_passphrase_inventory_without_a_terminal_only_when_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    let inv = ws.inventory();
+    let mut inventory = keyward::inventory::Inventory::new(vec![]);
+    inventory.insert(
+        "acme",
+        keyward::inventory::Credential::new("bot", keyward::inventory::ProviderKind::Manual),
+    );
+    drop(
+        keyward::store::Store::create_with_passphrase(&inv, &inventory, PASS.to_string().into())
+            .unwrap(),
+    );
+    let file = ws.path("pass.txt");
+    std::fs::write(&file, format!("{PASS}\n")).unwrap();
+    let detached = |env_file: bool| {
+        let mut cmd = Command::new("setsid");
+        cmd.args(["-w", bin(), "--inventory"]).arg(&inv);
+        if env_file {
+            cmd.env("KEYWARD_PASSPHRASE_FILE", &file);
+        } else {
+            cmd.arg("--passphrase-file").arg(&file);
+        }
+        cmd.arg("list").env("HOME", ws.dir.path());
+        run_with_stdin(&mut cmd, "")
+    };
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let line = assert_one_line_error(&detached(false), "pass.txt");
+    assert!(
+        line.contains("0644") && line.contains("chmod 600"),
+        "{line}"
+    );
+    assert!(!line.contains(PASS), "{line}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for env_file in [false, true] {
+        let out = detached(env_file);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("acme/bot"));
+    }
+    // A wrong passphrase in the file is the same one line as a wrong one typed.
+    std::fs::write(&file, "not it\n").unwrap();
+    assert_one_line_error(&detached(true), "wrong passphrase");
+    // A link is never followed to the passphrase.
+    let link = ws.path("link.txt");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    let mut cmd = Command::new("setsid");
+    cmd.args(["-w", bin(), "--inventory"])
+        .arg(&inv)
+        .arg("--passphrase-file")
+        .arg(&link)
+        .arg("list")
+        .env("HOME", ws.dir.path());
+    assert_one_line_error(&run_with_stdin(&mut cmd, ""), "link.txt");
+}
+
+#[test]
+fn an_invalid_edit_on_a_terminal_is_offered_again_and_then_saved() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    ws.init();
+    ws.ok(
+        &[
+            "add",
+            "acme/bot",
+            "--provider",
+            "manual",
+            "--owner",
+            "alice",
+            "--no-secret",
+        ],
+        "",
+    );
+    // The first edit breaks the file, the second (after "edit again") repairs it.
+    let count = ws.path("edited-once");
+    let script = ws.path("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nif [ -e {c} ]; then sed -i 's/colour: red/owner: bob/' \"$1\"; \
+             else touch {c}; sed -i 's/owner: alice/colour: red/' \"$1\"; fi\n",
+            c = count.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let run = ws.path("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let cmd = format!("{} edit; echo EXIT=$?; sleep 30", bin());
+    let t = Tmux::start(
+        &cmd,
+        120,
+        30,
+        &[
+            ("HOME", ws.dir.path().to_str().unwrap()),
+            ("KEYWARD_INVENTORY", ws.inventory().to_str().unwrap()),
+            ("EDITOR", script.to_str().unwrap()),
+            ("XDG_RUNTIME_DIR", run.to_str().unwrap()),
+        ],
+    );
+    let screen = t.wait_for("Edit again");
+    assert!(screen.contains("unknown field `colour`"), "{screen}");
+    t.type_text("y");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(
+        screen.contains("Saved: edited by hand: changed acme/bot.") && screen.contains("EXIT=0"),
+        "{screen}"
+    );
+    assert_eq!(std::fs::read_dir(&run).unwrap().count(), 0, "no draft left");
+    let shown = ws.ok(&["show", "acme/bot", "--json"], "");
+    assert!(shown.contains("\"owner\": \"bob\""), "{shown}");
+}

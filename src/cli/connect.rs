@@ -53,7 +53,7 @@ Exit codes: 0 connected, 1 error, 4 the request was declined, 5 the code expired
 was approved, 130 cancelled with Ctrl-C. Nothing is stored unless the exit code is 0.")]
 pub struct Args {
     /// Where to record it, as CLIENT/INTEGRATION (the client is created if new).
-    #[arg(value_parser = super::parse_ref)]
+    #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
     pub credential: CredentialRef,
     /// The oauth2 connection naming the server and keyward's client there.
     #[arg(long, value_name = "ID")]

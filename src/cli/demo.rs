@@ -133,6 +133,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         inventory,
         identities: vec![identity],
         explicit_identities: true,
+        passphrase_file: None,
         now: ctx.now(),
     };
     if super::stdout_is_terminal() {

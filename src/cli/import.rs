@@ -1,5 +1,6 @@
-//! `keyward import FILE|-`: adds or updates credentials from CSV or YAML, after showing
-//! what would change (`--dry-run` stops there).
+//! `keyward import FILE|-`: adds or updates credentials from CSV or YAML (a whole inventory
+//! file such as `inventories/example.yaml`), after showing what would change (`--dry-run`
+//! stops there).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -72,7 +73,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             crate::inventory::locate::render(&path)
         );
     }
-    let (mut added, mut updated, mut same) = (0, 0, 0);
+    let (mut added, mut updated, mut same, mut skipped) = (0, 0, 0, 0);
     for change in &changes {
         match change {
             Change::Add(what) => {
@@ -87,11 +88,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
                 same += 1;
                 println!("unchanged  {}", terminal_safe(what));
             }
+            Change::NotApplied(what, why) => {
+                skipped += 1;
+                println!("not added  {} ({why})", terminal_safe(what));
+            }
         }
     }
+    let skipped = if skipped > 0 {
+        format!(", {skipped} not added")
+    } else {
+        String::new()
+    };
     if args.dry_run {
         println!(
-            "{added} to add, {updated} to change, {same} unchanged (dry run: nothing written)"
+            "{added} to add, {updated} to change, {same} unchanged{skipped} (dry run: nothing written)"
         );
         return Ok(0);
     }
@@ -101,7 +111,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             audit::record(ctx, event)?;
         }
     }
-    println!("{added} added, {updated} changed, {same} unchanged");
+    println!("{added} added, {updated} changed, {same} unchanged{skipped}");
     if has_secrets && !from_stdin {
         eprintln!(
             "note: {} holds secrets in plain text; delete it now that they are encrypted",
@@ -117,7 +127,7 @@ fn audit_event(change: &Change, source: &str) -> Option<Event> {
     let (what, done) = match change {
         Change::Add(what) => (what, "added".to_string()),
         Change::Update(what, fields) => (what, format!("changed {}", fields.join(", "))),
-        Change::Unchanged(_) => return None,
+        Change::Unchanged(_) | Change::NotApplied(..) => return None,
     };
     if let Some(id) = what.strip_prefix("connection ") {
         let done = if done == "added" { "added" } else { "replaced" };

@@ -6,14 +6,17 @@ mod add;
 mod archive;
 mod audit;
 mod check;
+mod completions;
 mod connect;
 mod connections;
 mod dashboard;
 mod demo;
+mod edit;
 mod import;
 mod init;
 mod list;
 mod recipients;
+mod remove;
 mod report;
 mod restore;
 mod rotate;
@@ -53,6 +56,17 @@ pub struct Cli {
         value_delimiter = ','
     )]
     identities: Vec<PathBuf>,
+
+    /// For a passphrase-encrypted inventory: read its passphrase from the first line of FILE
+    /// instead of asking (cron). FILE must be yours and mode 0600; anyone who can read it can
+    /// open the inventory.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_PASSPHRASE_FILE",
+        value_name = "FILE"
+    )]
+    passphrase_file: Option<PathBuf>,
 
     /// Judge dates as of this moment (RFC 3339) instead of now: for reports and tests.
     #[arg(
@@ -125,6 +139,19 @@ enum Command {
     Archive(archive::Args),
     /// Restore a backup (`FILE.1`…) as the newest version, on purpose, and log it.
     Restore(restore::Args),
+    /// Remove credentials for good; a key still live is revoked first (deleted now).
+    Remove(remove::Args),
+    /// Edit the inventory in $VISUAL/$EDITOR from a private draft, then save it through the
+    /// lock, backups and audit log.
+    Edit(edit::Args),
+    /// Print a shell completion script (bash, zsh, fish) that completes credential
+    /// addresses from the inventory.
+    Completions(completions::Args),
+    /// Print the man page (roff), keyward(1) or a command's.
+    Man(completions::ManArgs),
+    /// Credential addresses for the completion scripts, when no prompt is needed.
+    #[command(name = "__complete-refs", hide = true)]
+    CompleteRefs,
 }
 
 /// Where the inventory and identities are, and what time it is: what every command needs.
@@ -134,6 +161,7 @@ pub struct Context {
     pub inventory: PathBuf,
     identities: Vec<PathBuf>,
     explicit_identities: bool,
+    passphrase_file: Option<PathBuf>,
     now: DateTime<Utc>,
 }
 
@@ -174,6 +202,7 @@ impl Context {
             inventory: crate::store::resolve_path(&inventory),
             explicit_identities: !cli.identities.is_empty(),
             identities: cli.identities.clone(),
+            passphrase_file: cli.passphrase_file.clone(),
             now,
         })
     }
@@ -205,7 +234,11 @@ impl Context {
 
     /// The identities, loaded.
     pub fn keyring(&self) -> Result<Keyring> {
-        Ok(Keyring::load(&self.identity_paths())?)
+        let mut keyring = Keyring::load(&self.identity_paths())?;
+        if let Some(file) = &self.passphrase_file {
+            keyring.set_passphrase(crate::store::keys::read_passphrase_file(file)?);
+        }
+        Ok(keyring)
     }
 
     /// Opens the inventory for reading; says on stderr if it disagrees with its audit log
@@ -437,7 +470,12 @@ fn terminal_safe_usage_error(mut e: clap::Error) -> clap::Error {
 /// "not set", as for most Unix tools: clap would otherwise take it as an empty value and
 /// refuse every command, `-i FILE` included. Runs before any other thread exists.
 fn unset_empty_settings() {
-    for name in ["KEYWARD_IDENTITY", "KEYWARD_INVENTORY", "KEYWARD_NOW"] {
+    for name in [
+        "KEYWARD_IDENTITY",
+        "KEYWARD_INVENTORY",
+        "KEYWARD_NOW",
+        "KEYWARD_PASSPHRASE_FILE",
+    ] {
         if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
             std::env::remove_var(name);
         }
@@ -513,6 +551,11 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),
         Some(Command::Archive(a)) => archive::run(&ctx, a),
         Some(Command::Restore(a)) => restore::run(&ctx, a),
+        Some(Command::Remove(a)) => remove::run(&ctx, a),
+        Some(Command::Edit(a)) => edit::run(&ctx, a),
+        Some(Command::Completions(a)) => completions::run(a),
+        Some(Command::Man(a)) => completions::run_man(a),
+        Some(Command::CompleteRefs) => completions::run_complete_refs(&ctx),
         None if stdout_is_terminal() => {
             dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
         }

@@ -11,7 +11,7 @@ use crate::text::{json_safe, terminal_safe};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The credential, as CLIENT/INTEGRATION.
-    #[arg(value_parser = super::parse_ref)]
+    #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
     pub credential: CredentialRef,
     /// Print JSON instead of text.
     #[arg(long)]

@@ -4,11 +4,13 @@
 //! arguments, call in here, and render what comes back. Selecting credentials
 //! ([`select`]), finding a credential's provider ([`crate::providers::registry::ProviderSet`]),
 //! running rotations and revocations with their audit entries ([`run`]), writing reports
-//! ([`export`]) and archiving ([`archive`]) live here, so the same action selects the same
-//! credentials, ends the same way and leaves the same audit entry whichever face started it.
+//! ([`export`]), archiving ([`archive`]) and removing ([`remove`]) live here, so the same
+//! action selects the same credentials, ends the same way and leaves the same audit entry
+//! whichever face started it.
 
 pub mod archive;
 pub mod export;
+pub mod remove;
 pub mod run;
 pub mod select;
 

@@ -3,12 +3,20 @@
 //! An identity file may hold age X25519 keys, age plugin identities (hardware keys), or an
 //! OpenSSH private key (ed25519 or rsa), encrypted or not. Passphrases, for SSH keys and for
 //! passphrase-encrypted inventories, are asked for on the terminal, never read from argv or
-//! the environment.
+//! the environment; a passphrase-encrypted inventory's may also come from a private file
+//! ([`read_passphrase_file`]) for cron.
+//!
+//! An encrypted SSH key is asked for once per run, whatever the number of recipients: age's
+//! own wrapper asks again for every recipient stanza of the file ([`EncryptedSshKey`]).
 
+use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use age::secrecy::{ExposeSecret, SecretString};
+use age_core::format::{FileKey, Stanza};
+use sha2::{Digest, Sha256};
 
 use super::StoreError;
 
@@ -24,16 +32,16 @@ impl age::Callbacks for TerminalPrompt {
 
     fn confirm(&self, message: &str, yes: &str, no: Option<&str>) -> Option<bool> {
         let no = no.unwrap_or("no");
-        let answer = rpassword::prompt_password(format!("{message} [{yes}/{no}]: ")).ok()?;
+        let answer = ask_on_terminal(format!("{message} [{yes}/{no}]: ")).ok()?;
         Some(answer.trim().eq_ignore_ascii_case(yes) || answer.trim().eq_ignore_ascii_case("y"))
     }
 
     fn request_public_string(&self, description: &str) -> Option<String> {
-        rpassword::prompt_password(format!("{description}: ")).ok()
+        ask_on_terminal(format!("{description}: ")).ok()
     }
 
     fn request_passphrase(&self, description: &str) -> Option<SecretString> {
-        rpassword::prompt_password(format!("{description}: "))
+        ask_on_terminal(format!("{description}: "))
             .ok()
             .map(SecretString::from)
     }
@@ -45,6 +53,8 @@ pub struct Keyring {
     identities: Vec<Box<dyn age::Identity + Send + Sync>>,
     sources: Vec<PathBuf>,
     passphrase: Option<SecretString>,
+    /// The run-wide cache keys ([`EncryptedSshKey::digest`]) of its encrypted SSH keys.
+    encrypted_ssh_keys: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -91,11 +101,21 @@ impl Keyring {
                 Some(path.display().to_string()),
             )
             .map_err(|e| bad(format!("not a usable SSH private key: {e}")))?;
-            if let age::ssh::Identity::Unsupported(k) = &identity {
-                return Err(bad(format!("unsupported SSH key type: {k:?}")));
+            match identity {
+                age::ssh::Identity::Unsupported(k) => {
+                    return Err(bad(format!("unsupported SSH key type: {k:?}")));
+                }
+                age::ssh::Identity::Encrypted(_) => {
+                    let key = EncryptedSshKey {
+                        path: path.to_path_buf(),
+                        digest: Sha256::digest(text.as_bytes()).into(),
+                        key: identity,
+                    };
+                    self.encrypted_ssh_keys.push(key.digest);
+                    self.identities.push(Box::new(key));
+                }
+                age::ssh::Identity::Unencrypted(_) => self.identities.push(Box::new(identity)),
             }
-            self.identities
-                .push(Box::new(identity.with_callbacks(TerminalPrompt)));
         } else {
             let file = age::IdentityFile::from_buffer(BufReader::new(text.as_bytes()))
                 .map_err(|e| bad(format!("not an age identity file: {e}")))?
@@ -127,7 +147,7 @@ impl Keyring {
         if let Some(p) = &self.passphrase {
             return Ok(SecretString::from(p.expose_secret().to_string()));
         }
-        rpassword::prompt_password(format!("Passphrase for {}: ", path.display()))
+        ask_on_terminal(format!("Passphrase for {}: ", path.display()))
             .map(SecretString::from)
             .map_err(|_| StoreError::NoTerminal {
                 path: path.to_path_buf(),
@@ -139,6 +159,18 @@ impl Keyring {
         self.passphrase
             .as_ref()
             .map(|p| SecretString::from(p.expose_secret().to_string()))
+    }
+
+    /// The first encrypted SSH key of this keyring that could not be unlocked this run, and
+    /// why: what a failed decryption reports instead of "no identity matches".
+    pub(crate) fn ssh_key_left_locked(&self) -> Option<(PathBuf, SshUnlockFailure)> {
+        let cache = unlocked_ssh_keys();
+        self.encrypted_ssh_keys
+            .iter()
+            .find_map(|digest| match cache.get(digest) {
+                Some((path, SshUnlock::Failed(why))) => Some((path.clone(), *why)),
+                _ => None,
+            })
     }
 
     /// The identities, for a decryptor.
@@ -157,6 +189,146 @@ impl Keyring {
     pub fn is_empty(&self) -> bool {
         self.identities.is_empty()
     }
+}
+
+/// Why an encrypted SSH key stayed locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SshUnlockFailure {
+    /// There is no terminal to ask on (cron, a pipeline, `setsid`).
+    NoTerminal,
+    /// The passphrase typed does not decrypt the key.
+    WrongPassphrase,
+}
+
+/// What this run knows of one encrypted SSH key.
+enum SshUnlock {
+    /// Decrypted: an unencrypted [`age::ssh::Identity`], whose key material age keeps in
+    /// zeroizing types; it lives until the process ends, never on disk.
+    Open(Arc<age::ssh::Identity>),
+    /// Asked once and failed: not asked again this run.
+    Failed(SshUnlockFailure),
+}
+
+/// Encrypted SSH keys by the SHA-256 of their file, for the whole run: a command opens the
+/// inventory more than once (a read, then a locked re-read), and the dashboard re-reads it
+/// every time it changes; one prompt serves them all. Keyed by content, so a key file
+/// replaced meanwhile is asked for again.
+static UNLOCKED_SSH_KEYS: Mutex<BTreeMap<[u8; 32], (PathBuf, SshUnlock)>> =
+    Mutex::new(BTreeMap::new());
+
+fn unlocked_ssh_keys() -> std::sync::MutexGuard<'static, BTreeMap<[u8; 32], (PathBuf, SshUnlock)>> {
+    // A panic while holding it leaves only whole entries behind: the map stays usable.
+    UNLOCKED_SSH_KEYS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Set for runs that must never prompt (shell completion): passphrases are then treated as
+/// if there were no terminal.
+static NEVER_ASK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, this run never asks for a passphrase: whatever needs one fails as without a
+/// terminal. For helpers that run inside a shell's completion, where a prompt would hang.
+pub fn never_ask() {
+    NEVER_ASK.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Asks for a passphrase on the terminal (`/dev/tty`); `Err` without one, or when this run
+/// must [`never_ask`].
+fn ask_on_terminal(prompt: String) -> std::io::Result<String> {
+    if NEVER_ASK.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(std::io::ErrorKind::Unsupported.into());
+    }
+    rpassword::prompt_password(prompt)
+}
+
+/// The stanza tags an SSH key can unwrap: no prompt for a file's age or plugin stanzas.
+const SSH_STANZA_TAGS: [&str; 2] = ["ssh-ed25519", "ssh-rsa"];
+
+/// A passphrase-protected OpenSSH key that asks for its passphrase the first time a stanza
+/// it could unwrap is tried, and only then, once per run ([`UNLOCKED_SSH_KEYS`]).
+struct EncryptedSshKey {
+    path: PathBuf,
+    digest: [u8; 32],
+    /// The [`age::ssh::Identity::Encrypted`] key as read.
+    key: age::ssh::Identity,
+}
+
+impl EncryptedSshKey {
+    /// The decrypted key, asking for the passphrase on the terminal if this run has not.
+    fn unlocked(&self) -> Option<Arc<age::ssh::Identity>> {
+        let mut cache = unlocked_ssh_keys();
+        match cache.get(&self.digest) {
+            Some((_, SshUnlock::Open(key))) => return Some(key.clone()),
+            Some((_, SshUnlock::Failed(_))) => return None,
+            None => {}
+        }
+        let age::ssh::Identity::Encrypted(encrypted) = &self.key else {
+            return None;
+        };
+        let outcome =
+            match ask_on_terminal(format!("Passphrase for SSH key {}: ", self.path.display())) {
+                Err(_) => SshUnlock::Failed(SshUnlockFailure::NoTerminal),
+                Ok(typed) => match encrypted.decrypt(SecretString::from(typed)) {
+                    Ok(key) => SshUnlock::Open(Arc::new(age::ssh::Identity::Unencrypted(key))),
+                    Err(_) => SshUnlock::Failed(SshUnlockFailure::WrongPassphrase),
+                },
+            };
+        let key = match &outcome {
+            SshUnlock::Open(key) => Some(key.clone()),
+            SshUnlock::Failed(_) => None,
+        };
+        cache.insert(self.digest, (self.path.clone(), outcome));
+        key
+    }
+}
+
+impl age::Identity for EncryptedSshKey {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+        if !SSH_STANZA_TAGS.contains(&stanza.tag.as_str()) {
+            return None;
+        }
+        let key = self.unlocked()?;
+        age::Identity::unwrap_stanza(key.as_ref(), stanza)
+    }
+}
+
+/// Reads a passphrase-encrypted inventory's passphrase from `path` (`--passphrase-file`,
+/// `KEYWARD_PASSPHRASE_FILE`), for cron: the file must be a regular file owned by this
+/// user that nobody else may read or write (mode 0600 or 0400), else it is refused, never
+/// followed through a link. The passphrase is its first line.
+pub fn read_passphrase_file(path: &Path) -> Result<SecretString, StoreError> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let bad = |detail: String| StoreError::PassphraseFile {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut file = crate::fsutil::open_read(path).map_err(|e| bad(io_words(&e)))?;
+    let meta = file.metadata().map_err(|e| bad(io_words(&e)))?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(bad(format!(
+            "owned by uid {}, not by you (uid {me}); keep it in a file of your own, mode 0600",
+            meta.uid()
+        )));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(bad(format!(
+            "mode {mode:04o} lets others read or change it; `chmod 600` it"
+        )));
+    }
+    let mut text = zeroize::Zeroizing::new(String::new());
+    file.read_to_string(&mut text)
+        .map_err(|_| bad("not UTF-8 text".into()))?;
+    let first = text.lines().next().unwrap_or("");
+    if first.is_empty() {
+        return Err(bad(
+            "its first line is empty: it should hold the passphrase".into(),
+        ));
+    }
+    Ok(SecretString::from(first.to_string()))
 }
 
 /// Parses one recipient string from the inventory: `age1…`, `age1plugin…`, `ssh-ed25519 …`

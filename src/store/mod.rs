@@ -145,6 +145,34 @@ pub enum StoreError {
         /// The inventory path.
         path: PathBuf,
     },
+    /// An encrypted SSH key could open the file, but there is no terminal to ask for its
+    /// passphrase on. ssh-agent cannot help: it signs, and age needs the key itself.
+    #[error("{}: the SSH key {} is passphrase-protected and there is no terminal to ask for it on; \
+             for cron and scripts give keyward an age identity of its own (`age-keygen -o FILE`, \
+             `keyward recipients add` its public key from a terminal, then `--identity FILE`): \
+             ssh-agent cannot open age files", .path.display(), .key.display())]
+    SshKeyNeedsPassphrase {
+        /// The inventory path.
+        path: PathBuf,
+        /// The SSH key file.
+        key: PathBuf,
+    },
+    /// The passphrase typed for an encrypted SSH key does not decrypt it.
+    #[error("{}: wrong passphrase for the SSH key {}", .path.display(), .key.display())]
+    WrongSshPassphrase {
+        /// The inventory path.
+        path: PathBuf,
+        /// The SSH key file.
+        key: PathBuf,
+    },
+    /// The passphrase file given for a passphrase-encrypted inventory is unusable.
+    #[error("passphrase file {}: {detail}", .path.display())]
+    PassphraseFile {
+        /// The passphrase file.
+        path: PathBuf,
+        /// What is wrong, and the fix.
+        detail: String,
+    },
     /// The inventory and its audit log disagree: one was rolled back, cut or replaced.
     #[error("{}: {disagreement}; nothing was changed (`keyward audit --verify` says more)", .path.display())]
     Disagrees {
@@ -814,16 +842,28 @@ fn decode(
 
 fn decrypt_error(path: &Path, keys: &Keyring, e: age::DecryptError) -> StoreError {
     match e {
-        age::DecryptError::NoMatchingKeys => StoreError::NoMatchingIdentity {
-            path: path.to_path_buf(),
-            tried: if keys.sources().is_empty() {
-                "none found".into()
-            } else {
-                keys.sources()
-                    .iter()
-                    .map(|s| s.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+        age::DecryptError::NoMatchingKeys => match keys.ssh_key_left_locked() {
+            Some((key, keys::SshUnlockFailure::NoTerminal)) => StoreError::SshKeyNeedsPassphrase {
+                path: path.to_path_buf(),
+                key,
+            },
+            Some((key, keys::SshUnlockFailure::WrongPassphrase)) => {
+                StoreError::WrongSshPassphrase {
+                    path: path.to_path_buf(),
+                    key,
+                }
+            }
+            None => StoreError::NoMatchingIdentity {
+                path: path.to_path_buf(),
+                tried: if keys.sources().is_empty() {
+                    "none found".into()
+                } else {
+                    keys.sources()
+                        .iter()
+                        .map(|s| s.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
             },
         },
         age::DecryptError::Io(io) => StoreError::Corrupt {
