@@ -16,11 +16,7 @@ use crate::secret::Secret;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Show the connections: provider, endpoint, parameters and the names of their secrets.
-    List {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Add a connection. Each `--auth NAME` secret is asked for at a hidden prompt, or read
     /// from stdin one per line, in the order given.
     Add {
@@ -49,7 +45,7 @@ pub enum Command {
 /// Runs `keyward connections …`.
 pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
     match cmd {
-        Command::List { json } => list(ctx, json),
+        Command::List => list(ctx, ctx.json()),
         Command::Add {
             id,
             provider,
@@ -86,7 +82,12 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                     format!("{id} ({provider})"),
                 ),
             )?;
-            println!("Added connection {id}.");
+            if ctx.json() {
+                let added = serde_json::json!({"connection": id, "provider": provider.as_str(), "action": "added"});
+                super::json::print(super::json::Schema::Connection, &added)?;
+            } else {
+                println!("Added connection {id}.");
+            }
             Ok(0)
         }
         Command::Remove { id } => {
@@ -117,7 +118,12 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                     id.clone(),
                 ),
             )?;
-            println!("Removed connection {id}.");
+            if ctx.json() {
+                let removed = serde_json::json!({"connection": id, "action": "removed"});
+                super::json::print(super::json::Schema::Connection, &removed)?;
+            } else {
+                println!("Removed connection {id}.");
+            }
             Ok(0)
         }
     }
