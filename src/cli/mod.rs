@@ -12,6 +12,7 @@ mod dashboard;
 mod demo;
 pub mod exit;
 mod import;
+mod import_json;
 mod init;
 pub mod json;
 mod list;

@@ -34,7 +34,7 @@ use crate::ops::{select, RunConfig, Runner};
 use crate::rotation::{
     Interact, OutcomeKind, Persist, PersistError, Plan, Question, RotationEvent, Summary,
 };
-use crate::store::Store;
+use crate::store::{Keyring, Store, StoreError};
 use crate::secret::Secret;
 use crate::text::terminal_safe;
 
@@ -169,6 +169,11 @@ struct Session {
     terminal: Arc<Terminal>,
     /// Where text for a person goes: stdout, or stderr under `--json`.
     out: Out,
+    /// The store the snapshot was read through, until [`Session::lock`] locks it; and the
+    /// identities it was opened with, to read it again (never asking twice for a
+    /// passphrase).
+    store: Option<Store>,
+    keys: Keyring,
 }
 
 /// Where the text meant for a person goes: stdout, or stderr when stdout carries JSON.
@@ -207,6 +212,8 @@ impl Session {
     fn snapshot(ctx: &Context, args: &RunArgs) -> Result<Session> {
         let keys = ctx.keyring()?;
         let (mut store, inventory) = Store::open(&ctx.inventory, &keys)?;
+        // Writing is refused at once, as when the file is opened locked.
+        refuse_to_write(ctx, &store)?;
         if let Some(change) = ctx.watch_recipients(&mut store)? {
             ctx.confirm_recipient_change(&change, !args.yes)?;
             store.accept_recipients(ctx.seen_record())?;
@@ -232,28 +239,39 @@ impl Session {
             runner,
             terminal,
             out: Out { json: ctx.json() },
+            store: Some(store),
+            keys,
         })
     }
 
-    /// Takes the write lock and reads the file again: the session then runs on what is on
-    /// disk now, saving through the locked store. Returns whether another writer changed
-    /// the inventory since the snapshot (the caller re-checks what it showed the person).
+    /// Takes the write lock and reads the file again if its content changed since the
+    /// snapshot (compared by hash): the session then runs on what is on disk now, saving
+    /// through the locked store. Returns whether another writer changed it meanwhile (the
+    /// caller re-checks what it showed the person).
     fn lock(&mut self, ctx: &Context, args: &RunArgs) -> Result<bool> {
-        let snapshot = self.runner.inventory();
-        let (store, fresh) = ctx.open_for_write_asking(false)?;
-        let changed = fresh != snapshot;
-        if changed {
-            eprintln!(
-                "keyward: {}: changed by another writer since the plan was made; checking \
-                 the plan again",
-                ctx.inventory.display()
-            );
-        }
+        let Some(mut store) = self.store.take() else {
+            anyhow::bail!("{}: already locked", ctx.inventory.display());
+        };
+        store.lock()?;
+        let fresh = store.reread(&self.keys)?;
+        refuse_to_write(ctx, &store)?;
+        let changed = fresh.is_some();
+        let inventory = match fresh {
+            Some(fresh) => {
+                eprintln!(
+                    "keyward: {}: changed by another writer since the plan was made; checking \
+                     the plan again",
+                    ctx.inventory.display()
+                );
+                fresh
+            }
+            None => self.runner.inventory(),
+        };
         self.runner = new_runner(
             ctx,
             args,
             &self.runtime,
-            fresh,
+            inventory,
             Box::new(store),
             &self.terminal,
         );
@@ -279,6 +297,53 @@ impl Session {
         let _ = self.terminal.bars.clear();
         summary
     }
+}
+
+/// Refuses, before anything is planned or run, an inventory saves would be refused for:
+/// one that disagrees with its audit log, or whose recipients changed unaccepted.
+fn refuse_to_write(ctx: &Context, store: &Store) -> Result<()> {
+    if let Some(disagreement) = store.disagreement() {
+        return Err(StoreError::Disagrees {
+            path: ctx.inventory.clone(),
+            disagreement: disagreement.clone(),
+        }
+        .into());
+    }
+    if let Some(change) = store.recipient_change() {
+        return Err(StoreError::RecipientsChanged {
+            path: ctx.inventory.clone(),
+            change: change.clone(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// A runner over `inventory` saving through `persist`, dated by `--now` when given (moving
+/// with the real clock from there).
+fn new_runner(
+    ctx: &Context,
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+    inventory: Inventory,
+    persist: Box<dyn Persist>,
+    terminal: &Arc<Terminal>,
+) -> Runner {
+    let _inside = runtime.enter();
+    let (base, started) = (ctx.now(), Utc::now());
+    let config = RunConfig {
+        concurrency: usize::from(args.concurrency),
+        per_provider: usize::from(args.per_provider),
+        grace: Duration::days(i64::from(args.grace_days)),
+        clock: Arc::new(move || base + (Utc::now() - started)),
+    };
+    Runner::for_inventory(
+        inventory,
+        persist,
+        &ctx.inventory,
+        terminal.clone(),
+        config,
+    )
 }
 
 /// Draws a run's events: a bar over the whole run and a spinner line per running
