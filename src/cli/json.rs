@@ -105,19 +105,16 @@ impl Schema {
 }
 
 /// Prints `value` as pretty JSON on stdout, control characters escaped; a top-level object
-/// gets `"schema"` first.
+/// gets a `"schema"` field.
 pub fn print(schema: Schema, value: &impl Serialize) -> anyhow::Result<()> {
     print_value(&tagged(schema, value)?)
 }
 
-/// `value` with `"schema"` first when it is an object.
+/// `value` with a `"schema"` field when it is an object (keys print in alphabetical order).
 fn tagged(schema: Schema, value: &impl Serialize) -> serde_json::Result<serde_json::Value> {
     let mut value = serde_json::to_value(value)?;
     if let serde_json::Value::Object(fields) = &mut value {
-        let mut tagged = serde_json::Map::new();
-        tagged.insert("schema".into(), schema.as_str().into());
-        tagged.append(fields);
-        value = serde_json::Value::Object(tagged);
+        fields.insert("schema".into(), schema.as_str().into());
     }
     Ok(value)
 }
