@@ -47,7 +47,7 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     let ws = Workspace::new();
     write(&ws, 2, None);
     let before = hash(&ws.inventory());
-    let out = ws.run(&["rotate", "--client", "acme", "--dry-run"], "");
+    let out = ws.run(&["rotate", "--client", "acme", "--dry-run", "--yes"], "");
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("Plan: 2 credential(s)"), "{stdout}");
@@ -57,6 +57,15 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     );
     assert!(stdout.contains("steps: create > store > deploy > verify > revoke-old > commit"));
     assert!(stdout.contains("Dry run: nothing was changed."));
+    // Without --yes (and without a terminal) the run would stop up front for the deploys
+    // done by hand: the dry run says so, and exits as the run would.
+    let out = ws.run(&["rotate", "--client", "acme", "--dry-run"], "");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(
+        stdout.contains("this would stop: acme/k0 (a person to confirm the consumers were updated)"),
+        "{stdout}"
+    );
     assert_eq!(hash(&ws.inventory()), before);
 }
 

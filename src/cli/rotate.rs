@@ -176,20 +176,23 @@ struct Session {
     keys: Keyring,
 }
 
-/// Where the text meant for a person goes: stdout, or stderr when stdout carries JSON.
+/// Where the text meant for a person goes: stdout; under `--json` (stdout carries the JSON)
+/// stderr when a person is at the terminal to read the plan they are asked about, and
+/// nowhere for a script, whose stderr then holds only progress and the one-line error.
 #[derive(Debug, Clone, Copy)]
 struct Out {
     json: bool,
+    person: bool,
 }
 
 impl Out {
     /// Prints one line that may hold user or provider text: escaped, never obeyed.
     fn say(self, line: impl AsRef<str>) {
         let line = terminal_safe(line.as_ref());
-        if self.json {
-            eprintln!("{line}");
-        } else {
-            println!("{line}");
+        match (self.json, self.person) {
+            (false, _) => println!("{line}"),
+            (true, true) => eprintln!("{line}"),
+            (true, false) => {}
         }
     }
 }
@@ -234,11 +237,15 @@ impl Session {
             }),
         });
         let runner = new_runner(ctx, args, &runtime, inventory, Box::new(PlanOnly), &terminal);
+        let out = Out {
+            json: ctx.json(),
+            person: terminal.interactive,
+        };
         Ok(Session {
             runtime,
             runner,
             terminal,
-            out: Out { json: ctx.json() },
+            out,
             store: Some(store),
             keys,
         })
