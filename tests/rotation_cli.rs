@@ -366,3 +366,49 @@ fn rotate_resume_and_revoke_print_json_a_script_can_read() {
     assert_eq!(error["error"]["kind"], "needs-person");
     assert_eq!(error["exit"], 4);
 }
+
+/// Regression: an OpenAI project key owned by a user was planned `create-then-revoke` with
+/// no warning, then the run failed with "cannot create a project key owned by a user".
+#[test]
+fn an_openai_project_key_owned_by_a_user_is_planned_manual_from_the_start() {
+    use keyward::inventory::{Credential, ProviderKind};
+    use keyward::store::{Keyring, Store};
+    let ws = Workspace::new();
+    write(&ws, 0, None);
+    let keys = Keyring::load(&[ws.default_identity()]).unwrap();
+    let (mut store, mut inv) = Store::open_locked(&ws.inventory(), &keys).unwrap();
+    let mut c = Credential::new("llm", ProviderKind::Openai);
+    c.remote_id = Some("key_abc123".into());
+    c.params.insert("kind".into(), "project-key".into());
+    inv.insert("acme", c);
+    store.save(&inv).unwrap();
+    drop(store);
+
+    let out = ws.run(&["rotate", "acme/llm", "--dry-run", "--yes", "--json"], "");
+    assert_eq!(out.status.code(), Some(0));
+    let plan = json_of(&out);
+    let item = &plan["plan"][0];
+    assert_eq!(item["style"], "manual", "{plan}");
+    assert!(
+        item["manual_because"]
+            .as_str()
+            .is_some_and(|w| w.contains("cannot create a project key owned by a user")),
+        "{plan}"
+    );
+    assert!(
+        item["needs_person"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("issue the new key at the provider")),
+        "{plan}"
+    );
+    // The text plan says why, too.
+    let out = ws.run(&["rotate", "acme/llm", "--dry-run", "--yes"], "");
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("acme/llm  openai  manual"), "{stdout}");
+    assert!(stdout.contains("by hand: OpenAI's API cannot create"), "{stdout}");
+    // The run goes the manual way: it waits for the new secret instead of failing.
+    let out = ws.run(&["rotate", "acme/llm", "--yes", "--json"], "");
+    assert_eq!(out.status.code(), Some(4));
+    let run = json_of(&out);
+    assert_eq!(run["outcomes"][0]["outcome"], "waiting", "{run}");
+}
