@@ -647,7 +647,14 @@ fn locked_by_names_the_holder_not_the_last_writer_of_the_lock_file() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let out = ws.run(
-        &["--json", "add", "acme/x", "--provider", "manual", "--no-secret"],
+        &[
+            "--json",
+            "add",
+            "acme/x",
+            "--provider",
+            "manual",
+            "--no-secret",
+        ],
         "",
     );
     let line = assert_one_line_error(&out, &format!("locked by process {};", holder.id()));
@@ -1078,7 +1085,10 @@ fn list_rotate_report_and_the_dashboard_select_the_same_credentials() {
         .output()
         .unwrap();
     let dry_run: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
-    assert_eq!(dry.status.code(), dry_run["exit"].as_i64().map(|c| c as i32));
+    assert_eq!(
+        dry.status.code(),
+        dry_run["exit"].as_i64().map(|c| c as i32)
+    );
     let planned: BTreeSet<String> = dry_run["plan"]
         .as_array()
         .unwrap()
@@ -1154,7 +1164,10 @@ fn stable(ws: &Workspace, out: &std::process::Output) -> String {
 #[test]
 fn every_command_prints_versioned_json_and_never_the_secret() {
     let ws = Workspace::new();
-    let secrets = [SECRET.to_string(), "sg-management-key-0123456789".to_string()];
+    let secrets = [
+        SECRET.to_string(),
+        "sg-management-key-0123456789".to_string(),
+    ];
     let run = |args: &[&str], stdin: &str, code: i32| {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
@@ -1216,7 +1229,10 @@ fn every_command_prints_versioned_json_and_never_the_secret() {
     insta::assert_snapshot!("json_connections_remove", stable(&ws, &removed));
     let audit = run(&["audit"], "", 0);
     let entries: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
-    assert!(entries.as_array().is_some_and(|a| a.len() >= 4), "{entries}");
+    assert!(
+        entries.as_array().is_some_and(|a| a.len() >= 4),
+        "{entries}"
+    );
     let verified = run(&["audit", "--verify"], "", 0);
     insta::assert_snapshot!("json_audit_verify", stable(&ws, &verified));
     let report: serde_json::Value =

@@ -63,7 +63,8 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(4), "{stdout}");
     assert!(
-        stdout.contains("this would stop: acme/k0 (a person to confirm the consumers were updated)"),
+        stdout
+            .contains("this would stop: acme/k0 (a person to confirm the consumers were updated)"),
         "{stdout}"
     );
     assert_eq!(hash(&ws.inventory()), before);
@@ -405,7 +406,10 @@ fn an_openai_project_key_owned_by_a_user_is_planned_manual_from_the_start() {
     let out = ws.run(&["rotate", "acme/llm", "--dry-run", "--yes"], "");
     let (stdout, _) = text(&out);
     assert!(stdout.contains("acme/llm  openai  manual"), "{stdout}");
-    assert!(stdout.contains("by hand: OpenAI's API cannot create"), "{stdout}");
+    assert!(
+        stdout.contains("by hand: OpenAI's API cannot create"),
+        "{stdout}"
+    );
     // The run goes the manual way: it waits for the new secret instead of failing.
     let out = ws.run(&["rotate", "acme/llm", "--yes", "--json"], "");
     assert_eq!(out.status.code(), Some(4));

@@ -28,7 +28,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let done = archive(&mut inv, &args.refs, ctx.now())?;
     let report = |done: &[CredentialRef]| -> Result<()> {
         let archived: Vec<String> = done.iter().map(ToString::to_string).collect();
-        json::print(Schema::Archive, &serde_json::json!({ "archived": archived }))
+        json::print(
+            Schema::Archive,
+            &serde_json::json!({ "archived": archived }),
+        )
     };
     if done.is_empty() {
         if ctx.json() {

@@ -5,8 +5,8 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::select::SelectArgs;
 use super::exit::Exit;
+use super::select::SelectArgs;
 use super::Context;
 use crate::export::{status_counts, Row};
 use crate::inventory::{CredentialRef, Status};

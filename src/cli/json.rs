@@ -305,11 +305,18 @@ mod tests {
     fn every_schema_and_error_kind_is_documented() {
         let doc = include_str!("../../docs/json.md");
         for s in Schema::ALL {
-            assert!(doc.contains(s.as_str()), "docs/json.md lacks {}", s.as_str());
+            assert!(
+                doc.contains(s.as_str()),
+                "docs/json.md lacks {}",
+                s.as_str()
+            );
         }
         for k in ErrorKind::ALL {
             let word = format!("`{}`", k.as_str());
-            assert!(doc.contains(&word), "docs/json.md lacks the error kind {word}");
+            assert!(
+                doc.contains(&word),
+                "docs/json.md lacks the error kind {word}"
+            );
             assert_eq!(serde_json::to_value(k).ok(), Some(k.as_str().into()));
         }
     }

@@ -34,8 +34,8 @@ use crate::ops::{select, RunConfig, Runner};
 use crate::rotation::{
     Interact, OutcomeKind, Persist, PersistError, Plan, Question, RotationEvent, Summary,
 };
-use crate::store::{Keyring, Store, StoreError};
 use crate::secret::Secret;
+use crate::store::{Keyring, Store, StoreError};
 use crate::text::terminal_safe;
 
 /// How the engine runs: shared by the three commands.
@@ -236,7 +236,14 @@ impl Session {
                 ProgressDrawTarget::hidden()
             }),
         });
-        let runner = new_runner(ctx, args, &runtime, inventory, Box::new(PlanOnly), &terminal);
+        let runner = new_runner(
+            ctx,
+            args,
+            &runtime,
+            inventory,
+            Box::new(PlanOnly),
+            &terminal,
+        );
         let out = Out {
             json: ctx.json(),
             person: terminal.interactive,
@@ -344,13 +351,7 @@ fn new_runner(
         grace: Duration::days(i64::from(args.grace_days)),
         clock: Arc::new(move || base + (Utc::now() - started)),
     };
-    Runner::for_inventory(
-        inventory,
-        persist,
-        &ctx.inventory,
-        terminal.clone(),
-        config,
-    )
+    Runner::for_inventory(inventory, persist, &ctx.inventory, terminal.clone(), config)
 }
 
 /// Draws a run's events: a bar over the whole run and a spinner line per running
@@ -753,8 +754,7 @@ pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
         report.exit = Exit::Declined.as_code();
         return emit(ctx, Schema::Resume, &report, Exit::Declined);
     }
-    if session.lock(ctx, &args.run)? && in_flight(&session.runner.inventory(), &args.refs) != work
-    {
+    if session.lock(ctx, &args.run)? && in_flight(&session.runner.inventory(), &args.refs) != work {
         return Err(changed_meanwhile(ctx, "what is in flight is now different"));
     }
     let summary = if work.is_empty() {
@@ -885,7 +885,10 @@ pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
         let fresh = session.runner.inventory();
         let again = select(&fresh, &selection, ctx.now()).map_err(anyhow::Error::msg)?;
         if revocable(&fresh, &again) != keys {
-            return Err(changed_meanwhile(ctx, "the keys to revoke are now different"));
+            return Err(changed_meanwhile(
+                ctx,
+                "the keys to revoke are now different",
+            ));
         }
         eprintln!("keyward: the keys to revoke are the same; going ahead");
     }

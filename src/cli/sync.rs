@@ -12,12 +12,12 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::exit::Exit;
 use super::{table, Context};
 use crate::audit::{AuditAction, Event};
 use crate::inventory::{CredentialRef, RemoteStatus};
 use crate::providers::http::Http;
 use crate::providers::ProviderError;
-use super::exit::Exit;
 use crate::sync::{apply, sync, SyncEvent, SyncOutcome, SyncResult};
 
 /// Arguments of `keyward sync`.
