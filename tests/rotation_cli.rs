@@ -5,11 +5,8 @@
 
 use crate::support;
 
-use keyward::inventory::journal::Step;
 use keyward::inventory::{Deploy, RemoteStatus};
-use support::sandbox_inventory::{
-    assert_no_secret, assert_settled, at, keys, load, read, works, write,
-};
+use support::sandbox_inventory::{assert_no_secret, assert_settled, at, keys, load, read, write};
 use support::workspace::{assert_one_line_error, assert_one_line_exit, hash, Workspace};
 
 fn text(out: &std::process::Output) -> (String, String) {
