@@ -6,7 +6,10 @@ use crate::support;
 
 use std::process::Command;
 
-use support::workspace::{age, assert_one_line_error, hash, run_with_stdin, Workspace};
+use support::leak::assert_no_secret;
+use support::workspace::{
+    age, assert_one_line_error, assert_one_line_exit, hash, run_with_stdin, Workspace,
+};
 
 const SECRET: &str = "sk-live-7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c1e";
 
@@ -164,7 +167,7 @@ fn check_exit_codes_follow_the_worst_status() {
     assert_eq!(ws.run(&["check"], "").status.code(), Some(0));
     add_sendgrid(&ws); // expires in 5 days: due soon
     let out = ws.run(&["check"], "");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(6));
     let line = String::from_utf8_lossy(&out.stdout);
     assert_eq!(line.lines().count(), 1, "{line}");
     assert!(line.starts_with("WARNING: 1 credentials:"), "{line}");
@@ -618,6 +621,50 @@ fn a_second_writer_is_told_who_holds_the_lock() {
     );
 }
 
+/// Regression: "locked by process N" named whichever keyward last wrote its pid into the
+/// lock file, not the process holding the lock.
+#[test]
+fn locked_by_names_the_holder_not_the_last_writer_of_the_lock_file() {
+    let ws = Workspace::new();
+    ws.init();
+    let lock = format!("{}.lock", ws.inventory().display());
+    // A stale pid in the file, as a keyward that wrote it and exited leaves it.
+    let mut holder = Command::new("sh")
+        .args([
+            "-c",
+            &format!("echo 999999 > '{lock}'; exec flock -o '{lock}' sleep 60"),
+        ])
+        .spawn()
+        .expect("sh and flock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Command::new("flock")
+        .args(["-n", &lock, "true"])
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(std::time::Instant::now() < deadline, "never locked");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = ws.run(
+        &[
+            "--json",
+            "add",
+            "acme/x",
+            "--provider",
+            "manual",
+            "--no-secret",
+        ],
+        "",
+    );
+    let line = assert_one_line_error(&out, &format!("locked by process {};", holder.id()));
+    assert!(!line.contains("999999"), "{line}");
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["kind"], "locked");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}
+
 #[test]
 fn concurrent_writers_never_lose_an_update() {
     let ws = Workspace::new();
@@ -708,8 +755,8 @@ fn saves_keep_backups_of_previous_versions() {
 fn usage_errors_and_help_do_not_panic() {
     let ws = Workspace::new();
     let out = ws.run(&["show", "not-an-address"], "");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not CLIENT/INTEGRATION"));
+    let stderr = assert_one_line_exit(&out, 64, "is not CLIENT/INTEGRATION");
+    assert!(stderr.ends_with("(see --help)\n"), "{stderr}");
     let help = ws.ok(&["--help"], "");
     for cmd in [
         "init",
@@ -1028,11 +1075,25 @@ fn list_rotate_report_and_the_dashboard_select_the_same_credentials() {
             .iter()
             .map(|r| r["address"].as_str().unwrap().to_string())
             .collect();
-    let planned: BTreeSet<String> = demo(&["rotate", "--due", "30", "--dry-run"])
-        .lines()
-        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_string)
+    // A dry run exits as the run would up front (here: some need a person, and there is
+    // no terminal), so its plan is read from its JSON, whose `exit` says the same.
+    let dry = ws
+        .keyward()
+        .env("KEYWARD_INVENTORY", &inventory)
+        .env("KEYWARD_IDENTITY", &identity)
+        .args(["rotate", "--due", "30", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    let dry_run: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(
+        dry.status.code(),
+        dry_run["exit"].as_i64().map(|c| c as i32)
+    );
+    let planned: BTreeSet<String> = dry_run["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["credential"].as_str().unwrap().to_string())
         .collect();
     let report: serde_json::Value =
         serde_json::from_str(&demo(&["report", "--due", "30", "--format", "json"])).unwrap();
@@ -1687,4 +1748,210 @@ mod completions_command {
         );
         assert_one_line_error(&ws.run(&["man", "nope"], ""), "no command `nope`");
     }
+}
+
+/// `--json` output with the workspace's path and the identity's public key (both differ
+/// per run) replaced by placeholders, for snapshots.
+fn stable(ws: &Workspace, out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let v: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: stdout is not one JSON document: {stdout}"));
+    let mut text = serde_json::to_string_pretty(&v).unwrap();
+    text = text.replace(&ws.dir.path().display().to_string(), "[WS]");
+    if let Ok(id) = std::fs::read_to_string(ws.default_identity()) {
+        if let Some(public) = id.lines().find_map(|l| l.strip_prefix("# public key: ")) {
+            text = text.replace(public, "[RECIPIENT]");
+        }
+    }
+    text
+}
+
+#[test]
+fn every_command_prints_versioned_json_and_never_the_secret() {
+    let ws = Workspace::new();
+    let secrets = [
+        SECRET.to_string(),
+        "sg-management-key-0123456789".to_string(),
+    ];
+    let run = |args: &[&str], stdin: &str, code: i32| {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = ws.run(&all, stdin);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_no_secret(&out.stdout, &format!("{args:?} stdout"), &secrets);
+        assert_no_secret(&out.stderr, &format!("{args:?} stderr"), &secrets);
+        out
+    };
+    insta::assert_snapshot!("json_init", stable(&ws, &run(&["init"], "", 0)));
+    let added = run(
+        &[
+            "add",
+            "acme/mail",
+            "--provider",
+            "manual",
+            "--expires",
+            "2026-12-01",
+        ],
+        &format!("{SECRET}\n"),
+        0,
+    );
+    insta::assert_snapshot!("json_add", stable(&ws, &added));
+    let shown = run(&["show", "acme/mail"], "", 0);
+    insta::assert_snapshot!("json_show", stable(&ws, &shown));
+    insta::assert_snapshot!("json_list", stable(&ws, &run(&["list"], "", 0)));
+    insta::assert_snapshot!("json_check", stable(&ws, &run(&["check"], "", 6)));
+    let recipients = run(&["recipients", "list"], "", 0);
+    insta::assert_snapshot!("json_recipients_list", stable(&ws, &recipients));
+    let public = std::fs::read_to_string(ws.default_identity())
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap();
+    let again = run(&["recipients", "add", &public], "", 5);
+    insta::assert_snapshot!("json_recipients_add_nothing_to_do", stable(&ws, &again));
+    let conn = run(
+        &[
+            "connections",
+            "add",
+            "acme-sg",
+            "--provider",
+            "sendgrid",
+            "--auth",
+            "api_key",
+        ],
+        &format!("{}\n", secrets[1]),
+        0,
+    );
+    insta::assert_snapshot!("json_connections_add", stable(&ws, &conn));
+    let listed = run(&["connections", "list"], "", 0);
+    insta::assert_snapshot!("json_connections_list", stable(&ws, &listed));
+    let removed = run(&["connections", "remove", "acme-sg"], "", 0);
+    insta::assert_snapshot!("json_connections_remove", stable(&ws, &removed));
+    let audit = run(&["audit"], "", 0);
+    let entries: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
+    assert!(
+        entries.as_array().is_some_and(|a| a.len() >= 4),
+        "{entries}"
+    );
+    let verified = run(&["audit", "--verify"], "", 0);
+    insta::assert_snapshot!("json_audit_verify", stable(&ws, &verified));
+    let report: serde_json::Value =
+        serde_json::from_slice(&run(&["report"], "", 0).stdout).unwrap();
+    assert_eq!(report["clients"][0]["id"], "acme", "{report}");
+    let written = run(
+        &["report", "--output", ws.path("r.md").to_str().unwrap()],
+        "",
+        0,
+    );
+    insta::assert_snapshot!("json_report_written", stable(&ws, &written));
+    let backup = format!("{}.1", ws.inventory().display());
+    let restored = run(&["restore", &backup], "", 0);
+    insta::assert_snapshot!("json_restore", stable(&ws, &restored));
+    let nothing = run(&["rotate", "--overdue"], "", 5);
+    insta::assert_snapshot!("json_rotate_nothing_to_do", stable(&ws, &nothing));
+    let kept = ws.path("demo");
+    let demo = run(&["demo", "--keep-in", kept.to_str().unwrap()], "", 0);
+    insta::assert_snapshot!("json_demo_keep_in", stable(&ws, &demo));
+}
+
+#[test]
+fn every_error_kind_prints_a_json_error_object_and_one_line() {
+    let ws = Workspace::new();
+    let error = |args: &[&str], code: i32, kind: &str| {
+        let out = ws.run(args, "");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        let text = stable(&ws, &out);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["error"]["kind"], kind, "{text}");
+        assert_eq!(v["exit"], code, "{text}");
+        // The object's message is the stderr line.
+        let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let message = raw["error"]["message"].as_str().unwrap();
+        assert_eq!(stderr.trim_end(), format!("keyward: {message}"));
+        text
+    };
+    // Regression: `check --json` on an unreadable inventory printed nothing on stdout.
+    insta::assert_snapshot!(
+        "json_error_no_inventory",
+        error(&["check", "--json"], 3, "no-inventory")
+    );
+    insta::assert_snapshot!(
+        "json_error_usage",
+        error(&["list", "--json", "--bogus"], 64, "usage")
+    );
+    ws.init();
+    insta::assert_snapshot!(
+        "json_error_not_found",
+        error(&["show", "acme/nope", "--json"], 1, "not-found")
+    );
+    let other = ws.path("other.txt");
+    keyward::store::keys::generate_identity_file(&other).unwrap();
+    insta::assert_snapshot!(
+        "json_error_cannot_decrypt",
+        error(
+            &["-i", other.to_str().unwrap(), "list", "--json"],
+            1,
+            "cannot-decrypt"
+        )
+    );
+    std::fs::write(ws.inventory(), b"not an age file").unwrap();
+    insta::assert_snapshot!(
+        "json_error_unreadable",
+        error(&["check", "--json"], 3, "unreadable")
+    );
+}
+
+#[test]
+fn exit_codes_follow_the_one_table_command_by_command() {
+    let ws = Workspace::new();
+    let code = |args: &[&str]| ws.run(args, "").status.code();
+    // 3: could not check (check without an inventory); 1: any other command fails.
+    assert_eq!(code(&["check"]), Some(3));
+    assert_eq!(code(&["list"]), Some(1));
+    // 64: usage, whatever the command.
+    assert_eq!(code(&["list", "--bogus"]), Some(64));
+    assert_eq!(code(&["rotate"]), Some(64));
+    assert_eq!(code(&["check", "--due", "x"]), Some(64));
+    ws.init();
+    // 0: done / all fine.
+    assert_eq!(code(&["check"]), Some(0));
+    assert_eq!(code(&["list"]), Some(0));
+    // 5: nothing to do.
+    assert_eq!(code(&["rotate", "--overdue"]), Some(5));
+    assert_eq!(code(&["revoke", "--overdue"]), Some(5));
+    assert_eq!(code(&["resume"]), Some(5));
+    assert_eq!(code(&["recipients", "accept"]), Some(5));
+    add_sendgrid(&ws);
+    // 6: check: something needs attention soon.
+    assert_eq!(code(&["check"]), Some(6));
+    // 4: a person is needed and there is no terminal: refused, nothing changed.
+    let before = hash(&ws.inventory());
+    assert_eq!(code(&["revoke", "acme/mail"]), Some(4));
+    assert_eq!(code(&["rotate", "acme/mail"]), Some(4));
+    assert_eq!(code(&["rotate", "acme/mail", "--dry-run"]), Some(4));
+    assert_eq!(hash(&ws.inventory()), before);
+    // 1: an error.
+    assert_eq!(code(&["show", "acme/nope"]), Some(1));
+    // 2: check: expired.
+    ws.ok(
+        &[
+            "add",
+            "acme/old",
+            "--provider",
+            "manual",
+            "--expires",
+            "2026-11-01",
+        ],
+        "x\n",
+    );
+    assert_eq!(code(&["check"]), Some(2));
+    // verify's 2 and 3 are in tests/cli_sync_verify.rs, connect's 7, 8 and 130 in
+    // tests/connect.rs, rotate's 4 with a plan waiting in tests/rotation_cli.rs.
 }

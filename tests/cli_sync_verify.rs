@@ -184,7 +184,7 @@ fn verify_exits_3_when_something_cannot_be_checked_and_1_for_an_unknown_credenti
     let out = ws.run(&["verify", "acme/nope"], "");
     assert_one_line_error(&out, "no credential `acme/nope`");
     let out = ws.run(&["verify"], "");
-    assert_eq!(out.status.code(), Some(2), "clap requires a credential");
+    assert_eq!(out.status.code(), Some(64), "clap requires a credential");
 }
 
 #[test]

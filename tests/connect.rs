@@ -321,7 +321,7 @@ async fn json_lines_and_a_reconnect_replaces_the_token() {
 }
 
 #[test]
-fn a_declined_request_exits_4_and_stores_nothing() {
+fn a_declined_request_exits_7_and_stores_nothing() {
     let ws = workspace(&peer().base_url);
     let before = hash(&ws.inventory());
     let mut run = Connecting::start(&ws, &["acme/crm", "--connection", "idp"]);
@@ -329,7 +329,7 @@ fn a_declined_request_exits_4_and_stores_nothing() {
     deny(&code);
     let out = run.finish();
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("declined"), "{stderr}");
     assert_eq!(hash(&ws.inventory()), before);
@@ -385,8 +385,8 @@ fn help_documents_the_exit_codes() {
     for code in [
         "0 connected",
         "1 error",
-        "4 the request was declined",
-        "5 the code expired",
+        "7 the request was declined",
+        "8 the code expired",
     ] {
         assert!(help.contains(code), "{help}");
     }
@@ -441,7 +441,7 @@ async fn requests_to(server: &MockServer, route: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn an_expired_code_exits_5_and_stores_nothing() {
+async fn an_expired_code_exits_8_and_stores_nothing() {
     let server = device_server(0).await;
     Mock::given(path("/token"))
         .respond_with(oauth_error("expired_token"))
@@ -454,7 +454,7 @@ async fn an_expired_code_exits_5_and_stores_nothing() {
         "",
     );
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("expired"), "{stderr}");
     let stdout = text(&out.stdout);

@@ -378,3 +378,55 @@ fn an_invalid_edit_on_a_terminal_is_offered_again_and_then_saved() {
     let shown = ws.ok(&["show", "acme/bot", "--json"], "");
     assert!(shown.contains("\"owner\": \"bob\""), "{shown}");
 }
+
+/// Regression: `rotate` held the inventory's lock while its question waited for an answer,
+/// so a cron job that wanted to write failed for as long as the prompt stayed open.
+#[test]
+fn a_rotate_prompt_left_open_holds_off_no_writer_and_notices_its_change() {
+    use keyward::inventory::Deploy;
+    use support::sandbox_inventory::{assert_settled, at, load, write};
+    let ws = Workspace::new();
+    let sink = ws.path("sink");
+    write(
+        &ws,
+        1,
+        Some(Deploy::Command {
+            idempotent: false,
+            run: format!("cat > '{}'", sink.display()),
+        }),
+    );
+    let cmd = format!(
+        "{} --inventory {} -i {} rotate acme/k0; echo EXIT=$?; sleep 30",
+        bin(),
+        ws.inventory().display(),
+        ws.default_identity().display()
+    );
+    let t = Tmux::start(&cmd, 140, 30, &[("HOME", ws.dir.path().to_str().unwrap())]);
+    t.wait_for("Rotate 1 credential(s)? [y/N]");
+    // The question is open: another writer (a cron job) saves meanwhile, and succeeds.
+    let out = ws.run(
+        &["add", "acme/other", "--provider", "manual", "--no-secret"],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "the second writer was held off: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.type_text("y");
+    t.send(&["Enter"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(
+        screen.contains("changed by another writer since the plan was made"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("the plan is the same; going ahead"),
+        "{screen}"
+    );
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    // Both changes are in the file: the rotation ran on the other writer's version.
+    let inv = load(&ws);
+    assert!(inv.credential(&at("acme/other")).is_some());
+    assert_settled(&ws, &inv, &at("acme/k0"));
+}

@@ -1,15 +1,13 @@
 //! `keyward rotate`, `resume` and `revoke` as a person or a cron job runs them, against the
-//! sandbox: plans and dry runs, exit codes (0 done, 1 failed, 4 waiting for a person),
+//! sandbox: plans and dry runs, exit codes (0 done, 1 failed, 4 a person is needed,
+//! 5 nothing to do, 64 usage),
 //! plain progress lines on stderr, summaries, and never a secret on screen.
 
 use crate::support;
 
-use keyward::inventory::journal::Step;
 use keyward::inventory::{Deploy, RemoteStatus};
-use support::sandbox_inventory::{
-    assert_no_secret, assert_settled, at, keys, load, read, works, write,
-};
-use support::workspace::{assert_one_line_error, hash, Workspace};
+use support::sandbox_inventory::{assert_no_secret, assert_settled, at, keys, load, read, write};
+use support::workspace::{assert_one_line_error, assert_one_line_exit, hash, Workspace};
 
 fn text(out: &std::process::Output) -> (String, String) {
     let (o, e) = (
@@ -33,7 +31,8 @@ fn grace_days_and_expiring_overflow_panicked() {
     ] {
         let out = ws.run(args, "");
         let (_, stderr) = text(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(stderr.contains("not in 0.."), "{args:?}: {stderr}");
     }
@@ -45,7 +44,7 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     let ws = Workspace::new();
     write(&ws, 2, None);
     let before = hash(&ws.inventory());
-    let out = ws.run(&["rotate", "--client", "acme", "--dry-run"], "");
+    let out = ws.run(&["rotate", "--client", "acme", "--dry-run", "--yes"], "");
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("Plan: 2 credential(s)"), "{stdout}");
@@ -55,6 +54,16 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     );
     assert!(stdout.contains("steps: create > store > deploy > verify > revoke-old > commit"));
     assert!(stdout.contains("Dry run: nothing was changed."));
+    // Without --yes (and without a terminal) the run would stop up front for the deploys
+    // done by hand: the dry run says so, and exits as the run would.
+    let out = ws.run(&["rotate", "--client", "acme", "--dry-run"], "");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(
+        stdout
+            .contains("this would stop: acme/k0 (a person to confirm the consumers were updated)"),
+        "{stdout}"
+    );
     assert_eq!(hash(&ws.inventory()), before);
 }
 
@@ -128,53 +137,39 @@ fn rotate_with_a_command_sink_finishes_and_the_consumer_gets_the_new_secret() {
 }
 
 #[test]
-fn without_a_person_manual_steps_wait_and_resume_with_yes_finishes() {
+fn without_a_person_a_plan_needing_one_is_refused_up_front_and_yes_confirms_it() {
+    // Before: without a terminal or --yes, `rotate` created and stored a new key, then
+    // stopped waiting for a person nobody had asked (exit 4 with a rotation half done).
     let ws = Workspace::new();
     write(&ws, 1, None);
     let r = at("acme/k0");
+    let before = hash(&ws.inventory());
     let out = ws.run(&["rotate", "acme/k0"], "");
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("0 done, 0 failed, 1 waiting for a person"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("`keyward resume` continues"), "{stdout}");
-    let inv = load(&ws);
-    let j = inv.credential(&r).unwrap().rotation.clone().unwrap();
-    assert_eq!(j.step, Step::Deploy);
-    // The new key is recorded and works; the old one is untouched.
-    let c = inv.credential(&r).unwrap();
-    let new_id = j.new_remote_id.clone().unwrap();
-    assert!(works(
-        &ws,
-        &inv,
-        &r,
-        &new_id,
-        j.new_secret.as_ref().unwrap()
-    ));
-    assert!(works(
-        &ws,
-        &inv,
-        &r,
-        c.remote_id.as_deref().unwrap(),
-        c.secret.as_ref().unwrap()
-    ));
+    let stderr = assert_one_line_exit(&out, 4, "acme/k0 (");
+    assert_no_secret(&stderr);
+    assert!(stderr.contains("pass --yes"), "{stderr}");
+    assert!(out.stdout.starts_with(b"Plan: 1 credential(s)"));
+    // Nothing changed: no new key at the provider, no journal, the file as it was.
+    assert_eq!(hash(&ws.inventory()), before);
+    assert_eq!(keys(&ws, &load(&ws), &r).len(), 1);
+    assert!(load(&ws).credential(&r).unwrap().rotation.is_none());
+    // The dry run says the same up front.
+    let out = ws.run(&["rotate", "acme/k0", "--dry-run"], "");
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(stdout.contains("would stop: acme/k0"), "{stdout}");
+    // `check` has nothing interrupted to report.
+    assert_eq!(ws.run(&["check"], "").status.code(), Some(0));
 
-    // `check` reports the interrupted rotation.
-    let check = ws.run(&["check"], "");
-    assert_eq!(check.status.code(), Some(1));
-
-    let out = ws.run(&["resume"], "");
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out).0);
-    let out = ws.run(&["resume", "--yes"], "");
+    // --yes confirms the manual deploy up front: the rotation finishes.
+    let out = ws.run(&["rotate", "acme/k0", "--yes"], "");
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("Resumed: 1 done"), "{stdout}");
+    assert!(stdout.contains("Rotated: 1 done"), "{stdout}");
     assert_settled(&ws, &load(&ws), &r);
-    // Nothing left: resume says so.
+    // Nothing left: resume says so, with the "nothing to do" code.
     let out = ws.run(&["resume"], "");
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(5));
     assert!(text(&out).0.contains("Nothing in flight."));
 }
 
@@ -201,7 +196,7 @@ fn a_failing_deploy_exits_1_and_rollback_restores_the_old_key() {
 
     // Rolling back asks for a confirmation that a cron job cannot give.
     let out = ws.run(&["resume", "--rollback"], "");
-    assert_one_line_error(&out, "rolling back needs a confirmation");
+    assert_one_line_exit(&out, 4, "acme/k0 (a confirmation to roll back)");
     // The rollback redeploys the old secret with the same (still failing) command: fix it.
     let mut inv = load(&ws);
     let sink = ws.path("sink");
@@ -237,7 +232,7 @@ fn revoke_needs_a_yes_then_deactivates_or_with_emergency_deletes() {
     write(&ws, 2, None);
     let before = hash(&ws.inventory());
     let out = ws.run(&["revoke", "acme/k0"], "");
-    assert_one_line_error(&out, "revoking needs a confirmation");
+    assert_one_line_exit(&out, 4, "acme/k0 (a confirmation to revoke)");
     assert_eq!(hash(&ws.inventory()), before);
 
     let out = ws.run(&["revoke", "acme/k0", "--yes"], "");
@@ -304,10 +299,117 @@ fn rotate_needs_something_to_rotate() {
     let ws = Workspace::new();
     write(&ws, 1, None);
     let out = ws.run(&["rotate"], "");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(64));
     let out = ws.run(&["rotate", "acme/nope"], "");
     assert_one_line_error(&out, "no credential `acme/nope`");
     let out = ws.run(&["rotate", "--expiring", "30"], "");
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(5));
     assert!(text(&out).0.contains("Nothing to rotate."));
+}
+
+/// Parses stdout as one JSON document: under `--json` nothing else is printed there.
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    let (stdout, stderr) = text(out);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).expect("JSON")
+}
+
+#[test]
+fn rotate_resume_and_revoke_print_json_a_script_can_read() {
+    let ws = Workspace::new();
+    let sink = ws.path("sink");
+    write(
+        &ws,
+        2,
+        Some(Deploy::Command {
+            idempotent: false,
+            run: format!("cat > '{}'", sink.display()),
+        }),
+    );
+    let out = ws.run(&["rotate", "acme/k0", "--dry-run", "--json"], "");
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("json_rotate_dry_run", pretty(&json_of(&out)));
+
+    let out = ws.run(&["rotate", "acme/k0", "--yes", "--json"], "");
+    assert_eq!(out.status.code(), Some(0));
+    let done = json_of(&out);
+    assert_eq!(done["schema"], "keyward.rotate/1");
+    assert_eq!(done["counts"]["done"], 1, "{done}");
+    assert_eq!(done["outcomes"][0]["credential"], "acme/k0");
+    assert_eq!(done["outcomes"][0]["outcome"], "done");
+    assert_eq!(done["exit"], 0);
+
+    let out = ws.run(&["revoke", "acme/k1", "--yes", "--json"], "");
+    assert_eq!(out.status.code(), Some(0));
+    let revoked = json_of(&out);
+    assert_eq!(revoked["schema"], "keyward.revoke/1");
+    assert_eq!(revoked["keys"][0]["credential"], "acme/k1");
+    assert_eq!(revoked["counts"]["done"], 1, "{revoked}");
+
+    let out = ws.run(&["resume", "--json"], "");
+    assert_eq!(out.status.code(), Some(5));
+    insta::assert_snapshot!("json_resume_nothing_in_flight", pretty(&json_of(&out)));
+
+    // Errors: the object on stdout, the one line on stderr.
+    let out = ws.run(&["rotate", "acme/nope", "--json"], "");
+    assert_one_line_error(&out, "no credential `acme/nope`");
+    let error = json_of(&out);
+    assert_eq!(error["error"]["kind"], "not-found");
+    let out = ws.run(&["revoke", "acme/k0", "--json"], "");
+    assert_one_line_exit(&out, 4, "no terminal");
+    let error = json_of(&out);
+    assert_eq!(error["error"]["kind"], "needs-person");
+    assert_eq!(error["exit"], 4);
+}
+
+/// Regression: an OpenAI project key owned by a user was planned `create-then-revoke` with
+/// no warning, then the run failed with "cannot create a project key owned by a user".
+#[test]
+fn an_openai_project_key_owned_by_a_user_is_planned_manual_from_the_start() {
+    use keyward::inventory::{Credential, ProviderKind};
+    use keyward::store::{Keyring, Store};
+    let ws = Workspace::new();
+    write(&ws, 0, None);
+    let keys = Keyring::load(&[ws.default_identity()]).unwrap();
+    let (mut store, mut inv) = Store::open_locked(&ws.inventory(), &keys).unwrap();
+    let mut c = Credential::new("llm", ProviderKind::Openai);
+    c.remote_id = Some("key_abc123".into());
+    c.params.insert("kind".into(), "project-key".into());
+    inv.insert("acme", c);
+    store.save(&inv).unwrap();
+    drop(store);
+
+    let out = ws.run(&["rotate", "acme/llm", "--dry-run", "--yes", "--json"], "");
+    assert_eq!(out.status.code(), Some(0));
+    let plan = json_of(&out);
+    let item = &plan["plan"][0];
+    assert_eq!(item["style"], "manual", "{plan}");
+    assert!(
+        item["manual_because"]
+            .as_str()
+            .is_some_and(|w| w.contains("cannot create a project key owned by a user")),
+        "{plan}"
+    );
+    assert!(
+        item["needs_person"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("issue the new key at the provider")),
+        "{plan}"
+    );
+    // The text plan says why, too.
+    let out = ws.run(&["rotate", "acme/llm", "--dry-run", "--yes"], "");
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("acme/llm  openai  manual"), "{stdout}");
+    assert!(
+        stdout.contains("by hand: OpenAI's API cannot create"),
+        "{stdout}"
+    );
+    // The run goes the manual way: it waits for the new secret instead of failing.
+    let out = ws.run(&["rotate", "acme/llm", "--yes", "--json"], "");
+    assert_eq!(out.status.code(), Some(4));
+    let run = json_of(&out);
+    assert_eq!(run["outcomes"][0]["outcome"], "waiting", "{run}");
 }

@@ -155,6 +155,7 @@ fn mark(state: &mut State, address: &str) {
 
 fn item(at: &str, why: &str, style: RotationStyle) -> PlanItem {
     PlanItem {
+        manual_because: None,
         at: at.parse().unwrap(),
         why: why.into(),
         provider: ProviderKind::Sandbox,

@@ -132,15 +132,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         event: crate::inventory::HistoryEvent::Added,
         detail: String::new(),
     });
+    let secret_stored = secret.is_some();
     let detail = format!(
         "provider {}, {}",
         cred.provider,
-        if secret.is_some() {
+        if secret_stored {
             "secret stored"
         } else {
             "no secret"
         }
     );
+    let provider = cred.provider.as_str();
     cred.secret = secret;
     inv.insert(&args.credential.client, cred);
     store.save(&inv)?;
@@ -152,6 +154,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             detail,
         ),
     )?;
-    println!("Added {}.", args.credential);
+    if ctx.json() {
+        let added = serde_json::json!({
+            "credential": args.credential.to_string(),
+            "provider": provider,
+            "secret_stored": secret_stored,
+        });
+        super::json::print(super::json::Schema::Add, &added)?;
+    } else {
+        println!("Added {}.", args.credential);
+    }
     Ok(0)
 }

@@ -4,6 +4,8 @@
 use anyhow::Result;
 
 use super::audit::record;
+use super::exit::Exit;
+use super::json::{self, Schema};
 use super::{require, Context};
 use crate::audit::{AuditAction, Event};
 use crate::inventory::CredentialRef;
@@ -24,9 +26,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         require(&inv, at, &ctx.inventory)?;
     }
     let done = archive(&mut inv, &args.refs, ctx.now())?;
+    let report = |done: &[CredentialRef]| -> Result<()> {
+        let archived: Vec<String> = done.iter().map(ToString::to_string).collect();
+        json::print(
+            Schema::Archive,
+            &serde_json::json!({ "archived": archived }),
+        )
+    };
     if done.is_empty() {
-        println!("Already archived.");
-        return Ok(0);
+        if ctx.json() {
+            report(&done)?;
+        } else {
+            println!("Already archived.");
+        }
+        return Ok(Exit::NothingToDo.as_code());
     }
     store.save(&inv)?;
     for at in &done {
@@ -38,7 +51,12 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
                 "moved out of the active table",
             ),
         )?;
-        println!("Archived {at}.");
+        if !ctx.json() {
+            println!("Archived {at}.");
+        }
     }
-    Ok(0)
+    if ctx.json() {
+        report(&done)?;
+    }
+    Ok(Exit::Done.as_code())
 }

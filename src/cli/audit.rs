@@ -6,7 +6,7 @@ use anyhow::{anyhow, Result};
 use super::{table, Context};
 use crate::audit::{AuditLog, Event};
 use crate::inventory::CredentialRef;
-use crate::text::{json_safe, terminal_safe};
+use crate::text::terminal_safe;
 
 /// Arguments of `keyward audit`.
 #[derive(Debug, clap::Args)]
@@ -17,12 +17,17 @@ pub struct Args {
     /// Only this credential's entries.
     #[arg(long, value_name = "CLIENT/INTEGRATION", value_parser = super::parse_ref)]
     pub credential: Option<CredentialRef>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
     /// Check the hash chain: exit 0 when intact, 1 naming the first bad line.
-    #[arg(long, conflicts_with_all = ["client", "credential", "json"])]
+    #[arg(long, conflicts_with_all = ["client", "credential"])]
     pub verify: bool,
+}
+
+/// `audit --verify --json`: the chain is intact (a broken one is an error).
+#[derive(serde::Serialize)]
+struct AuditVerified {
+    exists: bool,
+    entries: usize,
+    compared_with_inventory: bool,
 }
 
 /// Records `event` in the inventory's audit log. Call it only after the change was saved,
@@ -54,6 +59,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         };
         if let Some(d) = disagreement {
             anyhow::bail!("{}: {d}", log.path().display());
+        }
+        if ctx.json() {
+            let verified = AuditVerified {
+                exists: log.path().exists(),
+                entries: n,
+                compared_with_inventory: compared.is_some(),
+            };
+            super::json::print(super::json::Schema::AuditVerify, &verified)?;
+            return Ok(0);
         }
         if !log.path().exists() {
             println!(
@@ -91,8 +105,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
                 .is_none_or(|w| e.credential.as_ref() == Some(w))
         })
         .collect();
-    if args.json {
-        println!("{}", json_safe(serde_json::to_string_pretty(&entries)?));
+    if ctx.json() {
+        super::json::print_value(&entries)?;
         return Ok(0);
     }
     if entries.is_empty() {

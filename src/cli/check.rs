@@ -1,10 +1,11 @@
 //! `keyward check`: one summary line and an exit code for cron and monitoring.
-//! 0 all fine; 1 something due soon, stale or interrupted; 2 something expired or overdue;
-//! 3 could not check (the inventory did not open).
+//! 0 all fine; 6 something due soon, stale or interrupted; 2 something expired or overdue;
+//! 3 could not check (the inventory did not open): see [`Exit`].
 
 use anyhow::Result;
 use serde::Serialize;
 
+use super::exit::Exit;
 use super::select::SelectArgs;
 use super::Context;
 use crate::export::{status_counts, Row};
@@ -19,9 +20,6 @@ pub struct Args {
     pub refs: Vec<CredentialRef>,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Print JSON instead of a line.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Serialize)]
@@ -54,13 +52,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let interrupted = rows.iter().filter(|r| r.rotation_in_flight).count();
     let warning = count(Status::DueSoon) + count(Status::Stale) + interrupted;
     let exit = if critical > 0 {
-        2
+        Exit::Expired
     } else if warning > 0 {
-        1
+        Exit::Attention
     } else {
-        0
-    };
-    if args.json {
+        Exit::Done
+    }
+    .as_code();
+    if ctx.json() {
         let summary = Summary {
             exit,
             total: rows.len(),
@@ -72,10 +71,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
                 .map(|r| r.address.clone())
                 .collect(),
         };
-        println!(
-            "{}",
-            crate::text::json_safe(serde_json::to_string_pretty(&summary)?)
-        );
+        super::json::print(super::json::Schema::Check, &summary)?;
         return Ok(exit);
     }
     let mut parts = vec![
@@ -96,9 +92,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             "{interrupted} rotation(s) interrupted: run `keyward resume`"
         ));
     }
-    let verdict = match exit {
-        2 => "CRITICAL",
-        1 => "WARNING",
+    let verdict = match Exit::from_code(exit) {
+        Some(Exit::Expired) => "CRITICAL",
+        Some(Exit::Attention) => "WARNING",
         _ => "OK",
     };
     println!(

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
+use super::exit::Exit;
 use super::Context;
 use crate::inventory::{
     locate, validate, Connection, Credential, CredentialRef, HistoryEntry, Inventory, ProviderKind,
@@ -30,11 +31,11 @@ use crate::secret::Secret;
 use crate::store::StoreError;
 
 /// Exit code: the person declined the request.
-const EXIT_DENIED: i32 = 4;
+const EXIT_DENIED: i32 = Exit::Declined.as_code();
 /// Exit code: the code expired before anyone approved it.
-const EXIT_EXPIRED: i32 = 5;
+const EXIT_EXPIRED: i32 = Exit::TimedOut.as_code();
 /// Exit code: interrupted with Ctrl-C (128 + SIGINT, as shells report it).
-const EXIT_CANCELLED: i32 = 130;
+const EXIT_CANCELLED: i32 = Exit::Interrupted.as_code();
 /// How long to wait for another writer to release the lock once the grant has arrived.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// How often to try the lock meanwhile.
@@ -49,7 +50,7 @@ connection replaces its token, e.g. after a replay revoked the old grant.
 
 Many servers issue a refresh token only for `--scope offline_access`.
 
-Exit codes: 0 connected, 1 error, 4 the request was declined, 5 the code expired before it \
+Exit codes: 0 connected, 1 error, 7 the request was declined, 8 the code expired before it \
 was approved, 130 cancelled with Ctrl-C. Nothing is stored unless the exit code is 0.")]
 pub struct Args {
     /// Where to record it, as CLIENT/INTEGRATION (the client is created if new).
@@ -61,8 +62,9 @@ pub struct Args {
     /// A scope to ask for. Repeatable. Default: the server's default scopes.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
-    /// Print the prompt and the result as JSON lines (the token never).
-    #[arg(long)]
+    /// Print the prompt and the result as JSON lines (the token never): set from the
+    /// global `--json`.
+    #[arg(skip)]
     pub json: bool,
 }
 

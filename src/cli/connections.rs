@@ -25,11 +25,7 @@ use crate::secret::Secret;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Show the connections: provider, endpoint, parameters and the names of their secrets.
-    List {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Add a connection. Each `--auth NAME` secret is asked for at a hidden prompt, or read
     /// from stdin one per line, in the order given.
     Add {
@@ -59,9 +55,6 @@ pub enum Command {
     Test {
         /// Only this connection.
         id: Option<String>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
         /// How many providers are asked at once.
         #[arg(long, value_name = "N", default_value_t = 4)]
         concurrency: usize,
@@ -71,12 +64,8 @@ pub enum Command {
 /// Runs `keyward connections …`.
 pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
     match cmd {
-        Command::List { json } => list(ctx, json),
-        Command::Test {
-            id,
-            json,
-            concurrency,
-        } => test(ctx, id.as_deref(), json, concurrency),
+        Command::List => list(ctx, ctx.json()),
+        Command::Test { id, concurrency } => test(ctx, id.as_deref(), ctx.json(), concurrency),
         Command::Add {
             id,
             provider,
@@ -113,7 +102,12 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                     format!("{id} ({provider})"),
                 ),
             )?;
-            println!("Added connection {id}.");
+            if ctx.json() {
+                let added = serde_json::json!({"connection": id, "provider": provider.as_str(), "action": "added"});
+                super::json::print(super::json::Schema::Connection, &added)?;
+            } else {
+                println!("Added connection {id}.");
+            }
             Ok(0)
         }
         Command::Remove { id } => {
@@ -144,7 +138,12 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                     id.clone(),
                 ),
             )?;
-            println!("Removed connection {id}.");
+            if ctx.json() {
+                let removed = serde_json::json!({"connection": id, "action": "removed"});
+                super::json::print(super::json::Schema::Connection, &removed)?;
+            } else {
+                println!("Removed connection {id}.");
+            }
             Ok(0)
         }
     }

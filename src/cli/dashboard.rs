@@ -20,28 +20,41 @@ use crate::tui::{self, DashboardOptions, SaveError};
 /// run wrote (and is not refused as "changed on disk").
 type SharedStore = Arc<Mutex<Store>>;
 
-/// The store as the engine saves through it during a run; dropping it (when the run ends)
-/// releases the write lock.
-struct RunStore(SharedStore);
+/// The store as the engine saves through it during a run. The write lock is taken at the
+/// run's first save, not while its plan waits on screen for a person; each save first
+/// checks that the file is still the one planned on (or last saved by the run), so another
+/// writer's change meanwhile is refused, never overwritten. Dropping it (when the run ends)
+/// releases the lock.
+struct RunStore {
+    store: SharedStore,
+    locked: bool,
+}
 
 impl Persist for RunStore {
     fn persist(&mut self, inventory: &Inventory) -> Result<(), PersistError> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .persist(inventory)
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.locked {
+            store.lock().map_err(|e| PersistError(e.to_string()))?;
+            self.locked = true;
+        }
+        store
+            .save_briefly(inventory)
+            .map_err(|e| PersistError(e.to_string()))
     }
 }
 
 impl Drop for RunStore {
     fn drop(&mut self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).unlock();
+        self.store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unlock();
     }
 }
 
 /// Opens the dashboard over `ctx`'s inventory, titled `title`. The write lock is taken only
-/// while saving, or while a rotation or revocation runs, so cron jobs and other commands run
-/// meanwhile; a save that would overwrite another writer's change is refused, and the
+/// while saving, or while a rotation or revocation runs (from its first save: never while a
+/// plan waits for a person), so cron jobs and other commands run meanwhile; a save that would overwrite another writer's change is refused, and the
 /// dashboard reads the file again instead.
 pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
     // Identities are opened once for the session: reloads and runs read the file with them.
@@ -74,11 +87,20 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
         }));
         let (running, path, run_keys) = (Arc::clone(&store), ctx.inventory.clone(), keys.clone());
         options.open_for_run = Some(Box::new(move || {
-            // A run starts from the file as it is now, and holds the lock until it ends.
-            let (fresh, inventory) =
-                Store::open_locked(&path, &run_keys).map_err(|e| e.to_string())?;
+            // A run plans on the file as it is now, unlocked; its first save takes the lock.
+            let (fresh, inventory) = Store::open(&path, &run_keys).map_err(|e| e.to_string())?;
+            if let Some(disagreement) = fresh.disagreement() {
+                return Err(StoreError::Disagrees {
+                    path: path.clone(),
+                    disagreement: disagreement.clone(),
+                }
+                .to_string());
+            }
             *running.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
-            let persist: Box<dyn Persist> = Box::new(RunStore(Arc::clone(&running)));
+            let persist: Box<dyn Persist> = Box::new(RunStore {
+                store: Arc::clone(&running),
+                locked: false,
+            });
             Ok((persist, inventory))
         }));
     }

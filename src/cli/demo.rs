@@ -119,6 +119,14 @@ fn shift_dates(inv: &mut Inventory, by: Duration) {
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if let Some(dir) = args.keep_in {
         let (inv, id) = materialize(&dir, ctx.now())?;
+        if ctx.json() {
+            let kept = serde_json::json!({
+                "inventory": inv.display().to_string(),
+                "identity": id.display().to_string(),
+            });
+            super::json::print(super::json::Schema::Demo, &kept)?;
+            return Ok(0);
+        }
         println!("Demo inventory written. To use it with other commands:");
         println!(
             "  export KEYWARD_INVENTORY={} KEYWARD_IDENTITY={}",
@@ -135,8 +143,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         explicit_identities: true,
         passphrase_file: None,
         now: ctx.now(),
+        json: ctx.json(),
     };
-    if super::stdout_is_terminal() {
+    if super::stdout_is_terminal() && !ctx.json() {
         return super::dashboard::run(&demo_ctx, "demo".to_string(), args.read_only);
     }
     super::list::run(&demo_ctx, super::list::Args::default())

@@ -78,19 +78,27 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         match change {
             Change::Add(what) => {
                 added += 1;
-                println!("add        {}", terminal_safe(what));
+                if !ctx.json() {
+                    println!("add        {}", terminal_safe(what));
+                }
             }
             Change::Update(what, fields) => {
                 updated += 1;
-                println!("change     {} ({})", terminal_safe(what), fields.join(", "));
+                if !ctx.json() {
+                    println!("change     {} ({})", terminal_safe(what), fields.join(", "));
+                }
             }
             Change::Unchanged(what) => {
                 same += 1;
-                println!("unchanged  {}", terminal_safe(what));
+                if !ctx.json() {
+                    println!("unchanged  {}", terminal_safe(what));
+                }
             }
             Change::NotApplied(what, why) => {
                 skipped += 1;
-                println!("not added  {} ({why})", terminal_safe(what));
+                if !ctx.json() {
+                    println!("not added  {} ({why})", terminal_safe(what));
+                }
             }
         }
     }
@@ -100,6 +108,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         String::new()
     };
     if args.dry_run {
+        if ctx.json() {
+            super::import_json::print(&changes, true)?;
+            return Ok(0);
+        }
         println!(
             "{added} to add, {updated} to change, {same} unchanged{skipped} (dry run: nothing written)"
         );
@@ -111,7 +123,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             audit::record(ctx, event)?;
         }
     }
-    println!("{added} added, {updated} changed, {same} unchanged{skipped}");
+    if ctx.json() {
+        super::import_json::print(&changes, false)?;
+    } else {
+        println!("{added} added, {updated} changed, {same} unchanged{skipped}");
+    }
     if has_secrets && !from_stdin {
         eprintln!(
             "note: {} holds secrets in plain text; delete it now that they are encrypted",

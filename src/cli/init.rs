@@ -53,19 +53,36 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
                 "passphrase-encrypted",
             ),
         )?;
-        println!("Created {} (passphrase-encrypted).", path.display());
+        if ctx.json() {
+            let created = serde_json::json!({
+                "inventory": path.display().to_string(),
+                "passphrase": true,
+                "recipients": [],
+                "identity_created": null,
+            });
+            super::json::print(super::json::Schema::Init, &created)?;
+        } else {
+            println!("Created {} (passphrase-encrypted).", path.display());
+        }
         return Ok(0);
     }
 
     let mut recipients = Vec::new();
     let mut identities = ctx.identity_paths();
+    let mut identity_created = None;
     if identities.is_empty() {
         let created = super::default_identities().remove(0);
         let recipient = generate_identity_file(&created)?;
-        println!(
-            "Created identity {} (public key {recipient}).\nBack it up: without it this inventory cannot be opened.",
-            created.display()
-        );
+        if !ctx.json() {
+            println!(
+                "Created identity {} (public key {recipient}).\nBack it up: without it this inventory cannot be opened.",
+                created.display()
+            );
+        }
+        identity_created = Some(serde_json::json!({
+            "path": created.display().to_string(),
+            "recipient": recipient,
+        }));
         identities.push(created);
     }
     for id in &identities {
@@ -87,6 +104,16 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             format!("encrypted to {} recipient(s)", recipients.len()),
         ),
     )?;
+    if ctx.json() {
+        let created = serde_json::json!({
+            "inventory": path.display().to_string(),
+            "passphrase": false,
+            "recipients": recipients,
+            "identity_created": identity_created,
+        });
+        super::json::print(super::json::Schema::Init, &created)?;
+        return Ok(0);
+    }
     println!(
         "Created {}, encrypted to {} recipient(s):",
         path.display(),

@@ -19,9 +19,6 @@ pub struct Args {
     /// Also list archived credentials.
     #[arg(long)]
     pub archived: bool,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Runs `keyward list`.
@@ -40,7 +37,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             (args.archived || !c.archived).then(|| Row::new(&p.at, c, &inv, now))
         })
         .collect();
-    if args.json {
+    if ctx.json() {
         println!(
             "{}",
             crate::text::json_safe(serde_json::to_string_pretty(&selected)?)

@@ -12,14 +12,18 @@ mod connections;
 mod dashboard;
 mod demo;
 mod edit;
+pub mod exit;
 mod import;
+mod import_json;
 mod init;
+pub mod json;
 mod list;
 mod recipients;
 mod remove;
 mod report;
 mod restore;
 mod rotate;
+mod run_json;
 mod select;
 mod show;
 mod sync;
@@ -33,13 +37,24 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
+use self::exit::Exit;
+use self::json::{ErrorKind, Failure};
 use crate::inventory::{CredentialRef, Inventory};
 use crate::store::{Keyring, RecipientChange, Seen, SeenRecord, Store, StoreError};
 
 /// Keep every client API credential in one age-encrypted inventory; see what expires and
 /// what has gone unused; rotate and revoke keys through the providers' APIs.
 #[derive(Debug, Parser)]
-#[command(name = "keyward", version, about, max_term_width = 100)]
+#[command(
+    name = "keyward",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = "Exit codes, the same for every command: 0 done, 1 error, 2 expired or invalid \
+(check, verify), 3 could not check, 4 a person is needed, 5 nothing to do, 6 needs attention \
+soon (check), 7 declined, 8 timed out (connect), 64 usage error, 130 interrupted. \
+README.md has the table; docs/json.md the --json schemas."
+)]
 pub struct Cli {
     /// The inventory file.
     #[arg(long, global = true, env = "KEYWARD_INVENTORY", value_name = "FILE")]
@@ -89,6 +104,11 @@ pub struct Cli {
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 
+    /// Print JSON on stdout (schemas in docs/json.md), also when the command fails: an error
+    /// object then, and the one-line error on stderr.
+    #[arg(long, global = true)]
+    json: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -111,7 +131,7 @@ enum Command {
     /// List, add, remove or test the connections keyward uses to reach providers' APIs.
     #[command(subcommand)]
     Connections(connections::Command),
-    /// For cron and monitoring: exit 0 all fine, 1 something due soon or stale,
+    /// For cron and monitoring: exit 0 all fine, 6 something due soon or stale,
     /// 2 something expired or overdue, 3 could not check.
     Check(check::Args),
     /// Open a throwaway copy of the demo inventory.
@@ -123,7 +143,7 @@ enum Command {
     /// 3 some could not be checked.
     Verify(verify::Args),
     /// Connect an OAuth 2.0 account with the device flow (a URL and a code, fine over SSH);
-    /// exit 0 connected, 1 error, 4 declined, 5 expired.
+    /// exit 0 connected, 1 error, 7 declined, 8 expired.
     Connect(connect::Args),
     /// Print the audit log of every action, or check its hash chain with --verify.
     Audit(audit::Args),
@@ -163,6 +183,7 @@ pub struct Context {
     explicit_identities: bool,
     passphrase_file: Option<PathBuf>,
     now: DateTime<Utc>,
+    json: bool,
 }
 
 /// keyward's config directory: `$XDG_CONFIG_HOME/keyward` or `~/.config/keyward`.
@@ -204,7 +225,13 @@ impl Context {
             identities: cli.identities.clone(),
             passphrase_file: cli.passphrase_file.clone(),
             now,
+            json: cli.json,
         })
+    }
+
+    /// Whether `--json` was given: output for scripts, no prompts on stdout.
+    pub fn json(&self) -> bool {
+        self.json
     }
 
     /// The moment statuses are judged at.
@@ -360,20 +387,21 @@ pub fn require<'a>(
                     .collect()
             })
             .unwrap_or_default();
-        if near.is_empty() {
-            anyhow::anyhow!(
+        let message = if near.is_empty() {
+            format!(
                 "{}: no credential `{at}` (no client `{}`)",
                 path.display(),
                 at.client
             )
         } else {
-            anyhow::anyhow!(
+            format!(
                 "{}: no credential `{at}`; client `{}` has {}",
                 path.display(),
                 at.client,
                 near.join(", ")
             )
-        }
+        };
+        Failure::new(ErrorKind::NotFound, Exit::Failed, message).into()
     })
 }
 
@@ -389,38 +417,62 @@ pub fn main() -> i32 {
     unset_empty_settings();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // Help and version go out as clap writes them; a usage error quotes what was typed,
-        // so it is printed line by line made terminal-safe (and without colour).
+        // Help and version go out as clap writes them. A usage error is one line (clap's
+        // usage and hint lines are left to --help), made terminal-safe since it quotes what
+        // was typed, and exits 64: clap's own 2 would read as "expired".
         Err(e) if e.use_stderr() => {
-            for line in terminal_safe_usage_error(e).render().to_string().lines() {
-                eprintln!("{}", crate::text::terminal_safe(line));
+            let line = usage_error_line(e);
+            let _ = writeln!(std::io::stderr(), "keyward: {line}");
+            if std::env::args_os().any(|a| a == "--json") {
+                json::print_error(ErrorKind::Usage, Exit::Usage, &line);
             }
-            return 2;
+            return Exit::Usage.as_code();
         }
         Err(e) => {
             let _ = e.print();
-            return 0;
+            return Exit::Done.as_code();
         }
     };
     // A check that cannot run must say "could not check", not "expired" (both non-zero).
-    let failure_code = if matches!(cli.command, Some(Command::Check(_))) {
-        3
+    let otherwise = if matches!(cli.command, Some(Command::Check(_))) {
+        Exit::CouldNotCheck
     } else {
-        1
+        Exit::Failed
+    };
+    let json = cli.json;
+    let failed = |e: &anyhow::Error| {
+        let (kind, exit) = json::classify(e, otherwise);
+        let line = one_line(e);
+        // Not eprintln!: it panics when stderr is gone (a hung-up terminal).
+        let _ = writeln!(std::io::stderr(), "keyward: {line}");
+        if json {
+            json::print_error(kind, exit, &line);
+        }
+        exit.as_code()
     };
     if let Err(e) = start_logging(&cli) {
-        let line = crate::text::terminal_safe(&e.to_string()).into_owned();
-        let _ = writeln!(std::io::stderr(), "keyward: {line}");
-        return failure_code;
+        return failed(&anyhow::Error::new(e));
     }
     match run(cli) {
         Ok(code) => code,
-        Err(e) => {
-            // Not eprintln!: it panics when stderr is gone (a hung-up terminal).
-            let _ = writeln!(std::io::stderr(), "keyward: {}", one_line(&e));
-            failure_code
-        }
+        Err(e) => failed(&e),
     }
+}
+
+/// A usage error as one line: clap's first line without its `error: ` prefix, with every
+/// argument it quotes made terminal-safe, and where to read more.
+fn usage_error_line(e: clap::Error) -> String {
+    let rendered = terminal_safe_usage_error(e).render().to_string();
+    let first = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!(
+        "{} (see --help)",
+        crate::text::terminal_safe(first).trim_end()
+    )
 }
 
 /// Installs the tracing subscriber `--verbose` / `KEYWARD_LOG` ask for, if any.
@@ -439,8 +491,8 @@ fn start_logging(cli: &Cli) -> std::result::Result<(), crate::logging::LoggingEr
 /// Whether this run hands the terminal to the dashboard (no log lines on it then).
 fn opens_dashboard(cli: &Cli) -> bool {
     match &cli.command {
-        None => stdout_is_terminal(),
-        Some(Command::Demo(a)) => a.keep_in.is_none() && stdout_is_terminal(),
+        None => stdout_is_terminal() && !cli.json,
+        Some(Command::Demo(a)) => a.keep_in.is_none() && stdout_is_terminal() && !cli.json,
         Some(_) => false,
     }
 }
@@ -543,7 +595,10 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Demo(a)) => demo::run(&ctx, a),
         Some(Command::Sync(a)) => sync::run(&ctx, a),
         Some(Command::Verify(a)) => verify::run(&ctx, a),
-        Some(Command::Connect(a)) => connect::run(&ctx, a),
+        Some(Command::Connect(mut a)) => {
+            a.json = ctx.json();
+            connect::run(&ctx, a)
+        }
         Some(Command::Audit(a)) => audit::run(&ctx, a),
         Some(Command::Report(a)) => report::run(&ctx, a),
         Some(Command::Rotate(a)) => rotate::run_rotate(&ctx, *a),
@@ -556,7 +611,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Completions(a)) => completions::run(a),
         Some(Command::Man(a)) => completions::run_man(a),
         Some(Command::CompleteRefs) => completions::run_complete_refs(&ctx),
-        None if stdout_is_terminal() => {
+        None if stdout_is_terminal() && !ctx.json() => {
             dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
         }
         None => list::run(&ctx, list::Args::default()),

@@ -4,6 +4,8 @@
 
 use anyhow::{bail, Result};
 
+use super::exit::Exit;
+use super::json::{self, Schema};
 use super::{audit, Context};
 use crate::audit::Event;
 use crate::store::keys::parse_recipient;
@@ -33,6 +35,15 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
     match cmd {
         Command::List => {
             let (store, inv) = ctx.open()?;
+            if ctx.json() {
+                let listed = serde_json::json!({
+                    "passphrase": store.is_passphrase_sealed(),
+                    "recipients": inv.recipients,
+                    "changed": false,
+                });
+                json::print(Schema::Recipients, &listed)?;
+                return Ok(0);
+            }
             if store.is_passphrase_sealed() {
                 println!("(passphrase-encrypted: no recipients)");
             }
@@ -46,8 +57,12 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             let recipient = recipient.trim().to_string();
             parse_recipient(&recipient)?;
             if inv.recipients.contains(&recipient) {
-                println!("Already a recipient; nothing changed.");
-                return Ok(0);
+                if ctx.json() {
+                    print_set(&inv.recipients, false)?;
+                } else {
+                    println!("Already a recipient; nothing changed.");
+                }
+                return Ok(Exit::NothingToDo.as_code());
             }
             inv.recipients.push(recipient.clone());
             store.save(&inv)?;
@@ -55,6 +70,10 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 ctx,
                 Event::new(crate::audit::AuditAction::RecipientAdded, None, recipient),
             )?;
+            if ctx.json() {
+                print_set(&inv.recipients, true)?;
+                return Ok(0);
+            }
             println!(
                 "Added; {} re-encrypted to {} recipient(s).",
                 ctx.inventory.display(),
@@ -84,6 +103,10 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 ctx,
                 Event::new(crate::audit::AuditAction::RecipientRemoved, None, recipient),
             )?;
+            if ctx.json() {
+                print_set(&inv.recipients, true)?;
+                return Ok(0);
+            }
             println!(
                 "Removed; {} re-encrypted to {} recipient(s). Older backups ({}.1…) still open with the removed key.",
                 ctx.inventory.display(),
@@ -91,34 +114,60 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 ctx.inventory.display()
             );
         }
-        Command::Accept => accept(ctx)?,
+        Command::Accept => return accept(ctx),
     }
     Ok(0)
 }
 
+/// `--json`: the recipients saves encrypt to now, and whether this command changed them.
+fn print_set(recipients: &[String], changed: bool) -> Result<()> {
+    let set = serde_json::json!({
+        "passphrase": false,
+        "recipients": recipients,
+        "changed": changed,
+    });
+    json::print(Schema::Recipients, &set)
+}
+
 /// Records the inventory's recipients as the set this person has seen, naming what changed.
-fn accept(ctx: &Context) -> Result<()> {
+fn accept(ctx: &Context) -> Result<i32> {
     let (mut store, inv) = crate::store::Store::open(&ctx.inventory, &ctx.keyring()?)?;
     refuse_passphrase(&store)?;
     let path = ctx.inventory.display();
+    let say = |line: String| {
+        if !ctx.json() {
+            println!("{}", crate::text::terminal_safe(&line));
+        }
+    };
     match store.watch_recipients(ctx.seen_record())? {
         crate::store::Seen::Unchanged => {
-            println!("{path}: its recipients are as you last saw them; nothing to accept.");
-            return Ok(());
+            if ctx.json() {
+                print_set(&inv.recipients, false)?;
+            }
+            say(format!(
+                "{path}: its recipients are as you last saw them; nothing to accept."
+            ));
+            return Ok(Exit::NothingToDo.as_code());
         }
         crate::store::Seen::FirstUse { .. } => {
-            println!("{path}: first time seen here; its recipients are recorded as seen.");
+            say(format!(
+                "{path}: first time seen here; its recipients are recorded as seen."
+            ));
         }
         crate::store::Seen::Changed(change) => {
             store.accept_recipients(ctx.seen_record())?;
-            println!("{path}: accepted: {change}.");
+            say(format!("{path}: accepted: {change}."));
         }
+    }
+    if ctx.json() {
+        print_set(&inv.recipients, true)?;
+        return Ok(0);
     }
     println!("Saves encrypt to {} recipient(s):", inv.recipients.len());
     for r in &inv.recipients {
         println!("  {}", crate::text::terminal_safe(r));
     }
-    Ok(())
+    Ok(0)
 }
 
 fn refuse_passphrase(store: &crate::store::Store) -> Result<()> {

@@ -56,10 +56,26 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             req.refs = picked.into_iter().map(|p| p.at).collect();
         }
     }
+    // `--json` is the JSON report itself on stdout, or what was written with --output.
+    if ctx.json() && args.output.is_none() {
+        req.format = Format::Json;
+    }
     match &args.output {
         None => {
             let report = export::build(&inv, &req, now, &crate::audit::actor());
-            print!("{}", render(&report, args.format)?);
+            print!("{}", render(&report, req.format)?);
+        }
+        Some(_) if ctx.json() => {
+            let log = crate::audit::AuditLog::for_inventory(&ctx.inventory);
+            let own = ctx.own_files();
+            let (path, report) = export::export(&own, &log, &inv, &req, now)?;
+            let written = serde_json::json!({
+                "written": path.display().to_string(),
+                "format": clap::ValueEnum::to_possible_value(&args.format)
+                    .map(|v| v.get_name().to_string()),
+                "summary": report.summary.to_string(),
+            });
+            super::json::print(super::json::Schema::Report, &written)?;
         }
         Some(_) => {
             let log = crate::audit::AuditLog::for_inventory(&ctx.inventory);

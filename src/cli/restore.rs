@@ -52,11 +52,21 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         ctx,
         Event::new(crate::audit::AuditAction::Restored, None, detail),
     )?;
-    println!(
-        "Restored {} as {} (generation {}).",
-        args.file.display(),
-        ctx.inventory.display(),
-        store.generation()
-    );
+    if ctx.json() {
+        let restored = serde_json::json!({
+            "restored": args.file.display().to_string(),
+            "from_generation": from,
+            "inventory": ctx.inventory.display().to_string(),
+            "generation": store.generation(),
+        });
+        super::json::print(super::json::Schema::Restore, &restored)?;
+    } else {
+        println!(
+            "Restored {} as {} (generation {}).",
+            crate::text::terminal_safe(&args.file.display().to_string()),
+            crate::text::terminal_safe(&ctx.inventory.display().to_string()),
+            store.generation()
+        );
+    }
     Ok(0)
 }

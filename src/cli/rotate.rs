@@ -3,30 +3,40 @@
 //! writes the audit entries, as for the dashboard) with progress on stderr (indicatif bars on a
 //! terminal, plain lines otherwise), and print a summary.
 //!
-//! Exit codes: 0 everything finished; 1 something failed; 4 something waits for a person
-//! (finish it with `keyward resume`). On a terminal, steps needing a person are asked
-//! there; without one they wait (or, with `--yes`, are confirmed up front).
+//! Plans and confirmations work on a snapshot read without the lock, so a person thinking
+//! never holds off another writer; the lock is taken to run, and what was shown is checked
+//! again against the file as it is then.
+//!
+//! Exit codes ([`Exit`]): 0 everything finished; 1 something failed (or, for `--dry-run`,
+//! cannot go ahead); 4 something waits for a person (finish it with `keyward resume`), or
+//! the run needs one and there is no terminal (refused before anything changes, unless
+//! `--yes` confirms up front); 5 nothing selected; 7 the person answered no.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use async_trait::async_trait;
 use chrono::{Duration, Utc};
 use clap::ArgGroup;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
+use serde::Serialize;
+
+use super::exit::Exit;
+use super::json::{ErrorKind, Failure, Schema};
+use super::run_json::{PlannedJson, RunJson};
 use super::select::SelectArgs;
 use super::{require, Context};
-use crate::inventory::CredentialRef;
+use crate::inventory::{CredentialRef, Inventory};
 use crate::ops::{select, RunConfig, Runner};
-use crate::rotation::{Interact, OutcomeKind, Plan, Question, RotationEvent, Summary};
+use crate::rotation::{
+    Interact, OutcomeKind, Persist, PersistError, Plan, Question, RotationEvent, Summary,
+};
 use crate::secret::Secret;
+use crate::store::{Keyring, Store, StoreError};
 use crate::text::terminal_safe;
-
-/// Exit code when nothing failed but something waits for a person.
-const EXIT_WAITING: i32 = 4;
 
 /// How the engine runs: shared by the three commands.
 #[derive(Debug, Clone, clap::Args)]
@@ -157,16 +167,64 @@ struct Session {
     runtime: tokio::runtime::Runtime,
     runner: Runner,
     terminal: Arc<Terminal>,
+    /// Where text for a person goes: stdout, or stderr under `--json`.
+    out: Out,
+    /// The store the snapshot was read through, until [`Session::lock`] locks it; and the
+    /// identities it was opened with, to read it again (never asking twice for a
+    /// passphrase).
+    store: Option<Store>,
+    keys: Keyring,
+}
+
+/// Where the text meant for a person goes: stdout; under `--json` (stdout carries the JSON)
+/// stderr when a person is at the terminal to read the plan they are asked about, and
+/// nowhere for a script, whose stderr then holds only progress and the one-line error.
+#[derive(Debug, Clone, Copy)]
+struct Out {
+    json: bool,
+    person: bool,
+}
+
+impl Out {
+    /// Prints one line that may hold user or provider text: escaped, never obeyed.
+    fn say(self, line: impl AsRef<str>) {
+        let line = terminal_safe(line.as_ref());
+        match (self.json, self.person) {
+            (false, _) => println!("{line}"),
+            (true, true) => eprintln!("{line}"),
+            (true, false) => {}
+        }
+    }
+}
+
+/// Planning saves nothing: the snapshot a plan is made on is never written.
+struct PlanOnly;
+
+impl Persist for PlanOnly {
+    fn persist(&mut self, _: &Inventory) -> Result<(), PersistError> {
+        Err(PersistError(
+            "planning saves nothing; the lock is taken to save".into(),
+        ))
+    }
 }
 
 impl Session {
-    fn open(ctx: &Context, args: &RunArgs) -> Result<Session> {
-        let (store, inventory) = ctx.open_for_write_asking(!args.yes)?;
+    /// A session over the inventory as it is now, read without the lock: plans and prompts
+    /// work on it, so no other writer waits while a person thinks. A recipient change
+    /// nobody here made is asked about now (or refused under `--yes`), not while locked.
+    fn snapshot(ctx: &Context, args: &RunArgs) -> Result<Session> {
+        let keys = ctx.keyring()?;
+        let (mut store, inventory) = Store::open(&ctx.inventory, &keys)?;
+        // Writing is refused at once, as when the file is opened locked.
+        refuse_to_write(ctx, &store)?;
+        if let Some(change) = ctx.watch_recipients(&mut store)? {
+            ctx.confirm_recipient_change(&change, !args.yes)?;
+            store.accept_recipients(ctx.seen_record())?;
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
-        let _inside = runtime.enter();
         let fancy = std::io::stderr().is_terminal();
         let terminal = Arc::new(Terminal {
             yes: args.yes,
@@ -178,26 +236,60 @@ impl Session {
                 ProgressDrawTarget::hidden()
             }),
         });
-        // Dates follow --now when given, moving with the real clock from there.
-        let (base, started) = (ctx.now(), Utc::now());
-        let config = RunConfig {
-            concurrency: usize::from(args.concurrency),
-            per_provider: usize::from(args.per_provider),
-            grace: Duration::days(i64::from(args.grace_days)),
-            clock: Arc::new(move || base + (Utc::now() - started)),
-        };
-        let runner = Runner::for_inventory(
+        let runner = new_runner(
+            ctx,
+            args,
+            &runtime,
             inventory,
-            Box::new(store),
-            &ctx.inventory,
-            terminal.clone(),
-            config,
+            Box::new(PlanOnly),
+            &terminal,
         );
+        let out = Out {
+            json: ctx.json(),
+            person: terminal.interactive,
+        };
         Ok(Session {
             runtime,
             runner,
             terminal,
+            out,
+            store: Some(store),
+            keys,
         })
+    }
+
+    /// Takes the write lock and reads the file again if its content changed since the
+    /// snapshot (compared by hash): the session then runs on what is on disk now, saving
+    /// through the locked store. Returns whether another writer changed it meanwhile (the
+    /// caller re-checks what it showed the person).
+    fn lock(&mut self, ctx: &Context, args: &RunArgs) -> Result<bool> {
+        let Some(mut store) = self.store.take() else {
+            anyhow::bail!("{}: already locked", ctx.inventory.display());
+        };
+        store.lock()?;
+        let fresh = store.reread(&self.keys)?;
+        refuse_to_write(ctx, &store)?;
+        let changed = fresh.is_some();
+        let inventory = match fresh {
+            Some(fresh) => {
+                eprintln!(
+                    "keyward: {}: changed by another writer since the plan was made; checking \
+                     the plan again",
+                    ctx.inventory.display()
+                );
+                fresh
+            }
+            None => self.runner.inventory(),
+        };
+        self.runner = new_runner(
+            ctx,
+            args,
+            &self.runtime,
+            inventory,
+            Box::new(store),
+            &self.terminal,
+        );
+        Ok(changed)
     }
 
     /// Runs `work` with progress shown for `total` credentials: on a terminal a bar with a
@@ -219,6 +311,47 @@ impl Session {
         let _ = self.terminal.bars.clear();
         summary
     }
+}
+
+/// Refuses, before anything is planned or run, an inventory saves would be refused for:
+/// one that disagrees with its audit log, or whose recipients changed unaccepted.
+fn refuse_to_write(ctx: &Context, store: &Store) -> Result<()> {
+    if let Some(disagreement) = store.disagreement() {
+        return Err(StoreError::Disagrees {
+            path: ctx.inventory.clone(),
+            disagreement: disagreement.clone(),
+        }
+        .into());
+    }
+    if let Some(change) = store.recipient_change() {
+        return Err(StoreError::RecipientsChanged {
+            path: ctx.inventory.clone(),
+            change: change.clone(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// A runner over `inventory` saving through `persist`, dated by `--now` when given (moving
+/// with the real clock from there).
+fn new_runner(
+    ctx: &Context,
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+    inventory: Inventory,
+    persist: Box<dyn Persist>,
+    terminal: &Arc<Terminal>,
+) -> Runner {
+    let _inside = runtime.enter();
+    let (base, started) = (ctx.now(), Utc::now());
+    let config = RunConfig {
+        concurrency: usize::from(args.concurrency),
+        per_provider: usize::from(args.per_provider),
+        grace: Duration::days(i64::from(args.grace_days)),
+        clock: Arc::new(move || base + (Utc::now() - started)),
+    };
+    Runner::for_inventory(inventory, persist, &ctx.inventory, terminal.clone(), config)
 }
 
 /// Draws a run's events: a bar over the whole run and a spinner line per running
@@ -313,78 +446,120 @@ async fn show_progress(
     }
 }
 
-/// Prints one line that holds user or provider text: escaped, never obeyed.
-fn say(line: String) {
-    println!("{}", terminal_safe(&line));
-}
-
-fn print_plan(plan: &Plan) {
-    println!("Plan: {} credential(s)", plan.items.len());
+fn print_plan(out: Out, plan: &Plan) {
+    out.say(format!("Plan: {} credential(s)", plan.items.len()));
     for item in &plan.items {
         let style = item
             .style
             .map(crate::providers::RotationStyle::as_str)
             .unwrap_or("-");
-        say(format!(
+        out.say(format!(
             "  {}  {}  {}  ({})",
             item.at, item.provider, style, item.why
         ));
         if let Some(b) = &item.blocked {
-            say(format!("      cannot go ahead: {b}"));
+            out.say(format!("      cannot go ahead: {b}"));
             continue;
         }
+        if let Some(why) = &item.manual_because {
+            out.say(format!("      by hand: {why}"));
+        }
         let steps: Vec<&str> = item.steps.iter().map(|s| s.as_str()).collect();
-        println!("      steps: {}", steps.join(" > "));
+        out.say(format!("      steps: {}", steps.join(" > ")));
         for p in &item.needs_person {
-            say(format!("      needs {p}"));
+            out.say(format!("      needs {p}"));
         }
         for w in &item.warnings {
-            say(format!("      WARNING: {w}"));
+            out.say(format!("      WARNING: {w}"));
         }
     }
 }
 
-/// Prints the outcomes and returns the exit code.
-fn finish(session: &Session, verb: &str, summary: &Summary, cleanup: &Summary) -> i32 {
+/// The ready items a person must confirm or act on, each with what for: without a terminal
+/// (and without `--yes`) the run refuses up front rather than stop half-way.
+fn needing_a_person(plan: &Plan) -> Vec<String> {
+    plan.ready()
+        .filter_map(|item| {
+            let mut what = item.needs_person.clone();
+            if item.style == Some(crate::providers::RotationStyle::RollInPlace) {
+                what.push("a confirmation: it rolls in place, the old value dies at once".into());
+            }
+            (!what.is_empty()).then(|| format!("{} ({})", item.at, what.join("; ")))
+        })
+        .collect()
+}
+
+/// The refusal of a run that would need a person when there is none to ask.
+fn refuse_without_person(ctx: &Context, needing: &[String]) -> anyhow::Error {
+    Failure::new(
+        ErrorKind::NeedsPerson,
+        Exit::NeedsPerson,
+        format!(
+            "{}: {} need(s) a person and there is no terminal to ask on; nothing was changed: \
+             run it on a terminal, or pass --yes to confirm up front",
+            ctx.inventory.display(),
+            needing.join(", ")
+        ),
+    )
+    .into()
+}
+
+/// The refusal when another writer changed what the person confirmed.
+fn changed_meanwhile(ctx: &Context, what: &str) -> anyhow::Error {
+    Failure::new(
+        ErrorKind::ChangedMeanwhile,
+        Exit::Failed,
+        format!(
+            "{}: changed by another writer while you were deciding, and {what}; nothing was \
+             changed: run the command again",
+            ctx.inventory.display()
+        ),
+    )
+    .into()
+}
+
+/// Prints the outcomes and returns how the run ended.
+fn finish(session: &Session, verb: &str, summary: &Summary, cleanup: &Summary) -> Exit {
+    let out = session.out;
     let failed = summary.count(OutcomeKind::Failed) + cleanup.count(OutcomeKind::Failed);
     let unconfirmed =
         summary.count(OutcomeKind::Unconfirmed) + cleanup.count(OutcomeKind::Unconfirmed);
     let waiting = summary.count(OutcomeKind::Waiting) + unconfirmed;
-    println!(
+    out.say(format!(
         "{verb}: {} done, {} failed, {} waiting for a person.",
         summary.count(OutcomeKind::Done),
         summary.count(OutcomeKind::Failed),
         summary.count(OutcomeKind::Waiting)
-    );
+    ));
     if unconfirmed > 0 {
-        println!(
+        out.say(format!(
             "{unconfirmed} revocation(s) unconfirmed: the provider could not confirm the key is \
              gone, so it may still work."
-        );
+        ));
     }
     let few = summary.outcomes.len() <= 20;
     for o in summary.outcomes.iter().chain(&cleanup.outcomes) {
         if o.kind == OutcomeKind::Done && !few {
             continue;
         }
-        say(format!("  {:<8}{}: {}", o.kind.as_str(), o.at, o.message));
+        out.say(format!("  {:<8}{}: {}", o.kind.as_str(), o.at, o.message));
     }
     let unlogged = session.runner.unlogged();
     for line in &unlogged {
-        say(format!("  {line}"));
+        out.say(format!("  {line}"));
     }
     if failed + waiting > 0 {
-        println!(
+        out.say(
             "The inventory records where each stopped: `keyward resume` continues, `keyward \
-             resume --rollback` undoes."
+             resume --rollback` undoes.",
         );
     }
     if failed > 0 || !unlogged.is_empty() {
-        1
+        Exit::Failed
     } else if waiting > 0 {
-        EXIT_WAITING
+        Exit::NeedsPerson
     } else {
-        0
+        Exit::Done
     }
 }
 
@@ -396,82 +571,204 @@ impl Session {
             due => self.run(due, self.runner.delete_due()),
         }
     }
+
+    /// What the run did, for `--json`.
+    fn run_json(&self, summary: &Summary, cleanup: &Summary) -> RunJson {
+        RunJson::new(summary, cleanup, self.runner.unlogged())
+    }
 }
 
-/// Runs `keyward rotate`.
+/// `rotate --json`.
+#[derive(Serialize)]
+struct RotateJson {
+    dry_run: bool,
+    plan: Vec<PlannedJson>,
+    #[serde(flatten)]
+    run: RunJson,
+    exit: i32,
+}
+
+/// Prints `report` under `--json`; returns its exit code.
+fn emit(ctx: &Context, schema: Schema, report: &impl Serialize, exit: Exit) -> Result<i32> {
+    if ctx.json() {
+        super::json::print(schema, report)?;
+    }
+    Ok(exit.as_code())
+}
+
+/// Runs `keyward rotate`: plans and asks on a snapshot, then takes the lock to run,
+/// planning again if another writer changed the inventory meanwhile.
 pub fn run_rotate(ctx: &Context, args: RotateArgs) -> Result<i32> {
-    let session = Session::open(ctx, &args.run)?;
+    let mut session = Session::snapshot(ctx, &args.run)?;
+    let out = session.out;
     let inventory = session.runner.inventory();
     for at in &args.refs {
         require(&inventory, at, &ctx.inventory)?;
     }
     let selection = args.select.selection(&args.refs);
     let chosen = select(&inventory, &selection, ctx.now()).map_err(anyhow::Error::msg)?;
+    let mut report = RotateJson {
+        dry_run: args.dry_run,
+        plan: Vec::new(),
+        run: RunJson::default(),
+        exit: 0,
+    };
     if chosen.is_empty() {
-        println!("Nothing to rotate. (Selected: {}.)", selection.describe());
-        return Ok(0);
+        out.say(format!(
+            "Nothing to rotate. (Selected: {}.)",
+            selection.describe()
+        ));
+        report.exit = Exit::NothingToDo.as_code();
+        return emit(ctx, Schema::Rotate, &report, Exit::NothingToDo);
     }
-    let mut plan = session.runtime.block_on(session.runner.plan(chosen));
-    print_plan(&plan);
+    let plan = session.runtime.block_on(session.runner.plan(chosen));
+    print_plan(out, &plan);
+    report.plan = PlannedJson::all(&plan);
+    let needing = if args.run.yes || session.terminal.interactive {
+        Vec::new()
+    } else {
+        needing_a_person(&plan)
+    };
     if args.dry_run {
-        println!("Dry run: nothing was changed.");
-        return Ok(0);
+        out.say("Dry run: nothing was changed.");
+        // The exit says what the real run would do up front.
+        let exit = if plan.items.iter().any(|i| i.blocked.is_some()) {
+            out.say("Some credentials cannot go ahead (see above).");
+            Exit::Failed
+        } else if !needing.is_empty() {
+            out.say(format!(
+                "Without a terminal or --yes this would stop: {} need(s) a person.",
+                needing.join(", ")
+            ));
+            Exit::NeedsPerson
+        } else {
+            Exit::Done
+        };
+        report.exit = exit.as_code();
+        return emit(ctx, Schema::Rotate, &report, exit);
+    }
+    if !needing.is_empty() {
+        return Err(refuse_without_person(ctx, &needing));
     }
     let ready = plan.ready().count();
-    if !args.run.yes && session.terminal.interactive && ready > 0 {
-        if !read_answer(&format!("Rotate {ready} credential(s)?")) {
-            println!("Nothing was changed.");
-            return Ok(0);
+    if !args.run.yes
+        && session.terminal.interactive
+        && ready > 0
+        && !read_answer(&format!("Rotate {ready} credential(s)?"))
+    {
+        out.say("Nothing was changed.");
+        report.exit = Exit::Declined.as_code();
+        return emit(ctx, Schema::Rotate, &report, Exit::Declined);
+    }
+    if session.lock(ctx, &args.run)? {
+        let fresh = session.runner.inventory();
+        let chosen = select(&fresh, &selection, ctx.now()).map_err(anyhow::Error::msg)?;
+        let replanned = session.runtime.block_on(session.runner.plan(chosen));
+        if replanned != plan {
+            print_plan(out, &replanned);
+            return Err(changed_meanwhile(ctx, "the plan is now different (above)"));
         }
-    } else if !args.run.yes {
-        // Nobody confirmed the plan: what kills the old value at once is left alone.
-        plan.block_roll_in_place(
-            "rolls in place (the old value dies at once): confirm on a terminal or pass --yes",
-        );
+        eprintln!("keyward: the plan is the same; going ahead");
     }
     let summary = session.run(plan.items.len(), session.runner.rotate(&plan));
     let cleanup = session.delete_due();
-    Ok(finish(&session, "Rotated", &summary, &cleanup))
+    let exit = finish(&session, "Rotated", &summary, &cleanup);
+    report.run = session.run_json(&summary, &cleanup);
+    report.exit = exit.as_code();
+    emit(ctx, Schema::Rotate, &report, exit)
 }
 
-/// Runs `keyward resume`.
+/// One interrupted or waiting piece of work, as `resume` shows it.
+#[derive(Debug, PartialEq, Serialize)]
+struct InFlight {
+    credential: String,
+    journal: String,
+    waiting_for: Option<String>,
+}
+
+/// The journaled work of `refs` (every credential when empty).
+fn in_flight(inventory: &Inventory, refs: &[CredentialRef]) -> Vec<InFlight> {
+    inventory
+        .credentials()
+        .filter(|(at, _, _)| refs.is_empty() || refs.contains(at))
+        .filter_map(|(at, _, c)| {
+            let j = c.rotation.as_ref()?;
+            Some(InFlight {
+                credential: at.to_string(),
+                journal: j.summary(),
+                waiting_for: j.waiting_for.clone(),
+            })
+        })
+        .collect()
+}
+
+/// `resume --json`.
+#[derive(Serialize)]
+struct ResumeJson<'a> {
+    rollback: bool,
+    in_flight: &'a [InFlight],
+    #[serde(flatten)]
+    run: RunJson,
+    exit: i32,
+}
+
+/// Runs `keyward resume`: shows and asks on a snapshot, then takes the lock to run.
 pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
-    let session = Session::open(ctx, &args.run)?;
+    let mut session = Session::snapshot(ctx, &args.run)?;
+    let out = session.out;
     let inventory = session.runner.inventory();
     for at in &args.refs {
         require(&inventory, at, &ctx.inventory)?;
     }
-    let in_flight: Vec<String> = inventory
-        .credentials()
-        .filter(|(at, _, c)| {
-            c.rotation.is_some() && (args.refs.is_empty() || args.refs.contains(at))
-        })
-        .map(|(at, _, c)| {
-            let j = c.rotation.as_ref().map(|j| j.summary()).unwrap_or_default();
-            format!("{at}: {j}")
-        })
-        .collect();
-    if in_flight.is_empty() {
-        println!("Nothing in flight.");
-    } else {
-        for line in &in_flight {
-            say(format!("  {line}"));
-        }
-        if args.rollback && !args.run.yes {
-            let asked = session.terminal.interactive
-                && read_answer(&format!("Roll back {} rotation(s)?", in_flight.len()));
-            if !asked {
-                bail!("rolling back needs a confirmation: answer on a terminal or pass --yes");
-            }
+    let work = in_flight(&inventory, &args.refs);
+    let mut report = ResumeJson {
+        rollback: args.rollback,
+        in_flight: &work,
+        run: RunJson::default(),
+        exit: 0,
+    };
+    if work.is_empty() {
+        out.say("Nothing in flight.");
+        if session.runner.due_for_deletion() == 0 {
+            report.exit = Exit::NothingToDo.as_code();
+            return emit(ctx, Schema::Resume, &report, Exit::NothingToDo);
         }
     }
-    let summary = if in_flight.is_empty() {
+    for w in &work {
+        out.say(format!("  {}: {}", w.credential, w.journal));
+    }
+    if !args.run.yes && !session.terminal.interactive {
+        let needing: Vec<String> = work
+            .iter()
+            .filter_map(|w| {
+                let why = if args.rollback {
+                    "a confirmation to roll back"
+                } else {
+                    w.waiting_for.as_deref()?
+                };
+                Some(format!("{} ({why})", w.credential))
+            })
+            .collect();
+        if !needing.is_empty() {
+            return Err(refuse_without_person(ctx, &needing));
+        }
+    }
+    if args.rollback
+        && !args.run.yes
+        && !work.is_empty()
+        && !read_answer(&format!("Roll back {} rotation(s)?", work.len()))
+    {
+        out.say("Nothing was changed.");
+        report.exit = Exit::Declined.as_code();
+        return emit(ctx, Schema::Resume, &report, Exit::Declined);
+    }
+    if session.lock(ctx, &args.run)? && in_flight(&session.runner.inventory(), &args.refs) != work {
+        return Err(changed_meanwhile(ctx, "what is in flight is now different"));
+    }
+    let summary = if work.is_empty() {
         Summary::default()
     } else {
-        session.run(
-            in_flight.len(),
-            session.runner.resume(&args.refs, args.rollback),
-        )
+        session.run(work.len(), session.runner.resume(&args.refs, args.rollback))
     };
     let cleanup = session.delete_due();
     let verb = if args.rollback {
@@ -479,44 +776,102 @@ pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
     } else {
         "Resumed"
     };
-    Ok(finish(&session, verb, &summary, &cleanup))
+    let exit = finish(&session, verb, &summary, &cleanup);
+    report.run = session.run_json(&summary, &cleanup);
+    report.exit = exit.as_code();
+    emit(ctx, Schema::Resume, &report, exit)
 }
 
-/// Runs `keyward revoke`.
+/// One key `revoke` is about to revoke, as shown before it asks.
+#[derive(Debug, PartialEq, Serialize)]
+struct Revocable {
+    credential: String,
+    provider: &'static str,
+    remote_id: Option<String>,
+    last_used_at: Option<chrono::DateTime<Utc>>,
+    used_by: Vec<String>,
+    why: String,
+}
+
+/// The keys `chosen` names in `inventory`.
+fn revocable(inventory: &Inventory, chosen: &[crate::ops::Picked]) -> Vec<Revocable> {
+    chosen
+        .iter()
+        .filter_map(|p| {
+            let c = inventory.credential(&p.at)?;
+            Some(Revocable {
+                credential: p.at.to_string(),
+                provider: c.provider.as_str(),
+                remote_id: c.remote_id.clone(),
+                last_used_at: c.last_used_at,
+                used_by: c.used_by.clone(),
+                why: p.why.clone(),
+            })
+        })
+        .collect()
+}
+
+/// `revoke --json`.
+#[derive(Serialize)]
+struct RevokeJson<'a> {
+    emergency: bool,
+    keys: &'a [Revocable],
+    #[serde(flatten)]
+    run: RunJson,
+    exit: i32,
+}
+
+/// Runs `keyward revoke`: shows and asks on a snapshot, then takes the lock to run.
 pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
-    let session = Session::open(ctx, &args.run)?;
+    let mut session = Session::snapshot(ctx, &args.run)?;
+    let out = session.out;
     let inventory = session.runner.inventory();
     for at in &args.refs {
         require(&inventory, at, &ctx.inventory)?;
     }
     let selection = args.select.selection(&args.refs);
     let chosen = select(&inventory, &selection, ctx.now()).map_err(anyhow::Error::msg)?;
+    let keys = revocable(&inventory, &chosen);
+    let mut report = RevokeJson {
+        emergency: args.emergency,
+        keys: &keys,
+        run: RunJson::default(),
+        exit: 0,
+    };
     if chosen.is_empty() {
-        println!("Nothing to revoke. (Selected: {}.)", selection.describe());
-        return Ok(0);
+        out.say(format!(
+            "Nothing to revoke. (Selected: {}.)",
+            selection.describe()
+        ));
+        report.exit = Exit::NothingToDo.as_code();
+        return emit(ctx, Schema::Revoke, &report, Exit::NothingToDo);
     }
-    for p in &chosen {
-        let Some(c) = inventory.credential(&p.at) else {
-            continue;
-        };
-        let last_used = c
+    for k in &keys {
+        let last_used = k
             .last_used_at
             .map(|t| format!(", last used {}", t.format("%Y-%m-%d")))
             .unwrap_or_default();
-        let used_by = if c.used_by.is_empty() {
+        let used_by = if k.used_by.is_empty() {
             String::new()
         } else {
-            format!(", used by {}", c.used_by.join(", "))
+            format!(", used by {}", k.used_by.join(", "))
         };
-        say(format!(
+        out.say(format!(
             "  {}  {}  key {}{last_used}{used_by}  ({})",
-            p.at,
-            c.provider,
-            c.remote_id.as_deref().unwrap_or("(none recorded)"),
-            p.why
+            k.credential,
+            k.provider,
+            k.remote_id.as_deref().unwrap_or("(none recorded)"),
+            k.why
         ));
     }
     if !args.run.yes {
+        if !session.terminal.interactive {
+            let needing: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{} (a confirmation to revoke)", k.credential))
+                .collect();
+            return Err(refuse_without_person(ctx, &needing));
+        }
         let what = if args.emergency {
             format!(
                 "Delete these {} key(s) now? This cannot be undone.",
@@ -528,12 +883,28 @@ pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
                 chosen.len()
             )
         };
-        if !(session.terminal.interactive && read_answer(&what)) {
-            bail!("revoking needs a confirmation: answer on a terminal or pass --yes");
+        if !read_answer(&what) {
+            out.say("Nothing was changed.");
+            report.exit = Exit::Declined.as_code();
+            return emit(ctx, Schema::Revoke, &report, Exit::Declined);
         }
+    }
+    if session.lock(ctx, &args.run)? {
+        let fresh = session.runner.inventory();
+        let again = select(&fresh, &selection, ctx.now()).map_err(anyhow::Error::msg)?;
+        if revocable(&fresh, &again) != keys {
+            return Err(changed_meanwhile(
+                ctx,
+                "the keys to revoke are now different",
+            ));
+        }
+        eprintln!("keyward: the keys to revoke are the same; going ahead");
     }
     let refs: Vec<CredentialRef> = chosen.into_iter().map(|p| p.at).collect();
     let summary = session.run(refs.len(), session.runner.revoke(&refs, args.emergency));
     let cleanup = session.delete_due();
-    Ok(finish(&session, "Revoked", &summary, &cleanup))
+    let exit = finish(&session, "Revoked", &summary, &cleanup);
+    report.run = session.run_json(&summary, &cleanup);
+    report.exit = exit.as_code();
+    emit(ctx, Schema::Revoke, &report, exit)
 }

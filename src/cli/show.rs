@@ -5,7 +5,7 @@ use anyhow::Result;
 use super::{require, table, Context};
 use crate::export::Row;
 use crate::inventory::{CredentialRef, Deploy};
-use crate::text::{json_safe, terminal_safe};
+use crate::text::terminal_safe;
 
 /// Arguments of `keyward show`.
 #[derive(Debug, clap::Args)]
@@ -13,9 +13,6 @@ pub struct Args {
     /// The credential, as CLIENT/INTEGRATION.
     #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION")]
     pub credential: CredentialRef,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Runs `keyward show`.
@@ -24,14 +21,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let cred = require(&inv, &args.credential, &ctx.inventory)?;
     let now = ctx.now();
     let row = Row::new(&args.credential, cred, &inv, now);
-    if args.json {
+    if ctx.json() {
         let mut v = serde_json::to_value(&row)?;
         // `params`, the deploy sink and history hold no secrets; `auth` and `secret` stay out.
         v["params"] = serde_json::to_value(&cred.params)?;
         v["deploy"] = serde_json::to_value(&cred.deploy)?;
         v["history"] = serde_json::to_value(&cred.history)?;
         v["connection"] = serde_json::to_value(&cred.connection)?;
-        println!("{}", json_safe(serde_json::to_string_pretty(&v)?));
+        super::json::print(super::json::Schema::Show, &v)?;
         return Ok(0);
     }
     let list = |v: &[String]| {

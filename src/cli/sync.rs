@@ -12,6 +12,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::exit::Exit;
 use super::{table, Context};
 use crate::audit::{AuditAction, Event};
 use crate::inventory::{CredentialRef, RemoteStatus};
@@ -25,9 +26,6 @@ pub struct Args {
     /// The credentials to sync; none: every credential whose provider has an API.
     #[arg(value_name = "CLIENT/INTEGRATION", value_parser = super::parse_ref)]
     pub credentials: Vec<CredentialRef>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
     /// How many providers are asked at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub concurrency: usize,
@@ -156,18 +154,20 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             .count()
     };
     let (failed, skipped) = (count("failed"), count("skipped"));
-    let exit = if failed + skipped > 0 { 3 } else { 0 };
+    let exit = if failed + skipped > 0 {
+        Exit::CouldNotCheck
+    } else {
+        Exit::Done
+    }
+    .as_code();
     let items: Vec<Item> = outcomes.iter().map(Item::new).collect();
-    if args.json {
+    if ctx.json() {
         let report = Report {
             exit,
             changed,
             credentials: items,
         };
-        println!(
-            "{}",
-            crate::text::json_safe(serde_json::to_string_pretty(&report)?)
-        );
+        super::json::print(super::json::Schema::Sync, &report)?;
         return Ok(exit);
     }
     if items.is_empty() {

@@ -9,6 +9,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use super::exit::Exit;
 use super::{table, Context};
 use crate::inventory::CredentialRef;
 use crate::providers::http::Http;
@@ -21,9 +22,6 @@ pub struct Args {
     /// The credentials to check.
     #[arg(value_name = "CLIENT/INTEGRATION", required = true, value_parser = super::parse_ref)]
     pub credentials: Vec<CredentialRef>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
     /// How many providers are asked at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub concurrency: usize,
@@ -59,13 +57,14 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     ));
     let any = |label: &str| results.iter().any(|(_, v)| v.label() == label);
     let exit = if any("invalid") {
-        2
+        Exit::Expired
     } else if any("could-not-check") || any("cannot-check") {
-        3
+        Exit::CouldNotCheck
     } else {
-        0
-    };
-    if args.json {
+        Exit::Done
+    }
+    .as_code();
+    if ctx.json() {
         let report = Report {
             exit,
             credentials: results
@@ -76,10 +75,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
                 })
                 .collect(),
         };
-        println!(
-            "{}",
-            crate::text::json_safe(serde_json::to_string_pretty(&report)?)
-        );
+        super::json::print(super::json::Schema::Verify, &report)?;
         return Ok(exit);
     }
     let body: Vec<Vec<String>> = results

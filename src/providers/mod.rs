@@ -392,6 +392,15 @@ pub trait Provider: Send + Sync {
         self.capabilities()
     }
 
+    /// Why `target`'s key cannot be rotated through the API although the provider has one
+    /// (a key kind the API cannot issue): plans then show a manual rotation from the start
+    /// with this reason, and the run goes the same way. `None`: [`Provider::capabilities_for`]
+    /// decides.
+    fn manual_because(&self, target: &Target) -> Option<String> {
+        let _ = target;
+        None
+    }
+
     /// The key `target` points at, as the provider sees it now; `None` when the provider
     /// no longer knows it.
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError>;

@@ -603,6 +603,14 @@ impl Provider for OpenAi {
         }
     }
 
+    fn manual_because(&self, target: &Target) -> Option<String> {
+        (kind_of(target).ok()? == Kind::ProjectKey).then(|| {
+            "OpenAI's API cannot create a project key owned by a user: rotate it in the \
+             dashboard (or move the integration to a service account)"
+                .to_string()
+        })
+    }
+
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
         guarded(target, async {
             let id = target.remote_id("the key id, key_…")?;

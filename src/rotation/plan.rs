@@ -17,6 +17,9 @@ pub struct PlanItem {
     pub provider: ProviderKind,
     /// How its key is replaced, when a client for the provider exists.
     pub style: Option<RotationStyle>,
+    /// Why it is rotated by hand although its provider has an API (the API cannot issue
+    /// this kind of key).
+    pub manual_because: Option<String>,
     /// The steps it will go through.
     pub steps: Vec<Phase>,
     /// What a person will have to do.
@@ -42,16 +45,6 @@ impl Plan {
     /// The items that can go ahead.
     pub fn ready(&self) -> impl Iterator<Item = &PlanItem> {
         self.items.iter().filter(|i| i.blocked.is_none())
-    }
-
-    /// Blocks every ready item that rolls in place (its old value dies at once), saying
-    /// `why`: what happens when nobody confirmed the plan.
-    pub fn block_roll_in_place(&mut self, why: &str) {
-        for item in self.items.iter_mut().filter(|i| i.blocked.is_none()) {
-            if item.style == Some(RotationStyle::RollInPlace) {
-                item.blocked = Some(why.to_string());
-            }
-        }
     }
 
     /// Whether any item needs a person or warns before it starts.

@@ -116,8 +116,14 @@ pub fn age(args: &[&str], stdin: &str) -> Output {
 /// Asserts a failed run printed exactly one line on stderr, naming `what`, without panic
 /// or backtrace, and exited 1.
 pub fn assert_one_line_error(out: &Output, what: &str) -> String {
+    assert_one_line_exit(out, 1, what)
+}
+
+/// Asserts a run printed exactly one line on stderr, naming `what`, without panic or
+/// backtrace, and exited `code`.
+pub fn assert_one_line_exit(out: &Output, code: i32, what: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {stderr}");
     assert_eq!(
         stderr.trim_end().lines().count(),
         1,

@@ -58,6 +58,9 @@ struct Resolved {
     target: Target,
     provider: SharedProvider,
     caps: Capabilities,
+    /// Why the provider cannot rotate this key itself, when it cannot: the plan and the
+    /// run then both go the manual way.
+    manual_because: Option<String>,
 }
 
 /// One credential's work.
@@ -252,11 +255,16 @@ impl Job {
             .ctx
             .writer
             .read(|inv| self.ctx.providers.resolve(inv, &self.at))?;
-        let caps = provider.capabilities_for(&target);
+        let mut caps = provider.capabilities_for(&target);
+        let manual_because = provider.manual_because(&target);
+        if manual_because.is_some() {
+            caps.rotation = crate::providers::RotationStyle::Manual;
+        }
         Ok(Resolved {
             target,
             provider,
             caps,
+            manual_because,
         })
     }
 

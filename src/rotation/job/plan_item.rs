@@ -18,6 +18,7 @@ impl Job {
             why,
             provider,
             style: None,
+            manual_because: None,
             steps: Vec::new(),
             needs_person: Vec::new(),
             warnings: Vec::new(),
@@ -46,6 +47,7 @@ impl Job {
         }
         let style = r.caps.rotation;
         item.style = Some(style);
+        item.manual_because = r.manual_because.clone();
         item.steps = match style {
             RotationStyle::RollInPlace => {
                 vec![
