@@ -111,6 +111,9 @@ fn accept(ctx: &Context) -> Result<()> {
         }
         crate::store::Seen::Changed(change) => {
             store.accept_recipients(ctx.seen_record())?;
+            // Whom secrets are encrypted to changed for this person: on record, like a
+            // recipient added or removed here.
+            audit::record(ctx, accepted_event(&change))?;
             println!("{path}: accepted: {change}.");
         }
     }
@@ -119,6 +122,15 @@ fn accept(ctx: &Context) -> Result<()> {
         println!("  {}", crate::text::terminal_safe(r));
     }
     Ok(())
+}
+
+/// The audit entry for accepting `change`: who was added and removed (public keys only).
+pub fn accepted_event(change: &crate::store::RecipientChange) -> Event {
+    Event::new(
+        crate::audit::AuditAction::RecipientsAccepted,
+        None,
+        change.to_string(),
+    )
 }
 
 fn refuse_passphrase(store: &crate::store::Store) -> Result<()> {

@@ -29,11 +29,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     // A backup is as unauthenticated as the inventory: one whose recipients differ from
     // those last seen is shown and asked about, as before any save.
     let (source, restored) = Store::open(&args.file, &keys)?;
+    let mut accepted = None;
     if !source.is_passphrase_sealed() {
         if let Some(seen) = ctx.seen_record().load()? {
             let now = crate::store::recipients_seen::recipient_set(&restored.recipients);
             if let Some(change) = crate::store::RecipientChange::between(&seen, &now) {
                 ctx.confirm_recipient_change(&change, true)?;
+                accepted = Some(change);
             }
         }
     }
@@ -52,6 +54,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         ctx,
         Event::new(crate::audit::AuditAction::Restored, None, detail),
     )?;
+    if let Some(change) = accepted {
+        audit::record(ctx, super::recipients::accepted_event(&change))?;
+    }
     println!(
         "Restored {} as {} (generation {}).",
         args.file.display(),
