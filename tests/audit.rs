@@ -343,10 +343,11 @@ fn the_log_and_the_sandbox_state_name_no_client_credential_or_key() {
     let before = support::sandbox_inventory::write(&ws, 1, None);
     let k0 = support::sandbox_inventory::at("acme/k0");
     let old_id = before.credential(&k0).unwrap().remote_id.clone().unwrap();
+    // The first sync records what the sandbox says of the key (a change, so an entry).
+    ws.ok(&["sync", "acme/k0"], "");
     ws.ok(&["rotate", "acme/k0", "--yes"], "");
     let out = ws.run(&["verify", "acme/k0"], "");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    ws.ok(&["sync", "acme/k0"], "");
     let after = support::sandbox_inventory::load(&ws);
     let new_id = after.credential(&k0).unwrap().remote_id.clone().unwrap();
     assert_ne!(new_id, old_id);

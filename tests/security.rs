@@ -85,7 +85,8 @@ fn init_under_umask_000_creates_everything_0600_and_0700() {
     for entry in std::fs::read_dir(ws.path(".config/keyward")).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            // The record of the recipients last seen: one file per inventory.
+            // The records of the recipients and of the audit log last seen: one file per
+            // inventory each.
             assert_eq!(mode(&path), 0o700, "{}", path.display());
             let records: Vec<_> = std::fs::read_dir(&path).unwrap().collect();
             assert_eq!(records.len(), 1, "{}", path.display());
@@ -102,6 +103,7 @@ fn init_under_umask_000_creates_everything_0600_and_0700() {
     assert_eq!(
         files,
         [
+            "audit-seen",
             "identity.txt",
             "inventory.yaml.age",
             "inventory.yaml.age.1",
