@@ -497,6 +497,19 @@ pub fn key_record(state_file: &Path, id: &str) -> Result<Option<(bool, String)>,
     Ok(state.find(id).map(|k| (k.active, k.secret_sha256.clone())))
 }
 
+/// Which of `candidates` are key ids the state at `state_file` holds, and how many keys it
+/// holds in all: whoever knows every id it should hold (a test reading the inventory) can
+/// tell that it holds no other.
+pub fn keys_among(state_file: &Path, candidates: &[&str]) -> Result<(Vec<String>, usize), String> {
+    let mut state = read(state_file)?;
+    let held = candidates
+        .iter()
+        .filter(|id| state.find(id).is_some())
+        .map(|id| id.to_string())
+        .collect();
+    Ok((held, state.keys.len()))
+}
+
 impl Default for Sandbox {
     fn default() -> Self {
         Sandbox::new()
