@@ -394,3 +394,54 @@ fn verify_is_recorded_for_each_credential_checked() {
         "{last}"
     );
 }
+
+/// A passphrase-encrypted inventory has no recipients to seal entries to: they are sealed
+/// to a log key kept inside it, which opening it with the passphrase gives back. One from
+/// before sealing (here written by the age library, with no such key) gets its key at the
+/// first open that can take the lock.
+#[test]
+fn a_passphrase_inventorys_entries_are_sealed_to_the_log_key_inside_it() {
+    use age::secrecy::SecretString;
+    use keyward::audit::{AuditAction, AuditLog, Event};
+    use keyward::store::{Keyring, Store};
+    use std::io::Write;
+
+    const PASS: &str = "correct horse battery staple";
+    let keys = || {
+        let mut keys = Keyring::new();
+        keys.set_passphrase(SecretString::from(PASS.to_string()));
+        keys
+    };
+    let ws = Workspace::new();
+    let plain = age::Encryptor::with_user_passphrase(SecretString::from(PASS.to_string()));
+    let mut file = Vec::new();
+    let mut writer = plain.wrap_output(&mut file).unwrap();
+    writer.write_all(b"version: 1\nclients: []\n").unwrap();
+    writer.finish().unwrap();
+    std::fs::write(ws.inventory(), &file).unwrap();
+
+    let (store, _) = Store::open(&ws.inventory(), &keys()).unwrap();
+    assert_eq!(store.generation(), 1, "saved once, to keep its new log key");
+    drop(store);
+    let log = AuditLog::for_inventory(&ws.inventory());
+    log.record(Event::new(
+        AuditAction::Added,
+        None,
+        "the acme account, noted by a test",
+    ))
+    .unwrap();
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    assert!(!text.contains("acme"), "{text}");
+
+    // Opened again, as another process would: the key is in the file.
+    let keys = keys();
+    let (store, _) = Store::open(&ws.inventory(), &keys).unwrap();
+    assert_eq!(store.generation(), 1, "no second save");
+    let identities = store.audit_identities(&keys);
+    let listing = log.read(&identities).unwrap();
+    assert_eq!(listing.entries.len(), 1);
+    assert_eq!(listing.entries[0].detail, "the acme account, noted by a test");
+    assert_eq!(log.verify(&identities).unwrap().sealed_to_others, 0);
+    // The passphrase alone (no inventory opened) opens nothing.
+    assert_eq!(log.read(&[]).unwrap().sealed_to_others, vec![1]);
+}
