@@ -730,7 +730,9 @@ pub enum Disagreement {
         seen: u64,
     },
     /// The newest entry this person saw is not the one in the log.
-    #[error("audit log entry #{seq} is not the one you saw here: the log was rewritten or re-chained")]
+    #[error(
+        "audit log entry #{seq} is not the one you saw here: the log was rewritten or re-chained"
+    )]
     SeenEntryChanged {
         /// The entry that differs.
         seq: u64,
@@ -796,7 +798,10 @@ impl AuditLog {
             Ok(None) if anchor.seq > 0 => return Err(Disagreement::LogMissing { seq: anchor.seq }),
             Ok(None) => match &seen {
                 Some(m) if m.seq > 0 => {
-                    return Err(Disagreement::SeenEntryGone { has: 0, seen: m.seq })
+                    return Err(Disagreement::SeenEntryGone {
+                        has: 0,
+                        seen: m.seq,
+                    })
                 }
                 _ => Vec::new(),
             },
@@ -1195,7 +1200,11 @@ mod tests {
             }
         );
         f.log
-            .record(Event::new(AuditAction::Synced, Some(&at("acme/new")), "sealed"))
+            .record(Event::new(
+                AuditAction::Synced,
+                Some(&at("acme/new")),
+                "sealed",
+            ))
             .unwrap();
         let checked = f.verify().unwrap();
         assert_eq!((checked.entries, checked.clear), (3, 2));
@@ -1251,7 +1260,10 @@ mod tests {
         lines.truncate(2);
         f.write_lines(&lines);
         let msg = f.verify().unwrap_err().to_string();
-        assert!(msg.contains("line 2: its sealed payload belongs to entry #3"), "{msg}");
+        assert!(
+            msg.contains("line 2: its sealed payload belongs to entry #3"),
+            "{msg}"
+        );
         // Without an identity the moved payload cannot be seen: the chain still holds.
         assert_eq!(f.log.verify(&[]).unwrap().entries, 2);
     }

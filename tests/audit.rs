@@ -294,8 +294,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[test]
 fn a_clear_log_from_before_sealing_still_verifies_and_gets_sealed_entries_appended() {
     let ws = Workspace::new();
-    let recipient =
-        keyward::store::keys::generate_identity_file(&ws.default_identity()).unwrap();
+    let recipient = keyward::store::keys::generate_identity_file(&ws.default_identity()).unwrap();
     keyward::store::Store::create(
         &ws.inventory(),
         &keyward::inventory::Inventory::new(vec![recipient]),
@@ -322,8 +321,12 @@ fn a_clear_log_from_before_sealing_still_verifies_and_gets_sealed_entries_append
     let all = entries(&ws, &[]);
     assert_eq!(
         actions(&all),
-        [("added", "legacy/one"), ("added", "legacy/two"), ("added", "acme/new")]
-            .map(|(a, c)| (a.to_string(), c.to_string()))
+        [
+            ("added", "legacy/one"),
+            ("added", "legacy/two"),
+            ("added", "acme/new")
+        ]
+        .map(|(a, c)| (a.to_string(), c.to_string()))
     );
     // The old lines are left as they were; the new one is sealed onto them.
     let text = std::fs::read_to_string(log_path(&ws)).unwrap();
@@ -347,7 +350,12 @@ fn the_log_and_the_sandbox_state_name_no_client_credential_or_key() {
     ws.ok(&["sync", "acme/k0"], "");
     ws.ok(&["rotate", "acme/k0", "--yes"], "");
     let out = ws.run(&["verify", "acme/k0"], "");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let after = support::sandbox_inventory::load(&ws);
     let new_id = after.credential(&k0).unwrap().remote_id.clone().unwrap();
     assert_ne!(new_id, old_id);
@@ -369,7 +377,10 @@ fn the_log_and_the_sandbox_state_name_no_client_credential_or_key() {
     for (what, bytes) in [("the audit log", &log), ("the sandbox state", &state)] {
         let text = String::from_utf8_lossy(bytes);
         for named in ["acme", "acme/k0", old_id.as_str(), new_id.as_str()] {
-            assert!(!text.contains(named), "`{named}` readable in {what}: {text}");
+            assert!(
+                !text.contains(named),
+                "`{named}` readable in {what}: {text}"
+            );
         }
     }
 }
@@ -390,7 +401,10 @@ fn verify_is_recorded_for_each_credential_checked() {
     let last = all.last().unwrap();
     assert_eq!(last["action"], "verified");
     assert!(
-        last["detail"].as_str().unwrap().starts_with("cannot-check: "),
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot-check: "),
         "{last}"
     );
 }
@@ -440,7 +454,10 @@ fn a_passphrase_inventorys_entries_are_sealed_to_the_log_key_inside_it() {
     let identities = store.audit_identities(&keys);
     let listing = log.read(&identities).unwrap();
     assert_eq!(listing.entries.len(), 1);
-    assert_eq!(listing.entries[0].detail, "the acme account, noted by a test");
+    assert_eq!(
+        listing.entries[0].detail,
+        "the acme account, noted by a test"
+    );
     assert_eq!(log.verify(&identities).unwrap().sealed_to_others, 0);
     // The passphrase alone (no inventory opened) opens nothing.
     assert_eq!(log.read(&[]).unwrap().sealed_to_others, vec![1]);

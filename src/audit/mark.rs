@@ -77,9 +77,11 @@ pub fn load(log: &Path) -> Result<Option<Mark>, String> {
         ));
     }
     let bytes = fsutil::read_no_follow(&file).map_err(|e| named(format!("cannot read: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| named(format!("damaged ({e}); remove it (the next command records it again)")))
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        named(format!(
+            "damaged ({e}); remove it (the next command records it again)"
+        ))
+    })
 }
 
 /// Records `mark` for the log at `log`, if marks are kept: a new private file renamed
@@ -88,7 +90,8 @@ pub fn store(log: &Path, mark: &Mark) -> Result<(), String> {
     let Some(file) = file_for(log) else {
         return Ok(());
     };
-    let fail = |e: std::io::Error| format!("{}: cannot record the audit log seen: {e}", file.display());
+    let fail =
+        |e: std::io::Error| format!("{}: cannot record the audit log seen: {e}", file.display());
     fsutil::create_private_dir_all(&fsutil::parent_dir(&file)).map_err(fail)?;
     let bytes = serde_json::to_vec(mark).map_err(|e| e.to_string())?;
     fsutil::write_private(&file, &bytes).map_err(fail)

@@ -82,7 +82,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             "keyward: {} entr{} sealed to recipients none of your identities is (written \
              before you were one): not shown",
             listing.sealed_to_others.len(),
-            if listing.sealed_to_others.len() == 1 { "y is" } else { "ies are" }
+            if listing.sealed_to_others.len() == 1 {
+                "y is"
+            } else {
+                "ies are"
+            }
         );
     }
     let client_prefix = args.client.as_ref().map(|c| format!("{c}/"));

@@ -44,8 +44,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -147,7 +147,10 @@ fn keystream(owner: &str, salt: &str, nonce: &str, len: usize) -> Vec<u8> {
 impl State {
     /// The tag of an owner or key id: HMAC-SHA256 under the salt, hex.
     fn tag(&self, kind: &str, text: &str) -> String {
-        hex::encode(mac(self.salt.as_bytes(), &[kind.as_bytes(), b"\0", text.as_bytes()]))
+        hex::encode(mac(
+            self.salt.as_bytes(),
+            &[kind.as_bytes(), b"\0", text.as_bytes()],
+        ))
     }
 
     fn owner_tag(&self, owner: &str) -> String {

@@ -468,10 +468,7 @@ impl Store {
                 .unwrap_or([0; 32]),
             // Past everything the log or the current file has seen.
             // Past every save the log, the current file or this person has seen.
-            generation: log
-                .newest_generation()
-                .max(from)
-                .max(log.seen_generation()),
+            generation: log.newest_generation().max(from).max(log.seen_generation()),
             disagreement: None,
             file_recipients: Vec::new(),
             seen: None,
@@ -648,9 +645,9 @@ impl Store {
             audit_seq,
             audit_head,
             audit_key: match (&self.sealing, &self.log_key) {
-                (Sealing::Passphrase(_), Some(key)) => Some(crate::secret::Secret::new(
-                    key.to_string().expose_secret(),
-                )),
+                (Sealing::Passphrase(_), Some(key)) => {
+                    Some(crate::secret::Secret::new(key.to_string().expose_secret()))
+                }
                 _ => None,
             },
         });
