@@ -391,6 +391,15 @@ impl Store {
         all
     }
 
+    /// Decrypts and parses `path` only to look at it, as a backup is looked at before it is
+    /// restored: its log is not checked, nothing is recorded or written. Returns the
+    /// content and whether it is passphrase-encrypted.
+    pub fn peek(path: &Path, keys: &Keyring) -> Result<(Inventory, bool), StoreError> {
+        let (mut inventory, sealing, _) = read(&resolve_path(path), keys)?;
+        inventory.integrity = None;
+        Ok((inventory, matches!(sealing, Sealing::Passphrase(_))))
+    }
+
     /// How the inventory and its audit log disagreed when it was opened: a rolled-back
     /// inventory, or a log cut, rewritten or deleted. Writing is refused then
     /// ([`Store::open_locked`]); readers should say so.
