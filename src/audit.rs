@@ -457,7 +457,9 @@ impl AuditLog {
         let Some(recipients) = known.recipients.filter(|r| !r.is_empty()) else {
             return Err(AuditError::Unsealable {
                 path: self.path.clone(),
-                why: "no recipients are known: the inventory was not opened first".into(),
+                why: "no recipient to seal it to: the inventory was not opened first, or \
+                      its recipients changed and the change is not accepted yet"
+                    .into(),
             });
         };
         let io = |e: std::io::Error| self.io(e);

@@ -475,7 +475,6 @@ impl Store {
             fingerprint: current
                 .map(|b| Sha256::digest(&b).into())
                 .unwrap_or([0; 32]),
-            // Past everything the log or the current file has seen.
             // Past every save the log, the current file or this person has seen.
             generation: log.newest_generation().max(from).max(log.seen_generation()),
             disagreement: None,
