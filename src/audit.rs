@@ -1,16 +1,38 @@
 //! The audit log: an append-only, hash-chained record of every action taken on an
 //! inventory, kept beside it as `<inventory>.audit.jsonl` (mode 0600), one JSON object a line.
 //!
-//! Each entry carries `prev`, the SHA-256 of the previous line's bytes, and `hash`, the
-//! SHA-256 of its own canonical serialization without `hash`. Editing, deleting, reordering
-//! or cutting a line therefore breaks the chain at that line, and [`verify`] names it. What a
-//! chain cannot show: that the newest lines were not dropped whole, or that the whole file
-//! was not rewritten with a fresh chain. Copies kept elsewhere cover that.
+//! **Sealed entries.** The log is as confidential as the inventory: what an entry says
+//! (time, actor, action, credential, detail) is encrypted with age to the inventory's
+//! recipients (for a passphrase-encrypted inventory, to a log key kept inside it) and
+//! written as one base64 payload, `sealed`. In the clear stay only `seq`, `generation`,
+//! `prev` and `hash`, which name nothing.
 //!
-//! A secret cannot be put in an entry by construction: an [`Event`] holds a `&'static str`
-//! action, a credential's address and a plain `String` detail. No field takes a
+//! **The chain is over what is written.** `prev` is the SHA-256 of the previous line's
+//! bytes, ciphertext included, and `hash` the SHA-256 of the line's canonical form without
+//! `hash`. So appending needs only the last line, never a decryption; anyone can check the
+//! chain, without an identity; and whoever holds an identity also checks that each payload
+//! decrypts and names its own line's `seq` (a payload moved elsewhere is caught). Editing,
+//! deleting, reordering or cutting a line breaks the chain at that line, and
+//! [`AuditLog::verify`] names it. A chain alone cannot show that the newest lines were not
+//! dropped whole or the whole file re-chained: the inventory's anchor ([`Anchor`]) and
+//! each person's [`mark`] cover that.
+//!
+//! **Recipients change; entries keep theirs.** Each entry is sealed to the recipients of the
+//! moment it is written. A recipient added later cannot read the entries from before (they
+//! are listed as sealed to others, and their chain still checks); one removed can still read
+//! the entries from before, as they can the backups of that time.
+//!
+//! **Logs from before sealing.** Entries written in the clear by earlier versions stay as
+//! they are (rewriting them would break the chain every anchor and mark points into):
+//! they are read and verified as before, and new entries are sealed and chained onto them.
+//!
+//! A secret cannot be put in an entry by construction: an [`Event`] holds an
+//! [`AuditAction`], a credential's address and a plain `String` detail. No field takes a
 //! [`Secret`](crate::secret::Secret), and a `Secret` formats as a mask, so even
 //! `format!("{secret}")` yields `••••••••`. Callers pass no secret in the detail.
+
+pub mod mark;
+mod sealed;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -22,6 +44,7 @@ use sha2::{Digest, Sha256};
 
 use crate::inventory::CredentialRef;
 use crate::store::keys::io_words;
+use sealed::{Unsealed, Words};
 
 /// `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -45,6 +68,15 @@ pub enum AuditError {
         /// The first bad line.
         line: usize,
         /// What is wrong with it.
+        why: String,
+    },
+    /// The entry could not be sealed: the inventory was not opened in this process, or its
+    /// recipients cannot be encrypted to. Nothing is written in the clear instead.
+    #[error("audit log {}: cannot seal the entry ({why}); nothing was logged", .path.display())]
+    Unsealable {
+        /// The log's path.
+        path: PathBuf,
+        /// What is missing or wrong.
         why: String,
     },
     /// The last line cannot be chained onto, so nothing is appended after it.
@@ -78,6 +110,8 @@ pub enum AuditAction {
     RecipientAdded,
     /// A recipient was removed.
     RecipientRemoved,
+    /// A change of recipients someone else made was accepted by this person.
+    RecipientsAccepted,
     /// A secret was shown on screen.
     Revealed,
     /// A secret was copied to the clipboard.
@@ -139,6 +173,7 @@ impl AuditAction {
             AuditAction::ConnectionRemoved => "connection-removed",
             AuditAction::RecipientAdded => "recipient-added",
             AuditAction::RecipientRemoved => "recipient-removed",
+            AuditAction::RecipientsAccepted => "recipients-accepted",
             AuditAction::Revealed => "revealed",
             AuditAction::Copied => "copied",
             AuditAction::Synced => "synced",
@@ -207,7 +242,8 @@ impl Event {
     }
 }
 
-/// One line of the log.
+/// One entry as a person reads it: a line written in the clear by an earlier version, or a
+/// sealed line opened with an identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
@@ -229,11 +265,11 @@ pub struct Entry {
     pub generation: Option<u64>,
     /// Hex SHA-256 of the previous line's bytes, or [`GENESIS`].
     pub prev: String,
-    /// Hex SHA-256 of this entry's canonical serialization without `hash`.
+    /// Hex SHA-256 of the line's canonical serialization without `hash`.
     pub hash: String,
 }
 
-/// The fields `hash` covers, in their fixed order: the canonical serialization.
+/// The fields a clear line's `hash` covers, in their fixed order.
 #[derive(Serialize)]
 struct Body<'a> {
     seq: u64,
@@ -248,7 +284,7 @@ struct Body<'a> {
 }
 
 impl Entry {
-    /// The hash this entry's fields call for.
+    /// The hash this clear entry's fields call for.
     fn expected_hash(&self) -> String {
         let body = Body {
             seq: self.seq,
@@ -261,18 +297,144 @@ impl Entry {
             prev: &self.prev,
         };
         // Serializing plain strings, numbers and a date into a Vec cannot fail.
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        sha256_hex(&bytes)
+        sha256_hex(&serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
+
+/// A line as written by this version: the chain's bookkeeping in the clear, the rest sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedLine {
+    seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    generation: Option<u64>,
+    prev: String,
+    /// The entry's words, age-encrypted to the recipients of the moment, base64.
+    sealed: String,
+    hash: String,
+}
+
+/// The fields a sealed line's `hash` covers, in their fixed order.
+#[derive(Serialize)]
+struct SealedBody<'a> {
+    seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation: Option<u64>,
+    prev: &'a str,
+    sealed: &'a str,
+}
+
+impl SealedLine {
+    fn expected_hash(&self) -> String {
+        let body = SealedBody {
+            seq: self.seq,
+            generation: self.generation,
+            prev: &self.prev,
+            sealed: &self.sealed,
+        };
+        sha256_hex(&serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
+
+/// One line of the log, of either kind.
+#[derive(Debug, Clone)]
+enum Line {
+    /// Written in the clear, before entries were sealed.
+    Clear(Entry),
+    /// Sealed to the recipients of its time.
+    Sealed(SealedLine),
+}
+
+impl Line {
+    fn seq(&self) -> u64 {
+        match self {
+            Line::Clear(e) => e.seq,
+            Line::Sealed(s) => s.seq,
+        }
     }
 
-    /// The line as written, without its newline.
-    fn to_line(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    fn generation(&self) -> Option<u64> {
+        match self {
+            Line::Clear(e) => e.generation,
+            Line::Sealed(s) => s.generation,
+        }
+    }
+
+    fn prev(&self) -> &str {
+        match self {
+            Line::Clear(e) => &e.prev,
+            Line::Sealed(s) => &s.prev,
+        }
+    }
+
+    fn hash_matches(&self) -> bool {
+        match self {
+            Line::Clear(e) => e.hash == e.expected_hash(),
+            Line::Sealed(s) => s.hash == s.expected_hash(),
+        }
+    }
+
+    /// The line as keyward writes it, without its newline.
+    fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Line::Clear(e) => serde_json::to_vec(e),
+            Line::Sealed(s) => serde_json::to_vec(s),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The entry it records, opened with `identities` if sealed. A sealed payload that
+    /// names another line's `seq` was moved: damaged.
+    fn open(self, identities: &[&dyn age::Identity]) -> Result<Entry, Unsealed> {
+        let s = match self {
+            Line::Clear(e) => return Ok(e),
+            Line::Sealed(s) => s,
+        };
+        let words = sealed::open(&s.sealed, identities)?;
+        if words.seq != s.seq {
+            return Err(Unsealed::Damaged(format!(
+                "its sealed payload belongs to entry #{}: it was moved here",
+                words.seq
+            )));
+        }
+        Ok(Entry {
+            seq: s.seq,
+            at: words.at,
+            actor: words.actor,
+            action: words.action,
+            credential: words.credential,
+            detail: words.detail,
+            generation: s.generation,
+            prev: s.prev,
+            hash: s.hash,
+        })
     }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// The entries a person can read, and the sequence numbers of those sealed to others.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// The entries opened (or written in the clear), oldest first.
+    pub entries: Vec<Entry>,
+    /// Entries sealed to recipients none of the identities given is: written before this
+    /// person was a recipient.
+    pub sealed_to_others: Vec<u64>,
+}
+
+/// What [`AuditLog::verify`] found in an intact log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Entries in the log.
+    pub entries: usize,
+    /// Of which sealed to recipients none of the identities given is: their chain was
+    /// checked, their content could not be.
+    pub sealed_to_others: usize,
+    /// Of which written in the clear by a version from before entries were sealed.
+    pub clear: usize,
 }
 
 /// The log beside one inventory file.
@@ -296,9 +458,20 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends `event`, chained to the last line, under an exclusive lock on the log, and
-    /// fsyncs it. Call it after the change it describes was saved.
+    /// Appends `event`, sealed to the recipients the store noted when it opened or saved
+    /// the inventory ([`note_recipients`]) and chained to the last line, under an exclusive
+    /// lock on the log, and fsyncs it. Only the last line is read. Call it after the
+    /// change it describes was saved.
     pub fn record(&self, event: Event) -> Result<(), AuditError> {
+        let known = known(&self.path);
+        let Some(recipients) = known.recipients.filter(|r| !r.is_empty()) else {
+            return Err(AuditError::Unsealable {
+                path: self.path.clone(),
+                why: "no recipient to seal it to: the inventory was not opened first, or \
+                      its recipients changed and the change is not accepted yet"
+                    .into(),
+            });
+        };
         let io = |e: std::io::Error| self.io(e);
         // Created 0600 whatever the umask, and never through a symbolic link: one planted
         // here would make keyward append to the file it points to.
@@ -312,30 +485,38 @@ impl AuditLog {
                 return Err(self.tail("it is cut off mid-line"));
             }
             Some((bytes, true)) => {
-                let last: Entry = serde_json::from_slice(&bytes)
-                    .map_err(|e| self.tail(&format!("not an entry: {e}")))?;
+                let last = parse_line(&bytes, true).map_err(|why| self.tail(&why))?;
                 let seq = last
-                    .seq
+                    .seq()
                     .checked_add(1)
                     .ok_or_else(|| self.tail("its sequence number is at the maximum"))?;
                 (seq, sha256_hex(&bytes))
             }
         };
-        let mut entry = Entry {
+        let words = Words {
             seq,
             at: Utc::now().trunc_subsecs(3),
             actor: actor(),
             action: event.action.to_string(),
             credential: event.credential,
             detail: event.detail,
-            generation: saved_generation(&self.path),
+        };
+        let sealed = sealed::seal(&words, &recipients).map_err(|why| AuditError::Unsealable {
+            path: self.path.clone(),
+            why,
+        })?;
+        let mut line = SealedLine {
+            seq,
+            generation: known.generation,
             prev,
+            sealed,
             hash: String::new(),
         };
-        entry.hash = entry.expected_hash();
-        let mut line = entry.to_line();
-        line.push(b'\n');
-        file.write_all(&line).map_err(io)?;
+        line.hash = line.expected_hash();
+        let mut bytes = Line::Sealed(line).to_bytes();
+        let head = sha256_hex(&bytes);
+        bytes.push(b'\n');
+        file.write_all(&bytes).map_err(io)?;
         file.sync_data().map_err(io)?;
         if created {
             // The new file's name must survive a crash too.
@@ -343,59 +524,85 @@ impl AuditLog {
                 File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
             }
         }
+        drop(file);
+        // This person has now seen this entry: dropping it later is noticed. A mark that
+        // disagreed with the log when the inventory was opened is left as it is, so that
+        // writing more entries never makes a cut log look whole.
+        if known.mark_agrees {
+            let generation = known.generation.unwrap_or(0);
+            if let Err(e) = mark::advance(&self.path, Some((seq, &head)), generation) {
+                tracing::warn!(error = %e, "the audit log seen could not be recorded");
+            }
+        }
         Ok(())
     }
 
-    /// Every entry, oldest first; none if there is no log yet. A line that is not an entry
-    /// is an error naming it (this does not check the chain: see [`AuditLog::verify`]).
-    pub fn read(&self) -> Result<Vec<Entry>, AuditError> {
+    /// Every entry `identities` can read, oldest first, and those sealed to others; none
+    /// if there is no log yet. A line that is not an entry, or a sealed payload that does
+    /// not decrypt with an identity it names, is an error naming it (this does not check
+    /// the chain: see [`AuditLog::verify`]).
+    pub fn read(&self, identities: &[&dyn age::Identity]) -> Result<Listing, AuditError> {
+        let mut listing = Listing::default();
         let Some(bytes) = self.read_bytes()? else {
-            return Ok(Vec::new());
+            return Ok(listing);
         };
-        let mut entries = Vec::new();
         for (i, (line, complete)) in lines(&bytes).enumerate() {
-            let entry = parse_line(line, complete).map_err(|why| self.broken(i + 1, why))?;
-            entries.push(entry);
+            let line = parse_line(line, complete).map_err(|why| self.broken(i + 1, why))?;
+            let seq = line.seq();
+            match line.open(identities) {
+                Ok(entry) => listing.entries.push(entry),
+                Err(Unsealed::NotForUs) => listing.sealed_to_others.push(seq),
+                Err(Unsealed::Damaged(why)) => return Err(self.broken(i + 1, why)),
+            }
         }
-        Ok(entries)
+        Ok(listing)
     }
 
-    /// Checks the whole chain; returns the number of entries, or the first bad line.
-    pub fn verify(&self) -> Result<usize, AuditError> {
+    /// Checks the whole chain, and opens each sealed payload `identities` can open to
+    /// check it belongs where it is; returns what was found, or the first bad line.
+    pub fn verify(&self, identities: &[&dyn age::Identity]) -> Result<Checked, AuditError> {
+        let mut checked = Checked::default();
         let Some(bytes) = self.read_bytes()? else {
-            return Ok(0);
+            return Ok(checked);
         };
         let mut prev = GENESIS.to_string();
-        let mut count = 0usize;
-        for (i, (line, complete)) in lines(&bytes).enumerate() {
+        for (i, (raw, complete)) in lines(&bytes).enumerate() {
             let broken = |why: String| self.broken(i + 1, why);
-            let entry = parse_line(line, complete).map_err(broken)?;
-            if entry.hash != entry.expected_hash() {
+            let line = parse_line(raw, complete).map_err(broken)?;
+            if !line.hash_matches() {
                 return Err(broken(
                     "its content does not match its hash: the line was edited".into(),
                 ));
             }
-            if entry.to_line() != line {
+            if line.to_bytes() != raw {
                 return Err(broken(
                     "not written the way keyward writes entries: the line was edited".into(),
                 ));
             }
-            let expected = count as u64 + 1;
-            if entry.seq != expected {
+            let expected = checked.entries as u64 + 1;
+            if line.seq() != expected {
                 return Err(broken(format!(
                     "entry #{} where #{expected} belongs: an entry was deleted, inserted or moved",
-                    entry.seq
+                    line.seq()
                 )));
             }
-            if entry.prev != prev {
+            if line.prev() != prev {
                 return Err(broken(
                     "does not follow the line before it: that line was changed, or lines were removed, inserted or moved".into(),
                 ));
             }
-            prev = sha256_hex(line);
-            count += 1;
+            if matches!(line, Line::Clear(_)) {
+                checked.clear += 1;
+            }
+            match line.open(identities) {
+                Ok(_) => {}
+                Err(Unsealed::NotForUs) => checked.sealed_to_others += 1,
+                Err(Unsealed::Damaged(why)) => return Err(broken(why)),
+            }
+            prev = sha256_hex(raw);
+            checked.entries += 1;
         }
-        Ok(count)
+        Ok(checked)
     }
 
     /// The whole file, read under a shared lock so no half-written line is seen; `None`
@@ -435,25 +642,52 @@ impl AuditLog {
     }
 }
 
-/// The generation each inventory was last saved at by this process, by audit log path:
-/// the store notes it, and entries recorded afterwards carry it.
-static SAVED_GENERATIONS: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
+/// What this process knows about one log from the store that opened its inventory.
+#[derive(Debug, Clone, Default)]
+struct Known {
+    /// The generation the inventory was last saved at by this process.
+    generation: Option<u64>,
+    /// Whom new entries are sealed to.
+    recipients: Option<Vec<String>>,
+    /// Whether the log agreed with this person's mark when the inventory was opened:
+    /// only then do new entries move the mark.
+    mark_agrees: bool,
+}
 
-/// Notes that the inventory whose log is `log` was just saved at `generation`.
-pub fn note_saved_generation(log: &Path, generation: u64) {
-    if let Ok(mut all) = SAVED_GENERATIONS.lock() {
-        all.retain(|(p, _)| p != log);
-        all.push((log.to_path_buf(), generation));
+/// What each log's inventory told this process, by log path.
+static KNOWN: std::sync::Mutex<Vec<(PathBuf, Known)>> = std::sync::Mutex::new(Vec::new());
+
+fn known(log: &Path) -> Known {
+    KNOWN
+        .lock()
+        .ok()
+        .and_then(|all| all.iter().find(|(p, _)| p == log).map(|(_, k)| k.clone()))
+        .unwrap_or_default()
+}
+
+fn learn(log: &Path, change: impl FnOnce(&mut Known)) {
+    if let Ok(mut all) = KNOWN.lock() {
+        match all.iter_mut().find(|(p, _)| p == log) {
+            Some((_, k)) => change(k),
+            None => {
+                let mut k = Known::default();
+                change(&mut k);
+                all.push((log.to_path_buf(), k));
+            }
+        }
     }
 }
 
-fn saved_generation(log: &Path) -> Option<u64> {
-    SAVED_GENERATIONS
-        .lock()
-        .ok()?
-        .iter()
-        .find(|(p, _)| p == log)
-        .map(|(_, g)| *g)
+/// Notes that the inventory whose log is `log` was just saved at `generation`: entries
+/// recorded afterwards carry it.
+pub fn note_saved_generation(log: &Path, generation: u64) {
+    learn(log, |k| k.generation = Some(generation));
+}
+
+/// Notes whom the entries of `log` are sealed to from now on: the inventory's recipients
+/// as opened or saved (or its log key's, for a passphrase-encrypted inventory).
+pub fn note_recipients(log: &Path, recipients: Vec<String>) {
+    learn(log, |k| k.recipients = Some(recipients));
 }
 
 /// Where the log stood when the inventory was saved, as the inventory records it.
@@ -467,7 +701,8 @@ pub struct Anchor {
     pub head: String,
 }
 
-/// How the inventory and its log disagree: one of them was rolled back, cut or replaced.
+/// How the inventory and its log disagree, with each other or with what this person saw:
+/// one of them was rolled back, cut or replaced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Disagreement {
     /// The inventory names log entries, but there is no log.
@@ -498,6 +733,33 @@ pub enum Disagreement {
         /// The newest generation the log records.
         log: u64,
     },
+    /// The log ends before the newest entry this person saw.
+    #[error("the audit log has {has} entries, but you saw entry #{seen} here: the newest entries were dropped, or the log was put back with an older inventory")]
+    SeenEntryGone {
+        /// Entries in the log.
+        has: u64,
+        /// The newest entry this person saw.
+        seen: u64,
+    },
+    /// The newest entry this person saw is not the one in the log.
+    #[error(
+        "audit log entry #{seq} is not the one you saw here: the log was rewritten or re-chained"
+    )]
+    SeenEntryChanged {
+        /// The entry that differs.
+        seq: u64,
+    },
+    /// The inventory is older than the newest generation this person saw.
+    #[error("the inventory is generation {inventory}, but you saw generation {seen} here: an older copy replaced it, with its log; `keyward restore` restores a backup on purpose")]
+    OlderThanSeen {
+        /// The inventory's generation.
+        inventory: u64,
+        /// The newest generation this person saw.
+        seen: u64,
+    },
+    /// This person's record of the log they saw is unusable.
+    #[error("{0}")]
+    Mark(String),
 }
 
 impl AuditLog {
@@ -511,8 +773,8 @@ impl AuditLog {
         };
         file.lock_shared().map_err(|e| self.io(e))?;
         if let Some((line, true)) = last_line(&mut file).map_err(|e| self.io(e))? {
-            if let Ok(entry) = serde_json::from_slice::<Entry>(&line) {
-                return Ok(Some((entry.seq, sha256_hex(&line))));
+            if let Ok(entry) = parse_line(&line, true) {
+                return Ok(Some((entry.seq(), sha256_hex(&line))));
             }
         }
         drop(file);
@@ -522,10 +784,7 @@ impl AuditLog {
         };
         Ok(lines(&bytes)
             .filter(|(_, complete)| *complete)
-            .filter_map(|(line, _)| {
-                let entry: Entry = serde_json::from_slice(line).ok()?;
-                Some((entry.seq, sha256_hex(line)))
-            })
+            .filter_map(|(line, _)| Some((parse_line(line, true).ok()?.seq(), sha256_hex(line))))
             .last())
     }
 
@@ -535,39 +794,68 @@ impl AuditLog {
             return 0;
         };
         lines(&bytes)
-            .filter_map(|(line, complete)| parse_line(line, complete).ok()?.generation)
+            .filter_map(|(line, complete)| parse_line(line, complete).ok()?.generation())
             .max()
             .unwrap_or(0)
     }
 
-    /// Checks the log against what the inventory recorded at its newest save.
+    /// Checks the log against what the inventory recorded at its newest save, and against
+    /// the newest entry and generation this person saw ([`mark`]). When all agree, the mark
+    /// moves forward to what is there now, and entries this process records move it on.
     pub fn check_anchor(&self, anchor: &Anchor) -> Result<(), Disagreement> {
+        learn(&self.path, |k| k.mark_agrees = false);
+        let seen = mark::load(&self.path).map_err(Disagreement::Mark)?;
         let bytes = match self.read_bytes() {
             Ok(Some(b)) => b,
             Ok(None) if anchor.seq > 0 => return Err(Disagreement::LogMissing { seq: anchor.seq }),
+            Ok(None) => match &seen {
+                Some(m) if m.seq > 0 => {
+                    return Err(Disagreement::SeenEntryGone {
+                        has: 0,
+                        seen: m.seq,
+                    })
+                }
+                _ => Vec::new(),
+            },
             // An unreadable log is reported by whoever reads or writes it.
-            Ok(None) | Err(_) => return Ok(()),
+            Err(_) => return Ok(()),
         };
         let mut count = 0u64;
         let mut newest_generation = 0u64;
         let mut anchored = anchor.seq == 0;
-        for (line, complete) in lines(&bytes) {
-            let Ok(entry) = parse_line(line, complete) else {
+        let mut saw_seen = seen.as_ref().is_none_or(|m| m.seq == 0);
+        let mut tail: Option<(u64, String)> = None;
+        for (raw, complete) in lines(&bytes) {
+            let Ok(line) = parse_line(raw, complete) else {
                 continue;
             };
             count += 1;
-            if entry.seq == anchor.seq {
-                if sha256_hex(line) != anchor.head {
+            let hash = sha256_hex(raw);
+            if line.seq() == anchor.seq {
+                if hash != anchor.head {
                     return Err(Disagreement::LogRewritten { seq: anchor.seq });
                 }
                 anchored = true;
             }
-            newest_generation = newest_generation.max(entry.generation.unwrap_or(0));
+            if let Some(m) = seen.as_ref().filter(|m| m.seq == line.seq()) {
+                if hash != m.head {
+                    return Err(Disagreement::SeenEntryChanged { seq: m.seq });
+                }
+                saw_seen = true;
+            }
+            newest_generation = newest_generation.max(line.generation().unwrap_or(0));
+            tail = Some((line.seq(), hash));
         }
         if !anchored {
             return Err(Disagreement::LogShorter {
                 has: count,
                 seq: anchor.seq,
+            });
+        }
+        if let (false, Some(m)) = (saw_seen, &seen) {
+            return Err(Disagreement::SeenEntryGone {
+                has: count,
+                seen: m.seq,
             });
         }
         if newest_generation > anchor.generation {
@@ -576,16 +864,36 @@ impl AuditLog {
                 log: newest_generation,
             });
         }
+        if let Some(m) = seen.as_ref().filter(|m| m.generation > anchor.generation) {
+            return Err(Disagreement::OlderThanSeen {
+                inventory: anchor.generation,
+                seen: m.generation,
+            });
+        }
+        learn(&self.path, |k| k.mark_agrees = true);
+        let tail = tail.as_ref().map(|(seq, head)| (*seq, head.as_str()));
+        if let Err(e) = mark::advance(&self.path, tail, anchor.generation) {
+            tracing::warn!(error = %e, "the audit log seen could not be recorded");
+        }
         Ok(())
     }
-}
 
-/// Checks the chain of the log at `path`: see [`AuditLog::verify`].
-pub fn verify(path: &Path) -> Result<usize, AuditError> {
-    AuditLog {
-        path: path.to_path_buf(),
+    /// Forgets this person's mark, after a restore on purpose made the log's history what
+    /// it is now; the next entry recorded marks it again.
+    pub fn forget_mark(&self) -> Result<(), String> {
+        mark::forget(&self.path)?;
+        learn(&self.path, |k| k.mark_agrees = true);
+        Ok(())
     }
-    .verify()
+
+    /// The newest generation this person saw for this log's inventory (0: none), for a
+    /// restore to go past it.
+    pub fn seen_generation(&self) -> u64 {
+        mark::load(&self.path)
+            .ok()
+            .flatten()
+            .map_or(0, |m| m.generation)
+    }
 }
 
 /// The file's lines without their newlines, each with whether it had one.
@@ -610,13 +918,19 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (&[u8], bool)> {
     })
 }
 
-fn parse_line(line: &[u8], complete: bool) -> Result<Entry, String> {
+/// A line of either kind: sealed (this version) or clear (earlier ones).
+fn parse_line(line: &[u8], complete: bool) -> Result<Line, String> {
     if !complete {
         return Err(
             "cut off mid-line: the log was truncated or a write was interrupted".to_string(),
         );
     }
-    serde_json::from_slice(line).map_err(|e| format!("not an entry ({e}): the line was edited"))
+    if let Ok(sealed) = serde_json::from_slice::<SealedLine>(line) {
+        return Ok(Line::Sealed(sealed));
+    }
+    serde_json::from_slice::<Entry>(line)
+        .map(Line::Clear)
+        .map_err(|e| format!("not an entry ({e}): the line was edited"))
 }
 
 /// The last line of `file` and whether it ends with a newline; `None` for an empty file.
@@ -707,10 +1021,52 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// A log with `n` entries in a temp dir.
-    fn log_with(n: usize) -> (tempfile::TempDir, AuditLog) {
+    /// A log in a temp dir whose entries are sealed to a fresh key, with that key.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        log: AuditLog,
+        key: age::x25519::Identity,
+    }
+
+    impl Fixture {
+        fn ids(&self) -> Vec<&dyn age::Identity> {
+            vec![&self.key]
+        }
+
+        fn verify(&self) -> Result<Checked, AuditError> {
+            self.log.verify(&self.ids())
+        }
+
+        fn entries(&self) -> Vec<Entry> {
+            self.log.read(&self.ids()).unwrap().entries
+        }
+
+        fn broken_line(&self) -> usize {
+            match self.verify() {
+                Err(AuditError::Broken { line, .. }) => line,
+                other => panic!("expected a broken chain, got {other:?}"),
+            }
+        }
+
+        fn lines(&self) -> Vec<String> {
+            std::fs::read_to_string(self.log.path())
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect()
+        }
+
+        fn write_lines(&self, lines: &[String]) {
+            std::fs::write(self.log.path(), lines.join("\n") + "\n").unwrap();
+        }
+    }
+
+    /// A log with `n` entries, sealed to a key of its own.
+    fn log_with(n: usize) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let log = AuditLog::for_inventory(&dir.path().join("inv.yaml.age"));
+        let key = age::x25519::Identity::generate();
+        note_recipients(log.path(), vec![key.to_public().to_string()]);
         for i in 0..n {
             log.record(Event::new(
                 AuditAction::Added,
@@ -719,88 +1075,173 @@ mod tests {
             ))
             .unwrap();
         }
-        (dir, log)
-    }
-
-    fn lines_of(log: &AuditLog) -> Vec<String> {
-        std::fs::read_to_string(log.path())
-            .unwrap()
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    fn write_lines(log: &AuditLog, lines: &[String]) {
-        std::fs::write(log.path(), lines.join("\n") + "\n").unwrap();
-    }
-
-    fn broken_line(log: &AuditLog) -> usize {
-        match log.verify() {
-            Err(AuditError::Broken { line, .. }) => line,
-            other => panic!("expected a broken chain, got {other:?}"),
+        Fixture {
+            _dir: dir,
+            log,
+            key,
         }
     }
 
+    /// A clear entry as versions before sealing wrote it, chained onto `prev`.
+    fn clear_line(seq: u64, prev: &str) -> String {
+        let mut e = Entry {
+            seq,
+            at: "2026-01-02T03:04:05.678Z".parse().unwrap(),
+            actor: "old@host".into(),
+            action: "added".into(),
+            credential: Some(format!("legacy/k{seq}")),
+            detail: "written in the clear".into(),
+            generation: None,
+            prev: prev.into(),
+            hash: String::new(),
+        };
+        e.hash = e.expected_hash();
+        String::from_utf8(serde_json::to_vec(&e).unwrap()).unwrap()
+    }
+
     #[test]
-    fn entries_chain_each_to_the_previous_line() {
-        let (_dir, log) = log_with(3);
+    fn entries_are_sealed_and_chain_each_to_the_previous_line() {
+        let f = log_with(3);
         assert_eq!(
-            log.path().file_name().unwrap(),
+            f.log.path().file_name().unwrap(),
             "inv.yaml.age.audit.jsonl",
             "the log sits beside the inventory"
         );
         let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(log.path()).unwrap().permissions(),
+            &std::fs::metadata(f.log.path()).unwrap().permissions(),
         );
         assert_eq!(mode & 0o777, 0o600);
-        let entries = log.read().unwrap();
-        let raw = lines_of(&log);
+        let raw = f.lines();
+        let text = raw.join("\n");
+        for word in ["acme", "k0", "entry", "added", "actor", "@"] {
+            assert!(!text.contains(word), "`{word}` readable in the log: {text}");
+        }
+        let entries = f.entries();
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0].prev, GENESIS);
         for (i, e) in entries.iter().enumerate() {
             assert_eq!(e.seq, i as u64 + 1);
-            assert_eq!(e.hash, e.expected_hash());
             assert_eq!(e.credential.as_deref(), Some(&*format!("acme/k{i}")));
+            assert_eq!(e.action, "added");
             assert!(e.actor.contains('@'), "{}", e.actor);
         }
         for i in 1..3 {
             assert_eq!(entries[i].prev, sha256_hex(raw[i - 1].as_bytes()));
         }
-        // Every field is there, `hash` last, as the format promises.
+        // Only the chain's bookkeeping is in the clear, `hash` last.
         let v: serde_json::Value = serde_json::from_str(&raw[0]).unwrap();
-        for key in [
-            "seq",
-            "at",
-            "actor",
-            "action",
-            "credential",
-            "detail",
-            "prev",
-            "hash",
-        ] {
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        for key in ["seq", "prev", "sealed", "hash"] {
             assert!(v.get(key).is_some(), "missing {key}: {}", raw[0]);
         }
         assert!(raw[0].ends_with(&format!("\"hash\":\"{}\"}}", entries[0].hash)));
-        assert_eq!(log.verify().unwrap(), 3);
-        assert_eq!(verify(log.path()).unwrap(), 3);
+        assert_eq!(
+            f.verify().unwrap(),
+            Checked {
+                entries: 3,
+                sealed_to_others: 0,
+                clear: 0
+            }
+        );
+    }
+
+    #[test]
+    fn the_chain_checks_without_an_identity_and_the_words_need_one() {
+        let f = log_with(2);
+        assert_eq!(
+            f.log.verify(&[]).unwrap(),
+            Checked {
+                entries: 2,
+                sealed_to_others: 2,
+                clear: 0
+            }
+        );
+        let stranger = age::x25519::Identity::generate();
+        let listing = f.log.read(&[&stranger]).unwrap();
+        assert!(listing.entries.is_empty());
+        assert_eq!(listing.sealed_to_others, vec![1, 2]);
+    }
+
+    #[test]
+    fn entries_keep_the_recipients_of_their_time() {
+        let f = log_with(1);
+        let newcomer = age::x25519::Identity::generate();
+        note_recipients(
+            f.log.path(),
+            vec![
+                f.key.to_public().to_string(),
+                newcomer.to_public().to_string(),
+            ],
+        );
+        f.log
+            .record(Event::new(AuditAction::RecipientAdded, None, "newcomer"))
+            .unwrap();
+        let seen = f.log.read(&[&newcomer]).unwrap();
+        assert_eq!(seen.sealed_to_others, vec![1]);
+        assert_eq!(seen.entries.len(), 1);
+        assert_eq!(seen.entries[0].action, "recipient-added");
+        assert_eq!(f.entries().len(), 2, "the older key reads both");
+        assert_eq!(f.log.verify(&[&newcomer]).unwrap().sealed_to_others, 1);
+    }
+
+    #[test]
+    fn nothing_is_written_when_no_recipient_is_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::for_inventory(&dir.path().join("never-opened.age"));
+        let refused = log.record(Event::new(AuditAction::Added, None, "x"));
+        assert!(
+            matches!(refused, Err(AuditError::Unsealable { .. })),
+            "{refused:?}"
+        );
+        assert!(!log.path().exists(), "nothing written in the clear instead");
+    }
+
+    #[test]
+    fn a_clear_log_from_before_sealing_verifies_and_gets_sealed_entries_appended() {
+        let f = log_with(0);
+        let first = clear_line(1, GENESIS);
+        let second = clear_line(2, &sha256_hex(first.as_bytes()));
+        f.write_lines(&[first, second]);
+        assert_eq!(
+            f.verify().unwrap(),
+            Checked {
+                entries: 2,
+                sealed_to_others: 0,
+                clear: 2
+            }
+        );
+        f.log
+            .record(Event::new(
+                AuditAction::Synced,
+                Some(&at("acme/new")),
+                "sealed",
+            ))
+            .unwrap();
+        let checked = f.verify().unwrap();
+        assert_eq!((checked.entries, checked.clear), (3, 2));
+        let entries = f.entries();
+        assert_eq!(entries[0].credential.as_deref(), Some("legacy/k1"));
+        assert_eq!(entries[2].credential.as_deref(), Some("acme/new"));
+        assert!(f.lines()[2].contains("\"sealed\""));
+        assert!(!f.lines()[2].contains("acme/new"));
     }
 
     #[test]
     fn a_missing_log_is_empty_and_intact() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = AuditLog::for_inventory(&dir.path().join("none.age"));
-        assert!(log.read().unwrap().is_empty());
-        assert_eq!(log.verify().unwrap(), 0);
+        let f = log_with(0);
+        assert!(f.entries().is_empty());
+        assert_eq!(f.verify().unwrap(), Checked::default());
     }
 
     #[test]
     fn an_edited_line_is_named() {
-        let (_dir, log) = log_with(4);
-        let mut lines = lines_of(&log);
-        lines[1] = lines[1].replace("entry 1", "entry X");
-        write_lines(&log, &lines);
-        assert_eq!(broken_line(&log), 2);
-        let msg = log.verify().unwrap_err().to_string();
+        let f = log_with(4);
+        let mut lines = f.lines();
+        lines[1] = lines[1].replacen("\"sealed\":\"", "\"sealed\":\"AAAA", 1);
+        f.write_lines(&lines);
+        assert_eq!(f.broken_line(), 2);
+        let msg = f.verify().unwrap_err().to_string();
         assert!(
             msg.contains("line 2: its content does not match its hash"),
             "{msg}"
@@ -809,61 +1250,83 @@ mod tests {
 
     #[test]
     fn an_edit_with_a_recomputed_hash_breaks_the_next_link() {
-        let (_dir, log) = log_with(4);
-        let mut lines = lines_of(&log);
-        let mut e: Entry = serde_json::from_str(&lines[1]).unwrap();
-        e.detail = "nothing to see".into();
-        e.hash = e.expected_hash();
-        lines[1] = String::from_utf8(e.to_line()).unwrap();
-        write_lines(&log, &lines);
-        assert_eq!(broken_line(&log), 3);
+        let f = log_with(4);
+        let mut lines = f.lines();
+        let mut s: SealedLine = serde_json::from_str(&lines[1]).unwrap();
+        s.generation = Some(99);
+        s.hash = s.expected_hash();
+        lines[1] = String::from_utf8(Line::Sealed(s).to_bytes()).unwrap();
+        f.write_lines(&lines);
+        assert_eq!(f.broken_line(), 3);
+    }
+
+    #[test]
+    fn a_payload_moved_to_another_line_is_named() {
+        let f = log_with(3);
+        let mut lines = f.lines();
+        let mut second: SealedLine = serde_json::from_str(&lines[1]).unwrap();
+        let third: SealedLine = serde_json::from_str(&lines[2]).unwrap();
+        second.sealed = third.sealed;
+        second.hash = second.expected_hash();
+        lines[1] = String::from_utf8(Line::Sealed(second).to_bytes()).unwrap();
+        lines.truncate(2);
+        f.write_lines(&lines);
+        let msg = f.verify().unwrap_err().to_string();
+        assert!(
+            msg.contains("line 2: its sealed payload belongs to entry #3"),
+            "{msg}"
+        );
+        // Without an identity the moved payload cannot be seen: the chain still holds.
+        assert_eq!(f.log.verify(&[]).unwrap().entries, 2);
     }
 
     #[test]
     fn a_reformatted_line_is_named_even_with_the_same_content() {
-        let (_dir, log) = log_with(2);
-        let mut lines = lines_of(&log);
+        let f = log_with(2);
+        let mut lines = f.lines();
         lines[1] = lines[1].replacen("{\"seq\":", "{ \"seq\":", 1);
-        write_lines(&log, &lines);
-        assert_eq!(broken_line(&log), 2);
+        f.write_lines(&lines);
+        assert_eq!(f.broken_line(), 2);
     }
 
     #[test]
     fn a_deleted_line_is_named() {
         for gone in [0, 2, 3] {
-            let (_dir, log) = log_with(5);
-            let mut lines = lines_of(&log);
+            let f = log_with(5);
+            let mut lines = f.lines();
             lines.remove(gone);
-            write_lines(&log, &lines);
-            assert_eq!(broken_line(&log), gone + 1, "deleting line {}", gone + 1);
+            f.write_lines(&lines);
+            assert_eq!(f.broken_line(), gone + 1, "deleting line {}", gone + 1);
         }
     }
 
     #[test]
     fn reordered_lines_are_named() {
-        let (_dir, log) = log_with(4);
-        let mut lines = lines_of(&log);
+        let f = log_with(4);
+        let mut lines = f.lines();
         lines.swap(1, 2);
-        write_lines(&log, &lines);
-        assert_eq!(broken_line(&log), 2);
-        let msg = log.verify().unwrap_err().to_string();
+        f.write_lines(&lines);
+        assert_eq!(f.broken_line(), 2);
+        let msg = f.verify().unwrap_err().to_string();
         assert!(msg.contains("entry #3 where #2 belongs"), "{msg}");
     }
 
     #[test]
     fn a_line_cut_off_is_named_and_nothing_is_chained_onto_it() {
-        let (_dir, log) = log_with(3);
-        let bytes = std::fs::read(log.path()).unwrap();
-        std::fs::write(log.path(), &bytes[..bytes.len() - 20]).unwrap();
-        assert_eq!(broken_line(&log), 3);
-        assert!(log.verify().unwrap_err().to_string().contains("cut off"));
-        let refused = log.record(Event::new(AuditAction::Added, None, "after the cut"));
+        let f = log_with(3);
+        let bytes = std::fs::read(f.log.path()).unwrap();
+        std::fs::write(f.log.path(), &bytes[..bytes.len() - 20]).unwrap();
+        assert_eq!(f.broken_line(), 3);
+        assert!(f.verify().unwrap_err().to_string().contains("cut off"));
+        let refused = f
+            .log
+            .record(Event::new(AuditAction::Added, None, "after the cut"));
         assert!(
             matches!(refused, Err(AuditError::Tail { .. })),
             "{refused:?}"
         );
         assert_eq!(
-            std::fs::read(log.path()).unwrap().len(),
+            std::fs::read(f.log.path()).unwrap().len(),
             bytes.len() - 20,
             "nothing appended"
         );
@@ -871,43 +1334,45 @@ mod tests {
 
     #[test]
     fn garbage_and_unknown_fields_are_named() {
-        let (_dir, log) = log_with(2);
-        let mut lines = lines_of(&log);
+        let f = log_with(2);
+        let mut lines = f.lines();
         lines.insert(1, "not json".into());
-        write_lines(&log, &lines);
-        assert_eq!(broken_line(&log), 2);
+        f.write_lines(&lines);
+        assert_eq!(f.broken_line(), 2);
         assert!(matches!(
-            log.read(),
+            f.log.read(&f.ids()),
             Err(AuditError::Broken { line: 2, .. })
         ));
 
-        let (_dir, log) = log_with(1);
-        let mut lines = lines_of(&log);
+        let f = log_with(1);
+        let mut lines = f.lines();
         lines[0] = lines[0].replacen('{', "{\"extra\":1,", 1);
-        write_lines(&log, &lines);
-        assert_eq!(broken_line(&log), 1);
+        f.write_lines(&lines);
+        assert_eq!(f.broken_line(), 1);
     }
 
     #[test]
     fn long_lines_are_chained_across_read_chunks() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = AuditLog::for_inventory(&dir.path().join("inv"));
+        let f = log_with(0);
         let long = "x".repeat(20_000);
-        log.record(Event::new(AuditAction::Synced, None, long.clone()))
+        f.log
+            .record(Event::new(AuditAction::Synced, None, long.clone()))
             .unwrap();
-        log.record(Event::new(AuditAction::Synced, None, long))
+        f.log
+            .record(Event::new(AuditAction::Synced, None, long))
             .unwrap();
-        log.record(Event::new(AuditAction::Synced, None, "short"))
+        f.log
+            .record(Event::new(AuditAction::Synced, None, "short"))
             .unwrap();
-        assert_eq!(log.verify().unwrap(), 3);
+        assert_eq!(f.verify().unwrap().entries, 3);
     }
 
     #[test]
     fn concurrent_appends_keep_one_unbroken_chain() {
-        let (_dir, log) = log_with(0);
+        let f = log_with(0);
         std::thread::scope(|s| {
             for t in 0..4 {
-                let log = log.clone();
+                let log = f.log.clone();
                 s.spawn(move || {
                     for i in 0..10 {
                         log.record(Event::new(
@@ -920,25 +1385,27 @@ mod tests {
                 });
             }
         });
-        assert_eq!(log.verify().unwrap(), 40);
+        assert_eq!(f.verify().unwrap().entries, 40);
     }
 
     #[test]
     fn a_secret_formatted_into_a_detail_is_only_its_mask() {
         let secret = Secret::new("sk-live-0123456789abcdefSECRET");
         assert_eq!(format!("{secret}"), MASK, "Display is a mask");
-        let (_dir, log) = log_with(0);
-        log.record(Event::new(
-            AuditAction::Revealed,
-            Some(&at("acme/crm")),
-            format!("shown on screen: {secret}"),
-        ))
-        .unwrap();
-        let text = std::fs::read_to_string(log.path()).unwrap();
+        let f = log_with(0);
+        f.log
+            .record(Event::new(
+                AuditAction::Revealed,
+                Some(&at("acme/crm")),
+                format!("shown on screen: {secret}"),
+            ))
+            .unwrap();
+        let entries = f.entries();
+        let detail = &entries[0].detail;
         assert!(
-            !text.contains("SECRET") && !text.contains("sk-live"),
-            "{text}"
+            !detail.contains("SECRET") && !detail.contains("sk-live"),
+            "{detail}"
         );
-        assert!(text.contains(MASK), "{text}");
+        assert!(detail.contains(MASK), "{detail}");
     }
 }

@@ -10,6 +10,19 @@ use crate::providers::registry::ProviderSet;
 use crate::providers::{registry, SharedProvider, Target, Verification};
 use crate::sync::ProviderLookup;
 
+/// The audit entry recording that `at`'s stored secret was checked with its provider (the
+/// secret was sent to it): the verdict and its reason, never the secret. The command line
+/// and the dashboard record a check with this same entry.
+pub fn audit_event(at: &CredentialRef, verdict: &Verification) -> crate::audit::Event {
+    let detail = match verdict {
+        Verification::Valid => verdict.label().to_string(),
+        Verification::Invalid { reason }
+        | Verification::CouldNotCheck { reason }
+        | Verification::CannotCheck { reason } => format!("{}: {reason}", verdict.label()),
+    };
+    crate::audit::Event::new(crate::audit::AuditAction::Verified, Some(at), detail)
+}
+
 /// Checks the secrets of `refs` (empty: every credential), at most `concurrency` at a time;
 /// answers in the order asked. `inventory_path` locates what lives beside the inventory
 /// (the sandbox's state).

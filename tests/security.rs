@@ -85,7 +85,8 @@ fn init_under_umask_000_creates_everything_0600_and_0700() {
     for entry in std::fs::read_dir(ws.path(".config/keyward")).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            // The record of the recipients last seen: one file per inventory.
+            // The records of the recipients and of the audit log last seen: one file per
+            // inventory each.
             assert_eq!(mode(&path), 0o700, "{}", path.display());
             let records: Vec<_> = std::fs::read_dir(&path).unwrap().collect();
             assert_eq!(records.len(), 1, "{}", path.display());
@@ -102,6 +103,7 @@ fn init_under_umask_000_creates_everything_0600_and_0700() {
     assert_eq!(
         files,
         [
+            "audit-seen",
             "identity.txt",
             "inventory.yaml.age",
             "inventory.yaml.age.1",
@@ -364,8 +366,12 @@ fn a_symlinked_inventory_is_saved_through_to_the_real_file() {
     ] {
         assert!(!ws.path(sibling).exists(), "{sibling}");
     }
-    let log = std::fs::read_to_string(ws.path("inventory.yaml.age.audit.jsonl")).unwrap();
-    assert!(log.contains("acme/x"), "{log}");
+    assert!(ws.path("inventory.yaml.age.audit.jsonl").is_file());
+    let entries = ws.audit_entries();
+    assert!(
+        entries.iter().any(|e| e["credential"] == "acme/x"),
+        "{entries:?}"
+    );
     // Both paths take the same lock.
     let lock = ws.path("inventory.yaml.age.lock");
     let mut holder = Command::new("flock")
@@ -471,10 +477,14 @@ fn rollback_to_backup_1_is_caught_and_restore_puts_it_back_on_purpose() {
         "",
     );
     assert!(out.contains("(generation 5)"), "{out}");
-    let entries = std::fs::read_to_string(log(&ws)).unwrap();
-    let last = entries.lines().last().unwrap();
+    let entries = ws.audit_entries();
+    let last = entries.last().unwrap();
+    assert_eq!(last["action"], "restored", "{last}");
     assert!(
-        last.contains("\"restored\"") && last.contains("before: the inventory is generation 3"),
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("before: the inventory is generation 3"),
         "{last}"
     );
     add(&ws, "acme/d");
@@ -516,6 +526,10 @@ fn a_rechained_audit_log_is_caught() {
     // A whole new, internally valid chain, as someone rewriting history would write.
     std::fs::remove_file(log(&ws)).unwrap();
     let fake = keyward::audit::AuditLog::for_inventory(&ws.inventory());
+    // Sealed to the inventory's recipient, as anyone can: the recipients are public.
+    let recipient =
+        keyward::store::keys::recipient_for_identity_file(&ws.default_identity()).unwrap();
+    keyward::audit::note_recipients(fake.path(), vec![recipient]);
     for _ in 0..4 {
         fake.record(keyward::audit::Event::new(
             keyward::audit::AuditAction::Added,
@@ -533,6 +547,64 @@ fn a_deleted_audit_log_is_caught() {
     let ws = history();
     std::fs::remove_file(log(&ws)).unwrap();
     assert_caught(&ws, "the audit log is missing");
+}
+
+/// Regression (issue 9): an entry written after the newest save (here `added acme/c`,
+/// written once generation 4 was saved after entry #3) could be dropped unnoticed: the
+/// inventory's anchor points at an older entry. The person who saw it notices.
+#[test]
+fn a_dropped_newest_entry_written_after_the_last_save_is_caught() {
+    let ws = history();
+    let text = std::fs::read_to_string(log(&ws)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4);
+    let kept: String = lines[..3].iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(log(&ws), kept).unwrap();
+    assert_caught(
+        &ws,
+        "the audit log has 3 entries, but you saw entry #4 here",
+    );
+}
+
+/// Regression (issue 9): an old inventory put back together with its log cut to match
+/// (`cp inventory.yaml.age.2 inventory.yaml.age`, the log cut after that save's entries)
+/// agreed with itself and went unnoticed. The person who saw later entries notices; a
+/// restore on purpose is the way back, and is recorded.
+#[test]
+fn an_old_inventory_put_back_with_its_matching_log_is_caught() {
+    let ws = history();
+    // Generation 2 was saved after entry #1; entry #2 (`added acme/a`) records that save.
+    std::fs::copy(ws.path("inventory.yaml.age.2"), ws.inventory()).unwrap();
+    let text = std::fs::read_to_string(log(&ws)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(log(&ws), format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    assert_caught(
+        &ws,
+        "the audit log has 2 entries, but you saw entry #4 here",
+    );
+
+    // Restoring the current file on purpose accepts it: past every generation seen.
+    let out = ws.ok(&["restore", ws.inventory().to_str().unwrap()], "");
+    assert!(out.contains("(generation 5)"), "{out}");
+    let listed = ws.run(&["list"], "");
+    assert!(listed.status.success());
+    assert!(
+        !String::from_utf8_lossy(&listed.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    add(&ws, "acme/d");
+    let entries = ws.audit_entries();
+    let restored = &entries[entries.len() - 2];
+    assert_eq!(restored["action"], "restored", "{entries:?}");
+    assert!(
+        restored["detail"]
+            .as_str()
+            .unwrap()
+            .contains("but you saw entry #4 here"),
+        "{restored}"
+    );
+    assert!(ws.ok(&["audit", "--verify"], "").contains("chain intact"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -677,6 +749,17 @@ fn a_recipient_added_by_someone_else_is_announced_and_saves_wait_for_accept() {
     assert!(
         accepted.contains(&format!("added {attacker}")),
         "{accepted}"
+    );
+    // Regression (issue 9): accepting wrote no audit entry.
+    let entries = ws.audit_entries();
+    let last = entries.last().unwrap();
+    assert_eq!(last["action"], "recipients-accepted", "{entries:?}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("added {attacker}")),
+        "{last}"
     );
     let out = add(&ws, "acme/b");
     assert!(

@@ -1070,3 +1070,40 @@ fn a_step_the_plan_did_not_list_goes_where_the_work_is_not_at_the_end() {
         ]
     );
 }
+
+/// Regression (issue 9): the dashboard's verify sent stored secrets to providers without an
+/// audit entry (`keyward verify` now records one per credential: the same entry here).
+#[test]
+fn the_dashboards_verify_records_each_check_in_the_audit_log() {
+    let mut s = state();
+    let at = s.rows[0].at.to_string();
+    let effects = update(
+        &mut s,
+        Action::Verified {
+            row: 0,
+            result: keyward::providers::Verification::Invalid {
+                reason: "the key is deactivated".into(),
+            },
+        },
+    );
+    let audits: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Audit { event, then } => Some((event, then)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(audits.len(), 1, "{effects:?}");
+    let (event, then) = audits[0];
+    assert_eq!(event.action(), keyward::audit::AuditAction::Verified);
+    assert_eq!(event.credential(), Some(at.as_str()));
+    assert!(matches!(then, AfterAudit::Nothing));
+    // The same words `keyward verify` records.
+    let expected = keyward::verify::audit_event(
+        &at.parse().unwrap(),
+        &keyward::providers::Verification::Invalid {
+            reason: "the key is deactivated".into(),
+        },
+    );
+    assert_eq!(*event, expected);
+}

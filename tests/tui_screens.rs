@@ -1018,7 +1018,15 @@ fn verify_reports_verdicts_without_changing_the_inventory() {
             },
         },
     );
-    assert!(last.is_empty(), "verify never saves");
+    // Verify never saves; each check is recorded in the audit log (issue 9).
+    assert!(
+        matches!(
+            last.as_slice(),
+            [Effect::Audit { event, .. }]
+                if event.action() == keyward::audit::AuditAction::Verified
+        ),
+        "verify never saves, and records its check: {last:?}"
+    );
     assert_eq!(s.inventory, before);
     let text = s.notice.clone().unwrap().text;
     assert!(

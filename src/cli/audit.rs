@@ -4,7 +4,7 @@
 use anyhow::{anyhow, Result};
 
 use super::{table, Context};
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditLog, Checked, Event};
 use crate::inventory::CredentialRef;
 use crate::text::terminal_safe;
 
@@ -27,6 +27,10 @@ pub struct Args {
 struct AuditVerified {
     exists: bool,
     entries: usize,
+    /// Entries sealed to recipients none of the caller's identities is (chain checked only).
+    sealed_to_others: usize,
+    /// Entries written in the clear by a keyward from before sealing.
+    clear: usize,
     compared_with_inventory: bool,
 }
 
@@ -41,29 +45,32 @@ pub fn record(ctx: &Context, event: Event) -> Result<()> {
 /// Runs `keyward audit`.
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let log = AuditLog::for_inventory(&ctx.inventory);
+    // Entries are sealed: they open with the identities that open the inventory (and, for
+    // a passphrase-encrypted one, the log key inside it). Comparing the log with the
+    // inventory (rolled back? lines dropped, the log rewritten or deleted?) needs the
+    // inventory opened too; the chain alone needs neither.
+    let keys = ctx.keyring().unwrap_or_default();
+    let compared = crate::store::Store::open(&ctx.inventory, &keys)
+        .ok()
+        .map(|(store, _)| store);
+    let identities = match &compared {
+        Some(store) => store.audit_identities(&keys),
+        None => keys.identities().collect(),
+    };
     if args.verify {
-        // The chain needs no identity; comparing it with the inventory (rolled back? lines
-        // dropped, the log rewritten or deleted?) needs the inventory opened.
-        let compared = ctx
-            .keyring()
-            .ok()
-            .and_then(|keys| crate::store::Store::open(&ctx.inventory, &keys).ok())
-            .map(|(store, _)| store);
         let disagreement = compared.as_ref().and_then(|s| s.disagreement());
         // A broken chain is named first, by its first bad line; then what the inventory
         // says the log should hold.
-        let n = if log.path().exists() {
-            log.verify()?
-        } else {
-            0
-        };
+        let checked = log.verify(&identities)?;
         if let Some(d) = disagreement {
             anyhow::bail!("{}: {d}", log.path().display());
         }
         if ctx.json() {
             let verified = AuditVerified {
                 exists: log.path().exists(),
-                entries: n,
+                entries: checked.entries,
+                sealed_to_others: checked.sealed_to_others,
+                clear: checked.clear,
                 compared_with_inventory: compared.is_some(),
             };
             super::json::print(super::json::Schema::AuditVerify, &verified)?;
@@ -76,21 +83,36 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             );
             return Ok(0);
         }
-        println!(
-            "{n} {}, chain intact{}",
-            if n == 1 { "entry" } else { "entries" },
-            if compared.is_some() {
-                ""
+        println!("{}", verified_words(&checked, compared.is_some()));
+        return Ok(0);
+    }
+    let listing = log.read(&identities)?;
+    if compared.is_none() && !listing.sealed_to_others.is_empty() {
+        eprintln!(
+            "keyward: {}: the inventory could not be opened; entries sealed to it need the \
+             identity that opens it (--identity)",
+            ctx.inventory.display()
+        );
+    }
+    if let Some(d) = compared.as_ref().and_then(|s| s.disagreement()) {
+        eprintln!("keyward: warning: {}: {d}", ctx.inventory.display());
+    }
+    if !listing.sealed_to_others.is_empty() {
+        eprintln!(
+            "keyward: {} entr{} sealed to recipients none of your identities is (written \
+             before you were one): not shown",
+            listing.sealed_to_others.len(),
+            if listing.sealed_to_others.len() == 1 {
+                "y is"
             } else {
-                " (the inventory could not be opened to compare it with the log)"
+                "ies are"
             }
         );
-        return Ok(0);
     }
     let client_prefix = args.client.as_ref().map(|c| format!("{c}/"));
     let wanted = args.credential.as_ref().map(ToString::to_string);
-    let entries: Vec<_> = log
-        .read()?
+    let entries: Vec<_> = listing
+        .entries
         .into_iter()
         .filter(|e| {
             client_prefix.as_ref().is_none_or(|p| {
@@ -133,4 +155,29 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         )
     );
     Ok(0)
+}
+
+/// What `audit --verify` says of an intact log.
+fn verified_words(checked: &Checked, compared: bool) -> String {
+    let n = checked.entries;
+    let mut words = format!(
+        "{n} {}, chain intact",
+        if n == 1 { "entry" } else { "entries" }
+    );
+    if checked.sealed_to_others > 0 {
+        words.push_str(&format!(
+            "; {} sealed to recipients none of your identities is (chained, content unchecked)",
+            checked.sealed_to_others
+        ));
+    }
+    if checked.clear > 0 {
+        words.push_str(&format!(
+            "; {} written unsealed by an earlier keyward",
+            checked.clear
+        ));
+    }
+    if !compared {
+        words.push_str(" (the inventory could not be opened to compare it with the log)");
+    }
+    words
 }

@@ -218,6 +218,8 @@ impl Context {
             .inventory
             .clone()
             .unwrap_or_else(|| config_dir().join("inventory.yaml.age"));
+        // What this person saw of each audit log is kept beside what they trust.
+        crate::audit::mark::keep_marks_in(&config_dir());
         Ok(Context {
             // A link is resolved once: the lock, log and backups belong to the real file.
             inventory: crate::store::resolve_path(&inventory),
@@ -300,6 +302,7 @@ impl Context {
         if let Some(change) = self.watch_recipients(&mut store)? {
             self.confirm_recipient_change(&change, may_ask)?;
             store.accept_recipients(self.seen_record())?;
+            audit::record(self, recipients::accepted_event(&change))?;
         }
         Ok((store, inventory))
     }

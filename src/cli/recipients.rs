@@ -156,6 +156,9 @@ fn accept(ctx: &Context) -> Result<i32> {
         }
         crate::store::Seen::Changed(change) => {
             store.accept_recipients(ctx.seen_record())?;
+            // Whom secrets are encrypted to changed for this person: on record, like a
+            // recipient added or removed here.
+            audit::record(ctx, accepted_event(&change))?;
             say(format!("{path}: accepted: {change}."));
         }
     }
@@ -168,6 +171,15 @@ fn accept(ctx: &Context) -> Result<i32> {
         println!("  {}", crate::text::terminal_safe(r));
     }
     Ok(0)
+}
+
+/// The audit entry for accepting `change`: who was added and removed (public keys only).
+pub fn accepted_event(change: &crate::store::RecipientChange) -> Event {
+    Event::new(
+        crate::audit::AuditAction::RecipientsAccepted,
+        None,
+        change.to_string(),
+    )
 }
 
 fn refuse_passphrase(store: &crate::store::Store) -> Result<()> {

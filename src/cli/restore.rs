@@ -28,16 +28,18 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         .and_then(|(s, _)| s.disagreement().map(ToString::to_string));
     // A backup is as unauthenticated as the inventory: one whose recipients differ from
     // those last seen is shown and asked about, as before any save.
-    let (source, restored) = Store::open(&args.file, &keys)?;
-    if !source.is_passphrase_sealed() {
+    // Only looked at: opening it as an inventory would check (and mark) a log of its own.
+    let (restored, passphrase_sealed) = Store::peek(&args.file, &keys)?;
+    let mut accepted = None;
+    if !passphrase_sealed {
         if let Some(seen) = ctx.seen_record().load()? {
             let now = crate::store::recipients_seen::recipient_set(&restored.recipients);
             if let Some(change) = crate::store::RecipientChange::between(&seen, &now) {
                 ctx.confirm_recipient_change(&change, true)?;
+                accepted = Some(change);
             }
         }
     }
-    drop(source);
     let (mut store, _, from) = Store::restore(&ctx.inventory, &args.file, &keys)?;
     store.accept_recipients(ctx.seen_record())?;
     let mut detail = format!(
@@ -52,6 +54,9 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         ctx,
         Event::new(crate::audit::AuditAction::Restored, None, detail),
     )?;
+    if let Some(change) = accepted {
+        audit::record(ctx, super::recipients::accepted_event(&change))?;
+    }
     if ctx.json() {
         let restored = serde_json::json!({
             "restored": args.file.display().to_string(),

@@ -1,5 +1,6 @@
 //! `keyward verify CLIENT/INTEGRATION…`: checks that each stored secret still works, with a
-//! read-only call the provider answers for that secret. Writes nothing.
+//! read-only call the provider answers for that secret. Writes nothing to the inventory;
+//! each check is recorded in the audit log.
 //!
 //! Exit codes: 0 every secret is valid; 2 at least one is invalid (the provider refused it);
 //! 3 none is invalid but at least one could not be checked (network, rate limit: try
@@ -55,6 +56,13 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         &http,
         args.concurrency,
     ));
+    // Each check sent a stored secret to its provider: it is on record, as the
+    // dashboard's are, before anything is printed.
+    let log = crate::audit::AuditLog::for_inventory(&ctx.inventory);
+    for (at, verdict) in &results {
+        log.record(crate::verify::audit_event(at, verdict))
+            .map_err(|e| anyhow::anyhow!("checked, but not logged: {e}"))?;
+    }
     let any = |label: &str| results.iter().any(|(_, v)| v.label() == label);
     let exit = if any("invalid") {
         Exit::Expired

@@ -51,7 +51,7 @@ pub struct Inventory {
 }
 
 /// The inventory's place in its history, written by every save.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Integrity {
     /// Saves so far: each save writes one more.
@@ -61,6 +61,10 @@ pub struct Integrity {
     /// The SHA-256 of that entry's line.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub audit_head: String,
+    /// A passphrase-encrypted inventory has no recipients to seal its audit entries to:
+    /// they are sealed to this age key (`AGE-SECRET-KEY-…`), kept only in here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key: Option<crate::secret::Secret>,
 }
 
 /// Rotation and staleness rules.

@@ -28,6 +28,16 @@
 //! (a temporary file renamed over the old one), so the state survives keyward being killed
 //! at any point. Only a SHA-256 of each secret is stored;
 //! `verify` compares hashes.
+//!
+//! The state sits beside the inventory, so it names nothing: no client, credential or key
+//! id, no key name. Owners and key ids are kept as HMAC-SHA256 tags under a random salt
+//! (found by recomputing the tag of what the caller names), and each key id also sealed
+//! under a keystream derived from its owner (HMAC-SHA256 in counter mode), so listing an
+//! owner's keys can name them while the file alone cannot. Names are the caller's
+//! credential's. It is not encrypted with age: it stands for a provider's own database, and
+//! a provider never holds the inventory's identities. What remains: whoever guesses an
+//! owner (say `acme/crm`) can test the guess against the tags, and sees how many keys
+//! there are, their dates, states and scopes.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -37,6 +47,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -51,7 +62,8 @@ use crate::secret::Secret;
 const KIND: ProviderKind = ProviderKind::Sandbox;
 /// Keys one owner may hold at once, active or not (as AWS IAM allows).
 const MAX_KEYS_PER_OWNER: usize = 2;
-const STATE_VERSION: u32 = 1;
+/// 2: owners and key ids as tags, no names (1 held them in the clear).
+const STATE_VERSION: u32 = 2;
 
 /// The sandbox key service.
 pub struct Sandbox {
@@ -62,16 +74,20 @@ pub struct Sandbox {
     queues: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// One key as the state file holds it.
+/// One key as the state file holds it: nothing in it names the key, its owner or client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredKey {
-    id: String,
-    owner: String,
+    /// The key id's tag ([`State::tag`]): finds a key by the id a caller names.
+    id_tag: String,
+    /// The owner's tag: finds an owner's keys.
+    owner_tag: String,
+    /// Hex random bytes making this key's id keystream its own.
+    nonce: String,
+    /// The key id, hex, XORed with the keystream of its owner and nonce ([`keystream`]).
+    id_sealed: String,
     /// Hex SHA-256 of the secret: the secret itself is never written.
     secret_sha256: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
     created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<DateTime<Utc>>,
@@ -86,6 +102,8 @@ struct StoredKey {
 #[serde(deny_unknown_fields)]
 struct State {
     version: u32,
+    /// Hex random bytes the tags are keyed with.
+    salt: String,
     #[serde(default)]
     keys: Vec<StoredKey>,
 }
@@ -94,8 +112,102 @@ impl Default for State {
     fn default() -> Self {
         State {
             version: STATE_VERSION,
+            salt: hex::encode(rand::thread_rng().gen::<[u8; 32]>()),
             keys: Vec::new(),
         }
+    }
+}
+
+/// HMAC-SHA256 of `parts` under `key`.
+fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC takes a key of any length: this never fails.
+    let Ok(mut m) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// `len` bytes of keystream for a key id: HMAC-SHA256 keyed by the owner over the salt,
+/// the key's nonce and a block counter. Only a caller naming the owner can derive it.
+fn keystream(owner: &str, salt: &str, nonce: &str, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 32);
+    let mut block: u32 = 0;
+    while out.len() < len {
+        out.extend_from_slice(&mac(
+            owner.as_bytes(),
+            &[salt.as_bytes(), nonce.as_bytes(), &block.to_be_bytes()],
+        ));
+        block += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+impl State {
+    /// The tag of an owner or key id: HMAC-SHA256 under the salt, hex.
+    fn tag(&self, kind: &str, text: &str) -> String {
+        hex::encode(mac(
+            self.salt.as_bytes(),
+            &[kind.as_bytes(), b"\0", text.as_bytes()],
+        ))
+    }
+
+    fn owner_tag(&self, owner: &str) -> String {
+        self.tag("owner", owner)
+    }
+
+    /// The key whose id is `id`.
+    fn find(&mut self, id: &str) -> Option<&mut StoredKey> {
+        let tag = self.tag("id", id);
+        self.keys.iter_mut().find(|k| k.id_tag == tag)
+    }
+
+    /// The keys `owner` holds, each with its id.
+    fn owned(&self, owner: &str) -> Vec<(String, &StoredKey)> {
+        let tag = self.owner_tag(owner);
+        self.keys
+            .iter()
+            .filter(|k| k.owner_tag == tag)
+            .filter_map(|k| Some((self.open_id(owner, k)?, k)))
+            .collect()
+    }
+
+    fn open_id(&self, owner: &str, k: &StoredKey) -> Option<String> {
+        let sealed = hex::decode(&k.id_sealed).ok()?;
+        let stream = keystream(owner, &self.salt, &k.nonce, sealed.len());
+        String::from_utf8(sealed.iter().zip(stream).map(|(a, b)| a ^ b).collect()).ok()
+    }
+
+    /// A new stored key for `id` held by `owner`, everything naming them tagged or sealed.
+    fn new_key(&self, id: &str, owner: &str, secret: &Secret, now: DateTime<Utc>) -> StoredKey {
+        let nonce = hex::encode(rand::thread_rng().gen::<[u8; 16]>());
+        let stream = keystream(owner, &self.salt, &nonce, id.len());
+        let sealed: Vec<u8> = id.bytes().zip(stream).map(|(a, b)| a ^ b).collect();
+        StoredKey {
+            id_tag: self.tag("id", id),
+            owner_tag: self.owner_tag(owner),
+            nonce,
+            id_sealed: hex::encode(sealed),
+            secret_sha256: hash(secret),
+            created_at: now,
+            expires_at: None,
+            last_used_at: None,
+            active: true,
+            scopes: Vec::new(),
+        }
+    }
+}
+
+/// The name the sandbox gives a target's keys: the credential's, else its address. It is
+/// not stored (it names the credential).
+fn key_name(target: &Target) -> String {
+    if target.credential.name.is_empty() {
+        target.at.to_string()
+    } else {
+        target.credential.name.clone()
     }
 }
 
@@ -151,7 +263,7 @@ fn random_chars(n: usize) -> String {
         .collect()
 }
 
-fn remote_key(k: &StoredKey) -> RemoteKey {
+fn remote_key(id: String, name: &str, k: &StoredKey) -> RemoteKey {
     let risks = k
         .scopes
         .iter()
@@ -159,13 +271,13 @@ fn remote_key(k: &StoredKey) -> RemoteKey {
         .map(|s| format!("scope `{s}` grants full access"))
         .collect();
     RemoteKey {
-        remote_id: k.id.clone(),
+        remote_id: id,
         state: if k.active {
             RemoteStatus::Active
         } else {
             RemoteStatus::Inactive
         },
-        name: k.name.clone(),
+        name: Some(name.to_string()),
         created_at: Some(k.created_at),
         expires_at: k.expires_at,
         last_used_at: k.last_used_at,
@@ -183,10 +295,10 @@ fn check(
     touch: bool,
 ) -> Verification {
     let digest = hash(secret);
-    let found = state.keys.iter_mut().find(|k| match remote_id {
-        Some(id) => k.id == id,
-        None => k.secret_sha256 == digest,
-    });
+    let found = match remote_id {
+        Some(id) => state.find(id),
+        None => state.keys.iter_mut().find(|k| k.secret_sha256 == digest),
+    };
     let invalid = |reason: &str| Verification::Invalid {
         reason: reason.to_string(),
     };
@@ -368,24 +480,39 @@ impl Sandbox {
             .clone()
             .ok_or_else(|| config(target, "has no secret to import"))?;
         self.call(target, "PUT /keys/{id}", move |settings, state, now| {
-            if state.keys.iter().any(|k| k.id == id) {
+            if state.find(&id).is_some() {
                 return Ok(((), false));
             }
-            state.keys.push(StoredKey {
-                id,
-                owner: settings.owner.clone(),
-                secret_sha256: hash(&secret),
-                name: (!c.name.is_empty()).then(|| c.name.clone()),
-                created_at: c.created_at.unwrap_or(now),
-                expires_at: c.expires_at,
-                last_used_at: c.last_used_at,
-                active: true,
-                scopes: c.scopes.clone(),
-            });
+            let mut key = state.new_key(&id, &settings.owner, &secret, c.created_at.unwrap_or(now));
+            key.expires_at = c.expires_at;
+            key.last_used_at = c.last_used_at;
+            key.scopes = c.scopes.clone();
+            state.keys.push(key);
             Ok(((), true))
         })
         .await
     }
+}
+
+/// What the state at `state_file` holds for the key `id`: whether it is active, and the
+/// SHA-256 of its secret (hex). For tests and tools that look at the sandbox from outside,
+/// since the file itself names no key.
+pub fn key_record(state_file: &Path, id: &str) -> Result<Option<(bool, String)>, String> {
+    let mut state = read(state_file)?;
+    Ok(state.find(id).map(|k| (k.active, k.secret_sha256.clone())))
+}
+
+/// Which of `candidates` are key ids the state at `state_file` holds, and how many keys it
+/// holds in all: whoever knows every id it should hold (a test reading the inventory) can
+/// tell that it holds no other.
+pub fn keys_among(state_file: &Path, candidates: &[&str]) -> Result<(Vec<String>, usize), String> {
+    let mut state = read(state_file)?;
+    let held = candidates
+        .iter()
+        .filter(|id| state.find(id).is_some())
+        .map(|id| id.to_string())
+        .collect();
+    Ok((held, state.keys.len()))
 }
 
 impl Default for Sandbox {
@@ -415,11 +542,25 @@ fn read(state_file: &Path) -> Result<State, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
         Err(e) => return Err(format!("cannot read {}: {e}", state_file.display())),
     };
-    let state: State = serde_json::from_slice(&text)
-        .map_err(|e| format!("the sandbox state {} is damaged: {e}", state_file.display()))?;
+    let damaged = |e: serde_json::Error| {
+        format!("the sandbox state {} is damaged: {e}", state_file.display())
+    };
+    // The version first: an older state's fields are not this one's.
+    let value: serde_json::Value = serde_json::from_slice(&text).map_err(damaged)?;
+    let version = value.get("version").and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(STATE_VERSION)) {
+        return Err(format!(
+            "the sandbox state {} is version {}, this build reads {STATE_VERSION}; it is a \
+             stand-in for a provider: move it aside and run `keyward demo` again",
+            state_file.display(),
+            version.map_or_else(|| "unknown".to_string(), |v| v.to_string())
+        ));
+    }
+    let state: State = serde_json::from_value(value).map_err(damaged)?;
     if state.version != STATE_VERSION {
         return Err(format!(
-            "the sandbox state {} is version {}, this build reads {STATE_VERSION}",
+            "the sandbox state {} is version {}, this build reads {STATE_VERSION}; it is a \
+             stand-in for a provider: move it aside and run `keyward demo` again",
             state_file.display(),
             state.version
         ));
@@ -440,30 +581,24 @@ fn write(state_file: &Path, state: &State) -> Result<(), String> {
         .map_err(|e| format!("cannot replace {}: {e}", state_file.display()))
 }
 
-fn issue(settings: &Settings, target: &Target, now: DateTime<Utc>) -> (StoredKey, Secret) {
+/// A new key for `target` (its id, what the state keeps of it, and the secret).
+fn issue(
+    state: &State,
+    settings: &Settings,
+    target: &Target,
+    now: DateTime<Utc>,
+) -> (String, StoredKey, Secret) {
     let secret = Secret::new(format!("sbxsk_{}", random_chars(40)));
-    let name = if target.credential.name.is_empty() {
-        target.at.to_string()
-    } else {
-        target.credential.name.clone()
-    };
-    let key = StoredKey {
-        id: format!("sbx_{}", random_chars(20).to_uppercase()),
-        owner: settings.owner.clone(),
-        secret_sha256: hash(&secret),
-        name: Some(name),
-        created_at: now,
-        expires_at: settings.ttl_days.map(|d| now + chrono::Duration::days(d)),
-        last_used_at: None,
-        active: true,
-        scopes: target.credential.scopes.clone(),
-    };
-    (key, secret)
+    let id = format!("sbx_{}", random_chars(20).to_uppercase());
+    let mut key = state.new_key(&id, &settings.owner, &secret, now);
+    key.expires_at = settings.ttl_days.map(|d| now + chrono::Duration::days(d));
+    key.scopes = target.credential.scopes.clone();
+    (id, key, secret)
 }
 
-fn issued(key: &StoredKey, secret: Secret) -> IssuedKey {
+fn issued(id: String, key: &StoredKey, secret: Secret) -> IssuedKey {
     IssuedKey {
-        remote_id: key.id.clone(),
+        remote_id: id,
         secret,
         created_at: Some(key.created_at),
         expires_at: key.expires_at,
@@ -503,22 +638,21 @@ impl Provider for Sandbox {
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {
         let id = target.remote_id("the sandbox key id")?.to_string();
+        let name = key_name(target);
         self.call(target, "GET /keys/{id}", move |_, state, _| {
-            Ok((
-                state.keys.iter().find(|k| k.id == id).map(remote_key),
-                false,
-            ))
+            let found = state.find(&id).map(|k| remote_key(id.clone(), &name, k));
+            Ok((found, false))
         })
         .await
     }
 
     async fn list(&self, target: &Target) -> Result<Vec<RemoteKey>, ProviderError> {
-        self.call(target, "GET /keys", |settings, state, _| {
+        let name = key_name(target);
+        self.call(target, "GET /keys", move |settings, state, _| {
             let keys = state
-                .keys
-                .iter()
-                .filter(|k| k.owner == settings.owner)
-                .map(remote_key)
+                .owned(&settings.owner)
+                .into_iter()
+                .map(|(id, k)| remote_key(id, &name, k))
                 .collect();
             Ok((keys, false))
         })
@@ -535,11 +669,8 @@ impl Provider for Sandbox {
                     "create a second key (`params.style` is `roll`)",
                 ));
             }
-            let held = state
-                .keys
-                .iter()
-                .filter(|k| k.owner == settings.owner)
-                .count();
+            let owner = state.owner_tag(&settings.owner);
+            let held = state.keys.iter().filter(|k| k.owner_tag == owner).count();
             if held >= MAX_KEYS_PER_OWNER {
                 return Err(ProviderError::new(
                     KIND,
@@ -552,8 +683,8 @@ impl Provider for Sandbox {
                 )
                 .with_status(409));
             }
-            let (key, secret) = issue(settings, &t, now);
-            let out = issued(&key, secret);
+            let (id, key, secret) = issue(state, settings, &t, now);
+            let out = issued(id, &key, secret);
             state.keys.push(key);
             Ok((out, true))
         })
@@ -574,7 +705,8 @@ impl Provider for Sandbox {
                         "roll a key in place (`params.style` is not `roll`)",
                     ));
                 }
-                let Some(key) = state.keys.iter_mut().find(|k| k.id == id) else {
+                let (_, fresh, secret) = issue(state, settings, &t, now);
+                let Some(key) = state.find(&id) else {
                     return Err(ProviderError::new(
                         KIND,
                         Some(&t.at),
@@ -583,11 +715,10 @@ impl Provider for Sandbox {
                     )
                     .with_status(404));
                 };
-                let (fresh, secret) = issue(settings, &t, now);
                 key.secret_sha256 = fresh.secret_sha256;
                 key.expires_at = fresh.expires_at;
                 key.active = true;
-                Ok((issued(key, secret), true))
+                Ok((issued(id.clone(), key, secret), true))
             },
         )
         .await
@@ -617,7 +748,7 @@ impl Provider for Sandbox {
         let id = remote_id.to_string();
         let at = target.at.clone();
         self.call(target, "PATCH /keys/{id}", move |_, state, _| {
-            match state.keys.iter_mut().find(|k| k.id == id) {
+            match state.find(&id) {
                 Some(k) => {
                     let changed = k.active;
                     k.active = false;
@@ -649,7 +780,8 @@ impl Provider for Sandbox {
                 ));
             }
             let before = state.keys.len();
-            state.keys.retain(|k| k.id != id);
+            let tag = state.tag("id", &id);
+            state.keys.retain(|k| k.id_tag != tag);
             let changed = state.keys.len() != before;
             let answer = if changed {
                 Deletion::Deleted
@@ -759,6 +891,18 @@ mod tests {
         let text = fs::read_to_string(&state_path).unwrap();
         assert!(!text.contains(key.secret.expose_secret()));
         assert!(text.contains(&hash(&key.secret)));
+        // Regression: the state beside the inventory named every client, credential and
+        // key id in the clear. It names none, and the sandbox still finds and lists them.
+        for named in [key.remote_id.as_str(), "acme", "crm", "acme/crm"] {
+            assert!(!text.contains(named), "`{named}` in {text}");
+        }
+        let listed = Sandbox::beside(&inv).list(&t).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].remote_id, key.remote_id);
+        assert_eq!(
+            key_record(&state_path, &key.remote_id).unwrap(),
+            Some((true, hash(&key.secret)))
+        );
         let leftovers: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

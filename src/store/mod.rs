@@ -307,6 +307,9 @@ pub struct Store {
     seen: Option<SeenRecord>,
     /// A change of recipients nobody here made or accepted: saves are refused meanwhile.
     unaccepted: Option<RecipientChange>,
+    /// A passphrase-encrypted inventory's audit log key ([`inventory::Integrity::audit_key`]):
+    /// entries are sealed to its public half, and opened with it.
+    log_key: Option<age::x25519::Identity>,
 }
 
 impl std::fmt::Debug for Store {
@@ -333,24 +336,96 @@ impl Store {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "inventory opened"
         );
+        let log_key = log_key_of(&inventory);
         // The store's own bookkeeping: callers see (and compare) the content alone, and
         // every save writes it afresh.
         inventory.integrity = None;
         let disagreement = AuditLog::for_inventory(path).check_anchor(&anchor).err();
-        Ok((
-            Store {
-                path: path.to_path_buf(),
-                sealing,
-                lock: None,
-                fingerprint,
-                generation: anchor.generation,
-                disagreement,
-                file_recipients: inventory.recipients.clone(),
-                seen: None,
-                unaccepted: None,
-            },
-            inventory,
-        ))
+        let mut store = Store {
+            path: path.to_path_buf(),
+            sealing,
+            lock: None,
+            fingerprint,
+            generation: anchor.generation,
+            disagreement,
+            file_recipients: inventory.recipients.clone(),
+            seen: None,
+            unaccepted: None,
+            log_key,
+        };
+        store.note_log_recipients();
+        // Briefly, when nobody else writes: `open_locked` does it under its own lock.
+        if store.needs_log_key() {
+            if let Ok(lock) = Lock::acquire(path) {
+                store.lock = Some(lock);
+                store.add_log_key(&inventory);
+                store.lock = None;
+            }
+        }
+        Ok((store, inventory))
+    }
+
+    /// Whether this passphrase-encrypted inventory, saved by an earlier version, still
+    /// lacks the key its audit entries are sealed to.
+    fn needs_log_key(&self) -> bool {
+        self.is_passphrase_sealed() && self.log_key.is_none()
+    }
+
+    /// Gives a passphrase-encrypted inventory from an earlier version its audit log key,
+    /// saved at once so that no entry is sealed to a key that is then lost. Needs the lock;
+    /// when the save is refused (the log disagrees, say), entries cannot be recorded until
+    /// that is resolved, and [`AuditLog::record`] says so.
+    fn add_log_key(&mut self, inventory: &Inventory) {
+        if !self.needs_log_key() || self.disagreement.is_some() {
+            return;
+        }
+        self.log_key = Some(age::x25519::Identity::generate());
+        if let Err(e) = self.save(inventory) {
+            tracing::warn!(error = %e, "the audit log key could not be saved");
+            self.log_key = None;
+        }
+        self.note_log_recipients();
+    }
+
+    /// Tells the audit log whom its entries are sealed to: the recipients in the file, or
+    /// the log key's public half for a passphrase-encrypted inventory.
+    fn note_log_recipients(&self) {
+        let recipients = match (&self.sealing, &self.log_key) {
+            // Never to recipients someone else added and this person has not accepted:
+            // entries would tell them what happens meanwhile.
+            (Sealing::Recipients, _) => self
+                .file_recipients
+                .iter()
+                .filter(|r| {
+                    self.unaccepted
+                        .as_ref()
+                        .is_none_or(|c| !c.added.contains(&r.trim().to_string()))
+                })
+                .cloned()
+                .collect(),
+            (Sealing::Passphrase(_), Some(key)) => vec![key.to_public().to_string()],
+            (Sealing::Passphrase(_), None) => Vec::new(),
+        };
+        crate::audit::note_recipients(AuditLog::for_inventory(&self.path).path(), recipients);
+    }
+
+    /// The identities that open this inventory's audit entries: `keys`, and the log key of
+    /// a passphrase-encrypted inventory.
+    pub fn audit_identities<'a>(&'a self, keys: &'a Keyring) -> Vec<&'a dyn age::Identity> {
+        let mut all: Vec<&dyn age::Identity> = keys.identities().collect();
+        if let Some(key) = &self.log_key {
+            all.push(key);
+        }
+        all
+    }
+
+    /// Decrypts and parses `path` only to look at it, as a backup is looked at before it is
+    /// restored: its log is not checked, nothing is recorded or written. Returns the
+    /// content and whether it is passphrase-encrypted.
+    pub fn peek(path: &Path, keys: &Keyring) -> Result<(Inventory, bool), StoreError> {
+        let (mut inventory, sealing, _) = read(&resolve_path(path), keys)?;
+        inventory.integrity = None;
+        Ok((inventory, matches!(sealing, Sealing::Passphrase(_))))
     }
 
     /// How the inventory and its audit log disagreed when it was opened: a rolled-back
@@ -376,6 +451,7 @@ impl Store {
             _ => None,
         };
         self.seen = Some(record);
+        self.note_log_recipients();
         Ok(seen)
     }
 
@@ -393,6 +469,7 @@ impl Store {
         }
         self.unaccepted = None;
         self.seen = Some(record);
+        self.note_log_recipients();
         Ok(())
     }
 
@@ -426,16 +503,30 @@ impl Store {
             fingerprint: current
                 .map(|b| Sha256::digest(&b).into())
                 .unwrap_or([0; 32]),
-            // Past everything the log or the current file has seen.
-            generation: log.newest_generation().max(from),
+            // Past every save the log, the current file or this person has seen.
+            generation: log.newest_generation().max(from).max(log.seen_generation()),
             disagreement: None,
             file_recipients: Vec::new(),
             seen: None,
             unaccepted: None,
+            log_key: None,
         };
         if let Ok((now, _, _)) = read(path, keys) {
             store.generation = store.generation.max(anchor_of(&now).generation);
+            // The log's entries stay sealed to the key they were written with.
+            store.log_key = log_key_of(&now);
         }
+        if store.log_key.is_none() {
+            store.log_key = log_key_of(&inventory);
+        }
+        if store.is_passphrase_sealed() && store.log_key.is_none() {
+            store.log_key = Some(age::x25519::Identity::generate());
+        }
+        // A restore on purpose makes the log's history what it is now, for this person.
+        log.forget_mark().map_err(|detail| StoreError::Write {
+            path: path.to_path_buf(),
+            detail,
+        })?;
         store.save(&inventory)?;
         Ok((store, inventory, from))
     }
@@ -454,6 +545,7 @@ impl Store {
             });
         }
         store.lock = Some(lock);
+        store.add_log_key(&inventory);
         Ok((store, inventory))
     }
 
@@ -502,7 +594,18 @@ impl Store {
             file_recipients: Vec::new(),
             seen: None,
             unaccepted: None,
+            log_key: None,
         };
+        if store.is_passphrase_sealed() {
+            store.log_key = Some(age::x25519::Identity::generate());
+        }
+        // A new inventory here starts this person's record of its log afresh.
+        AuditLog::for_inventory(path)
+            .forget_mark()
+            .map_err(|detail| StoreError::Write {
+                path: path.to_path_buf(),
+                detail,
+            })?;
         store.save(inventory)?;
         Ok(store)
     }
@@ -577,6 +680,12 @@ impl Store {
             generation,
             audit_seq,
             audit_head,
+            audit_key: match (&self.sealing, &self.log_key) {
+                (Sealing::Passphrase(_), Some(key)) => {
+                    Some(crate::secret::Secret::new(key.to_string().expose_secret()))
+                }
+                _ => None,
+            },
         });
         let ciphertext = self.seal(&sealed)?;
         write_atomically(&self.path, &ciphertext).map_err(|e| StoreError::Write {
@@ -589,6 +698,7 @@ impl Store {
         let changed_here = recipients_seen::recipient_set(&self.file_recipients)
             != recipients_seen::recipient_set(&inventory.recipients);
         self.file_recipients = inventory.recipients.clone();
+        self.note_log_recipients();
         // A set this person saved is one they have seen: their own change is never
         // announced back to them.
         if let (Some(record), Sealing::Recipients, true) = (&self.seen, &self.sealing, changed_here)
@@ -652,7 +762,11 @@ impl Store {
         let (mut inventory, sealing, fingerprint) = decode(&self.path, &bytes, keys, passphrase)?;
         // As `open` does: the bookkeeping stays with the store, and the log is checked again.
         let anchor = anchor_of(&inventory);
+        let log_key = log_key_of(&inventory);
         inventory.integrity = None;
+        if log_key.is_some() {
+            self.log_key = log_key;
+        }
         self.disagreement = AuditLog::for_inventory(&self.path)
             .check_anchor(&anchor)
             .err();
@@ -660,6 +774,7 @@ impl Store {
         self.sealing = sealing;
         self.fingerprint = fingerprint;
         self.file_recipients = inventory.recipients.clone();
+        self.note_log_recipients();
         // Another writer's version is judged like a freshly opened one.
         if let Some(record) = self.seen.clone() {
             self.watch_recipients(record)?;
@@ -727,6 +842,12 @@ fn anchor_of(inventory: &Inventory) -> Anchor {
             head: String::new(),
         },
     }
+}
+
+/// The audit log key a passphrase-encrypted inventory keeps, if it has one (and it parses).
+fn log_key_of(inventory: &Inventory) -> Option<age::x25519::Identity> {
+    let key = inventory.integrity.as_ref()?.audit_key.as_ref()?;
+    key.expose_secret().parse().ok()
 }
 
 fn check_path(path: &Path) -> Result<(), StoreError> {

@@ -105,7 +105,8 @@ fn audited(state: &mut State, result: Result<(), String>, then: AfterAudit) -> V
                 at(row)
             ));
         }
-        (Err(e), AfterAudit::Nothing) => state.fail(format!("saved, but not logged: {e}")),
+        // A sync's save or a verify's check happened; only its record is missing.
+        (Err(e), AfterAudit::Nothing) => state.fail(format!("done, but not logged: {e}")),
         (Ok(()), AfterAudit::Reveal { row }) => {
             // Only if the person is still looking at that credential.
             if state.screen == Screen::Detail && state.detail.row == row {
@@ -746,8 +747,16 @@ fn verified(state: &mut State, row: usize, result: Verification) -> Vec<Effect> 
         Some((_, n)) => *n += 1,
         None => state.batch.verdicts.push((label, 1)),
     }
+    // A check sends the stored secret to its provider: it is recorded, as `keyward
+    // verify` records it.
+    let audit = state.rows.get(row).map(|r| Effect::Audit {
+        event: crate::verify::audit_event(&r.at, &result),
+        then: AfterAudit::Nothing,
+    });
     if let Some(r) = state.rows.get_mut(row) {
         r.verification = Some(result);
     }
-    job_done(state)
+    let mut effects: Vec<Effect> = audit.into_iter().collect();
+    effects.extend(job_done(state));
+    effects
 }

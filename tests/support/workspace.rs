@@ -75,6 +75,16 @@ impl Workspace {
         keyward::store::SeenRecord::for_inventory(&self.path(".config/keyward"), &self.inventory())
     }
 
+    /// The audit log's entries as `keyward audit --json` prints them: its entries are
+    /// sealed, so the file itself is no place to look for words.
+    pub fn audit_entries(&self) -> Vec<serde_json::Value> {
+        let text = self.ok(&["audit", "--json"], "");
+        match serde_json::from_str(&text) {
+            Ok(serde_json::Value::Array(entries)) => entries,
+            _ => panic!("`keyward audit --json` printed no array: {text}"),
+        }
+    }
+
     /// `keyward init` with a generated identity.
     pub fn init(&self) {
         self.ok(&["init"], "");
