@@ -1359,7 +1359,7 @@ mod readme_commands {
 /// removal is in the audit log.
 mod remove_command {
     use super::*;
-    use support::sandbox_inventory::{assert_no_secret, at, keys, load, read, write};
+    use support::sandbox_inventory::{assert_no_secret, at, keys, load, write};
 
     fn stdout_of(out: &std::process::Output) -> String {
         let (o, e) = (
@@ -1380,9 +1380,11 @@ mod remove_command {
         // Without a terminal or --yes the revocation is refused, and nothing changes.
         let before = hash(&ws.inventory());
         let out = ws.run(&["remove", "acme/k0"], "");
-        assert_eq!(out.status.code(), Some(1));
+        // 4: it needs a person, and there is none to ask (README's exit-code table).
+        assert_eq!(out.status.code(), Some(4));
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("revoking needs a confirmation"),
+            String::from_utf8_lossy(&out.stderr)
+                .contains("(a confirmation to revoke) need(s) a person and there is no terminal"),
             "{out:?}"
         );
         assert_eq!(hash(&ws.inventory()), before);
@@ -1413,9 +1415,17 @@ mod remove_command {
         assert_eq!(hash(&ws.inventory()), before);
         assert!(load(&ws).credential(&k2).is_some());
 
-        let log = read(&ws.path("inventory.yaml.age.audit.jsonl"));
-        assert_eq!(log.matches("\"action\":\"removed\"").count(), 2, "{log}");
-        assert!(log.contains("\"credential\":\"acme/k0\""), "{log}");
+        // Entries are sealed: read them through `keyward audit`.
+        let removed: Vec<_> = ws
+            .audit_entries()
+            .into_iter()
+            .filter(|e| e["action"] == "removed")
+            .collect();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert!(
+            removed.iter().any(|e| e["credential"] == "acme/k0"),
+            "{removed:?}"
+        );
         assert_one_line_error(&ws.run(&["remove", "acme/nope"], ""), "no credential");
     }
 }
@@ -1497,9 +1507,12 @@ mod edit_command {
         let shown = ws.ok(&["show", "acme/mail", "--json"], "");
         assert!(shown.contains("\"owner\": \"bob\""), "{shown}");
         assert!(keyward::store::backup_path(&ws.inventory(), 1).exists());
+        // Entries are sealed: read them through `keyward audit`, the secret in neither form.
         let log = std::fs::read_to_string(ws.path("inventory.yaml.age.audit.jsonl")).unwrap();
-        assert!(log.contains("\"action\":\"edited\""), "{log}");
         assert!(!log.contains(SECRET));
+        let edited = ws.audit_entries();
+        assert!(edited.iter().any(|e| e["action"] == "edited"), "{edited:?}");
+        assert!(!format!("{edited:?}").contains(SECRET));
 
         // An editor that changes nothing saves nothing.
         let before = hash(&ws.inventory());
