@@ -90,6 +90,22 @@ impl Tmux {
         }
     }
 
+    /// Waits up to 20 s for a screen showing every one of `needles` at once (a dialog drawn
+    /// while tmux captures can show only its first lines); panics with the screen otherwise.
+    pub fn wait_for_all(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if needles.iter().all(|n| screen.contains(n)) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("{needles:?} never all appeared; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Whether the pane's program has exited.
     pub fn exited(&self) -> bool {
         self.tmux(&["display-message", "-p", "-t", &self.session, "#{pane_dead}"])
