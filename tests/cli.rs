@@ -577,24 +577,20 @@ fn bad_inputs_fail_cleanly_and_leave_the_file_untouched() {
 /// Regression: holding the lock in the test process itself raced with other tests' forked
 /// children, which briefly share the open lock during fork; a separate `flock` process
 /// (util-linux, the same flock(2) lock keyward takes) holds it instead.
-#[test]
-fn a_second_writer_is_told_who_holds_the_lock() {
-    let ws = Workspace::new();
-    ws.init();
-    let before = hash(&ws.inventory());
-    let lock = format!("{}.lock", ws.inventory().display());
-    // The holder writes its pid, as keyward does, then holds the lock as a running
-    // `keyward rotate` would.
-    let mut holder = Command::new("sh")
+/// A `sh` that writes `pid_line` (shell words: `$$` is its own pid) into the lock file `lock`,
+/// as keyward does, then holds the lock as a running `keyward rotate` would; returns once the
+/// lock is held.
+fn hold_lock(lock: &str, pid_line: &str) -> std::process::Child {
+    let holder = Command::new("sh")
         .args([
             "-c",
-            &format!("echo $$ > '{lock}'; exec flock -o '{lock}' sleep 60"),
+            &format!("echo {pid_line} > '{lock}'; exec flock -o '{lock}' sleep 60"),
         ])
         .spawn()
         .expect("sh and flock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while Command::new("flock")
-        .args(["-n", &lock, "true"])
+        .args(["-n", lock, "true"])
         .status()
         .unwrap()
         .success()
@@ -605,6 +601,18 @@ fn a_second_writer_is_told_who_holds_the_lock() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    holder
+}
+
+#[test]
+fn a_second_writer_is_told_who_holds_the_lock() {
+    let ws = Workspace::new();
+    ws.init();
+    let before = hash(&ws.inventory());
+    let lock = format!("{}.lock", ws.inventory().display());
+    // The holder writes its pid, as keyward does, then holds the lock as a running
+    // `keyward rotate` would.
+    let mut holder = hold_lock(&lock, "$$");
     let out = ws.run(
         &["add", "acme/x", "--provider", "manual", "--no-secret"],
         "",
@@ -629,23 +637,7 @@ fn locked_by_names_the_holder_not_the_last_writer_of_the_lock_file() {
     ws.init();
     let lock = format!("{}.lock", ws.inventory().display());
     // A stale pid in the file, as a keyward that wrote it and exited leaves it.
-    let mut holder = Command::new("sh")
-        .args([
-            "-c",
-            &format!("echo 999999 > '{lock}'; exec flock -o '{lock}' sleep 60"),
-        ])
-        .spawn()
-        .expect("sh and flock");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while Command::new("flock")
-        .args(["-n", &lock, "true"])
-        .status()
-        .unwrap()
-        .success()
-    {
-        assert!(std::time::Instant::now() < deadline, "never locked");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut holder = hold_lock(&lock, "999999");
     let out = ws.run(
         &[
             "--json",
