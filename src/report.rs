@@ -489,9 +489,26 @@ pub fn csv(report: &Report) -> Result<String, RenderError> {
     String::from_utf8(bytes).map_err(|e| RenderError(e.to_string()))
 }
 
-/// The report as pretty-printed JSON, ending in a newline.
+/// The schema name and version the JSON report carries as `"schema"` (on stdout and in an
+/// exported file alike), so a reader of a file kept for months knows which shape it holds.
+/// `keyward --json`'s schema list names it from here.
+pub const JSON_SCHEMA: &str = "keyward.report/1";
+
+/// The report with its schema first, as [`json`] prints it.
+#[derive(Serialize)]
+struct Tagged<'a> {
+    schema: &'static str,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
+/// The report as pretty-printed JSON with its [`JSON_SCHEMA`], ending in a newline.
 pub fn json(report: &Report) -> Result<String, RenderError> {
-    serde_json::to_string_pretty(report)
+    let tagged = Tagged {
+        schema: JSON_SCHEMA,
+        report,
+    };
+    serde_json::to_string_pretty(&tagged)
         .map(|s| json_safe(s) + "\n")
         .map_err(|e| RenderError(e.to_string()))
 }

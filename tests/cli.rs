@@ -1420,6 +1420,29 @@ mod remove_command {
         );
         assert_one_line_error(&ws.run(&["remove", "acme/nope"], ""), "no credential");
     }
+
+    /// `remove --json` reused revoke's code, which printed its text (and would print its
+    /// own `keyward.revoke/1` object) on stdout: stdout must be one `keyward.remove/1`.
+    #[test]
+    fn remove_json_prints_one_remove_object_and_not_the_revocation() {
+        let ws = Workspace::new();
+        let inv = write(&ws, 3, None);
+        stdout_of(&ws.run(&["revoke", "acme/k1", "--emergency", "--yes"], ""));
+        let out = ws.run(&["--json", "remove", "acme/k0", "acme/k1", "--yes"], "");
+        stdout_of(&out);
+        let text = stable(&ws, &out);
+        insta::assert_snapshot!("json_remove", text);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("revoking first"),
+            "{out:?}"
+        );
+        assert!(keys(&ws, &inv, &at("acme/k0")).is_empty(), "revoked first");
+        let kept = ws.run(&["--json", "remove", "acme/k2", "--keep-remote"], "");
+        stdout_of(&kept);
+        insta::assert_snapshot!("json_remove_keep_remote", stable(&ws, &kept));
+        assert_eq!(keys(&ws, &inv, &at("acme/k2")).len(), 1, "left live");
+        assert!(load(&ws).clients.is_empty(), "{:?}", load(&ws).clients);
+    }
 }
 
 /// `keyward edit` with `EDITOR` set to a script: a good edit is saved through the store
@@ -1850,6 +1873,16 @@ fn every_command_prints_versioned_json_and_never_the_secret() {
     let report: serde_json::Value =
         serde_json::from_slice(&run(&["report"], "", 0).stdout).unwrap();
     assert_eq!(report["clients"][0]["id"], "acme", "{report}");
+    assert_eq!(report["schema"], "keyward.report/1", "{report}");
+    let file = ws.path("r.json");
+    run(
+        &["report", "--format", "json", "-o", file.to_str().unwrap()],
+        "",
+        0,
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(written["schema"], "keyward.report/1", "{written}");
     let written = run(
         &["report", "--output", ws.path("r.md").to_str().unwrap()],
         "",

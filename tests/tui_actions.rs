@@ -222,6 +222,11 @@ fn progress() -> Progress {
 
 /// Marks crm and mail, presses R, and answers with the plan, as the runtime would.
 fn plan_open() -> State {
+    plan_open_with(two_item_plan())
+}
+
+/// [`plan_open`], answered with `plan`.
+fn plan_open_with(plan: Plan) -> State {
     let mut s = state();
     mark(&mut s, "acme/crm");
     mark(&mut s, "acme/mail");
@@ -239,7 +244,7 @@ fn plan_open() -> State {
         other => panic!("{other:?}"),
     }
     assert_eq!(s.mode(), Mode::Planning);
-    update(&mut s, Action::Planned(Ok(two_item_plan())));
+    update(&mut s, Action::Planned(Ok(plan)));
     assert_eq!(s.mode(), Mode::Plan);
     s
 }
@@ -255,6 +260,26 @@ fn confirm_plan(s: &mut State) -> Vec<Effect> {
 #[test]
 fn plan_dialog_80x24() {
     insta::assert_snapshot!("plan_80x24", draw(&plan_open()));
+}
+
+/// The dialog left out `PlanItem.manual_because`, which the CLI's plan shows as "by hand:":
+/// a person confirming saw a manual rotation without the reason for it.
+#[test]
+fn plan_dialog_shows_why_a_key_is_rotated_by_hand_80x24() {
+    let mut plan = two_item_plan();
+    let mail = &mut plan.items[1];
+    mail.provider = ProviderKind::Openai;
+    mail.style = Some(RotationStyle::Manual);
+    mail.manual_because =
+        Some("the key belongs to a user, and OpenAI's API cannot create one for a user".into());
+    mail.warnings.clear();
+    mail.steps = vec![Phase::Store, Phase::Deploy, Phase::Commit];
+    let screen = draw(&plan_open_with(plan));
+    assert!(
+        screen.contains("by hand: the key belongs to a user"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("plan_manual_because_80x24", screen);
 }
 
 #[test]

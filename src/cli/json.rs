@@ -45,19 +45,23 @@ pub enum Schema {
     Revoke,
     /// `keyward archive`.
     Archive,
+    /// `keyward remove`.
+    Remove,
     /// `keyward restore`.
     Restore,
     /// `keyward demo --keep-in`.
     Demo,
     /// `keyward report --output FILE` (without it, the report itself is the JSON).
     Report,
+    /// The access report itself: `keyward report --json` and `--format json` (file or stdout).
+    AccessReport,
     /// Any command that failed.
     Error,
 }
 
 impl Schema {
     /// Every schema, for the documentation check.
-    pub const ALL: [Schema; 18] = [
+    pub const ALL: [Schema; 20] = [
         Schema::Init,
         Schema::Show,
         Schema::Add,
@@ -75,6 +79,8 @@ impl Schema {
         Schema::Restore,
         Schema::Demo,
         Schema::Report,
+        Schema::AccessReport,
+        Schema::Remove,
         Schema::Error,
     ];
 
@@ -99,6 +105,8 @@ impl Schema {
             Schema::Restore => "keyward.restore/1",
             Schema::Demo => "keyward.demo/1",
             Schema::Report => "keyward.report-written/1",
+            Schema::AccessReport => crate::report::JSON_SCHEMA,
+            Schema::Remove => "keyward.remove/1",
             Schema::Error => "keyward.error/1",
         }
     }

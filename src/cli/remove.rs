@@ -1,7 +1,8 @@
 //! `keyward remove CRED…`: a credential gone for good leaves the inventory. A key still live
 //! at its provider is revoked first, by `keyward revoke --emergency`'s own code (deleted at
 //! once: once the credential is gone nothing would delete it later); `--keep-remote` leaves
-//! it there instead, on purpose. Each removal is logged.
+//! it there instead, on purpose. Each removal is logged. Under `--json` the revocation's
+//! text stays off stdout, which carries one `keyward.remove/1` object.
 
 use anyhow::{bail, Result};
 use clap::{Args as _, FromArgMatches as _};
@@ -10,7 +11,7 @@ use super::audit::record;
 use super::{require, Context};
 use crate::audit::{AuditAction, Event};
 use crate::inventory::{CredentialRef, Inventory};
-use crate::ops::remove::{check, is_live, remove, RemoveError};
+use crate::ops::remove::{check, remove, KeyFate, RemoveError};
 use crate::store::{Store, StoreError};
 
 /// Arguments of `keyward remove`.
@@ -46,7 +47,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             "{} live at the provider: revoking first (deleted now, since nothing will be left to delete it later)",
             shown.join(", ")
         );
-        let code = super::rotate::run_revoke(ctx, revoke_args(&live, args.yes)?)?;
+        let code = super::rotate::run_revoke_for_remove(ctx, revoke_args(&live, args.yes)?)?;
         if code != 0 {
             bail!(
                 "nothing removed: revoking {} did not finish (see above); once it has \
@@ -63,25 +64,53 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let removed = remove(&mut inv, &args.refs, args.keep_remote)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing removed", ctx.inventory.display()))?;
     store.save(&inv)?;
+    let mut report = RemoveJson {
+        keep_remote: args.keep_remote,
+        removed: Vec::new(),
+    };
     for (at, c) in args.refs.iter().zip(&removed) {
-        let how = if args.keep_remote && is_live(c) {
-            "its key left live at the provider (--keep-remote)"
-        } else if live.contains(at) {
-            "its key revoked first"
-        } else {
-            "its key already revoked"
-        };
+        let key = KeyFate::of(c, args.keep_remote, live.contains(at));
         record(
             ctx,
             Event::new(
                 AuditAction::Removed,
                 Some(at),
-                format!("removed from the inventory, {how}"),
+                format!("removed from the inventory, {}", key.describe()),
             ),
         )?;
-        println!("Removed {at} ({how}).");
+        if !ctx.json() {
+            println!("Removed {at} ({}).", key.describe());
+        }
+        report.removed.push(Removed {
+            credential: at.to_string(),
+            provider: c.provider.as_str(),
+            key,
+        });
+    }
+    if ctx.json() {
+        super::json::print(super::json::Schema::Remove, &report)?;
     }
     Ok(0)
+}
+
+/// `remove --json`'s object (`keyward.remove/1`).
+#[derive(Debug, serde::Serialize)]
+struct RemoveJson {
+    /// Whether `--keep-remote` was given.
+    keep_remote: bool,
+    /// One per credential removed, in the order given.
+    removed: Vec<Removed>,
+}
+
+/// One credential removed.
+#[derive(Debug, serde::Serialize)]
+struct Removed {
+    /// Its address.
+    credential: String,
+    /// Its provider.
+    provider: &'static str,
+    /// What became of its key at the provider.
+    key: KeyFate,
 }
 
 /// Opens for writing once the revocation's writer thread, which ends on its own just after

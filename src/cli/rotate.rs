@@ -823,6 +823,24 @@ struct RevokeJson<'a> {
 
 /// Runs `keyward revoke`: shows and asks on a snapshot, then takes the lock to run.
 pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
+    revoke(ctx, args, true)
+}
+
+/// Runs a revocation on behalf of `keyward remove`: the same as [`run_revoke`] but prints no
+/// `keyward.revoke/1` object, since `remove --json` prints one object for the whole removal.
+pub fn run_revoke_for_remove(ctx: &Context, args: RevokeArgs) -> Result<i32> {
+    revoke(ctx, args, false)
+}
+
+/// [`run_revoke`]'s body; `own_json`: whether, under `--json`, it prints its own object.
+fn revoke(ctx: &Context, args: RevokeArgs, own_json: bool) -> Result<i32> {
+    let end_with = |report: &RevokeJson, exit: Exit| {
+        if own_json {
+            emit(ctx, Schema::Revoke, report, exit)
+        } else {
+            Ok(exit.as_code())
+        }
+    };
     let mut session = Session::snapshot(ctx, &args.run)?;
     let out = session.out;
     let inventory = session.runner.inventory();
@@ -844,7 +862,7 @@ pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
             selection.describe()
         ));
         report.exit = Exit::NothingToDo.as_code();
-        return emit(ctx, Schema::Revoke, &report, Exit::NothingToDo);
+        return end_with(&report, Exit::NothingToDo);
     }
     for k in &keys {
         let last_used = k
@@ -886,7 +904,7 @@ pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
         if !read_answer(&what) {
             out.say("Nothing was changed.");
             report.exit = Exit::Declined.as_code();
-            return emit(ctx, Schema::Revoke, &report, Exit::Declined);
+            return end_with(&report, Exit::Declined);
         }
     }
     if session.lock(ctx, &args.run)? {
@@ -906,5 +924,5 @@ pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
     let exit = finish(&session, "Revoked", &summary, &cleanup);
     report.run = session.run_json(&summary, &cleanup);
     report.exit = exit.as_code();
-    emit(ctx, Schema::Revoke, &report, exit)
+    end_with(&report, exit)
 }

@@ -29,6 +29,55 @@ pub enum RemoveError {
     },
 }
 
+/// What became of a removed credential's key at its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFate {
+    /// It was live, and was revoked (deleted) just before the removal.
+    RevokedFirst,
+    /// keyward had already revoked it.
+    AlreadyRevoked,
+    /// It was left live at the provider, as the person asked (`--keep-remote`).
+    KeptRemote,
+}
+
+impl KeyFate {
+    /// What became of the key of `c`, removed with `keep_remote`; `revoked_first`: whether
+    /// the caller revoked it just before.
+    pub fn of(c: &Credential, keep_remote: bool, revoked_first: bool) -> KeyFate {
+        if keep_remote && is_live(c) {
+            KeyFate::KeptRemote
+        } else if revoked_first {
+            KeyFate::RevokedFirst
+        } else {
+            KeyFate::AlreadyRevoked
+        }
+    }
+
+    /// The word scripts read (`remove --json`'s `key`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyFate::RevokedFirst => "revoked-first",
+            KeyFate::AlreadyRevoked => "already-revoked",
+            KeyFate::KeptRemote => "kept-remote",
+        }
+    }
+
+    /// The same for a person, as the audit log and the CLI say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            KeyFate::RevokedFirst => "its key revoked first",
+            KeyFate::AlreadyRevoked => "its key already revoked",
+            KeyFate::KeptRemote => "its key left live at the provider (--keep-remote)",
+        }
+    }
+}
+
+impl serde::Serialize for KeyFate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_str().serialize(s)
+    }
+}
+
 /// Whether `c` still has a key at its provider that keyward did not revoke.
 pub fn is_live(c: &Credential) -> bool {
     c.retirement().is_none()

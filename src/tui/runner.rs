@@ -1,10 +1,15 @@
 //! The dashboard's side of a run: opens an [`ops::Runner`](crate::ops::Runner) on the
-//! inventory (holding its write lock through the [`OpenForRun`] hook) to plan and run
-//! rotations, resumptions, rollbacks, revocations and grace-period deletions on tokio tasks,
-//! forwards the engine's events to the UI loop as actions, and answers the engine's
-//! questions through the UI: [`DashboardInteract`] sends the question to the loop and awaits
-//! the person's answer on a oneshot channel. The runner writes every outcome's audit entry,
-//! the same ones `keyward rotate` writes.
+//! inventory through the [`OpenForRun`] hook to plan and run rotations, resumptions,
+//! rollbacks, revocations and grace-period deletions on tokio tasks, forwards the engine's
+//! events to the UI loop as actions, and answers the engine's questions through the UI:
+//! [`DashboardInteract`] sends the question to the loop and awaits the person's answer on a
+//! oneshot channel. The runner writes every outcome's audit entry, the same ones
+//! `keyward rotate` writes.
+//!
+//! Planning holds no lock: the engine plans on the file as it was read, and a plan may wait
+//! on screen for a person as long as they like. The write lock is taken at the run's first
+//! save (and the save refuses a file another writer changed meanwhile), then held until the
+//! run's engine is dropped.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,8 +30,8 @@ use crate::rotation::{Clock, Interact, Outcome, Persist, Plan, Question, Summary
 use crate::secret::Secret;
 use crate::tui::runtime::Background;
 
-/// Opens the inventory for a run: takes the write lock, reads the file as it is now, and
-/// returns where the engine saves (the lock is released when that is dropped).
+/// Opens the inventory for a run: reads the file as it is now, unlocked, and returns where
+/// the engine saves (its first save takes the write lock, released when that is dropped).
 pub type OpenForRun =
     Box<dyn FnMut() -> Result<(Box<dyn Persist>, Inventory), String> + Send + 'static>;
 
@@ -162,7 +167,7 @@ impl Runs {
         RUNS.fetch_add(1, Ordering::Relaxed) << 32
     }
 
-    /// Plans the rotation of `picked`, keeping the engine (and the lock) for the run.
+    /// Plans the rotation of `picked` (no lock taken), keeping the engine for the run.
     pub(crate) fn plan(&mut self, background: &Background, picked: Vec<(CredentialRef, String)>) {
         let engine = match self.open_engine() {
             Ok(e) => e,
@@ -183,7 +188,7 @@ impl Runs {
         });
     }
 
-    /// Drops the engine of a plan that was not confirmed: the lock goes with it.
+    /// Drops the engine of a plan that was not confirmed (it saved nothing, so held no lock).
     pub fn drop_plan(&mut self) {
         self.planned = None;
     }

@@ -56,6 +56,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                     ));
                     continue;
                 }
+                // The same reason the CLI's plan gives: why a provider with an API still
+                // leaves this key to a person.
+                if let Some(why) = &item.manual_because {
+                    lines.push(Line::raw(format!("   by hand: {}", safe(why))));
+                }
                 let steps: Vec<&str> = item.steps.iter().map(|s| s.as_str()).collect();
                 lines.push(Line::styled(
                     format!("   steps: {}", steps.join(" › ")),
