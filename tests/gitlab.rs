@@ -875,3 +875,71 @@ async fn gitlab_resume_re_rotated_a_revoked_token_and_reuse_detection_revoked_it
     let journal = disk.last().credential(&at).unwrap().rotation.clone();
     assert!(journal.is_some(), "the journal is kept for a person");
 }
+
+/// Before: `keyward connections test` answered "not checked" for GitLab. It now asks GitLab
+/// about the management token itself (`GET /personal_access_tokens/self`, as documented in
+/// "Personal access tokens API"), and only reads.
+#[tokio::test]
+async fn gitlab_connection_test_answered_not_checked() {
+    use keyward::providers::connection_check::{Ability, ProbeOutcome};
+    let (server, _fake) = fake_server().await;
+    let p = provider();
+    let connection = target(&server, "7", &[]).connection.expect("a connection");
+
+    let report = p.check_connection(&connection).await;
+    assert!(report.checked && report.all_allowed(), "{report:?}");
+    assert_eq!(report.probes[0].call, "GET /personal_access_tokens/self");
+    assert_eq!(report.facts["scopes"], "api");
+    assert_eq!(report.facts["active"], "yes");
+    assert_eq!(report.facts["expires at"], "2026-12-31");
+    assert_eq!(
+        (report.can_create, report.can_revoke),
+        (Ability::Yes, Ability::Yes)
+    );
+
+    // A token without `api` reaches GitLab but may not rotate or revoke.
+    let mut read_only = connection.clone();
+    read_only
+        .auth
+        .insert("token".into(), Secret::new("glpat-Sibling00000000001"));
+    let report = p.check_connection(&read_only).await;
+    assert!(report.all_allowed(), "{report:?}");
+    assert_eq!(report.facts["scopes"], "read_api");
+    assert_eq!(
+        (report.can_create, report.can_revoke),
+        (Ability::No, Ability::No)
+    );
+    assert!(
+        report
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("`api` scope")),
+        "{report:?}"
+    );
+
+    // A token GitLab refuses: refused, no ability, and its value never shows.
+    let mut refused = connection.clone();
+    refused
+        .auth
+        .insert("token".into(), Secret::new("glpat-Refused0123456789"));
+    let report = p.check_connection(&refused).await;
+    assert_eq!(
+        report.probes[0].outcome,
+        ProbeOutcome::Refused,
+        "{report:?}"
+    );
+    assert_eq!(
+        (report.can_create, report.can_revoke),
+        (Ability::No, Ability::No)
+    );
+    assert_no_secret(&format!("{report:?}"), &["glpat-Refused0123456789"]);
+
+    let methods: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.method.to_string())
+        .collect();
+    assert!(methods.iter().all(|m| m == "GET"), "{methods:?}");
+}

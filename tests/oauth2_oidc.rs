@@ -308,3 +308,73 @@ async fn device_start_without_scopes_sends_a_form_the_server_accepts() {
         .expect("device authorization without scopes");
     assert!(!flow.prompt().user_code.is_empty());
 }
+
+/// Before: `keyward connections test` answered "not checked" for OAuth 2.0. It now reads the
+/// discovery document, checks keyward's client at the token and introspection endpoints with
+/// a token no server issued, and says what a refresh does to the old token, changing nothing.
+#[tokio::test]
+async fn oauth2_connection_test_answered_not_checked() {
+    use keyward::providers::connection_check::{Ability, ProbeOutcome};
+    let provider = OAuth2::new(&http());
+    let rt = refresh_token(&[]);
+
+    let report = provider.check_connection(&connection()).await;
+    assert!(report.checked && report.all_allowed(), "{report:?}");
+    let calls: Vec<&str> = report.probes.iter().map(|p| p.call.as_str()).collect();
+    assert!(calls[0].starts_with("GET /.well-known/"), "{calls:?}");
+    assert!(
+        calls.iter().filter(|c| c.starts_with("POST ")).count() == 2,
+        "token and introspection endpoints: {calls:?}"
+    );
+    assert!(
+        report.facts["token endpoint"].starts_with(&peer().base_url),
+        "{report:?}"
+    );
+    assert_ne!(report.facts["revocation endpoint"], "none", "{report:?}");
+    assert_ne!(report.facts["introspection endpoint"], "none", "{report:?}");
+    // A local issuer is in no table: the check says the provider does not say.
+    assert!(
+        report.facts["old refresh token after a refresh"].contains("does not say"),
+        "{report:?}"
+    );
+    assert_eq!(
+        (report.can_create, report.can_revoke),
+        (Ability::Yes, Ability::Yes)
+    );
+    // Read-only: the grant's token still works.
+    assert_eq!(
+        provider.verify(&target(&rt), None, &rt).await,
+        Verification::Valid
+    );
+
+    // The connection's own word on its issuer shows up as the source.
+    let mut configured = connection();
+    configured
+        .params
+        .insert("refresh_rotation".into(), "invalidated".into());
+    let report = provider.check_connection(&configured).await;
+    let after = &report.facts["old refresh token after a refresh"];
+    assert!(after.contains("stops working at once"), "{after}");
+    assert!(after.contains("params.refresh_rotation"), "{after}");
+
+    // A refused client: no ability, and the secret never shows.
+    let mut wrong = connection();
+    wrong
+        .auth
+        .insert("client_secret".into(), Secret::new("not-the-secret-x"));
+    let report = provider.check_connection(&wrong).await;
+    let token = report
+        .probes
+        .iter()
+        .find(|p| p.call.starts_with("POST "))
+        .expect("the token endpoint probe");
+    assert_eq!(token.outcome, ProbeOutcome::Refused, "{report:?}");
+    assert!(token.detail.contains("invalid_client"), "{report:?}");
+    assert_eq!(
+        (report.can_create, report.can_revoke),
+        (Ability::No, Ability::No)
+    );
+    let shown = format!("{report:?}");
+    assert!(!shown.contains("not-the-secret-x"), "{shown}");
+    assert_no_secret(&shown, &[&rt]);
+}

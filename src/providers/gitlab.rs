@@ -32,12 +32,13 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use url::Url;
 
+use super::connection_check::{connection_target, Ability, ConnectionReport};
 use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::{
     Capabilities, Deletion, ErrorKind, IssuedKey, KeySighting, Provider, ProviderError, RemoteKey,
     RotationStyle, Target, Verification,
 };
-use crate::inventory::{Policy, ProviderKind, RemoteStatus};
+use crate::inventory::{Connection, Policy, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
 /// gitlab.com; a self-hosted instance sets its base URL as the connection's endpoint.
@@ -656,6 +657,77 @@ impl Provider for Gitlab {
                  proxy that decodes `%2F` misrouted the request; check in GitLab"
             )),
         })
+    }
+
+    /// Asks GitLab about the management token itself (`GET /personal_access_tokens/self`,
+    /// documented in "Personal access tokens API"): its scopes, whether it is active, when it
+    /// expires. Rotating and revoking tokens needs the `api` scope; for project and group
+    /// tokens the token's user also needs the Maintainer (or Owner) role, which this call
+    /// cannot show.
+    async fn check_connection(&self, connection: &Connection) -> ConnectionReport {
+        let mut report = ConnectionReport::new(connection);
+        let target = connection_target(connection);
+        let call = "GET /personal_access_tokens/self";
+        let token = match target.auth("token") {
+            Ok(t) => t,
+            Err(e) => {
+                report.note = Some(e.to_string());
+                return report;
+            }
+        };
+        let answer = match self.whoami(&target, token).await {
+            Ok(reply) => reply
+                .ok()
+                .and_then(|r| r.json::<GlToken>())
+                .map_err(|e| e.redacting(token)),
+            Err(e) => Err(e),
+        };
+        let me = match answer {
+            Ok(me) => me,
+            Err(e) => {
+                if super::connection_check::ProbeOutcome::of_error(&e)
+                    == super::connection_check::ProbeOutcome::Refused
+                {
+                    report.can_create = Ability::No;
+                    report.can_revoke = Ability::No;
+                    report.note = Some(
+                        "GitLab refuses the management token (revoked, expired or wrong): \
+                         renew `auth.token` on the connection"
+                            .into(),
+                    );
+                }
+                report.failed(call, &e);
+                return report;
+            }
+        };
+        report.allowed(call);
+        report.fact("token id", me.id.clone());
+        if let Some(name) = &me.name {
+            report.fact("token name", crate::text::terminal_safe(name));
+        }
+        report.fact("scopes", crate::text::terminal_safe(&me.scopes.join(" ")));
+        report.fact("active", if me.active { "yes" } else { "no" });
+        report.fact(
+            "expires at",
+            me.expires_at
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| "never".into()),
+        );
+        let able = me.active && !me.revoked && me.scopes.iter().any(|s| s == "api");
+        report.can_create = Ability::from_bool(able);
+        report.can_revoke = Ability::from_bool(able);
+        report.note = Some(if !me.active || me.revoked {
+            "the management token is not active: create a new one with the `api` scope".into()
+        } else if able {
+            "project and group tokens also need the Maintainer (or Owner) role on them, \
+             which this check cannot see"
+                .into()
+        } else {
+            "the management token lacks the `api` scope, which rotating and revoking tokens \
+             need: create one with it"
+                .into()
+        });
+        report
     }
 }
 

@@ -130,10 +130,13 @@ impl KeyType {
     }
 }
 
-/// Why a Main key is not rotated through the API, for the error `create` answers with.
+/// Why a Main key is not rotated through the API, for plans ([`Provider::manual_because`]) and
+/// the error `create` answers with. Per twilio.com/docs/iam/api-keys/keys-in-console ("Types
+/// of keys"): Main keys can be created only in the Console.
 const MAIN_KEY_MANUAL: &str = "a Main key is rotated by hand: Twilio creates Main keys only in \
-     the Console, and a key made through the API would be a Standard key, which cannot reach \
-     the Accounts and Keys resources the old one could";
+     the Console (twilio.com/docs/iam/api-keys/keys-in-console), and a key made through the \
+     API would be a Standard key, which cannot reach the Accounts and Keys resources the old \
+     one could";
 
 /// Which of Twilio's two key APIs a credential uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,6 +426,11 @@ impl Provider for Twilio {
             caps.rotation = RotationStyle::Manual;
         }
         caps
+    }
+
+    /// A Main key: the API cannot issue one, so the plan says manual with the reason.
+    fn manual_because(&self, target: &Target) -> Option<String> {
+        matches!(KeyType::of(target), Ok(KeyType::Main)).then(|| MAIN_KEY_MANUAL.to_string())
     }
 
     async fn inspect(&self, target: &Target) -> Result<Option<RemoteKey>, ProviderError> {

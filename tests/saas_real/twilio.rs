@@ -139,3 +139,56 @@ async fn twilio_main_key_rotation_replaced_it_with_a_standard_key() {
         .insert("key_type".into(), "primary".into());
     assert_eq!(KeyType::of(&other).unwrap_err().kind, ErrorKind::Config);
 }
+
+/// Before: a Main key was planned `create-then-revoke` with no reason given (the trait's
+/// `manual_because` said nothing), so the plan hid that a person rotates it in the Console.
+#[test]
+fn twilio_main_key_plan_hid_why_it_is_rotated_by_hand() {
+    use crate::support::sandbox_inventory::{assert_no_secret, write};
+    use crate::support::workspace::Workspace;
+    use keyward::inventory::{Credential, ProviderKind};
+    use keyward::store::{Keyring, Store};
+
+    let p = Twilio::new(&fast_http());
+    // Nothing listens here: a plan for a Main key must not need the API.
+    let main = twilio("http://127.0.0.1:9", Some(TW_MAIN_SID));
+    let why = p.manual_because(&main).expect("a Main key is manual");
+    assert!(why.contains("only in the Console"), "{why}");
+    assert!(
+        why.contains("twilio.com/docs/iam/api-keys/keys-in-console"),
+        "{why}"
+    );
+    let standard = twilio("http://127.0.0.1:9", Some(&tw_sid("SK", 2)));
+    assert_eq!(p.manual_because(&standard), None);
+
+    let ws = Workspace::new();
+    write(&ws, 0, None);
+    let keys = Keyring::load(&[ws.default_identity()]).unwrap();
+    let (mut store, mut inv) = Store::open_locked(&ws.inventory(), &keys).unwrap();
+    let connection = main.connection.clone().expect("a connection");
+    let mut c = Credential::new("sms", ProviderKind::Twilio);
+    c.remote_id = Some(TW_MAIN_SID.into());
+    c.connection = Some(connection.id.clone());
+    inv.connections.push(connection);
+    inv.insert("acme", c);
+    store.save(&inv).unwrap();
+    drop(store);
+
+    let out = ws.run(&["rotate", "acme/sms", "--dry-run", "--yes", "--json"], "");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_no_secret(&stdout);
+    assert!(!stdout.contains(TW_MAIN_SECRET), "{stdout}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("JSON plan");
+    let item = &plan["plan"][0];
+    assert_eq!(item["style"], "manual", "{plan}");
+    assert_eq!(item["manual_because"], why.as_str(), "{plan}");
+
+    let out = ws.run(&["rotate", "acme/sms", "--dry-run", "--yes"], "");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stdout.contains("acme/sms  twilio  manual"), "{stdout}");
+    assert!(
+        stdout.contains("by hand: a Main key is rotated by hand: Twilio creates Main keys only"),
+        "{stdout}"
+    );
+}

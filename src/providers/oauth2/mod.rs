@@ -33,6 +33,7 @@
 //! active again: `inspect` answers `None` (the inventory flags it missing), not `Inactive`,
 //! which means "deactivated, could be re-enabled".
 
+mod check;
 mod device;
 pub mod issuer;
 mod server;
@@ -761,5 +762,12 @@ impl Provider for OAuth2 {
         self.retire_old(target, old_remote_id, new_secret)
             .await
             .map_err(|e| scrubbed(e, target))
+    }
+
+    async fn check_connection(
+        &self,
+        connection: &Connection,
+    ) -> super::connection_check::ConnectionReport {
+        self.check(connection).await
     }
 }

@@ -37,6 +37,9 @@ pub(crate) struct Endpoints {
     pub introspection: Option<Url>,
     /// RFC 8628 device authorization endpoint.
     pub device_authorization: Option<Url>,
+    /// The discovery document they came from; `None` when configured
+    /// (`params.token_endpoint`).
+    pub discovered_from: Option<Url>,
 }
 
 /// How the client proves who it is at the token, revocation and introspection endpoints.
@@ -193,6 +196,7 @@ pub(crate) async fn endpoints(
             revocation: None,
             introspection: None,
             device_authorization: None,
+            discovered_from: None,
         })?));
     }
     let issuer = conn.endpoint.as_deref().ok_or_else(|| {
@@ -284,6 +288,7 @@ async fn discover(
             revocation: optional(&meta.revocation_endpoint)?,
             introspection: optional(&meta.introspection_endpoint)?,
             device_authorization: optional(&meta.device_authorization_endpoint)?,
+            discovered_from: Some(url.clone()),
         });
     }
     Err(last_bad.unwrap_or_else(|| {
