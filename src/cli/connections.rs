@@ -254,10 +254,7 @@ fn test(ctx: &Context, only: Option<&str>, json: bool, concurrency: usize) -> Re
             exit,
             connections: &reports,
         };
-        println!(
-            "{}",
-            crate::text::json_safe(serde_json::to_string_pretty(&report)?)
-        );
+        super::json::print(super::json::Schema::ConnectionsTest, &report)?;
         return Ok(exit);
     }
     if reports.is_empty() {

@@ -29,6 +29,8 @@ pub enum Schema {
     Recipients,
     /// `keyward connections add|remove`.
     Connection,
+    /// `keyward connections test`.
+    ConnectionsTest,
     /// `keyward check`.
     Check,
     /// `keyward sync`.
@@ -61,13 +63,14 @@ pub enum Schema {
 
 impl Schema {
     /// Every schema, for the documentation check.
-    pub const ALL: [Schema; 20] = [
+    pub const ALL: [Schema; 21] = [
         Schema::Init,
         Schema::Show,
         Schema::Add,
         Schema::Import,
         Schema::Recipients,
         Schema::Connection,
+        Schema::ConnectionsTest,
         Schema::Check,
         Schema::Sync,
         Schema::Verify,
@@ -94,6 +97,7 @@ impl Schema {
             Schema::Import => "keyward.import/1",
             Schema::Recipients => "keyward.recipients/1",
             Schema::Connection => "keyward.connection/1",
+            Schema::ConnectionsTest => "keyward.connections-test/1",
             Schema::Check => "keyward.check/1",
             Schema::Sync => "keyward.sync/1",
             Schema::Verify => "keyward.verify/1",
