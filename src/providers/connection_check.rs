@@ -154,6 +154,15 @@ impl ConnectionReport {
         });
     }
 
+    /// Records a probe whose only finding is whether the service answered: allowed on
+    /// `Ok`, failed with the (already redacted) error otherwise.
+    pub fn answered<T>(&mut self, call: impl Into<String>, answer: &Result<T, ProviderError>) {
+        match answer {
+            Ok(_) => self.allowed(call),
+            Err(e) => self.failed(call, e),
+        }
+    }
+
     /// Records a fact the service reported.
     pub fn fact(&mut self, name: &str, value: impl Into<String>) {
         self.facts.insert(name.to_string(), value.into());

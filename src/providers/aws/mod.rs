@@ -694,13 +694,10 @@ impl Provider for AwsIam {
             Err(e) => report.failed(call, &e),
         }
         let call = "POST IAM ListAccessKeys";
-        match self
+        let listed = self
             .call(&target, Service::Iam, &credentials, "ListAccessKeys", &[])
-            .await
-        {
-            Ok(_) => report.allowed(call),
-            Err(e) => report.failed(call, &e),
-        }
+            .await;
+        report.answered(call, &listed);
         report
     }
 

@@ -108,10 +108,10 @@ impl OAuth2 {
         }
         if let Some(url) = &endpoints.introspection {
             let call = format!("POST {}", url.path());
-            match introspect(&self.api, url, &client, &probe, at, &server.client_of).await {
-                Ok(_) => report.allowed(call),
-                Err(e) => report.failed(call, &scrubbed(e, &target)),
-            }
+            let answer = introspect(&self.api, url, &client, &probe, at, &server.client_of)
+                .await
+                .map_err(|e| scrubbed(e, &target));
+            report.answered(call, &answer);
         }
         report.can_revoke = match (&endpoints.revocation, accepted) {
             (None, _) => Ability::No,
