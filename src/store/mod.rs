@@ -4,6 +4,7 @@
 
 pub mod keys;
 mod lockfile;
+pub mod merging;
 mod own_files;
 pub mod recipients_seen;
 
@@ -94,6 +95,14 @@ pub enum StoreError {
     ChangedOnDisk {
         /// The inventory path.
         path: PathBuf,
+    },
+    /// Another writer changed, differently, something this save changed too.
+    #[error("{}: {conflict}", .path.display())]
+    Conflict {
+        /// The inventory path.
+        path: PathBuf,
+        /// What both changed.
+        conflict: crate::inventory::merge::MergeConflict,
     },
     /// Another process holds the write lock.
     #[error("{}: locked by process {pid}; wait for it to finish, or stop it", .path.display())]
@@ -536,7 +545,7 @@ impl Store {
         let path = &resolve_path(path);
         check_path(path)?;
         refuse_exposed_inventory(path)?;
-        let lock = Lock::acquire(path)?;
+        let lock = Lock::acquire_patiently(path)?;
         let (mut store, inventory) = Store::open(path, keys)?;
         if let Some(disagreement) = store.disagreement.take() {
             return Err(StoreError::Disagrees {
@@ -721,7 +730,7 @@ impl Store {
     pub fn save_briefly(&mut self, inventory: &Inventory) -> Result<(), StoreError> {
         let held = self.lock.is_some();
         if !held {
-            self.lock = Some(Lock::acquire(&self.path)?);
+            self.lock = Some(Lock::acquire_patiently(&self.path)?);
         }
         let result = match fs::read(&self.path) {
             Ok(bytes) if <[u8; 32]>::from(Sha256::digest(&bytes)) != self.fingerprint => {
