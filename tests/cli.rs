@@ -1229,6 +1229,40 @@ mod example_import {
     }
 }
 
+/// The README's table of what each provider can do is the one `keyward providers
+/// --markdown` prints from the providers themselves (issue 11 item 10): a provider that
+/// gains or loses an ability cannot leave the README behind.
+#[test]
+fn the_readme_providers_table_is_what_keyward_providers_prints() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start_mark = "<!-- keyward providers --markdown -->\n";
+    let start = readme.find(start_mark).expect("the README marks the table") + start_mark.len();
+    let end = readme[start..]
+        .find("<!-- end of keyward providers -->")
+        .expect("the README marks the table's end")
+        + start;
+    let ws = Workspace::new();
+    let printed = ws.ok(&["providers", "--markdown"], "");
+    assert_eq!(
+        &readme[start..end],
+        printed,
+        "README.md's providers table differs from `keyward providers --markdown`: paste its output"
+    );
+    // Every provider the inventory accepts has its row.
+    for kind in keyward::inventory::ProviderKind::ALL {
+        assert!(
+            printed.contains(&format!("| `{}` |", kind.as_str())),
+            "{kind:?}: {printed}"
+        );
+    }
+    let json = ws.ok(&["providers", "--json"], "");
+    assert!(
+        json.contains("\"schema\": \"keyward.providers/1\""),
+        "{json}"
+    );
+}
+
 /// The README's command table against the clap definitions: every command and every flag
 /// `--help` shows is documented, so a flag cannot exist without being documented.
 mod readme_commands {

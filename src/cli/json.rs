@@ -57,13 +57,15 @@ pub enum Schema {
     Report,
     /// The access report itself: `keyward report --json` and `--format json` (file or stdout).
     AccessReport,
+    /// `keyward providers`.
+    Providers,
     /// Any command that failed.
     Error,
 }
 
 impl Schema {
     /// Every schema, for the documentation check.
-    pub const ALL: [Schema; 21] = [
+    pub const ALL: [Schema; 22] = [
         Schema::Init,
         Schema::Show,
         Schema::Add,
@@ -84,6 +86,7 @@ impl Schema {
         Schema::Report,
         Schema::AccessReport,
         Schema::Remove,
+        Schema::Providers,
         Schema::Error,
     ];
 
@@ -111,6 +114,7 @@ impl Schema {
             Schema::Report => "keyward.report-written/1",
             Schema::AccessReport => crate::report::JSON_SCHEMA,
             Schema::Remove => "keyward.remove/1",
+            Schema::Providers => "keyward.providers/1",
             Schema::Error => "keyward.error/1",
         }
     }

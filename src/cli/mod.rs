@@ -18,6 +18,7 @@ mod import_json;
 mod init;
 pub mod json;
 mod list;
+mod providers;
 mod recipients;
 mod remove;
 mod report;
@@ -169,6 +170,9 @@ enum Command {
     Completions(completions::Args),
     /// Print the man page (roff), keyward(1) or a command's.
     Man(completions::ManArgs),
+    /// List the providers this build speaks and what each can do (rotate, revoke, verify,
+    /// expiry, last use).
+    Providers(providers::Args),
     /// Credential addresses for the completion scripts, when no prompt is needed.
     #[command(name = "__complete-refs", hide = true)]
     CompleteRefs,
@@ -613,6 +617,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Edit(a)) => edit::run(&ctx, a),
         Some(Command::Completions(a)) => completions::run(a),
         Some(Command::Man(a)) => completions::run_man(a),
+        Some(Command::Providers(a)) => providers::run(&ctx, a),
         Some(Command::CompleteRefs) => completions::run_complete_refs(&ctx),
         None if stdout_is_terminal() && !ctx.json() => {
             dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)

@@ -5,6 +5,7 @@
 //! or the terminal: callers (sync, verify, rotation) decide what to store and show.
 
 pub mod aws;
+pub mod catalog;
 pub mod cloudflare;
 pub mod connection_check;
 pub mod error;
@@ -383,6 +384,19 @@ pub trait Provider: Send + Sync {
 
     /// What it can do.
     fn capabilities(&self) -> Capabilities;
+
+    /// How a revocation ends a key: by default deactivation then deletion where the
+    /// provider can deactivate, by a person for manual rotation, else deletion.
+    fn revoke(&self) -> catalog::Revoke {
+        let c = self.capabilities();
+        if c.rotation == RotationStyle::Manual {
+            catalog::Revoke::ByPerson
+        } else if c.can_deactivate {
+            catalog::Revoke::DeactivateThenDelete
+        } else {
+            catalog::Revoke::Delete
+        }
+    }
 
     /// What it can do for this credential, where that depends on the credential (an OAuth
     /// refresh token rolls in place, an OAuth client secret is rotated by hand). Planners

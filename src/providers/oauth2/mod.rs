@@ -691,6 +691,11 @@ impl Provider for OAuth2 {
         }
     }
 
+    /// Tokens end at the issuer's revocation endpoint (RFC 7009), where it has one.
+    fn revoke(&self) -> crate::providers::catalog::Revoke {
+        crate::providers::catalog::Revoke::RevocationEndpoint
+    }
+
     fn capabilities_for(&self, target: &Target) -> Capabilities {
         match grant_of(target) {
             Ok(Grant::ClientCredentials) => Capabilities {
