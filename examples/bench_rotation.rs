@@ -60,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(NonInteractive { yes: true }),
         Options {
             concurrency: 32,
-            per_provider: 32,
+            per_provider: Some(32),
             retry: StepRetry {
                 max_attempts: 16,
                 base_delay: Duration::from_millis(2),

@@ -398,7 +398,6 @@ fn options() -> Options {
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(4),
         },
-        save_interval: Duration::from_millis(1),
         deploy_timeout: Duration::from_secs(20),
         ..Options::default()
     }
@@ -1566,13 +1565,12 @@ async fn bulk_rotation_of_200_through_30_percent_rate_limiting_all_finish_with_s
         yes(),
         Options {
             concurrency: 32,
-            per_provider: 32,
+            per_provider: Some(32),
             retry: StepRetry {
                 max_attempts: 16,
                 base_delay: Duration::from_millis(1),
                 max_delay: Duration::from_millis(4),
             },
-            save_interval: Duration::from_millis(50),
             ..options()
         },
     );
