@@ -34,7 +34,10 @@ async fn main() -> anyhow::Result<()> {
         provider: ProviderKind::AwsIam,
         endpoint: Some(url.clone()),
         auth: [
-            ("access_key_id".to_string(), Secret::new("AKIABENCHMANAGEMENT0")),
+            (
+                "access_key_id".to_string(),
+                Secret::new("AKIABENCHMANAGEMENT0"),
+            ),
             (
                 "secret_access_key".to_string(),
                 Secret::new("bench-management-secret-not-checked-by-moto"),
@@ -49,7 +52,9 @@ async fn main() -> anyhow::Result<()> {
         c.connection = Some("aws".into());
         c.params.insert("user".into(), format!("bench-user-{i}"));
         inv.insert("bench", c);
-        let at = format!("bench/key-{i}").parse().map_err(anyhow::Error::msg)?;
+        let at = format!("bench/key-{i}")
+            .parse()
+            .map_err(anyhow::Error::msg)?;
         let first = aws
             .create(&Target::from_inventory(&inv, &at).expect("target"))
             .await?;

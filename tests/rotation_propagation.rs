@@ -188,9 +188,7 @@ impl StsStandIn {
             // One request per upstream connection; the client's stays open.
             let mut reply = reply_head
                 .lines()
-                .filter(|l| {
-                    !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection:")
-                })
+                .filter(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection:"))
                 .collect::<Vec<_>>()
                 .join("\r\n")
                 .into_bytes();
@@ -318,8 +316,7 @@ async fn a_new_key_that_never_starts_working_fails_after_the_window_and_the_old_
     let sts = StsStandIn::start(&moto.base_url, Duration::from_secs(3600)).await;
     create_user(&http, &moto.base_url, &admin, "app").await;
     let mut conn = aws_common::connection(&sts.url, &admin);
-    conn.params
-        .insert("propagation_seconds".into(), "1".into());
+    conn.params.insert("propagation_seconds".into(), "1".into());
     let mut inv = Inventory::new(vec![]);
     inv.connections.push(conn);
     inv.insert("acme", aws_common::credential("app", "app", None));
@@ -351,7 +348,9 @@ async fn a_new_key_that_never_starts_working_fails_after_the_window_and_the_old_
     );
     let seen = sts.seen();
     assert!(
-        !seen.iter().any(|s| matches!(s, Seen::Iam { action } if action == "UpdateAccessKey")),
+        !seen
+            .iter()
+            .any(|s| matches!(s, Seen::Iam { action } if action == "UpdateAccessKey")),
         "the old key was touched: {seen:?}"
     );
     // The journal keeps the new key for `resume` or `--rollback`; the old one still signs.
@@ -402,8 +401,7 @@ fn run_and_kill_after(ws: &Workspace, args: &[&str], kill_after: usize) -> bool 
 }
 
 #[test]
-fn two_hundred_rotations_killed_at_random_points_then_resumed_lose_no_secret_and_leave_no_orphan(
-) {
+fn two_hundred_rotations_killed_at_random_points_then_resumed_lose_no_secret_and_leave_no_orphan() {
     let ws = Workspace::new();
     let n = 200;
     let inv = write(&ws, n, None);

@@ -69,16 +69,12 @@ pub fn lane_size(
 /// How long `target`'s new key may take to start working: `params.propagation_seconds`
 /// (credential, then connection) when set, else what the provider declares.
 pub fn propagation_window(provider: &dyn Provider, target: &Target) -> Result<Duration, String> {
-    let value = target
-        .credential
-        .params
-        .get(PROPAGATION_PARAM)
-        .or_else(|| {
-            target
-                .connection
-                .as_ref()
-                .and_then(|c| c.params.get(PROPAGATION_PARAM))
-        });
+    let value = target.credential.params.get(PROPAGATION_PARAM).or_else(|| {
+        target
+            .connection
+            .as_ref()
+            .and_then(|c| c.params.get(PROPAGATION_PARAM))
+    });
     match value {
         None => Ok(provider.propagation(target)),
         Some(v) => v

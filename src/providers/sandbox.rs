@@ -767,7 +767,14 @@ impl Provider for Sandbox {
         self.call(target, "GET /whoami", move |settings, state, now| {
             let propagation = settings.propagation;
             Ok((
-                check(state, remote_id.as_deref(), &secret, now, false, propagation),
+                check(
+                    state,
+                    remote_id.as_deref(),
+                    &secret,
+                    now,
+                    false,
+                    propagation,
+                ),
                 false,
             ))
         })

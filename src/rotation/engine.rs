@@ -339,10 +339,10 @@ type LaneKey = (Option<ProviderKind>, Option<String>);
 
 impl Engine {
     fn lane_key(&self, unit: &Unit) -> LaneKey {
-        let connection = self.ctx.writer.read(|inv| {
-            inv.credential(&unit.at)
-                .and_then(|c| c.connection.clone())
-        });
+        let connection = self
+            .ctx
+            .writer
+            .read(|inv| inv.credential(&unit.at).and_then(|c| c.connection.clone()));
         (unit.provider, connection)
     }
 
