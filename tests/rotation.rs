@@ -44,6 +44,9 @@ struct Disk {
     saved: Arc<Mutex<Option<Inventory>>>,
     fail_when: Arc<Mutex<Option<FailWhen>>>,
     saves: Arc<AtomicUsize>,
+    /// How long each save takes, as encrypting and syncing a file does: the writer groups
+    /// the changes that arrive meanwhile (it has no clock of its own).
+    save_time: Arc<Mutex<Duration>>,
 }
 
 struct DiskHandle(Disk);
@@ -51,6 +54,7 @@ struct DiskHandle(Disk);
 impl Persist for DiskHandle {
     fn persist(&mut self, inv: &Inventory) -> Result<Option<Inventory>, PersistError> {
         self.0.saves.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(*self.0.save_time.lock().unwrap());
         if let Some(f) = &*self.0.fail_when.lock().unwrap() {
             if f(inv) {
                 return Err(PersistError("disk full (simulated)".into()));
@@ -398,7 +402,6 @@ fn options() -> Options {
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(4),
         },
-        save_interval: Duration::from_millis(1),
         deploy_timeout: Duration::from_secs(20),
         ..Options::default()
     }
@@ -1560,19 +1563,22 @@ async fn rotation_saves_through_the_encrypted_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_rotation_of_200_through_30_percent_rate_limiting_all_finish_with_saves_coalesced() {
     let (fx, inv) = Fx::new(200, &[("rate_limit_rate", "0.3")], None).await;
+    // A slow disk: each save takes longer than the sandbox's calls between two changes, so
+    // saving each change alone would pace the run; the writer must group them (with no
+    // clock, grouping comes only from changes arriving while a save runs).
+    *fx.disk.save_time.lock().unwrap() = Duration::from_millis(50);
     let engine = fx.engine_with(
         inv,
         fx.plain(),
         yes(),
         Options {
             concurrency: 32,
-            per_provider: 32,
+            per_provider: Some(32),
             retry: StepRetry {
                 max_attempts: 16,
                 base_delay: Duration::from_millis(1),
                 max_delay: Duration::from_millis(4),
             },
-            save_interval: Duration::from_millis(50),
             ..options()
         },
     );

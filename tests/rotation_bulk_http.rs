@@ -144,13 +144,12 @@ async fn bulk_of_200_through_http_429_with_retry_after_all_finish_with_bounded_a
         Arc::new(NonInteractive { yes: true }),
         Options {
             concurrency: 32,
-            per_provider: 32,
+            per_provider: Some(32),
             retry: StepRetry {
                 max_attempts: 8,
                 base_delay: Duration::from_millis(1),
                 max_delay: Duration::from_millis(4),
             },
-            save_interval: Duration::from_millis(10),
             deploy_timeout: Duration::from_secs(20),
             ..Options::default()
         },

@@ -29,6 +29,8 @@ mod report;
 mod rotation;
 mod rotation_bulk_http;
 mod rotation_cli;
+// Issue 14: keys that propagate slowly (an STS stand-in), and kill -9 at random points.
+mod rotation_propagation;
 // Kills the real binary at each rotation step: needs the pause hook compiled in.
 #[cfg(feature = "test-hooks")]
 mod rotation_crash;

@@ -48,12 +48,13 @@ pub struct RunArgs {
     /// revoked by hand is still asked about, on a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Credentials worked on at once.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    /// Credentials worked on at once (one waiting for its new key to propagate counts not).
+    #[arg(long, default_value_t = crate::rotation::DEFAULT_CONCURRENCY as u16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub concurrency: u16,
-    /// Credentials worked on at once against one provider.
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
-    pub per_provider: u16,
+    /// Credentials worked on at once against one provider's connection [default: sized from
+    /// the provider's documented rate limit, or the connection's `params.concurrency`].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub per_provider: Option<u16>,
     /// Days a deactivated old key is kept before it is deleted (0: delete at once).
     #[arg(long, default_value_t = 7, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=3650))]
     pub grace_days: u32,
@@ -356,7 +357,7 @@ fn new_runner(
     let (base, started) = (ctx.now(), Utc::now());
     let config = RunConfig {
         concurrency: usize::from(args.concurrency),
-        per_provider: usize::from(args.per_provider),
+        per_provider: args.per_provider.map(usize::from),
         grace: Duration::days(i64::from(args.grace_days)),
         clock: Arc::new(move || base + (Utc::now() - started)),
     };
@@ -381,6 +382,7 @@ async fn show_progress(
         bar
     });
     let mut lines: std::collections::HashMap<String, ProgressBar> = Default::default();
+    let mut propagating: std::collections::HashSet<String> = Default::default();
     let line_style = ProgressStyle::with_template("  {spinner} {prefix}: {msg} ({elapsed})")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     while let Some(event) = events.recv().await {
@@ -414,6 +416,28 @@ async fn show_progress(
                     ));
                 }
                 continue;
+            }
+            RotationEvent::Propagating {
+                at,
+                waited_secs,
+                window_secs,
+                ..
+            } => {
+                let text = format!(
+                    "verify: waiting for the new key to propagate ({waited_secs}s of up to \
+                     {window_secs}s)"
+                );
+                match lines.get(at) {
+                    Some(line) => {
+                        line.set_message(text);
+                        continue;
+                    }
+                    // Plain lines: said once per credential, not at every check.
+                    None if bars.is_none() && propagating.insert(at.clone()) => {
+                        (at, format!("{at}: {text}"), None)
+                    }
+                    None => continue,
+                }
             }
             RotationEvent::Warning { at, message } => (at, format!("{at}: note: {message}"), None),
             RotationEvent::Finished {

@@ -24,8 +24,9 @@ use crate::rotation::{
 pub struct RunConfig {
     /// Credentials worked on at once.
     pub concurrency: usize,
-    /// Credentials worked on at once against one provider.
-    pub per_provider: usize,
+    /// Credentials worked on at once in each provider's lane (one connection), when the
+    /// person says; `None`: each provider's documented lane or its connection's setting.
+    pub per_provider: Option<usize>,
     /// How long a deactivated old key is kept before it is deleted; zero deletes at once.
     pub grace: chrono::Duration,
     /// The time, read at each step.
@@ -96,7 +97,7 @@ impl Runner {
     ) -> Runner {
         let options = Options {
             concurrency: config.concurrency.max(1),
-            per_provider: config.per_provider.max(1),
+            per_provider: config.per_provider.map(|n| n.max(1)),
             grace: config.grace,
             clock: config.clock,
             ..Options::default()

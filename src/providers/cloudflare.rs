@@ -537,6 +537,12 @@ impl Provider for Cloudflare {
         ProviderKind::Cloudflare
     }
 
+    /// 1,200 requests per five minutes per user (developers.cloudflare.com/fundamentals/
+    /// api/reference/limits/): four a second.
+    fn lane_size(&self) -> usize {
+        super::pacing::lane_for_rate(1200.0 / 300.0)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             rotation: RotationStyle::CreateThenRevoke,

@@ -422,6 +422,13 @@ impl Provider for Gitlab {
         ProviderKind::Gitlab
     }
 
+    /// GitLab.com: 2,000 authenticated API requests a minute per user
+    /// (docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom); self-managed instances
+    /// default to no lower.
+    fn lane_size(&self) -> usize {
+        super::pacing::lane_for_rate(2000.0 / 60.0)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             rotation: RotationStyle::RollInPlace,

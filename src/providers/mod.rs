@@ -14,6 +14,7 @@ pub mod http;
 pub mod manual;
 pub mod oauth2;
 pub mod openai;
+pub mod pacing;
 pub mod registry;
 pub mod revocation;
 mod saas;
@@ -439,6 +440,23 @@ pub trait Provider: Send + Sync {
             Some(&target.at),
             "roll a key",
         ))
+    }
+
+    /// How long a key this provider just issued may take to start working: within that
+    /// window a refusal of the new key means "not yet" and the rotation checks again
+    /// ([`pacing::propagation_window`] lets a connection override it). Zero, the default:
+    /// a new key works as soon as the API returns it, as most SaaS APIs behave.
+    fn propagation(&self, target: &Target) -> std::time::Duration {
+        let _ = target;
+        std::time::Duration::ZERO
+    }
+
+    /// How many rotations at once one connection of this provider takes when nobody says
+    /// otherwise, sized from the provider's documented rate limit ([`pacing::lane_size`]
+    /// lets a connection or the person override it). The default suits an API that
+    /// documents no limit.
+    fn lane_size(&self) -> usize {
+        pacing::UNDOCUMENTED_LANE
     }
 
     /// Checks `secret` (the key `remote_id`) with a read-only call made with it.

@@ -19,6 +19,9 @@
 //! - `style`: `create` (default: a new key beside the old one) or `roll` (the value is
 //!   replaced in place and the old one dies at once);
 //! - `latency_ms`: every call waits this long first;
+//! - `propagation_ms`: a key it creates is refused ("invalid") for this long after its
+//!   creation, as AWS IAM refuses a fresh access key for a while; it also declares this as
+//!   its propagation window ([`Provider::propagation`]), so rotations wait it out;
 //! - `failure_rate`, `rate_limit_rate` (0 to 1): that share of calls fails before doing
 //!   anything, with a transient 503 or a 429, so retries and bulk runs get exercised;
 //! - `delete_answers_404` (`true`): every delete answers "not found" and deletes nothing,
@@ -218,6 +221,7 @@ struct Settings {
     roll: bool,
     ttl_days: Option<i64>,
     latency: Duration,
+    propagation: Duration,
     failure_rate: f64,
     rate_limit_rate: f64,
 }
@@ -286,14 +290,20 @@ fn remote_key(id: String, name: &str, k: &StoredKey) -> RemoteKey {
     }
 }
 
-/// Checks `secret` against the stored keys; `touch` records a use when it is accepted.
+/// Checks `secret` against the stored keys; `touch` records a use when it is accepted. A key
+/// younger than `propagation` is refused as unknown, as a provider that has not spread it
+/// to every endpoint yet would.
 fn check(
     state: &mut State,
     remote_id: Option<&str>,
     secret: &Secret,
     now: DateTime<Utc>,
     touch: bool,
+    propagation: Duration,
 ) -> Verification {
+    let young = |k: &StoredKey| {
+        chrono::Duration::from_std(propagation).is_ok_and(|p| now < k.created_at + p)
+    };
     let digest = hash(secret);
     let found = match remote_id {
         Some(id) => state.find(id),
@@ -305,6 +315,7 @@ fn check(
     match found {
         None => invalid("no such key"),
         Some(k) if k.secret_sha256 != digest => invalid("the secret does not match the key"),
+        Some(k) if young(k) => invalid("no such key (yet: simulated propagation)"),
         Some(k) if !k.active => invalid("the key is deactivated"),
         Some(k) if k.expires_at.is_some_and(|e| e <= now) => invalid("the key has expired"),
         Some(k) => {
@@ -384,6 +395,7 @@ impl Sandbox {
             roll,
             ttl_days: number("ttl_days")?.map(|d| d.min(36_500) as i64),
             latency: Duration::from_millis(number("latency_ms")?.unwrap_or(0)),
+            propagation: Duration::from_millis(number("propagation_ms")?.unwrap_or(0)),
             failure_rate: rate(target, "failure_rate")?,
             rate_limit_rate: rate(target, "rate_limit_rate")?,
         })
@@ -458,8 +470,15 @@ impl Sandbox {
     pub async fn use_key(&self, target: &Target, secret: &Secret) -> Verification {
         let secret = secret.clone();
         let remote_id = target.credential.remote_id.clone();
-        self.call(target, "POST /use", move |_, state, now| {
-            let v = check(state, remote_id.as_deref(), &secret, now, true);
+        self.call(target, "POST /use", move |settings, state, now| {
+            let v = check(
+                state,
+                remote_id.as_deref(),
+                &secret,
+                now,
+                true,
+                settings.propagation,
+            );
             let changed = v == Verification::Valid;
             Ok((v, changed))
         })
@@ -613,6 +632,19 @@ impl Provider for Sandbox {
         KIND
     }
 
+    /// Local: no rate limit but its own (`rate_limit_rate`), and its state file serializes
+    /// the calls anyway.
+    fn lane_size(&self) -> usize {
+        64
+    }
+
+    /// The connection's `propagation_ms`: how long its new keys are refused.
+    fn propagation(&self, target: &Target) -> std::time::Duration {
+        self.settings(target)
+            .map(|s| s.propagation)
+            .unwrap_or_default()
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             rotation: RotationStyle::CreateThenRevoke,
@@ -732,9 +764,17 @@ impl Provider for Sandbox {
     ) -> Verification {
         let secret = secret.clone();
         let remote_id = remote_id.map(str::to_string);
-        self.call(target, "GET /whoami", move |_, state, now| {
+        self.call(target, "GET /whoami", move |settings, state, now| {
+            let propagation = settings.propagation;
             Ok((
-                check(state, remote_id.as_deref(), &secret, now, false),
+                check(
+                    state,
+                    remote_id.as_deref(),
+                    &secret,
+                    now,
+                    false,
+                    propagation,
+                ),
                 false,
             ))
         })
@@ -970,6 +1010,28 @@ mod tests {
         ));
         assert_eq!(
             sbx.verify(&roll, Some(&first.remote_id), &rolled.secret)
+                .await,
+            Verification::Valid
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_key_is_refused_until_its_propagation_is_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let sbx = Sandbox::beside(&dir.path().join("inv"));
+        // An hour: the key is certainly still young when checked.
+        let slow = target(&[("propagation_ms", "3600000")]);
+        assert_eq!(sbx.propagation(&slow), Duration::from_secs(3600));
+        let key = sbx.create(&slow).await.unwrap();
+        assert!(matches!(
+            sbx.verify(&slow, Some(&key.remote_id), &key.secret).await,
+            Verification::Invalid { reason } if reason.contains("simulated propagation")
+        ));
+        // The same key, once the service has caught up (the setting gone).
+        let caught_up = target(&[]);
+        assert_eq!(sbx.propagation(&caught_up), Duration::ZERO);
+        assert_eq!(
+            sbx.verify(&caught_up, Some(&key.remote_id), &key.secret)
                 .await,
             Verification::Valid
         );

@@ -408,6 +408,12 @@ impl Provider for Twilio {
         ProviderKind::Twilio
     }
 
+    /// Twilio documents a limit on concurrent REST API requests per account (100, its help
+    /// centre's article on API concurrency), not a rate: a lane well inside it.
+    fn lane_size(&self) -> usize {
+        32
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             rotation: RotationStyle::CreateThenRevoke,

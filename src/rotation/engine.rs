@@ -15,12 +15,13 @@ use super::interact::Interact;
 use super::job::Job;
 use super::plan::{group_by_shared_keys, Plan, PlanItem};
 pub use super::shared::SettledHook;
-use super::shared::{Ctx, Work};
+use super::shared::{Ctx, Slot, Work};
 use super::writer::{Persist, Writer, WriterStats};
 use super::{
     Options, Outcome, OutcomeKind, Progress, ProviderSet, RotationEvent, Summary, WorkKind,
 };
 use crate::inventory::{CredentialRef, Inventory, ProviderKind};
+use crate::providers::pacing;
 
 /// Runs rotations against one inventory. Owns the inventory (through its writer) while it
 /// lives; dropping it ends the writer and drops the [`Persist`] (a store's lock with it).
@@ -47,7 +48,7 @@ impl Engine {
         interact: Arc<dyn Interact>,
         options: Options,
     ) -> Engine {
-        let writer = Writer::start(inventory, persist, options.save_interval);
+        let writer = Writer::start(inventory, persist);
         Engine {
             ctx: Arc::new(Ctx {
                 writer,
@@ -239,7 +240,7 @@ impl Engine {
             ..Progress::default()
         }));
         let global = Arc::new(Semaphore::new(self.ctx.options.concurrency.max(1)));
-        let mut per_provider: HashMap<Option<ProviderKind>, Arc<Semaphore>> = HashMap::new();
+        let mut lanes: HashMap<LaneKey, Result<Arc<Semaphore>, String>> = HashMap::new();
         let mut groups: Vec<Vec<Unit>> = Vec::new();
         let mut group_at: HashMap<usize, usize> = HashMap::new();
         let mut ats: Vec<(CredentialRef, WorkKind)> = Vec::with_capacity(total);
@@ -255,24 +256,25 @@ impl Engine {
         let mut task_units: HashMap<tokio::task::Id, Vec<usize>> = HashMap::new();
         for group in groups {
             let indices: Vec<usize> = group.iter().map(|u| u.index).collect();
-            let sems: Vec<Arc<Semaphore>> = group
+            let slots: Vec<Result<Slot, String>> = group
                 .iter()
                 .map(|u| {
-                    per_provider
-                        .entry(u.provider)
-                        .or_insert_with(|| {
-                            Arc::new(Semaphore::new(self.ctx.options.per_provider.max(1)))
-                        })
-                        .clone()
+                    let key = self.lane_key(u);
+                    let lane = lanes
+                        .entry(key.clone())
+                        .or_insert_with(|| self.open_lane(&key))
+                        .clone()?;
+                    Ok(Slot::new(global.clone(), lane))
                 })
                 .collect();
-            let (ctx, global, progress) = (self.ctx.clone(), global.clone(), progress.clone());
+            let (ctx, progress) = (self.ctx.clone(), progress.clone());
             let handle = set.spawn(async move {
                 let mut out = Vec::new();
-                for (unit, sem) in group.into_iter().zip(sems) {
+                for (unit, slot) in group.into_iter().zip(slots) {
                     let started = std::time::Instant::now();
-                    let outcome = match unit.blocked {
-                        Some(reason) => Outcome {
+                    let blocked = unit.blocked.clone().map(Err).unwrap_or(Ok(()));
+                    let outcome = match blocked.and(slot) {
+                        Err(reason) => Outcome {
                             at: unit.at.clone(),
                             work: unit.work.kind(),
                             kind: OutcomeKind::Failed,
@@ -280,15 +282,17 @@ impl Engine {
                             attempts: 0,
                             warnings: Vec::new(),
                         },
-                        None => {
-                            let _all = global.clone().acquire_owned().await;
-                            let _one = sem.acquire_owned().await;
+                        Ok(mut slot) => {
+                            slot.take().await;
                             tracing::debug!(
                                 credential = %unit.at,
                                 work = unit.work.kind().as_str(),
                                 "work started"
                             );
-                            Job::new(ctx.clone(), unit.at.clone()).run(unit.work).await
+                            Job::new(ctx.clone(), unit.at.clone())
+                                .in_slot(slot)
+                                .run(unit.work)
+                                .await
                         }
                     };
                     trace_settled(&outcome, started.elapsed());
@@ -326,6 +330,35 @@ impl Engine {
         Summary {
             outcomes: outcomes.into_iter().flatten().collect(),
         }
+    }
+}
+
+/// Which lane a unit runs in: its provider and the connection that manages it (a provider's
+/// rate limits apply per account, that is per connection).
+type LaneKey = (Option<ProviderKind>, Option<String>);
+
+impl Engine {
+    fn lane_key(&self, unit: &Unit) -> LaneKey {
+        let connection = self
+            .ctx
+            .writer
+            .read(|inv| inv.credential(&unit.at).and_then(|c| c.connection.clone()));
+        (unit.provider, connection)
+    }
+
+    /// The lane's semaphore, sized by [`pacing::lane_size`]; an unusable
+    /// `params.concurrency` fails the lane's units with the reason.
+    fn open_lane(&self, (provider, connection): &LaneKey) -> Result<Arc<Semaphore>, String> {
+        let per_lane = self.ctx.options.per_provider;
+        let size = match provider.and_then(|k| self.ctx.providers.get(k)) {
+            Some(p) => self.ctx.writer.read(|inv| {
+                let conn = connection.as_deref().and_then(|id| inv.connection(id));
+                pacing::lane_size(p.as_ref(), conn, per_lane)
+            })?,
+            // No client: the job fails at once with the reason; any lane will do.
+            None => per_lane.unwrap_or(pacing::UNDOCUMENTED_LANE),
+        };
+        Ok(Arc::new(Semaphore::new(size.max(1))))
     }
 }
 

@@ -75,21 +75,26 @@ impl Default for StepRetry {
     }
 }
 
+/// Rotations at once overall when nobody says otherwise: enough to keep several providers'
+/// lanes full; each lane stays within its provider's documented rate.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
 /// How the engine runs.
 #[derive(Clone)]
 pub struct Options {
-    /// Rotations at once, overall.
+    /// Rotations at once, overall. A credential waiting for its new key to propagate holds
+    /// no slot.
     pub concurrency: usize,
-    /// Rotations at once against one provider.
-    pub per_provider: usize,
+    /// Rotations at once in each lane (one connection of a provider) when the person says
+    /// so; `None`: the connection's `params.concurrency`, else the provider's documented
+    /// lane ([`crate::providers::pacing::lane_size`]).
+    pub per_provider: Option<usize>,
     /// Retries of transient provider failures.
     pub retry: StepRetry,
     /// How long a deactivated old key is kept before deletion; zero deletes at once.
     pub grace: chrono::Duration,
     /// How long a deploy command may run.
     pub deploy_timeout: Duration,
-    /// The least time between two saves: changes arriving meanwhile are saved together.
-    pub save_interval: Duration,
     /// The time.
     pub clock: Clock,
 }
@@ -97,12 +102,11 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            concurrency: 8,
-            per_provider: 4,
+            concurrency: DEFAULT_CONCURRENCY,
+            per_provider: None,
             retry: StepRetry::default(),
             grace: chrono::Duration::days(7),
             deploy_timeout: Duration::from_secs(120),
-            save_interval: Duration::from_millis(200),
             clock: Arc::new(Utc::now),
         }
     }
@@ -116,7 +120,6 @@ impl fmt::Debug for Options {
             .field("retry", &self.retry)
             .field("grace", &self.grace)
             .field("deploy_timeout", &self.deploy_timeout)
-            .field("save_interval", &self.save_interval)
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +222,18 @@ pub enum RotationEvent {
         /// The attempt that failed.
         attempt: u32,
         /// What went wrong.
+        reason: String,
+    },
+    /// The provider refused the new key, but it may not have propagated yet: checking again
+    /// after a wait, holding no concurrency slot meanwhile. Not a failure.
+    Propagating {
+        /// The credential.
+        at: String,
+        /// Seconds since the first check.
+        waited_secs: u64,
+        /// The provider's propagation window in seconds: after it, a refusal is final.
+        window_secs: u64,
+        /// What the provider said.
         reason: String,
     },
     /// Something the person should know, which does not stop the work.

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::interact::Interact;
 use super::writer::Writer;
@@ -57,3 +57,52 @@ impl Work {
 /// Called with each credential's outcome as it settles (after its last save), before the
 /// event goes out: where the operations layer writes its audit entry.
 pub type SettledHook = Arc<dyn Fn(&Outcome) + Send + Sync>;
+
+/// A job's place in the run's concurrency: one permit overall and one in its lane, taken
+/// before the work starts and given back while the job only waits (a new key propagating),
+/// so waiting credentials leave room for others.
+pub(super) struct Slot {
+    gates: Option<(Arc<Semaphore>, Arc<Semaphore>)>,
+    held: Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>,
+}
+
+impl Slot {
+    /// No limits: planning and single checks.
+    pub(super) fn unlimited() -> Slot {
+        Slot {
+            gates: None,
+            held: None,
+        }
+    }
+
+    /// A slot in `global` and `lane`, not yet taken.
+    pub(super) fn new(global: Arc<Semaphore>, lane: Arc<Semaphore>) -> Slot {
+        Slot {
+            gates: Some((global, lane)),
+            held: None,
+        }
+    }
+
+    /// Waits for a permit in the lane, then one overall: a job queued behind a slow or
+    /// rate-limited lane holds no overall permit, so other providers' lanes keep going.
+    /// Whoever holds an overall permit holds its lane's too, so no two jobs wait on each
+    /// other.
+    pub(super) async fn take(&mut self) {
+        if let (Some((global, lane)), None) = (&self.gates, &self.held) {
+            // The engine never closes its semaphores, so acquiring cannot fail; should it,
+            // the job runs unthrottled rather than not at all.
+            if let Ok(one) = lane.clone().acquire_owned().await {
+                if let Ok(all) = global.clone().acquire_owned().await {
+                    self.held = Some((all, one));
+                }
+            }
+        }
+    }
+
+    /// Sleeps `wait` without holding the slot, then takes it again.
+    pub(super) async fn idle(&mut self, wait: std::time::Duration) {
+        self.held = None;
+        tokio::time::sleep(wait).await;
+        self.take().await;
+    }
+}

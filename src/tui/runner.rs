@@ -23,7 +23,7 @@ use tokio::sync::{oneshot, Semaphore};
 use super::action::Action;
 use super::actions::{Pending, RunKind};
 use crate::audit::AuditLog;
-use crate::inventory::{CredentialRef, Inventory, ProviderKind};
+use crate::inventory::{CredentialRef, Inventory};
 use crate::ops::{Picked, RunConfig, Runner};
 use crate::providers::registry::ProviderSet;
 use crate::rotation::{Clock, Interact, Outcome, Persist, Plan, Question, Summary};
@@ -316,8 +316,9 @@ impl Runs {
 }
 
 /// Rotates `plan` one credential at a time per group of shared owners, groups side by
-/// side (at most the engine's default concurrency, and per provider), and starts nothing
-/// more once `cancel` is set: rotations already going finish.
+/// side (at most the engine's default concurrency; the engine's lanes keep each provider
+/// within its rate), and starts nothing more once `cancel` is set: rotations already going
+/// finish.
 async fn rotate_cancellable(
     engine: &Arc<Runner>,
     plan: Plan,
@@ -326,7 +327,6 @@ async fn rotate_cancellable(
 ) -> Summary {
     let defaults = RunConfig::default();
     let global = Arc::new(Semaphore::new(defaults.concurrency.max(1)));
-    let mut per_provider: HashMap<ProviderKind, Arc<Semaphore>> = HashMap::new();
     let mut groups: Vec<(usize, Vec<(usize, crate::rotation::PlanItem)>)> = Vec::new();
     for (index, item) in plan.items.into_iter().enumerate() {
         match groups.iter_mut().find(|(g, _)| *g == item.group) {
@@ -336,15 +336,6 @@ async fn rotate_cancellable(
     }
     let mut set = tokio::task::JoinSet::new();
     for (_, items) in groups {
-        let sems: Vec<Arc<Semaphore>> = items
-            .iter()
-            .map(|(_, i)| {
-                per_provider
-                    .entry(i.provider)
-                    .or_insert_with(|| Arc::new(Semaphore::new(defaults.per_provider.max(1))))
-                    .clone()
-            })
-            .collect();
         let (engine, global, cancel, shutdown) = (
             engine.clone(),
             global.clone(),
@@ -353,9 +344,8 @@ async fn rotate_cancellable(
         );
         set.spawn(async move {
             let mut out: Vec<(usize, Outcome)> = Vec::new();
-            for ((index, item), sem) in items.into_iter().zip(sems) {
+            for (index, item) in items {
                 let _all = global.clone().acquire_owned().await;
-                let _one = sem.acquire_owned().await;
                 if cancel.load(Ordering::Relaxed) || shutdown.is_cancelled() {
                     break;
                 }

@@ -422,6 +422,23 @@ impl Provider for AwsIam {
         ProviderKind::AwsIam
     }
 
+    /// AWS IAM is eventually consistent: a change such as a new access key "takes time to
+    /// become visible from all possible endpoints", and AWS advises not to depend on it at
+    /// once (docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html, "Changes
+    /// that I make are not always immediately visible"). STS commonly refuses a fresh key
+    /// with `InvalidClientTokenId` for several seconds; a minute covers the tens of seconds
+    /// seen, and costs nothing when the key works sooner.
+    fn propagation(&self, _: &Target) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
+
+    /// AWS publishes no IAM request rate: every IAM and STS call of an account counts
+    /// against one limit that cannot be raised (repost.aws/knowledge-center/
+    /// iam-sts-throttling-error), so a lane stays at the undocumented default's double.
+    fn lane_size(&self) -> usize {
+        2 * super::pacing::UNDOCUMENTED_LANE
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             rotation: RotationStyle::CreateThenRevoke,

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use super::hooks::pause_at;
 use super::interact::Question;
 use super::plan::PlanItem;
-use super::shared::{Ctx, Work};
+use super::shared::{Ctx, Slot, Work};
 use super::sink;
 use super::writer::PersistError;
 use super::{Outcome, OutcomeKind, Phase, RotationEvent};
@@ -70,6 +70,8 @@ pub(super) struct Job {
     attempts: u32,
     unsaved_attempts: u32,
     warnings: Vec<String>,
+    /// Its place in the run's concurrency, given back while it only waits.
+    slot: Slot,
 }
 
 fn style_of(r: RotationStyle) -> Style {
@@ -184,7 +186,14 @@ impl Job {
             attempts: 0,
             unsaved_attempts: 0,
             warnings: Vec::new(),
+            slot: Slot::unlimited(),
         }
+    }
+
+    /// The job, running in `slot` (already taken).
+    pub(super) fn in_slot(mut self, slot: Slot) -> Job {
+        self.slot = slot;
+        self
     }
 
     pub(super) async fn run(mut self, work: Work) -> Outcome {

@@ -95,6 +95,14 @@ pub enum RowState {
         /// Why.
         reason: String,
     },
+    /// The provider does not accept the new key yet: waiting for it to propagate, within
+    /// the provider's window. Not a failure.
+    Propagating {
+        /// Seconds waited so far.
+        waited_secs: u64,
+        /// The window, in seconds.
+        window_secs: u64,
+    },
     /// Finished.
     Done(String),
     /// Failed, with the reason.
@@ -301,6 +309,19 @@ impl RunPanel {
                     r.state = RowState::Retrying {
                         attempt: *attempt,
                         reason: reason.clone(),
+                    };
+                }
+            }
+            RotationEvent::Propagating {
+                at,
+                waited_secs,
+                window_secs,
+                ..
+            } => {
+                if let Some(r) = self.row_mut(at) {
+                    r.state = RowState::Propagating {
+                        waited_secs: *waited_secs,
+                        window_secs: *window_secs,
                     };
                 }
             }

@@ -177,6 +177,10 @@ fn state_words(row: &RunRow) -> String {
         RowState::Queued => "queued".into(),
         RowState::Running => "running".into(),
         RowState::Retrying { attempt, .. } => format!("waiting: rate limit (attempt {attempt})"),
+        RowState::Propagating {
+            waited_secs,
+            window_secs,
+        } => format!("waiting: new key propagating ({waited_secs}s of up to {window_secs}s)"),
         RowState::Done(_) => "done".into(),
         RowState::Failed(_) => "FAILED".into(),
         RowState::Waiting(_) => "waits for you".into(),
@@ -197,7 +201,7 @@ fn outcome_text(row: &RunRow) -> Option<String> {
 fn state_style(theme: Theme, row: &RunRow) -> ratatui::style::Style {
     match row.state {
         RowState::Failed(_) | RowState::NotStarted => theme.error(),
-        RowState::Waiting(_) | RowState::Retrying { .. } => {
+        RowState::Waiting(_) | RowState::Retrying { .. } | RowState::Propagating { .. } => {
             theme.status(crate::inventory::Status::DueSoon)
         }
         RowState::Done(_) => theme.status(crate::inventory::Status::Ok),
