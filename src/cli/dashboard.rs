@@ -4,6 +4,7 @@
 //! under the inventory's write lock, writing reports, and recording reveals, copies, syncs,
 //! rotations, revocations and exports in the audit log.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
@@ -59,7 +60,7 @@ impl Drop for RunStore {
 pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
     // Identities are opened once for the session: reloads and runs read the file with them.
     let keys = Arc::new(ctx.keyring()?);
-    let (mut store, inventory) = Store::open(&ctx.inventory, &keys)?;
+    let (mut store, inventory) = Store::open(&ctx.location, &keys)?;
     // Saves refuse a recipient change nobody here made; the dashboard cannot ask, so its
     // status line says why and `keyward recipients accept` is the way out.
     if let Some(change) = ctx.watch_recipients(&mut store)? {
@@ -85,13 +86,15 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
                 other => SaveError::Failed(other.to_string()),
             })
         }));
-        let (running, path, run_keys) = (Arc::clone(&store), ctx.inventory.clone(), keys.clone());
+        let (running, location, run_keys) =
+            (Arc::clone(&store), ctx.location.clone(), keys.clone());
         options.open_for_run = Some(Box::new(move || {
             // A run plans on the file as it is now, unlocked; its first save takes the lock.
-            let (fresh, inventory) = Store::open(&path, &run_keys).map_err(|e| e.to_string())?;
+            let (fresh, inventory) =
+                Store::open(&location, &run_keys).map_err(|e| e.to_string())?;
             if let Some(disagreement) = fresh.disagreement() {
                 return Err(StoreError::Disagrees {
-                    path: path.clone(),
+                    path: PathBuf::from(location.to_string()),
                     disagreement: disagreement.clone(),
                 }
                 .to_string());

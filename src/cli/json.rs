@@ -214,7 +214,8 @@ impl ErrorKind {
             | S::Read { .. }
             | S::NotAge { .. }
             | S::Corrupt { .. }
-            | S::Schema { .. } => ErrorKind::Unreadable,
+            | S::Schema { .. }
+            | S::Unreachable { .. } => ErrorKind::Unreadable,
             S::NoMatchingIdentity { .. }
             | S::WrongPassphrase { .. }
             | S::Identity { .. }

@@ -1,0 +1,87 @@
+//! Issue 10: a team's shared inventory as an object in an S3-compatible bucket, against
+//! moto_server's S3 (conditional writes included), driving the real binary.
+
+use std::process::{Command, Output};
+
+use crate::support::bucket::Bucket;
+use crate::support::workspace::{age, assert_one_line_error, run_with_stdin, Workspace};
+
+/// Where the tests keep the inventory in the bucket.
+const KEY: &str = "team/inventory.yaml.age";
+
+fn run(cmd: &mut Command, stdin: &str) -> Output {
+    run_with_stdin(cmd, stdin)
+}
+
+fn ok(cmd: &mut Command, stdin: &str) -> String {
+    let out = run(cmd, stdin);
+    assert!(
+        out.status.success(),
+        "keyward failed: {}\nstdout: {}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+#[test]
+fn init_add_and_list_work_on_an_s3_inventory_the_age_cli_decrypts() {
+    let bucket = Bucket::new("keyward-team");
+    let ws = Workspace::new();
+    ok(bucket.keyward(&ws, KEY).arg("init"), "");
+    ok(
+        bucket
+            .keyward(&ws, KEY)
+            .args(["add", "acme/mail", "--provider", "manual"]),
+        "first-secret-value\n",
+    );
+    let listed = ok(bucket.keyward(&ws, KEY).arg("list"), "");
+    assert!(listed.contains("acme/mail"), "{listed}");
+    assert!(
+        !ws.inventory().exists(),
+        "nothing was written at the local default path"
+    );
+
+    // The object itself is an age file the age CLI opens with the identity init made.
+    let stored = bucket.get(KEY).expect("the inventory object exists");
+    let fetched = ws.path("fetched.age");
+    std::fs::write(&fetched, &stored).unwrap();
+    let identity = ws.default_identity();
+    let plain = age(
+        &[
+            "-d",
+            "-i",
+            identity.to_str().unwrap(),
+            fetched.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(plain.status.success(), "age -d: {plain:?}");
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(text.contains("first-secret-value"), "{text}");
+
+    // A second init is refused, naming the object, and the object is untouched.
+    let again = run(bucket.keyward(&ws, KEY).arg("init"), "");
+    let line = assert_one_line_error(&again, "already exists");
+    assert!(line.contains(&bucket.s3_url(KEY)), "{line}");
+    assert_eq!(bucket.get(KEY).as_deref(), Some(&stored[..]));
+}
+
+#[test]
+fn a_missing_object_and_a_bad_location_are_one_line_errors() {
+    let bucket = Bucket::new("keyward-team");
+    let ws = Workspace::new();
+    let missing = run(bucket.keyward(&ws, "nobody/inventory.yaml.age").arg("list"), "");
+    let line = assert_one_line_error(&missing, "no such inventory");
+    assert!(
+        line.contains(&bucket.s3_url("nobody/inventory.yaml.age")),
+        "{line}"
+    );
+    let climbing = run(
+        ws.keyward()
+            .env("KEYWARD_INVENTORY", "s3://keyward-team/../etc/x")
+            .arg("list"),
+        "",
+    );
+    assert_one_line_error(&climbing, "segment");
+}
