@@ -85,3 +85,48 @@ fn a_missing_object_and_a_bad_location_are_one_line_errors() {
     );
     assert_one_line_error(&climbing, "segment");
 }
+
+#[test]
+fn an_unreachable_store_is_read_from_the_offline_copy_and_nothing_writes() {
+    let bucket = Bucket::new("keyward-team");
+    let ws = Workspace::new();
+    ok(bucket.keyward(&ws, KEY).arg("init"), "");
+    ok(
+        bucket
+            .keyward(&ws, KEY)
+            .args(["add", "acme/mail", "--provider", "manual"]),
+        "offline-secret-value\n",
+    );
+    let mut list = bucket.keyward(&ws, KEY);
+    list.arg("list");
+    let mut add = bucket.keyward(&ws, KEY);
+    add.args(["add", "acme/crm", "--provider", "manual"]);
+    // The commands keep pointing at moto's port; moto is gone.
+    drop(bucket);
+
+    let out = run(&mut list, "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "list from the offline copy: {stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("acme/mail"));
+    assert!(
+        stderr.contains("offline copy of ") && stderr.contains("cannot be reached"),
+        "{stderr}"
+    );
+
+    let refused = run(&mut add, "another-secret\n");
+    assert_one_line_error(&refused, "this is the offline copy; nothing was saved");
+
+    // The copy is private and still encrypted.
+    let copy = ws.path(".config/keyward/remote/s3/keyward-team").join(KEY);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&copy).expect("the offline copy").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let bytes = std::fs::read(&copy).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/"));
+    crate::support::leak::assert_no_secret(
+        &bytes,
+        "the offline copy",
+        &["offline-secret-value".to_string()],
+    );
+}

@@ -61,6 +61,7 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
     // Identities are opened once for the session: reloads and runs read the file with them.
     let keys = Arc::new(ctx.keyring()?);
     let (mut store, inventory) = Store::open(&ctx.location, &keys)?;
+    ctx.warn_if_offline(&store);
     // Saves refuse a recipient change nobody here made; the dashboard cannot ask, so its
     // status line says why and `keyward recipients accept` is the way out.
     if let Some(change) = ctx.watch_recipients(&mut store)? {
@@ -70,9 +71,11 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
             ctx.inventory.display()
         );
     }
+    let store_offline = store.offline_since().is_some();
     let store: SharedStore = Arc::new(Mutex::new(store));
     let mut options = DashboardOptions::new(title);
-    options.read_only = read_only;
+    // The offline copy of a bucket inventory is for reading only.
+    options.read_only = read_only || store_offline;
     options.now = Some(ctx.now());
     options.inventory_path = Some(ctx.inventory.clone());
     if !read_only {

@@ -229,7 +229,11 @@ impl ErrorKind {
             | S::RecipientsChanged { .. }
             | S::Exposed { .. }
             | S::SeenRecord(_) => ErrorKind::Untrusted,
-            S::Write { .. } | S::Exists { .. } | S::Recipient { .. } | S::NoRecipients { .. } => {
+            S::Write { .. }
+            | S::Exists { .. }
+            | S::Recipient { .. }
+            | S::NoRecipients { .. }
+            | S::Offline { .. } => {
                 ErrorKind::CannotSave
             }
         }

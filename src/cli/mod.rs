@@ -285,6 +285,7 @@ impl Context {
     /// refuse it then). Reads never ask.
     pub fn open(&self) -> Result<(Store, Inventory)> {
         let (mut store, inventory) = Store::open(&self.location, &self.keyring()?)?;
+        self.warn_if_offline(&store);
         if let Some(d) = store.disagreement() {
             eprintln!("keyward: warning: {}: {d}", self.location);
         }
@@ -296,6 +297,29 @@ impl Context {
             );
         }
         Ok((store, inventory))
+    }
+
+    /// Says on stderr when `store` was read from the offline copy of a bucket inventory,
+    /// and how old that copy is: what is shown may be behind, and nothing can be saved.
+    pub fn warn_if_offline(&self, store: &Store) {
+        let Some(copied) = store.offline_since() else {
+            return;
+        };
+        let copied = DateTime::<Utc>::from(copied);
+        let age = self.now.signed_duration_since(copied);
+        // A copy from after `now` (a --now in the past) has no age worth saying.
+        let old = match (age.num_days(), age.num_hours(), age.num_minutes()) {
+            (_, _, m) if m < 0 => String::new(),
+            (d, _, _) if d >= 1 => format!(", {d} day(s) old"),
+            (_, h, _) if h >= 1 => format!(", {h} hour(s) old"),
+            (_, _, m) => format!(", {m} minute(s) old"),
+        };
+        eprintln!(
+            "keyward: warning: {}: the storage cannot be reached; showing the offline copy of \
+             {}{old}; nothing can be saved until it answers",
+            self.location,
+            copied.format("%Y-%m-%d %H:%M UTC"),
+        );
     }
 
     /// Opens the inventory holding the write lock until the store is dropped. If its

@@ -131,6 +131,13 @@ pub enum StoreError {
         /// What failed.
         detail: String,
     },
+    /// The inventory was read from its offline copy, so nothing may be written.
+    #[error("{location}: the storage cannot be reached and this is the offline copy; nothing \
+             was saved: try again once the storage answers")]
+    Offline {
+        /// The inventory's location.
+        location: String,
+    },
     /// An identity file is unusable.
     #[error("identity {}: {detail}", .path.display())]
     Identity {
@@ -315,6 +322,9 @@ pub struct Store {
     /// The stored version this store last read or wrote: saves are conditional on it, so
     /// another writer's version is never overwritten. `None`: nothing stored yet.
     version: Option<Version>,
+    /// When the storage could not be reached and the offline copy was read instead: the
+    /// copy's time. Nothing is saved then.
+    offline: Option<std::time::SystemTime>,
     /// The inventory's generation as read or last saved: the next save writes one more.
     generation: u64,
     /// How the inventory and its audit log disagreed when it was opened.
@@ -353,7 +363,21 @@ impl Store {
         let path = &location.home().to_path_buf();
         let backend = location.backend()?;
         let started = std::time::Instant::now();
-        let (mut inventory, sealing, version) = read(&*backend, path, keys)?;
+        let (read, offline) = match (read(&*backend, path, keys), &location) {
+            // A bucket that cannot be reached: its offline copy, for reading only.
+            (Err(StoreError::Unreachable { location: at, detail }), Location::S3 { .. }) => {
+                let copied = fs::symlink_metadata(path).and_then(|m| m.modified());
+                match copied {
+                    Ok(copied) => {
+                        tracing::warn!(location = %at, %detail, "storage unreachable; reading the offline copy");
+                        (read_offline_copy(path, keys), Some(copied))
+                    }
+                    Err(_) => (Err(StoreError::Unreachable { location: at, detail }), None),
+                }
+            }
+            (read, _) => (read, None),
+        };
+        let (mut inventory, sealing, version) = read?;
         let anchor = anchor_of(&inventory);
         tracing::debug!(
             path = %crate::logging::shown(path),
@@ -373,6 +397,7 @@ impl Store {
             sealing,
             lock: None,
             version: Some(version),
+            offline,
             generation: anchor.generation,
             disagreement,
             file_recipients: inventory.recipients.clone(),
@@ -536,6 +561,7 @@ impl Store {
             sealing,
             lock: Some(lock),
             version: current,
+            offline: None,
             // Past every save the log, the current file or this person has seen.
             generation: log.newest_generation().max(from).max(log.seen_generation()),
             disagreement: None,
@@ -574,6 +600,9 @@ impl Store {
         prepare_home(&location)?;
         let lock = Lock::acquire(path)?;
         let (mut store, inventory) = Store::open(location, keys)?;
+        if store.offline.is_some() {
+            return Err(store.offline_refusal());
+        }
         if let Some(disagreement) = store.disagreement.take() {
             return Err(StoreError::Disagrees {
                 path: path.to_path_buf(),
@@ -636,6 +665,7 @@ impl Store {
             sealing,
             lock: Some(lock),
             version: None,
+            offline: None,
             // A log left from an earlier inventory at this path: go past its saves.
             generation: AuditLog::for_inventory(path).newest_generation(),
             disagreement: None,
@@ -682,6 +712,18 @@ impl Store {
         &self.location
     }
 
+    /// When the storage could not be reached at open, and the offline copy was read: the
+    /// copy's time (when it was last read or written here). Saves are refused meanwhile.
+    pub fn offline_since(&self) -> Option<std::time::SystemTime> {
+        self.offline
+    }
+
+    fn offline_refusal(&self) -> StoreError {
+        StoreError::Offline {
+            location: self.location.to_string(),
+        }
+    }
+
     /// Whether the file is passphrase-encrypted.
     pub fn is_passphrase_sealed(&self) -> bool {
         matches!(self.sealing, Sealing::Passphrase(_))
@@ -691,6 +733,9 @@ impl Store {
     /// directory, fsync, the old version kept as backup `FILE.1`, rename, fsync the directory.
     /// On any failure the previous file is untouched.
     pub fn save(&mut self, inventory: &Inventory) -> Result<(), StoreError> {
+        if self.offline.is_some() {
+            return Err(self.offline_refusal());
+        }
         if let Some(disagreement) = &self.disagreement {
             return Err(StoreError::Disagrees {
                 path: self.path.clone(),
@@ -931,6 +976,14 @@ fn prepare_home(location: &Location) -> Result<(), StoreError> {
             refuse_exposed(&dir, Guarded::InventoryDirectory)
         }
     }
+}
+
+/// Reads and decrypts a bucket inventory's offline copy at its home `path`.
+fn read_offline_copy(
+    path: &Path,
+    keys: &Keyring,
+) -> Result<(Inventory, Sealing, Version), StoreError> {
+    read(&LocalFile::new(path), path, keys)
 }
 
 /// Reads and decrypts the inventory `backend` holds; `path` names it in errors.
