@@ -1,6 +1,7 @@
 //! Issue 10: a team's shared inventory as an object in an S3-compatible bucket, against
 //! moto_server's S3 (conditional writes included), driving the real binary.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
 use crate::support::bucket::Bucket;
@@ -71,7 +72,10 @@ fn init_add_and_list_work_on_an_s3_inventory_the_age_cli_decrypts() {
 fn a_missing_object_and_a_bad_location_are_one_line_errors() {
     let bucket = Bucket::new("keyward-team");
     let ws = Workspace::new();
-    let missing = run(bucket.keyward(&ws, "nobody/inventory.yaml.age").arg("list"), "");
+    let missing = run(
+        bucket.keyward(&ws, "nobody/inventory.yaml.age").arg("list"),
+        "",
+    );
     let line = assert_one_line_error(&missing, "no such inventory");
     assert!(
         line.contains(&bucket.s3_url("nobody/inventory.yaml.age")),
@@ -119,7 +123,9 @@ fn an_unreachable_store_is_read_from_the_offline_copy_and_nothing_writes() {
     // The copy is private and still encrypted.
     let copy = ws.path(".config/keyward/remote/s3/keyward-team").join(KEY);
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&copy).expect("the offline copy").permissions(),
+        &std::fs::metadata(&copy)
+            .expect("the offline copy")
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
     let bytes = std::fs::read(&copy).unwrap();
@@ -128,5 +134,65 @@ fn an_unreachable_store_is_read_from_the_offline_copy_and_nothing_writes() {
         &bytes,
         "the offline copy",
         &["offline-secret-value".to_string()],
+    );
+}
+
+#[test]
+fn a_save_after_another_process_replaced_the_object_is_refused_and_loses_nothing() {
+    let bucket = Bucket::new("keyward-team");
+    let ws = Workspace::new();
+    ok(bucket.keyward(&ws, KEY).arg("init"), "");
+    ok(
+        bucket
+            .keyward(&ws, KEY)
+            .args(["add", "acme/mail", "--provider", "manual"]),
+        "mail-secret\n",
+    );
+    // While `keyward edit` waits for its editor, a second real keyward saves a new version
+    // of the object; the edit's save is then a conditional PUT against a stale ETag.
+    let runtime = ws.path("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let editor = ws.path("ed.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\n\
+         printf 'crm-secret\\n' | \"$KEYWARD_UNDER_TEST\" add acme/crm --provider manual || exit 3\n\
+         sed -i 's/rotate_every_days: 90/rotate_every_days: 30/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = run(
+        bucket
+            .keyward(&ws, KEY)
+            .arg("edit")
+            .env("EDITOR", &editor)
+            .env_remove("VISUAL")
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("KEYWARD_UNDER_TEST", env!("CARGO_BIN_EXE_keyward")),
+        "",
+    );
+    assert_one_line_error(&out, "changed on disk while you edited; nothing saved");
+    let listed = ok(bucket.keyward(&ws, KEY).args(["list", "--json"]), "");
+    assert!(
+        listed.contains("acme/crm") && listed.contains("acme/mail"),
+        "the other process's credential is kept: {listed}"
+    );
+    let stored = bucket.get(KEY).expect("object");
+    let fetched = ws.path("fetched.age");
+    std::fs::write(&fetched, &stored).unwrap();
+    let plain = age(
+        &[
+            "-d",
+            "-i",
+            ws.default_identity().to_str().unwrap(),
+            fetched.to_str().unwrap(),
+        ],
+        "",
+    );
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        text.contains("rotate_every_days: 90"),
+        "the stale edit was not written: {text}"
     );
 }

@@ -65,7 +65,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             });
             super::json::print(super::json::Schema::Init, &created)?;
         } else {
-            println!("Created {} (passphrase-encrypted).", terminal_safe(&path.to_string()));
+            println!(
+                "Created {} (passphrase-encrypted).",
+                terminal_safe(&path.to_string())
+            );
         }
         return Ok(0);
     }

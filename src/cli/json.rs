@@ -233,9 +233,7 @@ impl ErrorKind {
             | S::Exists { .. }
             | S::Recipient { .. }
             | S::NoRecipients { .. }
-            | S::Offline { .. } => {
-                ErrorKind::CannotSave
-            }
+            | S::Offline { .. } => ErrorKind::CannotSave,
         }
     }
 }

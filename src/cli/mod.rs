@@ -59,7 +59,12 @@ pub struct Cli {
     /// The inventory: a file, or an object in an S3-compatible bucket
     /// (s3://BUCKET/PATH/inventory.yaml.age; endpoint and credentials from the standard AWS
     /// configuration: AWS_ENDPOINT_URL, AWS_PROFILE, ~/.aws/credentials).
-    #[arg(long, global = true, env = "KEYWARD_INVENTORY", value_name = "FILE|s3://BUCKET/KEY")]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_INVENTORY",
+        value_name = "FILE|s3://BUCKET/KEY"
+    )]
     inventory: Option<PathBuf>,
 
     /// An identity file: age key, age plugin identity, or SSH private key. Repeatable.

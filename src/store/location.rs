@@ -45,7 +45,9 @@ pub enum Location {
 
 /// Why an inventory location was not understood.
 #[derive(Debug, thiserror::Error)]
-#[error("inventory location `{given}`: {why}; write s3://BUCKET/PATH/inventory.yaml.age or a file path")]
+#[error(
+    "inventory location `{given}`: {why}; write s3://BUCKET/PATH/inventory.yaml.age or a file path"
+)]
 pub struct LocationError {
     /// What was given (made terminal-safe when shown).
     given: String,
@@ -64,7 +66,9 @@ impl Location {
             given: crate::text::terminal_safe(&given.to_string_lossy()).into_owned(),
             why,
         };
-        let (bucket, key) = rest.split_once('/').ok_or_else(|| fail("no object key after the bucket"))?;
+        let (bucket, key) = rest
+            .split_once('/')
+            .ok_or_else(|| fail("no object key after the bucket"))?;
         // S3's bucket naming rules, enough to keep the name a single safe path component.
         let bucket_ok = (3..=63).contains(&bucket.len())
             && bucket
@@ -76,9 +80,9 @@ impl Location {
             return Err(fail("the bucket name is not a valid S3 bucket name"));
         }
         // The key is mirrored as a path under the home: each segment must be a plain name.
-        let segments_ok = key.split('/').all(|s| {
-            !s.is_empty() && s != "." && s != ".." && !s.chars().any(|c| c.is_control())
-        });
+        let segments_ok = key
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != ".." && !s.chars().any(|c| c.is_control()));
         if !segments_ok {
             return Err(fail("the object key has an empty, `.` or `..` segment"));
         }
@@ -151,10 +155,16 @@ mod tests {
 
     #[test]
     fn an_s3_url_is_an_object_with_a_home_mirroring_its_key() {
-        let at = Location::parse(Path::new("s3://team-keys/acme/inventory.yaml.age"), Path::new("/h"))
-            .unwrap();
+        let at = Location::parse(
+            Path::new("s3://team-keys/acme/inventory.yaml.age"),
+            Path::new("/h"),
+        )
+        .unwrap();
         assert_eq!(at.to_string(), "s3://team-keys/acme/inventory.yaml.age");
-        assert_eq!(at.home(), Path::new("/h/s3/team-keys/acme/inventory.yaml.age"));
+        assert_eq!(
+            at.home(),
+            Path::new("/h/s3/team-keys/acme/inventory.yaml.age")
+        );
         let file = Location::parse(Path::new("./inv.age"), Path::new("/h")).unwrap();
         assert_eq!(file, Location::File(PathBuf::from("./inv.age")));
     }
@@ -169,7 +179,10 @@ mod tests {
             "s3://Bad_Bucket/x",
             "s3://../x",
         ] {
-            assert!(Location::parse(Path::new(bad), Path::new("/h")).is_err(), "{bad}");
+            assert!(
+                Location::parse(Path::new(bad), Path::new("/h")).is_err(),
+                "{bad}"
+            );
         }
     }
 }

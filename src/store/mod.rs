@@ -123,8 +123,10 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The storage holding the inventory (a bucket) cannot be reached, or refuses keyward.
-    #[error("{location}: cannot reach the storage: {detail}; check the network, the endpoint \
-             (AWS_ENDPOINT_URL) and the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID)")]
+    #[error(
+        "{location}: cannot reach the storage: {detail}; check the network, the endpoint \
+             (AWS_ENDPOINT_URL) and the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID)"
+    )]
     Unreachable {
         /// The inventory's location.
         location: String,
@@ -132,8 +134,10 @@ pub enum StoreError {
         detail: String,
     },
     /// The inventory was read from its offline copy, so nothing may be written.
-    #[error("{location}: the storage cannot be reached and this is the offline copy; nothing \
-             was saved: try again once the storage answers")]
+    #[error(
+        "{location}: the storage cannot be reached and this is the offline copy; nothing \
+             was saved: try again once the storage answers"
+    )]
     Offline {
         /// The inventory's location.
         location: String,
@@ -355,24 +359,33 @@ impl Store {
     /// Opens and decrypts `path` for reading; saving needs [`Store::lock`] first.
     /// A symbolic link is resolved first ([`resolve_path`]); an inventory or directory
     /// another user could write is refused.
-    pub fn open(
-        at: impl Into<Location>,
-        keys: &Keyring,
-    ) -> Result<(Store, Inventory), StoreError> {
+    pub fn open(at: impl Into<Location>, keys: &Keyring) -> Result<(Store, Inventory), StoreError> {
         let location = resolve_location(at.into());
         let path = &location.home().to_path_buf();
         let backend = location.backend()?;
         let started = std::time::Instant::now();
         let (read, offline) = match (read(&*backend, path, keys), &location) {
             // A bucket that cannot be reached: its offline copy, for reading only.
-            (Err(StoreError::Unreachable { location: at, detail }), Location::S3 { .. }) => {
+            (
+                Err(StoreError::Unreachable {
+                    location: at,
+                    detail,
+                }),
+                Location::S3 { .. },
+            ) => {
                 let copied = fs::symlink_metadata(path).and_then(|m| m.modified());
                 match copied {
                     Ok(copied) => {
                         tracing::warn!(location = %at, %detail, "storage unreachable; reading the offline copy");
                         (read_offline_copy(path, keys), Some(copied))
                     }
-                    Err(_) => (Err(StoreError::Unreachable { location: at, detail }), None),
+                    Err(_) => (
+                        Err(StoreError::Unreachable {
+                            location: at,
+                            detail,
+                        }),
+                        None,
+                    ),
                 }
             }
             (read, _) => (read, None),
@@ -787,9 +800,7 @@ impl Store {
             },
         });
         let ciphertext = self.seal(&sealed)?;
-        let version = self
-            .backend
-            .write_if(&ciphertext, self.version.as_ref())?;
+        let version = self.backend.write_if(&ciphertext, self.version.as_ref())?;
         self.version = Some(version);
         self.generation = generation;
         crate::audit::note_saved_generation(log.path(), generation);

@@ -82,11 +82,9 @@ impl S3Object {
                     "http" if crate::providers::http::is_loopback(&url) => {
                         builder = builder.with_allow_http(true);
                     }
-                    _ => {
-                        return Err(fail(format!(
-                            "endpoint `{endpoint}` is not HTTPS; only loopback addresses may skip TLS"
-                        )))
-                    }
+                    _ => return Err(fail(format!(
+                        "endpoint `{endpoint}` is not HTTPS; only loopback addresses may skip TLS"
+                    ))),
                 }
             }
         }
@@ -166,15 +164,19 @@ impl Backend for S3Object {
                 self.keep_offline_copy(bytes);
                 let tag = result.e_tag.ok_or_else(|| StoreError::Write {
                     path: self.home.clone(),
-                    detail: format!("{}: the storage gave no ETag for the version written", self.address),
+                    detail: format!(
+                        "{}: the storage gave no ETag for the version written",
+                        self.address
+                    ),
                 })?;
                 Ok(Version::new(tag))
             }
-            Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
-                Err(StoreError::ChangedOnDisk {
-                    path: PathBuf::from(self.address.to_string()),
-                })
-            }
+            Err(
+                object_store::Error::Precondition { .. }
+                | object_store::Error::AlreadyExists { .. },
+            ) => Err(StoreError::ChangedOnDisk {
+                path: PathBuf::from(self.address.to_string()),
+            }),
             Err(e) => Err(self.unreachable(&e)),
         }
     }

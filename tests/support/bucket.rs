@@ -60,7 +60,13 @@ impl Bucket {
 
     /// Stores `file`'s bytes as the object `key`, unconditionally (another writer).
     pub fn put(&self, key: &str, file: &Path) {
-        let out = self.curl(&["-X", "PUT", "-T", &file.display().to_string(), &self.url(key)]);
+        let out = self.curl(&[
+            "-X",
+            "PUT",
+            "-T",
+            &file.display().to_string(),
+            &self.url(key),
+        ]);
         assert!(out.status.success(), "put {key}: {out:?}");
     }
 

@@ -25,7 +25,10 @@ pub fn fill(mut builder: AmazonS3Builder) -> AmazonS3Builder {
         .get_config_value(&AmazonS3ConfigKey::AccessKeyId)
         .is_none()
     {
-        let credentials = section(&file("AWS_SHARED_CREDENTIALS_FILE", "credentials"), &profile);
+        let credentials = section(
+            &file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+            &profile,
+        );
         if let (Some(id), Some(secret)) = (
             credentials.get("aws_access_key_id"),
             credentials.get("aws_secret_access_key"),
@@ -92,8 +95,14 @@ mod tests {
         let text = "[default]\naws_access_key_id = A\n\n[profile team]\n# note\nregion = eu-west-3\nendpoint_url=http://127.0.0.1:9000\n";
         let team = parse_section(text, "profile team");
         assert_eq!(team["region"].expose_secret(), "eu-west-3");
-        assert_eq!(team["endpoint_url"].expose_secret(), "http://127.0.0.1:9000");
+        assert_eq!(
+            team["endpoint_url"].expose_secret(),
+            "http://127.0.0.1:9000"
+        );
         assert!(!team.contains_key("aws_access_key_id"));
-        assert_eq!(parse_section(text, "default")["aws_access_key_id"].expose_secret(), "A");
+        assert_eq!(
+            parse_section(text, "default")["aws_access_key_id"].expose_secret(),
+            "A"
+        );
     }
 }
