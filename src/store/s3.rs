@@ -82,9 +82,11 @@ impl S3Object {
                     "http" if crate::providers::http::is_loopback(&url) => {
                         builder = builder.with_allow_http(true);
                     }
-                    _ => return Err(fail(format!(
+                    _ => {
+                        return Err(fail(format!(
                         "endpoint `{endpoint}` is not HTTPS; only loopback addresses may skip TLS"
-                    ))),
+                    )))
+                    }
                 }
             }
         }
