@@ -430,3 +430,60 @@ fn a_rotate_prompt_left_open_holds_off_no_writer_and_notices_its_change() {
     assert!(inv.credential(&at("acme/other")).is_some());
     assert_settled(&ws, &inv, &at("acme/k0"));
 }
+
+/// Regression: a question asked during a run (here, confirming a manual deploy) held the
+/// inventory's lock from the run's first save to its end, so a cron job that wanted to
+/// write failed for as long as the person took to answer. Now each save takes the lock
+/// alone and applies the run's changes onto the other writer's.
+#[test]
+fn a_question_during_a_rotation_holds_off_no_writer_and_both_changes_are_kept() {
+    use keyward::inventory::Deploy;
+    use support::sandbox_inventory::{assert_settled, at, load, write};
+    let ws = Workspace::new();
+    write(
+        &ws,
+        1,
+        Some(Deploy::Manual {
+            instructions: Some("paste it into the CRM's settings".into()),
+        }),
+    );
+    let cmd = format!(
+        "{} --inventory {} -i {} rotate acme/k0; echo EXIT=$?; sleep 30",
+        bin(),
+        ws.inventory().display(),
+        ws.default_identity().display()
+    );
+    let t = Tmux::start(&cmd, 140, 30, &[("HOME", ws.dir.path().to_str().unwrap())]);
+    t.wait_for("Rotate 1 credential(s)? [y/N]");
+    t.send(&["y", "Enter"]);
+    // The run has saved its journal and the new key, and now waits for the person.
+    t.wait_for("paste it into the CRM's settings");
+    let out = ws.run(
+        &["add", "acme/other", "--provider", "manual", "--no-secret"],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "the second writer was held off by the open question: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The other writer's change is on disk beside the run's journal.
+    let meanwhile = load(&ws);
+    assert!(meanwhile.credential(&at("acme/other")).is_some());
+    assert!(meanwhile
+        .credential(&at("acme/k0"))
+        .unwrap()
+        .rotation
+        .is_some());
+    t.send(&["y", "Enter"]);
+    let screen = t.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(screen.contains("Rotated: 1 done"), "{screen}");
+    // The run's later saves kept the other writer's credential.
+    let inv = load(&ws);
+    assert!(
+        inv.credential(&at("acme/other")).is_some(),
+        "lost the other writer's change"
+    );
+    assert_settled(&ws, &inv, &at("acme/k0"));
+}

@@ -49,7 +49,7 @@ struct Disk {
 struct DiskHandle(Disk);
 
 impl Persist for DiskHandle {
-    fn persist(&mut self, inv: &Inventory) -> Result<(), PersistError> {
+    fn persist(&mut self, inv: &Inventory) -> Result<Option<Inventory>, PersistError> {
         self.0.saves.fetch_add(1, Ordering::Relaxed);
         if let Some(f) = &*self.0.fail_when.lock().unwrap() {
             if f(inv) {
@@ -57,7 +57,7 @@ impl Persist for DiskHandle {
             }
         }
         *self.0.saved.lock().unwrap() = Some(inv.clone());
-        Ok(())
+        Ok(None)
     }
 }
 

@@ -5,6 +5,7 @@
 //! inventory records.
 
 use crate::saas_common;
+use crate::support;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,8 +19,7 @@ use keyward::providers::http::{Http, HttpConfig, RetryPolicy};
 use keyward::providers::sendgrid::Sendgrid;
 use keyward::providers::SharedProvider;
 use keyward::rotation::{
-    Engine, NonInteractive, Options, OutcomeKind, Persist, PersistError, ProviderSet,
-    RotationEvent, StepRetry,
+    Engine, NonInteractive, Options, OutcomeKind, ProviderSet, RotationEvent, StepRetry,
 };
 use keyward::secret::Secret;
 use saas_common::{long_secret, sendgrid_handler, SgKey, SgState, SG_ADMIN};
@@ -32,17 +32,6 @@ const SUBUSERS: usize = 4;
 /// Requests one rotation makes when nothing is refused: list (plan), list (before the
 /// create), the old key (its name and scopes), create, verify, delete the old key.
 const REQUESTS_PER_ROTATION: usize = 6;
-
-/// Keeps what was last saved, and counts saves.
-#[derive(Clone, Default)]
-struct Disk(Arc<Mutex<Option<Inventory>>>);
-
-impl Persist for Disk {
-    fn persist(&mut self, inv: &Inventory) -> Result<(), PersistError> {
-        *self.0.lock().unwrap() = Some(inv.clone());
-        Ok(())
-    }
-}
 
 /// Counts of what the server saw.
 #[derive(Default)]
@@ -135,7 +124,7 @@ async fn bulk_of_200_through_http_429_with_retry_after_all_finish_with_bounded_a
         params: Default::default(),
     });
 
-    let disk = Disk::default();
+    let disk = support::disk::MemoryDisk::default();
     // Three attempts per request; a 429 waits what `Retry-After` says (0 s).
     let http = Http::new(HttpConfig {
         connect_timeout: Duration::from_secs(2),
@@ -150,7 +139,7 @@ async fn bulk_of_200_through_http_429_with_retry_after_all_finish_with_bounded_a
     });
     let engine = Engine::new(
         inv,
-        Box::new(disk.clone()),
+        disk.persist(),
         ProviderSet::new().with(Arc::new(Sendgrid::new(&http)) as SharedProvider),
         Arc::new(NonInteractive { yes: true }),
         Options {
@@ -241,7 +230,7 @@ async fn bulk_of_200_through_http_429_with_retry_after_all_finish_with_bounded_a
 
     // The fake holds exactly 200 live keys, each the one the inventory records, with the
     // secret the inventory holds; every old key is gone.
-    let inv = disk.0.lock().unwrap().clone().expect("saved");
+    let inv = disk.last();
     let accounts = accounts.lock().unwrap();
     let live: BTreeSet<(String, String)> = accounts
         .iter()

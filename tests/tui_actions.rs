@@ -282,6 +282,30 @@ fn plan_dialog_shows_why_a_key_is_rotated_by_hand_80x24() {
     insta::assert_snapshot!("plan_manual_because_80x24", screen);
 }
 
+/// Regression: a plan longer than the screen (8 credentials at 100x30 in the demo) pushed
+/// its buttons off the dialog, so the person saw no way to confirm. The buttons stay; the
+/// list scrolls above them, and the border says there is more.
+#[test]
+fn a_plan_longer_than_the_screen_keeps_its_buttons_and_scrolls_80x24() {
+    let mut plan = two_item_plan();
+    for i in 0..8 {
+        let mut extra = plan.items[0].clone();
+        extra.at = format!("acme/extra-{i}").parse().unwrap();
+        plan.items.push(extra);
+    }
+    let mut s = plan_open_with(plan);
+    let first = draw(&s);
+    assert!(first.contains("Tab moves, Enter presses"), "{first}");
+    assert!(first.contains("↓ more"), "{first}");
+    assert!(!first.contains("acme/extra-7"), "{first}");
+    insta::assert_snapshot!("plan_overflowing_80x24", first);
+    key(&mut s, KeyCode::End);
+    let last = draw(&s);
+    assert!(last.contains("acme/extra-7"), "{last}");
+    assert!(last.contains("↑ more"), "{last}");
+    assert!(last.contains("Tab moves, Enter presses"), "{last}");
+}
+
 #[test]
 fn plan_dialog_large_and_without_colour() {
     let mut s = plan_open();

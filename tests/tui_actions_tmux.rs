@@ -341,7 +341,8 @@ fn a_revoked_credential_is_no_longer_picked_by_rotate_overdue() {
     let (ws, inv, id) = kept_demo();
     let t = dashboard(&ws, &inv, &id, ws.dir.path());
     command(&t, "rotate overdue");
-    let plan = t.wait_for("Rotation plan");
+    // The whole dialog, down to its buttons: a capture mid-draw shows only its first lines.
+    let plan = t.wait_for_all(&["Rotation plan", "Tab moves, Enter presses"]);
     assert!(plan.contains("bluebird/old-pos"), "{plan}");
     escape(&t);
     t.wait_for("rotation cancelled");
@@ -349,7 +350,7 @@ fn a_revoked_credential_is_no_longer_picked_by_rotate_overdue() {
     escape(&t);
     command(&t, "filter");
     command(&t, "rotate overdue");
-    let plan = t.wait_for("Rotation plan");
+    let plan = t.wait_for_all(&["Rotation plan", "Tab moves, Enter presses"]);
     assert!(!plan.contains("bluebird/old-pos"), "{plan}");
     escape(&t);
     command(&t, "filter old-pos");
@@ -500,6 +501,55 @@ fn one_rotation_through_the_wizards_manual_deploy_step_with_the_new_secret_copie
     assert!(audit.contains("\"copied\""), "{audit}");
     assert_eq!(audit.matches("\"rotated\"").count(), 1, "{audit}");
     assert!(!audit.contains(&secret));
+}
+
+/// Regression: the dashboard's run held the inventory's lock from its first save to its
+/// end, so while its wizard waited for the person at the manual deploy step, a cron job
+/// that wanted to write was refused. Now the run locks for each save alone, and its later
+/// saves keep the other writer's change.
+#[test]
+fn the_wizards_open_deploy_question_holds_off_no_writer_and_both_changes_are_kept() {
+    let (ws, inv, id) = kept_demo();
+    let t = dashboard(&ws, &inv, &id, ws.dir.path());
+    command(&t, "filter ehr-bridge");
+    t.send(&["R"]);
+    t.wait_for("Rotate 1 credential(s)");
+    t.send(&["Tab"]);
+    t.send(&["Enter"]);
+    t.wait_for("Deploy by hand");
+    let out = ws
+        .keyward()
+        .env("KEYWARD_INVENTORY", &inv)
+        .env("KEYWARD_IDENTITY", &id)
+        .args([
+            "add",
+            "cobalt/added-meanwhile",
+            "--provider",
+            "manual",
+            "--no-secret",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the second writer was held off: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.send(&["Y"]);
+    t.wait_for("new secret sent to the clipboard (OSC 52)");
+    t.send(&["y"]);
+    t.wait_for("rotate: 1 done, 0 failed");
+    escape(&t);
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(), 0);
+    let after = decrypt(&inv, &id);
+    assert!(
+        credential(&after, "cobalt/ehr-bridge")
+            .get("rotation")
+            .is_none(),
+        "the rotation finished"
+    );
+    credential(&after, "cobalt/added-meanwhile");
 }
 
 #[test]

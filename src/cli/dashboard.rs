@@ -1,7 +1,7 @@
 //! `keyward` with no command, and `keyward demo`, on a terminal: the keyboard dashboard over
 //! the inventory, saving what it changes (e.g. after a sync) back through the store,
 //! reading it again when another writer changed it, running rotations and revocations
-//! under the inventory's write lock, writing reports, and recording reveals, copies, syncs,
+//! whose saves take the write lock one save at a time, writing reports, and recording reveals, copies, syncs,
 //! rotations, revocations and exports in the audit log.
 
 use std::path::PathBuf;
@@ -11,8 +11,8 @@ use anyhow::Result;
 
 use super::Context;
 use crate::audit::AuditLog;
-use crate::inventory::Inventory;
-use crate::rotation::{Persist, PersistError};
+use crate::rotation::Persist;
+use crate::store::merging::RunStore;
 use crate::store::{Keyring, Store, StoreError};
 use crate::tui::{self, DashboardOptions, SaveError};
 
@@ -21,42 +21,11 @@ use crate::tui::{self, DashboardOptions, SaveError};
 /// run wrote (and is not refused as "changed on disk").
 type SharedStore = Arc<Mutex<Store>>;
 
-/// The store as the engine saves through it during a run. The write lock is taken at the
-/// run's first save, not while its plan waits on screen for a person; each save first
-/// checks that the file is still the one planned on (or last saved by the run), so another
-/// writer's change meanwhile is refused, never overwritten. Dropping it (when the run ends)
-/// releases the lock.
-struct RunStore {
-    store: SharedStore,
-    locked: bool,
-}
-
-impl Persist for RunStore {
-    fn persist(&mut self, inventory: &Inventory) -> Result<(), PersistError> {
-        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        if !self.locked {
-            store.lock().map_err(|e| PersistError(e.to_string()))?;
-            self.locked = true;
-        }
-        store
-            .save_briefly(inventory)
-            .map_err(|e| PersistError(e.to_string()))
-    }
-}
-
-impl Drop for RunStore {
-    fn drop(&mut self) {
-        self.store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .unlock();
-    }
-}
-
 /// Opens the dashboard over `ctx`'s inventory, titled `title`. The write lock is taken only
-/// while saving, or while a rotation or revocation runs (from its first save: never while a
-/// plan waits for a person), so cron jobs and other commands run meanwhile; a save that would overwrite another writer's change is refused, and the
-/// dashboard reads the file again instead.
+/// for each save (a run's saves included: never while a plan or a question waits for a
+/// person), so cron jobs and other commands run meanwhile. A run's save applies its changes
+/// onto another writer's; the dashboard's own edits are refused if the file changed, and it
+/// reads the file again instead.
 pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
     // Identities are opened once for the session: reloads and runs read the file with them.
     let keys = Arc::new(ctx.keyring()?);
@@ -92,7 +61,8 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
         let (running, location, run_keys) =
             (Arc::clone(&store), ctx.location.clone(), keys.clone());
         options.open_for_run = Some(Box::new(move || {
-            // A run plans on the file as it is now, unlocked; its first save takes the lock.
+            // A run plans on the file as it is now, unlocked; each of its saves takes the lock
+            // for that save alone, so a question it asks holds off nobody.
             let (fresh, inventory) =
                 Store::open(&location, &run_keys).map_err(|e| e.to_string())?;
             if let Some(disagreement) = fresh.disagreement() {
@@ -103,10 +73,11 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
                 .to_string());
             }
             *running.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
-            let persist: Box<dyn Persist> = Box::new(RunStore {
-                store: Arc::clone(&running),
-                locked: false,
-            });
+            let persist: Box<dyn Persist> = Box::new(RunStore::new(
+                Arc::clone(&running),
+                Arc::clone(&run_keys),
+                inventory.clone(),
+            ));
             Ok((persist, inventory))
         }));
     }

@@ -224,7 +224,7 @@ impl ErrorKind {
             | S::WrongSshPassphrase { .. }
             | S::PassphraseFile { .. } => ErrorKind::CannotDecrypt,
             S::Locked { .. } => ErrorKind::Locked,
-            S::ChangedOnDisk { .. } => ErrorKind::ChangedMeanwhile,
+            S::ChangedOnDisk { .. } | S::Conflict { .. } => ErrorKind::ChangedMeanwhile,
             S::Disagrees { .. }
             | S::RecipientsChanged { .. }
             | S::Exposed { .. }

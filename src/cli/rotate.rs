@@ -3,9 +3,11 @@
 //! writes the audit entries, as for the dashboard) with progress on stderr (indicatif bars on a
 //! terminal, plain lines otherwise), and print a summary.
 //!
-//! Plans and confirmations work on a snapshot read without the lock, so a person thinking
-//! never holds off another writer; the lock is taken to run, and what was shown is checked
-//! again against the file as it is then.
+//! No lock is held while a person thinks: plans and confirmations work on a snapshot read
+//! without it, what was shown is checked again against the file before the run, and the
+//! run's saves take the lock only for each save, applying its changes onto whatever other
+//! writers saved meanwhile ([`RunStore`]); so a question asked during the run (a manual
+//! deploy to confirm, a new secret to enter) does not hold off a cron job either.
 //!
 //! Exit codes ([`Exit`]): 0 everything finished; 1 something failed (or, for `--dry-run`,
 //! cannot go ahead); 4 something waits for a person (finish it with `keyward resume`), or
@@ -13,7 +15,7 @@
 //! `--yes` confirms up front); 5 nothing selected; 7 the person answered no.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use async_trait::async_trait;
@@ -35,6 +37,7 @@ use crate::rotation::{
     Interact, OutcomeKind, Persist, PersistError, Plan, Question, RotationEvent, Summary,
 };
 use crate::secret::Secret;
+use crate::store::merging::RunStore;
 use crate::store::{Keyring, Store, StoreError};
 use crate::text::terminal_safe;
 
@@ -169,11 +172,11 @@ struct Session {
     terminal: Arc<Terminal>,
     /// Where text for a person goes: stdout, or stderr under `--json`.
     out: Out,
-    /// The store the snapshot was read through, until [`Session::lock`] locks it; and the
-    /// identities it was opened with, to read it again (never asking twice for a
-    /// passphrase).
+    /// The store the snapshot was read through, until [`Session::refresh`] hands it to the
+    /// run; and the identities it was opened with, to read it again (never asking twice for
+    /// a passphrase).
     store: Option<Store>,
-    keys: Keyring,
+    keys: Arc<Keyring>,
 }
 
 /// Where the text meant for a person goes: stdout; under `--json` (stdout carries the JSON)
@@ -201,7 +204,7 @@ impl Out {
 struct PlanOnly;
 
 impl Persist for PlanOnly {
-    fn persist(&mut self, _: &Inventory) -> Result<(), PersistError> {
+    fn persist(&mut self, _: &Inventory) -> Result<Option<Inventory>, PersistError> {
         Err(PersistError(
             "planning saves nothing; the lock is taken to save".into(),
         ))
@@ -254,19 +257,20 @@ impl Session {
             terminal,
             out,
             store: Some(store),
-            keys,
+            keys: Arc::new(keys),
         })
     }
 
-    /// Takes the write lock and reads the file again if its content changed since the
-    /// snapshot (compared by hash): the session then runs on what is on disk now, saving
-    /// through the locked store. Returns whether another writer changed it meanwhile (the
-    /// caller re-checks what it showed the person).
-    fn lock(&mut self, ctx: &Context, args: &RunArgs) -> Result<bool> {
+    /// Reads the file again if its content changed since the snapshot (compared by hash):
+    /// the session then runs on what is on disk now. No lock is held for the run: each of
+    /// its saves takes it for the save alone ([`RunStore`]), applying the run's changes
+    /// onto whatever another writer saved meanwhile, so a question the run asks a person
+    /// never holds off a cron job. Returns whether another writer changed the file since
+    /// the plan (the caller re-checks what it showed the person).
+    fn refresh(&mut self, ctx: &Context, args: &RunArgs) -> Result<bool> {
         let Some(mut store) = self.store.take() else {
-            anyhow::bail!("{}: already locked", ctx.inventory.display());
+            anyhow::bail!("{}: already running", ctx.inventory.display());
         };
-        store.lock()?;
         let fresh = store.reread(&self.keys)?;
         refuse_to_write(ctx, &store)?;
         let changed = fresh.is_some();
@@ -281,12 +285,17 @@ impl Session {
             }
             None => self.runner.inventory(),
         };
+        let persist = RunStore::new(
+            Arc::new(Mutex::new(store)),
+            Arc::clone(&self.keys),
+            inventory.clone(),
+        );
         self.runner = new_runner(
             ctx,
             args,
             &self.runtime,
             inventory,
-            Box::new(store),
+            Box::new(persist),
             &self.terminal,
         );
         Ok(changed)
@@ -596,8 +605,8 @@ fn emit(ctx: &Context, schema: Schema, report: &impl Serialize, exit: Exit) -> R
     Ok(exit.as_code())
 }
 
-/// Runs `keyward rotate`: plans and asks on a snapshot, then takes the lock to run,
-/// planning again if another writer changed the inventory meanwhile.
+/// Runs `keyward rotate`: plans and asks on a snapshot, then runs, planning again if
+/// another writer changed the inventory meanwhile.
 pub fn run_rotate(ctx: &Context, args: RotateArgs) -> Result<i32> {
     let mut session = Session::snapshot(ctx, &args.run)?;
     let out = session.out;
@@ -660,7 +669,7 @@ pub fn run_rotate(ctx: &Context, args: RotateArgs) -> Result<i32> {
         report.exit = Exit::Declined.as_code();
         return emit(ctx, Schema::Rotate, &report, Exit::Declined);
     }
-    if session.lock(ctx, &args.run)? {
+    if session.refresh(ctx, &args.run)? {
         let fresh = session.runner.inventory();
         let chosen = select(&fresh, &selection, ctx.now()).map_err(anyhow::Error::msg)?;
         let replanned = session.runtime.block_on(session.runner.plan(chosen));
@@ -712,7 +721,7 @@ struct ResumeJson<'a> {
     exit: i32,
 }
 
-/// Runs `keyward resume`: shows and asks on a snapshot, then takes the lock to run.
+/// Runs `keyward resume`: shows and asks on a snapshot, then runs on the file as it is.
 pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
     let mut session = Session::snapshot(ctx, &args.run)?;
     let out = session.out;
@@ -762,7 +771,9 @@ pub fn run_resume(ctx: &Context, args: ResumeArgs) -> Result<i32> {
         report.exit = Exit::Declined.as_code();
         return emit(ctx, Schema::Resume, &report, Exit::Declined);
     }
-    if session.lock(ctx, &args.run)? && in_flight(&session.runner.inventory(), &args.refs) != work {
+    if session.refresh(ctx, &args.run)?
+        && in_flight(&session.runner.inventory(), &args.refs) != work
+    {
         return Err(changed_meanwhile(ctx, "what is in flight is now different"));
     }
     let summary = if work.is_empty() {
@@ -821,7 +832,7 @@ struct RevokeJson<'a> {
     exit: i32,
 }
 
-/// Runs `keyward revoke`: shows and asks on a snapshot, then takes the lock to run.
+/// Runs `keyward revoke`: shows and asks on a snapshot, then runs on the file as it is.
 pub fn run_revoke(ctx: &Context, args: RevokeArgs) -> Result<i32> {
     revoke(ctx, args, true)
 }
@@ -907,7 +918,7 @@ fn revoke(ctx: &Context, args: RevokeArgs, own_json: bool) -> Result<i32> {
             return end_with(&report, Exit::Declined);
         }
     }
-    if session.lock(ctx, &args.run)? {
+    if session.refresh(ctx, &args.run)? {
         let fresh = session.runner.inventory();
         let again = select(&fresh, &selection, ctx.now()).map_err(anyhow::Error::msg)?;
         if revocable(&fresh, &again) != keys {

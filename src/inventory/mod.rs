@@ -7,6 +7,7 @@
 pub mod bounds;
 pub mod journal;
 pub mod locate;
+pub mod merge;
 pub mod status;
 pub mod validate;
 

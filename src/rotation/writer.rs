@@ -18,8 +18,10 @@ use crate::inventory::Inventory;
 /// Where the inventory is saved: the encrypted store in the program, a failing or
 /// counting stand-in in tests.
 pub trait Persist: Send {
-    /// Saves `inventory` durably (atomically: all of it or nothing).
-    fn persist(&mut self, inventory: &Inventory) -> Result<(), PersistError>;
+    /// Saves `inventory` durably (atomically: all of it or nothing). When another writer
+    /// saved meanwhile and `inventory`'s changes were applied onto their version, returns
+    /// that merged inventory: it is what was saved, and what the run goes on with.
+    fn persist(&mut self, inventory: &Inventory) -> Result<Option<Inventory>, PersistError>;
 }
 
 /// A save that failed. Its text never carries a secret.
@@ -158,10 +160,19 @@ fn run(
         counters
             .changes
             .fetch_add(acks.len() as u64, Ordering::Relaxed);
-        if result.is_err() {
-            counters.failed_saves.fetch_add(1, Ordering::Relaxed);
-            *lock(&inventory) = before;
-        }
+        let result = match result {
+            Ok(Some(merged)) => {
+                // Only this thread changes the inventory, so nothing was applied meanwhile.
+                *lock(&inventory) = merged;
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                counters.failed_saves.fetch_add(1, Ordering::Relaxed);
+                *lock(&inventory) = before;
+                Err(e)
+            }
+        };
         for ack in acks {
             let _ = ack.send(result.clone());
         }
@@ -169,8 +180,9 @@ fn run(
 }
 
 impl Persist for crate::store::Store {
-    fn persist(&mut self, inventory: &Inventory) -> Result<(), PersistError> {
+    fn persist(&mut self, inventory: &Inventory) -> Result<Option<Inventory>, PersistError> {
         self.save(inventory)
+            .map(|()| None)
             .map_err(|e| PersistError(e.to_string()))
     }
 }
@@ -186,12 +198,12 @@ mod tests {
     }
 
     impl Persist for Recorder {
-        fn persist(&mut self, inv: &Inventory) -> Result<(), PersistError> {
+        fn persist(&mut self, inv: &Inventory) -> Result<Option<Inventory>, PersistError> {
             if std::mem::take(&mut *self.fail_next.lock().unwrap()) {
                 return Err(PersistError("disk full".into()));
             }
             self.saved.lock().unwrap().push(inv.credential_count());
-            Ok(())
+            Ok(None)
         }
     }
 

@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 use super::keys::io_words;
 use super::StoreError;
 
+/// How long a writer waits for the lock before it names the holder: saves hold it for
+/// milliseconds (runs and the dashboard lock only to save), so a holder still there after
+/// this is a long one a person should know about.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A held write lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct Lock {
@@ -67,6 +72,20 @@ pub fn lock_path(inventory: &Path) -> PathBuf {
 }
 
 impl Lock {
+    /// Takes the lock for `inventory`, waiting up to [`PATIENCE`] for another holder to
+    /// release it: other writers hold it only for their own brief save.
+    pub fn acquire_patiently(inventory: &Path) -> Result<Lock, StoreError> {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            match Lock::acquire(inventory) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Takes the lock for `inventory` without waiting.
     pub fn acquire(inventory: &Path) -> Result<Lock, StoreError> {
         let path = lock_path(inventory);

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod keys;
 pub mod location;
 mod lockfile;
+pub mod merging;
 mod own_files;
 pub mod recipients_seen;
 pub mod s3;
@@ -99,6 +100,14 @@ pub enum StoreError {
     ChangedOnDisk {
         /// The inventory path.
         path: PathBuf,
+    },
+    /// Another writer changed, differently, something this save changed too.
+    #[error("{}: {conflict}", .path.display())]
+    Conflict {
+        /// The inventory path.
+        path: PathBuf,
+        /// What both changed.
+        conflict: crate::inventory::merge::MergeConflict,
     },
     /// Another process holds the write lock.
     #[error("{}: locked by process {pid}; wait for it to finish, or stop it", .path.display())]
@@ -611,7 +620,7 @@ impl Store {
         let location = resolve_location(at.into());
         let path = &location.home().to_path_buf();
         prepare_home(&location)?;
-        let lock = Lock::acquire(path)?;
+        let lock = Lock::acquire_patiently(path)?;
         let (mut store, inventory) = Store::open(location, keys)?;
         if store.offline.is_some() {
             return Err(store.offline_refusal());
@@ -830,7 +839,7 @@ impl Store {
     pub fn save_briefly(&mut self, inventory: &Inventory) -> Result<(), StoreError> {
         let held = self.lock.is_some();
         if !held {
-            self.lock = Some(Lock::acquire(&self.path)?);
+            self.lock = Some(Lock::acquire_patiently(&self.path)?);
         }
         // The write is conditional on the version this store knows.
         let result = self.save(inventory);

@@ -27,8 +27,8 @@ impl MemoryDisk {
 }
 
 impl Persist for MemoryDisk {
-    fn persist(&mut self, inv: &Inventory) -> Result<(), PersistError> {
+    fn persist(&mut self, inv: &Inventory) -> Result<Option<Inventory>, PersistError> {
         *self.0.lock().unwrap() = Some(inv.clone());
-        Ok(())
+        Ok(None)
     }
 }

@@ -322,14 +322,16 @@ fn hint_line(theme: Theme, hints: &[(&str, &str)]) -> Line<'static> {
 }
 
 /// A bordered box centred in `area`, as tall as its lines (wrapped) need, at most `area`.
-fn draw_box(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, scroll: u16) {
+/// The last line (every dialog ends with its keys or buttons) stays on screen however long
+/// the rest is: the rest scrolls above it, with the border saying there is more.
+fn draw_box(frame: &mut Frame, area: Rect, title: &str, mut lines: Vec<Line>, scroll: u16) {
     let width = area.width.saturating_sub(4).clamp(20, 96).min(area.width);
     let inner_width = usize::from(width.saturating_sub(2)).max(1);
-    let needed: usize = lines
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(inner_width))
-        .sum();
-    let height = u16::try_from(needed + 2)
+    let rows = |l: &Line| l.width().max(1).div_ceil(inner_width);
+    let footer = lines.pop();
+    let footer_rows = footer.as_ref().map_or(0, rows);
+    let body_rows: usize = lines.iter().map(rows).sum();
+    let height = u16::try_from(body_rows + footer_rows + 2)
         .unwrap_or(u16::MAX)
         .min(area.height);
     let rect = Rect {
@@ -338,19 +340,44 @@ fn draw_box(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, scroll
         width,
         height,
     };
-    let max_scroll = u16::try_from(needed)
+    let footer_height = u16::try_from(footer_rows)
         .unwrap_or(u16::MAX)
-        .saturating_sub(height.saturating_sub(2));
+        .min(height.saturating_sub(2));
+    let body_height = height.saturating_sub(2 + footer_height);
+    let max_scroll = u16::try_from(body_rows)
+        .unwrap_or(u16::MAX)
+        .saturating_sub(body_height);
+    let scroll = scroll.min(max_scroll);
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .title(title.to_string());
+    if max_scroll > 0 {
+        let more = match (scroll > 0, scroll < max_scroll) {
+            (true, true) => " ↑↓ more ",
+            (false, _) => " ↓ more ",
+            (true, false) => " ↑ more ",
+        };
+        block = block.title_bottom(Line::from(more).right_aligned());
+    }
+    let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
+    frame.render_widget(block, rect);
+    let body = Rect {
+        height: body_height,
+        ..inner
+    };
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((scroll.min(max_scroll), 0))
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(title.to_string()),
-            ),
-        rect,
+            .scroll((scroll, 0)),
+        body,
     );
+    if let Some(footer) = footer {
+        let at = Rect {
+            y: inner.y + body_height,
+            height: footer_height,
+            ..inner
+        };
+        frame.render_widget(Paragraph::new(footer).wrap(Wrap { trim: false }), at);
+    }
 }
