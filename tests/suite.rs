@@ -43,6 +43,8 @@ mod saas_faults;
 mod saas_lifecycle;
 mod security;
 mod sync_verify_aws;
+// Issue 10: the inventory in an S3-compatible bucket (moto_server's S3).
+mod team_s3;
 mod tui_actions;
 mod tui_actions_tmux;
 mod tui_aws;

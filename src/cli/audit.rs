@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     // inventory (rolled back? lines dropped, the log rewritten or deleted?) needs the
     // inventory opened too; the chain alone needs neither.
     let keys = ctx.keyring().unwrap_or_default();
-    let compared = crate::store::Store::open(&ctx.inventory, &keys)
+    let compared = crate::store::Store::open(&ctx.location, &keys)
         .ok()
         .map(|(store, _)| store);
     let identities = match &compared {

@@ -174,7 +174,7 @@ pub fn run_complete_refs(ctx: &Context) -> Result<i32> {
         return Ok(1);
     };
     // Store::open, not Context::open: no warning, and no first-use record written.
-    let Ok((_, inventory)) = crate::store::Store::open(&ctx.inventory, &keyring) else {
+    let Ok((_, inventory)) = crate::store::Store::open(&ctx.location, &keyring) else {
         return Ok(1);
     };
     let mut out = String::new();

@@ -4,6 +4,7 @@
 //! whose saves take the write lock one save at a time, writing reports, and recording reveals, copies, syncs,
 //! rotations, revocations and exports in the audit log.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
@@ -28,7 +29,8 @@ type SharedStore = Arc<Mutex<Store>>;
 pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
     // Identities are opened once for the session: reloads and runs read the file with them.
     let keys = Arc::new(ctx.keyring()?);
-    let (mut store, inventory) = Store::open(&ctx.inventory, &keys)?;
+    let (mut store, inventory) = Store::open(&ctx.location, &keys)?;
+    ctx.warn_if_offline(&store);
     // Saves refuse a recipient change nobody here made; the dashboard cannot ask, so its
     // status line says why and `keyward recipients accept` is the way out.
     if let Some(change) = ctx.watch_recipients(&mut store)? {
@@ -38,9 +40,11 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
             ctx.inventory.display()
         );
     }
+    let store_offline = store.offline_since().is_some();
     let store: SharedStore = Arc::new(Mutex::new(store));
     let mut options = DashboardOptions::new(title);
-    options.read_only = read_only;
+    // The offline copy of a bucket inventory is for reading only.
+    options.read_only = read_only || store_offline;
     options.now = Some(ctx.now());
     options.inventory_path = Some(ctx.inventory.clone());
     if !read_only {
@@ -54,14 +58,16 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
                 other => SaveError::Failed(other.to_string()),
             })
         }));
-        let (running, path, run_keys) = (Arc::clone(&store), ctx.inventory.clone(), keys.clone());
+        let (running, location, run_keys) =
+            (Arc::clone(&store), ctx.location.clone(), keys.clone());
         options.open_for_run = Some(Box::new(move || {
             // A run plans on the file as it is now, unlocked; each of its saves takes the lock
             // for that save alone, so a question it asks holds off nobody.
-            let (fresh, inventory) = Store::open(&path, &run_keys).map_err(|e| e.to_string())?;
+            let (fresh, inventory) =
+                Store::open(&location, &run_keys).map_err(|e| e.to_string())?;
             if let Some(disagreement) = fresh.disagreement() {
                 return Err(StoreError::Disagrees {
-                    path: path.clone(),
+                    path: PathBuf::from(location.to_string()),
                     disagreement: disagreement.clone(),
                 }
                 .to_string());

@@ -138,6 +138,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let dir = tempfile::Builder::new().prefix("keyward-demo-").tempdir()?;
     let (inventory, identity) = materialize(dir.path(), ctx.now())?;
     let demo_ctx = Context {
+        location: crate::store::Location::File(inventory.clone()),
         inventory,
         identities: vec![identity],
         explicit_identities: true,

@@ -8,7 +8,8 @@ use super::{audit, Context};
 use crate::audit::Event;
 use crate::inventory::Inventory;
 use crate::store::keys::{generate_identity_file, parse_recipient, recipient_for_identity_file};
-use crate::store::Store;
+use crate::store::{Location, Store};
+use crate::text::terminal_safe;
 
 /// Arguments of `keyward init`.
 #[derive(Debug, clap::Args)]
@@ -23,11 +24,13 @@ pub struct Args {
 
 /// Runs `keyward init`.
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
-    let path = &ctx.inventory;
-    if path.exists() {
+    // What the inventory is called in messages: its file, or its s3:// URL.
+    let path = &ctx.location;
+    // An object in a bucket is checked by the conditional create itself.
+    if matches!(path, Location::File(_)) && ctx.inventory.exists() {
         bail!(
             "{}: already exists; keyward will not overwrite an inventory",
-            path.display()
+            terminal_safe(&path.to_string())
         );
     }
     if args.passphrase {
@@ -55,14 +58,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         )?;
         if ctx.json() {
             let created = serde_json::json!({
-                "inventory": path.display().to_string(),
+                "inventory": path.to_string(),
                 "passphrase": true,
                 "recipients": [],
                 "identity_created": null,
             });
             super::json::print(super::json::Schema::Init, &created)?;
         } else {
-            println!("Created {} (passphrase-encrypted).", path.display());
+            println!(
+                "Created {} (passphrase-encrypted).",
+                terminal_safe(&path.to_string())
+            );
         }
         return Ok(0);
     }
@@ -106,7 +112,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     )?;
     if ctx.json() {
         let created = serde_json::json!({
-            "inventory": path.display().to_string(),
+            "inventory": path.to_string(),
             "passphrase": false,
             "recipients": recipients,
             "identity_created": identity_created,
@@ -116,7 +122,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     }
     println!(
         "Created {}, encrypted to {} recipient(s):",
-        path.display(),
+        terminal_safe(&path.to_string()),
         recipients.len()
     );
     for r in &recipients {

@@ -218,7 +218,8 @@ impl ErrorKind {
             | S::Read { .. }
             | S::NotAge { .. }
             | S::Corrupt { .. }
-            | S::Schema { .. } => ErrorKind::Unreadable,
+            | S::Schema { .. }
+            | S::Unreachable { .. } => ErrorKind::Unreadable,
             S::NoMatchingIdentity { .. }
             | S::WrongPassphrase { .. }
             | S::Identity { .. }
@@ -232,9 +233,11 @@ impl ErrorKind {
             | S::RecipientsChanged { .. }
             | S::Exposed { .. }
             | S::SeenRecord(_) => ErrorKind::Untrusted,
-            S::Write { .. } | S::Exists { .. } | S::Recipient { .. } | S::NoRecipients { .. } => {
-                ErrorKind::CannotSave
-            }
+            S::Write { .. }
+            | S::Exists { .. }
+            | S::Recipient { .. }
+            | S::NoRecipients { .. }
+            | S::Offline { .. } => ErrorKind::CannotSave,
         }
     }
 }

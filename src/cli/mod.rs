@@ -41,7 +41,7 @@ use clap::{Parser, Subcommand};
 use self::exit::Exit;
 use self::json::{ErrorKind, Failure};
 use crate::inventory::{CredentialRef, Inventory};
-use crate::store::{Keyring, RecipientChange, Seen, SeenRecord, Store, StoreError};
+use crate::store::{Keyring, Location, RecipientChange, Seen, SeenRecord, Store, StoreError};
 
 /// Keep every client API credential in one age-encrypted inventory; see what expires and
 /// what has gone unused; rotate and revoke keys through the providers' APIs.
@@ -57,8 +57,15 @@ soon (check), 7 declined, 8 timed out (connect), 64 usage error, 130 interrupted
 README.md has the table; docs/json.md the --json schemas."
 )]
 pub struct Cli {
-    /// The inventory file.
-    #[arg(long, global = true, env = "KEYWARD_INVENTORY", value_name = "FILE")]
+    /// The inventory: a file, or an object in an S3-compatible bucket
+    /// (s3://BUCKET/PATH/inventory.yaml.age; endpoint and credentials from the standard AWS
+    /// configuration: AWS_ENDPOINT_URL, AWS_PROFILE, ~/.aws/credentials).
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_INVENTORY",
+        value_name = "FILE|s3://BUCKET/KEY"
+    )]
     inventory: Option<PathBuf>,
 
     /// An identity file: age key, age plugin identity, or SSH private key. Repeatable.
@@ -181,8 +188,11 @@ enum Command {
 /// Where the inventory and identities are, and what time it is: what every command needs.
 #[derive(Debug)]
 pub struct Context {
-    /// The inventory file.
+    /// The inventory's local home: the file itself, or the mirror of an object in a bucket
+    /// (see [`crate::store::location`]); the lock, audit log and journal are named after it.
     pub inventory: PathBuf,
+    /// Where the inventory is kept.
+    pub location: Location,
     identities: Vec<PathBuf>,
     explicit_identities: bool,
     passphrase_file: Option<PathBuf>,
@@ -224,9 +234,14 @@ impl Context {
             .unwrap_or_else(|| config_dir().join("inventory.yaml.age"));
         // What this person saw of each audit log is kept beside what they trust.
         crate::audit::mark::keep_marks_in(&config_dir());
-        Ok(Context {
+        let location = match Location::parse(&inventory, &config_dir().join("remote"))? {
             // A link is resolved once: the lock, log and backups belong to the real file.
-            inventory: crate::store::resolve_path(&inventory),
+            Location::File(path) => Location::File(crate::store::resolve_path(&path)),
+            remote => remote,
+        };
+        Ok(Context {
+            inventory: location.home().to_path_buf(),
+            location,
             explicit_identities: !cli.identities.is_empty(),
             identities: cli.identities.clone(),
             passphrase_file: cli.passphrase_file.clone(),
@@ -278,9 +293,10 @@ impl Context {
     /// or its recipients changed since this person last saw them (commands that write
     /// refuse it then). Reads never ask.
     pub fn open(&self) -> Result<(Store, Inventory)> {
-        let (mut store, inventory) = Store::open(&self.inventory, &self.keyring()?)?;
+        let (mut store, inventory) = Store::open(&self.location, &self.keyring()?)?;
+        self.warn_if_offline(&store);
         if let Some(d) = store.disagreement() {
-            eprintln!("keyward: warning: {}: {d}", self.inventory.display());
+            eprintln!("keyward: warning: {}: {d}", self.location);
         }
         if let Some(change) = self.watch_recipients(&mut store)? {
             eprintln!(
@@ -290,6 +306,29 @@ impl Context {
             );
         }
         Ok((store, inventory))
+    }
+
+    /// Says on stderr when `store` was read from the offline copy of a bucket inventory,
+    /// and how old that copy is: what is shown may be behind, and nothing can be saved.
+    pub fn warn_if_offline(&self, store: &Store) {
+        let Some(copied) = store.offline_since() else {
+            return;
+        };
+        let copied = DateTime::<Utc>::from(copied);
+        let age = self.now.signed_duration_since(copied);
+        // A copy from after `now` (a --now in the past) has no age worth saying.
+        let old = match (age.num_days(), age.num_hours(), age.num_minutes()) {
+            (_, _, m) if m < 0 => String::new(),
+            (d, _, _) if d >= 1 => format!(", {d} day(s) old"),
+            (_, h, _) if h >= 1 => format!(", {h} hour(s) old"),
+            (_, _, m) => format!(", {m} minute(s) old"),
+        };
+        eprintln!(
+            "keyward: warning: {}: the storage cannot be reached; showing the offline copy of \
+             {}{old}; nothing can be saved until it answers",
+            self.location,
+            copied.format("%Y-%m-%d %H:%M UTC"),
+        );
     }
 
     /// Opens the inventory holding the write lock until the store is dropped. If its
@@ -302,7 +341,7 @@ impl Context {
     /// [`Context::open_for_write`], asking about changed recipients only if `may_ask`
     /// (false under `--yes`: a change nobody looked at is never accepted in advance).
     pub fn open_for_write_asking(&self, may_ask: bool) -> Result<(Store, Inventory)> {
-        let (mut store, inventory) = Store::open_locked(&self.inventory, &self.keyring()?)?;
+        let (mut store, inventory) = Store::open_locked(&self.location, &self.keyring()?)?;
         if let Some(change) = self.watch_recipients(&mut store)? {
             self.confirm_recipient_change(&change, may_ask)?;
             store.accept_recipients(self.seen_record())?;

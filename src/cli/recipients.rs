@@ -131,7 +131,7 @@ fn print_set(recipients: &[String], changed: bool) -> Result<()> {
 
 /// Records the inventory's recipients as the set this person has seen, naming what changed.
 fn accept(ctx: &Context) -> Result<i32> {
-    let (mut store, inv) = crate::store::Store::open(&ctx.inventory, &ctx.keyring()?)?;
+    let (mut store, inv) = crate::store::Store::open(&ctx.location, &ctx.keyring()?)?;
     refuse_passphrase(&store)?;
     let path = ctx.inventory.display();
     let say = |line: String| {

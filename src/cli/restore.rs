@@ -23,7 +23,7 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let keys = ctx.keyring()?;
     // What was wrong before, for the log: the reason a person restores.
-    let before = Store::open(&ctx.inventory, &keys)
+    let before = Store::open(&ctx.location, &keys)
         .ok()
         .and_then(|(s, _)| s.disagreement().map(ToString::to_string));
     // A backup is as unauthenticated as the inventory: one whose recipients differ from
@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             }
         }
     }
-    let (mut store, _, from) = Store::restore(&ctx.inventory, &args.file, &keys)?;
+    let (mut store, _, from) = Store::restore(&ctx.location, &args.file, &keys)?;
     store.accept_recipients(ctx.seen_record())?;
     let mut detail = format!(
         "restored {} (generation {from}) as generation {}",

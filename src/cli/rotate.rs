@@ -218,7 +218,7 @@ impl Session {
     /// nobody here made is asked about now (or refused under `--yes`), not while locked.
     fn snapshot(ctx: &Context, args: &RunArgs) -> Result<Session> {
         let keys = ctx.keyring()?;
-        let (mut store, inventory) = Store::open(&ctx.inventory, &keys)?;
+        let (mut store, inventory) = Store::open(&ctx.location, &keys)?;
         // Writing is refused at once, as when the file is opened locked.
         refuse_to_write(ctx, &store)?;
         if let Some(change) = ctx.watch_recipients(&mut store)? {

@@ -78,7 +78,8 @@ pub struct Http {
     limiters: Arc<Mutex<HashMap<ProviderKind, Arc<Semaphore>>>>,
 }
 
-fn install_crypto_provider() {
+/// Installs rustls's ring provider for the process, once: every TLS client keyward makes uses it.
+pub fn install_crypto_provider() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         // Another part of the process may have installed one already; either is fine.
@@ -158,7 +159,9 @@ pub fn check_endpoint(
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether `url` names this machine (localhost or a loopback address): the only place plain
+/// HTTP may go.
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),

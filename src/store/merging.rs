@@ -10,6 +10,10 @@ use super::{Keyring, Store, StoreError};
 use crate::inventory::{merge, Inventory};
 use crate::rotation::{Persist, PersistError};
 
+/// How many times a save is merged onto another writer's newer version before giving up:
+/// each refused attempt means someone else saved meanwhile, so this bounds a storm.
+pub const SAVE_ATTEMPTS: u32 = 8;
+
 impl Store {
     /// Saves `ours`, a change made on `base` (the inventory as this store last read or
     /// saved it), holding the lock only meanwhile. When another writer saved since, their
@@ -33,7 +37,25 @@ impl Store {
         result
     }
 
+    /// Merges and saves; a write refused because another writer saved in between (a 412
+    /// from a bucket, which no local lock covers) is merged again onto their version, up to
+    /// [`SAVE_ATTEMPTS`] times.
     fn merge_and_save(
+        &mut self,
+        keys: &Keyring,
+        base: &Inventory,
+        ours: &Inventory,
+    ) -> Result<Option<Inventory>, StoreError> {
+        let mut attempt = 1;
+        loop {
+            match self.merge_and_save_once(keys, base, ours) {
+                Err(StoreError::ChangedOnDisk { .. }) if attempt < SAVE_ATTEMPTS => attempt += 1,
+                done => return done,
+            }
+        }
+    }
+
+    fn merge_and_save_once(
         &mut self,
         keys: &Keyring,
         base: &Inventory,

@@ -2,11 +2,14 @@
 //! an exclusive lock with a few generations of backups. Plaintext never touches disk: it
 //! lives in zeroizing buffers between the age stream and the YAML parser.
 
+pub mod backend;
 pub mod keys;
+pub mod location;
 mod lockfile;
 pub mod merging;
 mod own_files;
 pub mod recipients_seen;
+pub mod s3;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -19,8 +22,10 @@ use zeroize::Zeroizing;
 use crate::audit::{Anchor, AuditLog, Disagreement};
 use crate::fsutil::{self, Exposure};
 use crate::inventory::{self, Inventory, SchemaError};
+use backend::{Backend, LocalFile, Version};
 use keys::io_words;
 pub use keys::{Keyring, TerminalPrompt};
+pub use location::Location;
 pub use lockfile::Lock;
 pub use own_files::OwnFiles;
 pub use recipients_seen::{RecipientChange, Seen, SeenRecord};
@@ -125,6 +130,26 @@ pub enum StoreError {
     Exists {
         /// The inventory path.
         path: PathBuf,
+    },
+    /// The storage holding the inventory (a bucket) cannot be reached, or refuses keyward.
+    #[error(
+        "{location}: cannot reach the storage: {detail}; check the network, the endpoint \
+             (AWS_ENDPOINT_URL) and the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID)"
+    )]
+    Unreachable {
+        /// The inventory's location.
+        location: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The inventory was read from its offline copy, so nothing may be written.
+    #[error(
+        "{location}: the storage cannot be reached and this is the offline copy; nothing \
+             was saved: try again once the storage answers"
+    )]
+    Offline {
+        /// The inventory's location.
+        location: String,
     },
     /// An identity file is unusable.
     #[error("identity {}: {detail}", .path.display())]
@@ -299,11 +324,20 @@ enum Sealing {
 /// An open inventory file. Saves need the lock, taken by [`Store::open_locked`] or
 /// [`Store::create`] and held until the store is dropped.
 pub struct Store {
+    /// Where the inventory is kept.
+    location: Location,
+    /// Its local home: the path its lock, audit log and journal are named after.
     path: PathBuf,
+    /// The storage its ciphertext is read from and written to.
+    backend: Box<dyn Backend>,
     sealing: Sealing,
     lock: Option<Lock>,
-    /// SHA-256 of the file as this store last read or wrote it, to notice other writers.
-    fingerprint: [u8; 32],
+    /// The stored version this store last read or wrote: saves are conditional on it, so
+    /// another writer's version is never overwritten. `None`: nothing stored yet.
+    version: Option<Version>,
+    /// When the storage could not be reached and the offline copy was read instead: the
+    /// copy's time. Nothing is saved then.
+    offline: Option<std::time::SystemTime>,
     /// The inventory's generation as read or last saved: the next save writes one more.
     generation: u64,
     /// How the inventory and its audit log disagreed when it was opened.
@@ -324,7 +358,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("path", &self.path)
+            .field("location", &self.location)
             .field("locked", &self.lock.is_some())
             .finish()
     }
@@ -334,10 +368,38 @@ impl Store {
     /// Opens and decrypts `path` for reading; saving needs [`Store::lock`] first.
     /// A symbolic link is resolved first ([`resolve_path`]); an inventory or directory
     /// another user could write is refused.
-    pub fn open(path: &Path, keys: &Keyring) -> Result<(Store, Inventory), StoreError> {
-        let path = &resolve_path(path);
+    pub fn open(at: impl Into<Location>, keys: &Keyring) -> Result<(Store, Inventory), StoreError> {
+        let location = resolve_location(at.into());
+        let path = &location.home().to_path_buf();
+        let backend = location.backend()?;
         let started = std::time::Instant::now();
-        let (mut inventory, sealing, fingerprint) = read(path, keys)?;
+        let (read, offline) = match (read(&*backend, path, keys), &location) {
+            // A bucket that cannot be reached: its offline copy, for reading only.
+            (
+                Err(StoreError::Unreachable {
+                    location: at,
+                    detail,
+                }),
+                Location::S3 { .. },
+            ) => {
+                let copied = fs::symlink_metadata(path).and_then(|m| m.modified());
+                match copied {
+                    Ok(copied) => {
+                        tracing::warn!(location = %at, %detail, "storage unreachable; reading the offline copy");
+                        (read_offline_copy(path, keys), Some(copied))
+                    }
+                    Err(_) => (
+                        Err(StoreError::Unreachable {
+                            location: at,
+                            detail,
+                        }),
+                        None,
+                    ),
+                }
+            }
+            (read, _) => (read, None),
+        };
+        let (mut inventory, sealing, version) = read?;
         let anchor = anchor_of(&inventory);
         tracing::debug!(
             path = %crate::logging::shown(path),
@@ -351,10 +413,13 @@ impl Store {
         inventory.integrity = None;
         let disagreement = AuditLog::for_inventory(path).check_anchor(&anchor).err();
         let mut store = Store {
+            location,
             path: path.to_path_buf(),
+            backend,
             sealing,
             lock: None,
-            fingerprint,
+            version: Some(version),
+            offline,
             generation: anchor.generation,
             disagreement,
             file_recipients: inventory.recipients.clone(),
@@ -432,7 +497,8 @@ impl Store {
     /// restored: its log is not checked, nothing is recorded or written. Returns the
     /// content and whether it is passphrase-encrypted.
     pub fn peek(path: &Path, keys: &Keyring) -> Result<(Inventory, bool), StoreError> {
-        let (mut inventory, sealing, _) = read(&resolve_path(path), keys)?;
+        let path = resolve_path(path);
+        let (mut inventory, sealing, _) = read(&LocalFile::new(&path), &path, keys)?;
         inventory.integrity = None;
         Ok((inventory, matches!(sealing, Sealing::Passphrase(_))))
     }
@@ -492,26 +558,32 @@ impl Store {
     /// and the way to go back to a backup. The caller records it in the audit log. Returns
     /// the store (locked), the inventory restored, and the generation it had.
     pub fn restore(
-        path: &Path,
+        at: impl Into<Location>,
         source: &Path,
         keys: &Keyring,
     ) -> Result<(Store, Inventory, u64), StoreError> {
-        let path = &resolve_path(path);
-        check_path(path)?;
-        refuse_exposed_inventory(path)?;
+        let location = resolve_location(at.into());
+        let path = &location.home().to_path_buf();
+        prepare_home(&location)?;
+        let backend = location.backend()?;
         let lock = Lock::acquire(path)?;
-        let (mut inventory, sealing, _) = read(source, keys)?;
+        let (mut inventory, sealing, _) = read(&LocalFile::new(source), source, keys)?;
         let from = anchor_of(&inventory).generation;
         inventory.integrity = None;
-        let current = fs::read(path).ok();
+        let current = match backend.read() {
+            Ok((_, version)) => Some(version),
+            Err(StoreError::Missing { .. }) => None,
+            Err(e) => return Err(e),
+        };
         let log = AuditLog::for_inventory(path);
         let mut store = Store {
+            location,
             path: path.to_path_buf(),
+            backend,
             sealing,
             lock: Some(lock),
-            fingerprint: current
-                .map(|b| Sha256::digest(&b).into())
-                .unwrap_or([0; 32]),
+            version: current,
+            offline: None,
             // Past every save the log, the current file or this person has seen.
             generation: log.newest_generation().max(from).max(log.seen_generation()),
             disagreement: None,
@@ -520,7 +592,7 @@ impl Store {
             unaccepted: None,
             log_key: None,
         };
-        if let Ok((now, _, _)) = read(path, keys) {
+        if let Ok((now, _, _)) = read(&*store.backend, path, keys) {
             store.generation = store.generation.max(anchor_of(&now).generation);
             // The log's entries stay sealed to the key they were written with.
             store.log_key = log_key_of(&now);
@@ -541,12 +613,18 @@ impl Store {
     }
 
     /// Takes the write lock, then opens `path`: nobody else can save until this store drops.
-    pub fn open_locked(path: &Path, keys: &Keyring) -> Result<(Store, Inventory), StoreError> {
-        let path = &resolve_path(path);
-        check_path(path)?;
-        refuse_exposed_inventory(path)?;
+    pub fn open_locked(
+        at: impl Into<Location>,
+        keys: &Keyring,
+    ) -> Result<(Store, Inventory), StoreError> {
+        let location = resolve_location(at.into());
+        let path = &location.home().to_path_buf();
+        prepare_home(&location)?;
         let lock = Lock::acquire_patiently(path)?;
-        let (mut store, inventory) = Store::open(path, keys)?;
+        let (mut store, inventory) = Store::open(location, keys)?;
+        if store.offline.is_some() {
+            return Err(store.offline_refusal());
+        }
         if let Some(disagreement) = store.disagreement.take() {
             return Err(StoreError::Disagrees {
                 path: path.to_path_buf(),
@@ -559,29 +637,39 @@ impl Store {
     }
 
     /// Creates a new inventory file encrypted to `inventory.recipients`, and keeps it locked.
-    pub fn create(path: &Path, inventory: &Inventory) -> Result<Store, StoreError> {
-        Self::create_sealed(path, inventory, Sealing::Recipients)
+    pub fn create(at: impl Into<Location>, inventory: &Inventory) -> Result<Store, StoreError> {
+        Self::create_sealed(at.into(), inventory, Sealing::Recipients)
     }
 
     /// Creates a new inventory file encrypted with a passphrase, and keeps it locked.
     pub fn create_with_passphrase(
-        path: &Path,
+        at: impl Into<Location>,
         inventory: &Inventory,
         passphrase: SecretString,
     ) -> Result<Store, StoreError> {
-        Self::create_sealed(path, inventory, Sealing::Passphrase(passphrase))
+        Self::create_sealed(at.into(), inventory, Sealing::Passphrase(passphrase))
     }
 
     fn create_sealed(
-        path: &Path,
+        location: Location,
         inventory: &Inventory,
         sealing: Sealing,
     ) -> Result<Store, StoreError> {
-        let path = &resolve_path(path);
-        // `symlink_metadata`: a dangling link is there too, and is not replaced.
-        if fs::symlink_metadata(path).is_ok() {
+        let location = resolve_location(location);
+        let path = &location.home().to_path_buf();
+        let backend = location.backend()?;
+        let exists = match &location {
+            // `symlink_metadata`: a dangling link is there too, and is not replaced.
+            Location::File(_) => fs::symlink_metadata(path).is_ok(),
+            Location::S3 { .. } => match backend.read() {
+                Ok(_) => true,
+                Err(StoreError::Missing { .. }) => false,
+                Err(e) => return Err(e),
+            },
+        };
+        if exists {
             return Err(StoreError::Exists {
-                path: path.to_path_buf(),
+                path: PathBuf::from(location.to_string()),
             });
         }
         fsutil::create_private_dir_all(&fsutil::parent_dir(path)).map_err(|e| {
@@ -593,10 +681,13 @@ impl Store {
         refuse_exposed(&fsutil::parent_dir(path), Guarded::InventoryDirectory)?;
         let lock = Lock::acquire(path)?;
         let mut store = Store {
+            location,
             path: path.to_path_buf(),
+            backend,
             sealing,
             lock: Some(lock),
-            fingerprint: [0; 32],
+            version: None,
+            offline: None,
             // A log left from an earlier inventory at this path: go past its saves.
             generation: AuditLog::for_inventory(path).newest_generation(),
             disagreement: None,
@@ -632,9 +723,27 @@ impl Store {
         self.lock = None;
     }
 
-    /// The inventory file's path.
+    /// The inventory's local home: the file itself for a local inventory, its mirror for
+    /// one in a bucket ([`location`]); the lock, audit log and journal are named after it.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where the inventory is kept.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// When the storage could not be reached at open, and the offline copy was read: the
+    /// copy's time (when it was last read or written here). Saves are refused meanwhile.
+    pub fn offline_since(&self) -> Option<std::time::SystemTime> {
+        self.offline
+    }
+
+    fn offline_refusal(&self) -> StoreError {
+        StoreError::Offline {
+            location: self.location.to_string(),
+        }
     }
 
     /// Whether the file is passphrase-encrypted.
@@ -646,6 +755,9 @@ impl Store {
     /// directory, fsync, the old version kept as backup `FILE.1`, rename, fsync the directory.
     /// On any failure the previous file is untouched.
     pub fn save(&mut self, inventory: &Inventory) -> Result<(), StoreError> {
+        if self.offline.is_some() {
+            return Err(self.offline_refusal());
+        }
         if let Some(disagreement) = &self.disagreement {
             return Err(StoreError::Disagrees {
                 path: self.path.clone(),
@@ -697,11 +809,8 @@ impl Store {
             },
         });
         let ciphertext = self.seal(&sealed)?;
-        write_atomically(&self.path, &ciphertext).map_err(|e| StoreError::Write {
-            path: self.path.clone(),
-            detail: io_words(&e),
-        })?;
-        self.fingerprint = Sha256::digest(&ciphertext).into();
+        let version = self.backend.write_if(&ciphertext, self.version.as_ref())?;
+        self.version = Some(version);
         self.generation = generation;
         crate::audit::note_saved_generation(log.path(), generation);
         let changed_here = recipients_seen::recipient_set(&self.file_recipients)
@@ -732,18 +841,8 @@ impl Store {
         if !held {
             self.lock = Some(Lock::acquire_patiently(&self.path)?);
         }
-        let result = match fs::read(&self.path) {
-            Ok(bytes) if <[u8; 32]>::from(Sha256::digest(&bytes)) != self.fingerprint => {
-                Err(StoreError::ChangedOnDisk {
-                    path: self.path.clone(),
-                })
-            }
-            Ok(_) => self.save(inventory),
-            Err(e) => Err(StoreError::Read {
-                path: self.path.clone(),
-                detail: io_words(&e),
-            }),
-        };
+        // The write is conditional on the version this store knows.
+        let result = self.save(inventory);
         if !held {
             self.lock = None;
         }
@@ -756,19 +855,15 @@ impl Store {
     /// is opened with the one it was opened with, so long sessions (the dashboard) can
     /// call it while they own the terminal.
     pub fn reread(&mut self, keys: &Keyring) -> Result<Option<Inventory>, StoreError> {
-        check_path(&self.path)?;
-        let bytes = fs::read(&self.path).map_err(|e| StoreError::Read {
-            path: self.path.clone(),
-            detail: io_words(&e),
-        })?;
-        if <[u8; 32]>::from(Sha256::digest(&bytes)) == self.fingerprint {
+        let (bytes, version) = self.backend.read()?;
+        if self.version.as_ref() == Some(&version) {
             return Ok(None);
         }
         let passphrase = match &self.sealing {
             Sealing::Passphrase(known) => Passphrase::Known(known),
             Sealing::Recipients => Passphrase::NeverAsk,
         };
-        let (mut inventory, sealing, fingerprint) = decode(&self.path, &bytes, keys, passphrase)?;
+        let (mut inventory, sealing, _) = decode(&self.path, &bytes, keys, passphrase)?;
         // As `open` does: the bookkeeping stays with the store, and the log is checked again.
         let anchor = anchor_of(&inventory);
         let log_key = log_key_of(&inventory);
@@ -781,7 +876,7 @@ impl Store {
             .err();
         self.generation = anchor.generation;
         self.sealing = sealing;
-        self.fingerprint = fingerprint;
+        self.version = Some(version);
         self.file_recipients = inventory.recipients.clone();
         self.note_log_recipients();
         // Another writer's version is judged like a freshly opened one.
@@ -875,14 +970,51 @@ fn check_path(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn read(path: &Path, keys: &Keyring) -> Result<(Inventory, Sealing, [u8; 32]), StoreError> {
-    check_path(path)?;
-    refuse_exposed_inventory(path)?;
-    let bytes = fs::read(path).map_err(|e| StoreError::Read {
-        path: path.to_path_buf(),
-        detail: io_words(&e),
-    })?;
-    decode(path, &bytes, keys, Passphrase::Ask)
+/// `location` with a local file's symbolic link resolved ([`resolve_path`]).
+fn resolve_location(location: Location) -> Location {
+    match location {
+        Location::File(path) => Location::File(resolve_path(&path)),
+        remote => remote,
+    }
+}
+
+/// Makes sure the inventory's local home can take its lock: a local file must exist and be
+/// trusted (no lock file is made beside a missing one); a bucket's mirror directory is made.
+fn prepare_home(location: &Location) -> Result<(), StoreError> {
+    let path = location.home();
+    match location {
+        Location::File(_) => {
+            check_path(path)?;
+            refuse_exposed_inventory(path)
+        }
+        Location::S3 { .. } => {
+            let dir = fsutil::parent_dir(path);
+            fsutil::create_private_dir_all(&dir).map_err(|e| StoreError::Write {
+                path: path.to_path_buf(),
+                detail: io_words(&e),
+            })?;
+            refuse_exposed(&dir, Guarded::InventoryDirectory)
+        }
+    }
+}
+
+/// Reads and decrypts a bucket inventory's offline copy at its home `path`.
+fn read_offline_copy(
+    path: &Path,
+    keys: &Keyring,
+) -> Result<(Inventory, Sealing, Version), StoreError> {
+    read(&LocalFile::new(path), path, keys)
+}
+
+/// Reads and decrypts the inventory `backend` holds; `path` names it in errors.
+fn read(
+    backend: &dyn Backend,
+    path: &Path,
+    keys: &Keyring,
+) -> Result<(Inventory, Sealing, Version), StoreError> {
+    let (bytes, version) = backend.read()?;
+    let (inventory, sealing, _) = decode(path, &bytes, keys, Passphrase::Ask)?;
+    Ok((inventory, sealing, version))
 }
 
 /// Where a passphrase-sealed file's passphrase comes from.

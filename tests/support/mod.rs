@@ -2,6 +2,8 @@
 //! binary uses some of them, so unused ones are expected.
 #![allow(dead_code)]
 
+/// A bucket on moto_server's S3 for inventories at s3:// locations.
+pub mod bucket;
 /// Killing the real binary at a rotation step (needs the `test-hooks` feature).
 pub mod crash;
 /// An in-memory inventory store for engine tests.
