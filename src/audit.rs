@@ -33,6 +33,7 @@
 
 pub mod mark;
 mod sealed;
+pub mod shared;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -44,7 +45,13 @@ use sha2::{Digest, Sha256};
 
 use crate::inventory::CredentialRef;
 use crate::store::keys::io_words;
+use crate::store::Location;
 use sealed::{Unsealed, Words};
+pub use shared::SharedEntries;
+
+/// How many sequence numbers a writer tries before giving up, when each one it chose was
+/// taken by another writer of a shared log meanwhile: a storm of writers is bounded.
+pub const ENTRY_ATTEMPTS: u32 = 16;
 
 /// `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -78,6 +85,22 @@ pub enum AuditError {
         path: PathBuf,
         /// What is missing or wrong.
         why: String,
+    },
+    /// The storage shared with other writers could not be read or written.
+    #[error("audit log {location}: cannot reach the storage: {detail}; check the network, the endpoint (AWS_ENDPOINT_URL) and the credentials, then try again")]
+    Unreachable {
+        /// Where the shared entries are.
+        location: String,
+        /// What failed.
+        detail: String,
+    },
+    /// Other writers took every sequence number this writer tried.
+    #[error("audit log {location}: other writers took each of the {attempts} entry numbers tried; nothing was logged: try again")]
+    Contended {
+        /// Where the shared entries are.
+        location: String,
+        /// How many numbers were tried.
+        attempts: u32,
     },
     /// The last line cannot be chained onto, so nothing is appended after it.
     #[error("audit log {}: the last entry is unreadable ({why}); see `keyward audit --verify`, and move the log aside to start a new one", .path.display())]
@@ -437,19 +460,42 @@ pub struct Checked {
     pub clear: usize,
 }
 
-/// The log beside one inventory file.
+/// The log of one inventory: a file beside a local inventory, or entries shared in the
+/// bucket beside an inventory kept there, mirrored into the same kind of file ([`shared`]).
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     path: PathBuf,
+    /// The entries shared with other writers, for an inventory in a bucket.
+    shared: Option<std::sync::Arc<dyn SharedEntries>>,
 }
 
 impl AuditLog {
-    /// The log of the inventory at `inventory`: `<inventory>.audit.jsonl`.
-    pub fn for_inventory(inventory: &Path) -> AuditLog {
-        let mut s = inventory.as_os_str().to_owned();
+    /// The log of the inventory at `inventory`: `<home>.audit.jsonl` beside its local home,
+    /// and for an inventory in a bucket the entries stored beside the object.
+    pub fn for_inventory(inventory: impl Into<Location>) -> AuditLog {
+        let location = inventory.into();
+        let mut s = location.home().as_os_str().to_owned();
         s.push(".audit.jsonl");
         AuditLog {
             path: PathBuf::from(s),
+            shared: crate::store::s3::shared_entries(&location),
+        }
+    }
+
+    /// The log mirrored at `mirror` from the entries in `shared` (tests of the logic).
+    #[cfg(test)]
+    fn shared(mirror: PathBuf, shared: std::sync::Arc<dyn SharedEntries>) -> AuditLog {
+        AuditLog {
+            path: mirror,
+            shared: Some(shared),
+        }
+    }
+
+    /// Where the log is, for messages: the shared entries' location, or the file.
+    pub fn location(&self) -> String {
+        match &self.shared {
+            Some(shared) => shared.location(),
+            None => self.path.display().to_string(),
         }
     }
 
@@ -464,7 +510,7 @@ impl AuditLog {
     /// change it describes was saved.
     pub fn record(&self, event: Event) -> Result<(), AuditError> {
         let known = known(&self.path);
-        let Some(recipients) = known.recipients.filter(|r| !r.is_empty()) else {
+        let Some(recipients) = known.recipients.clone().filter(|r| !r.is_empty()) else {
             return Err(AuditError::Unsealable {
                 path: self.path.clone(),
                 why: "no recipient to seal it to: the inventory was not opened first, or \
@@ -473,57 +519,54 @@ impl AuditLog {
             });
         };
         let io = |e: std::io::Error| self.io(e);
-        // Created 0600 whatever the umask, and never through a symbolic link: one planted
-        // here would make keyward append to the file it points to.
-        let (mut file, created) =
-            crate::fsutil::open_in_place(&self.path, crate::fsutil::InPlace::ReadAppend)
-                .map_err(io)?;
-        file.lock().map_err(io)?;
-        let (seq, prev) = match last_line(&mut file).map_err(io)? {
-            None => (1, GENESIS.to_string()),
-            Some((_, false)) => {
-                return Err(self.tail("it is cut off mid-line"));
+        let mut attempt = 0;
+        let (file, seq, head) = loop {
+            attempt += 1;
+            // Created 0600 whatever the umask, and never through a symbolic link: one planted
+            // here would make keyward append to the file it points to.
+            let (mut file, created) =
+                crate::fsutil::open_in_place(&self.path, crate::fsutil::InPlace::ReadAppend)
+                    .map_err(io)?;
+            file.lock().map_err(io)?;
+            self.sync_locked(&mut file)?;
+            let (seq, prev) = self.next_link(&mut file)?;
+            let mut bytes = self.sealed_line(seq, prev, event.clone(), &known, &recipients)?;
+            let head = sha256_hex(&bytes);
+            let created_as = match &self.shared {
+                None => None,
+                Some(shared) => match shared.create(seq, &bytes) {
+                    Ok(Some(version)) => Some(version),
+                    // Another writer took this number since the mirror was brought up to
+                    // date: chain onto theirs.
+                    Ok(None) if attempt < ENTRY_ATTEMPTS => continue,
+                    Ok(None) => {
+                        return Err(AuditError::Contended {
+                            location: shared.location(),
+                            attempts: attempt,
+                        })
+                    }
+                    Err(detail) => return Err(self.unreachable(detail)),
+                },
+            };
+            bytes.push(b'\n');
+            file.write_all(&bytes).map_err(io)?;
+            file.sync_data().map_err(io)?;
+            if created {
+                // The new file's name must survive a crash too.
+                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+                }
             }
-            Some((bytes, true)) => {
-                let last = parse_line(&bytes, true).map_err(|why| self.tail(&why))?;
-                let seq = last
-                    .seq()
-                    .checked_add(1)
-                    .ok_or_else(|| self.tail("its sequence number is at the maximum"))?;
-                (seq, sha256_hex(&bytes))
+            if let Some(version) = created_as {
+                shared::note_created(&self.path, seq, &version).map_err(|detail| {
+                    AuditError::Io {
+                        path: self.path.clone(),
+                        detail,
+                    }
+                })?;
             }
+            break (file, seq, head);
         };
-        let words = Words {
-            seq,
-            at: Utc::now().trunc_subsecs(3),
-            actor: actor(),
-            action: event.action.to_string(),
-            credential: event.credential,
-            detail: event.detail,
-        };
-        let sealed = sealed::seal(&words, &recipients).map_err(|why| AuditError::Unsealable {
-            path: self.path.clone(),
-            why,
-        })?;
-        let mut line = SealedLine {
-            seq,
-            generation: known.generation,
-            prev,
-            sealed,
-            hash: String::new(),
-        };
-        line.hash = line.expected_hash();
-        let mut bytes = Line::Sealed(line).to_bytes();
-        let head = sha256_hex(&bytes);
-        bytes.push(b'\n');
-        file.write_all(&bytes).map_err(io)?;
-        file.sync_data().map_err(io)?;
-        if created {
-            // The new file's name must survive a crash too.
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-            }
-        }
         drop(file);
         // This person has now seen this entry: dropping it later is noticed. A mark that
         // disagreed with the log when the inventory was opened is left as it is, so that
@@ -535,6 +578,96 @@ impl AuditLog {
             }
         }
         Ok(())
+    }
+
+    /// The sequence number and `prev` of the entry that follows the last line of `file`.
+    fn next_link(&self, file: &mut File) -> Result<(u64, String), AuditError> {
+        match last_line(file).map_err(|e| self.io(e))? {
+            None => Ok((1, GENESIS.to_string())),
+            Some((_, false)) => Err(self.tail("it is cut off mid-line")),
+            Some((bytes, true)) => {
+                let last = parse_line(&bytes, true).map_err(|why| self.tail(&why))?;
+                let seq = last
+                    .seq()
+                    .checked_add(1)
+                    .ok_or_else(|| self.tail("its sequence number is at the maximum"))?;
+                Ok((seq, sha256_hex(&bytes)))
+            }
+        }
+    }
+
+    /// The line recording `event` as entry `seq` after `prev`, sealed to `recipients`,
+    /// without its newline.
+    fn sealed_line(
+        &self,
+        seq: u64,
+        prev: String,
+        event: Event,
+        known: &Known,
+        recipients: &[String],
+    ) -> Result<Vec<u8>, AuditError> {
+        let words = Words {
+            seq,
+            at: Utc::now().trunc_subsecs(3),
+            actor: actor(),
+            action: event.action.to_string(),
+            credential: event.credential,
+            detail: event.detail,
+        };
+        let sealed = sealed::seal(&words, recipients).map_err(|why| AuditError::Unsealable {
+            path: self.path.clone(),
+            why,
+        })?;
+        let mut line = SealedLine {
+            seq,
+            generation: known.generation,
+            prev,
+            sealed,
+            hash: String::new(),
+        };
+        line.hash = line.expected_hash();
+        Ok(Line::Sealed(line).to_bytes())
+    }
+
+    /// Brings the mirror of a shared log, open and locked as `file`, up to date.
+    fn sync_locked(&self, file: &mut File) -> Result<(), AuditError> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        shared::sync(file, &self.path, &**shared).map_err(|e| match e {
+            shared::SyncError::Remote(detail) => self.unreachable(detail),
+            shared::SyncError::Local(detail) => AuditError::Io {
+                path: self.path.clone(),
+                detail,
+            },
+        })
+    }
+
+    /// Brings the mirror of a shared log up to date before it is read. When the storage
+    /// cannot be reached the mirror is read as it is (what this machine last saw), and a
+    /// warning says so: readers work offline, writers cannot.
+    fn refresh(&self) -> Result<(), AuditError> {
+        if self.shared.is_none() {
+            return Ok(());
+        }
+        let (mut file, _) =
+            crate::fsutil::open_in_place(&self.path, crate::fsutil::InPlace::ReadAppend)
+                .map_err(|e| self.io(e))?;
+        file.lock().map_err(|e| self.io(e))?;
+        match self.sync_locked(&mut file) {
+            Err(AuditError::Unreachable { location, detail }) => {
+                tracing::warn!(%location, %detail, "audit log unreachable; reading this machine's copy");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn unreachable(&self, detail: String) -> AuditError {
+        AuditError::Unreachable {
+            location: self.location(),
+            detail,
+        }
     }
 
     /// Every entry `identities` can read, oldest first, and those sealed to others; none
@@ -608,6 +741,7 @@ impl AuditLog {
     /// The whole file, read under a shared lock so no half-written line is seen; `None`
     /// when there is no log yet.
     fn read_bytes(&self) -> Result<Option<Vec<u8>>, AuditError> {
+        self.refresh()?;
         let mut file = match crate::fsutil::open_read(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -766,6 +900,7 @@ impl AuditLog {
     /// The newest complete entry (its sequence number and line hash), for the inventory to
     /// record at a save; `None` when there is no log or no readable entry.
     pub fn anchor_point(&self) -> Result<Option<(u64, String)>, AuditError> {
+        self.refresh()?;
         let mut file = match crate::fsutil::open_read(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -1388,6 +1523,130 @@ mod tests {
             }
         });
         assert_eq!(f.verify().unwrap().entries, 40);
+    }
+
+    /// A log shared through `entries`, mirrored on one machine (a temp dir of its own).
+    fn shared_log(
+        entries: &std::sync::Arc<shared::memory::Entries>,
+        key: &age::x25519::Identity,
+    ) -> (tempfile::TempDir, AuditLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::shared(dir.path().join("inv.audit.jsonl"), entries.clone());
+        note_recipients(log.path(), vec![key.to_public().to_string()]);
+        (dir, log)
+    }
+
+    #[test]
+    fn two_machines_sharing_a_log_never_overwrite_each_others_entries() {
+        let entries = std::sync::Arc::new(shared::memory::Entries::default());
+        let key = age::x25519::Identity::generate();
+        let (_a_dir, a) = shared_log(&entries, &key);
+        let (_b_dir, b) = shared_log(&entries, &key);
+        std::thread::scope(|s| {
+            for (name, log) in [("a", &a), ("b", &b)] {
+                s.spawn(move || {
+                    for i in 0..15 {
+                        log.record(Event::new(
+                            AuditAction::Verified,
+                            None,
+                            format!("{name}{i}"),
+                        ))
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(entries.objects.lock().unwrap().len(), 30);
+        for log in [&a, &b] {
+            assert_eq!(log.verify(&[&key]).unwrap().entries, 30);
+            let listing = log.read(&[&key]).unwrap();
+            let mut details: Vec<String> =
+                listing.entries.iter().map(|e| e.detail.clone()).collect();
+            details.sort();
+            assert_eq!(details.len(), 30);
+            assert!(details.contains(&"a14".to_string()) && details.contains(&"b0".to_string()));
+        }
+        assert_eq!(
+            std::fs::read(a.path()).unwrap(),
+            std::fs::read(b.path()).unwrap(),
+            "both mirrors hold what is stored"
+        );
+    }
+
+    #[test]
+    fn an_entry_replaced_in_the_storage_is_named_on_every_machine() {
+        let entries = std::sync::Arc::new(shared::memory::Entries::default());
+        let key = age::x25519::Identity::generate();
+        let (_dir, log) = shared_log(&entries, &key);
+        for i in 0..3 {
+            log.record(Event::new(AuditAction::Added, None, format!("e{i}")))
+                .unwrap();
+        }
+        assert_eq!(log.verify(&[&key]).unwrap().entries, 3);
+        // Someone with write access to the bucket replaces entry 2 (a new version).
+        entries
+            .objects
+            .lock()
+            .unwrap()
+            .insert(2, (b"{\"seq\":2}".to_vec(), "forged".into()));
+        match log.verify(&[&key]) {
+            Err(AuditError::Broken { line: 2, .. }) => {}
+            other => panic!("expected line 2 named, got {other:?}"),
+        }
+        // And removing it: the entry after it is out of place.
+        entries.objects.lock().unwrap().remove(&2);
+        let why = log.verify(&[&key]).unwrap_err().to_string();
+        assert!(why.contains("entry #3 where #2 belongs"), "{why}");
+    }
+
+    /// Storage where every number is already taken by the time a writer tries it.
+    #[derive(Debug, Default)]
+    struct AlwaysTaken(shared::memory::Entries);
+
+    impl SharedEntries for AlwaysTaken {
+        fn list(&self) -> Result<Vec<(u64, String)>, String> {
+            self.0.list()
+        }
+        fn get(&self, seq: u64) -> Result<Vec<u8>, String> {
+            self.0.get(seq)
+        }
+        fn create(&self, _: u64, _: &[u8]) -> Result<Option<String>, String> {
+            Ok(None)
+        }
+        fn location(&self) -> String {
+            "memory://busy/".into()
+        }
+    }
+
+    #[test]
+    fn a_writer_that_loses_every_race_gives_up_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::shared(
+            dir.path().join("inv.audit.jsonl"),
+            std::sync::Arc::new(AlwaysTaken::default()),
+        );
+        let key = age::x25519::Identity::generate();
+        note_recipients(log.path(), vec![key.to_public().to_string()]);
+        let e = log
+            .record(Event::new(AuditAction::Added, None, "x"))
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                AuditError::Contended {
+                    attempts: ENTRY_ATTEMPTS,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("memory://busy/"), "{e}");
+        assert!(e.to_string().contains("try again"), "{e}");
+        assert_eq!(
+            std::fs::read(log.path()).unwrap(),
+            b"",
+            "nothing written locally"
+        );
     }
 
     #[test]

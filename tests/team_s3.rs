@@ -196,3 +196,67 @@ fn a_save_after_another_process_replaced_the_object_is_refused_and_loses_nothing
         "the stale edit was not written: {text}"
     );
 }
+
+/// A second workspace (another teammate's machine: its own HOME and mirror) holding the
+/// same identity as `first`.
+fn teammate_of(first: &Workspace) -> Workspace {
+    let other = Workspace::new();
+    let dir = other.path(".config/keyward");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::copy(first.default_identity(), other.default_identity()).unwrap();
+    std::fs::set_permissions(
+        other.default_identity(),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    other
+}
+
+/// The bug: the audit log stayed on the machine that wrote it, so a second machine found
+/// the inventory naming entries its (missing) log did not have, and refused every save.
+#[test]
+fn a_second_machine_on_the_same_bucket_shares_the_audit_log_and_saves() {
+    let bucket = Bucket::new("keyward-team");
+    let first = Workspace::new();
+    ok(bucket.keyward(&first, KEY).arg("init"), "");
+    ok(
+        bucket
+            .keyward(&first, KEY)
+            .args(["add", "acme/mail", "--provider", "manual"]),
+        "mail-secret\n",
+    );
+    let second = teammate_of(&first);
+    ok(
+        bucket
+            .keyward(&second, KEY)
+            .args(["add", "acme/crm", "--provider", "manual"]),
+        "crm-secret\n",
+    );
+    ok(
+        bucket
+            .keyward(&first, KEY)
+            .args(["add", "acme/billing", "--provider", "manual"]),
+        "billing-secret\n",
+    );
+    // Every entry is an object of its own beside the inventory, none overwritten.
+    let entries = bucket.keys(&format!("{KEY}.audit/"));
+    assert_eq!(entries.len(), 4, "created + three adds: {entries:?}");
+    for (machine, ws) in [("first", &first), ("second", &second)] {
+        let log = ok(bucket.keyward(ws, KEY).arg("audit"), "");
+        for credential in ["acme/mail", "acme/crm", "acme/billing"] {
+            assert!(
+                log.contains(credential),
+                "{machine} sees {credential}: {log}"
+            );
+        }
+        ok(bucket.keyward(ws, KEY).args(["audit", "--verify"]), "");
+    }
+    // The entries in the bucket are sealed like a local log's lines.
+    let stored = bucket.get(&entries[1]).expect("an entry");
+    crate::support::leak::assert_no_secret(
+        &stored,
+        "an audit entry in the bucket",
+        &["mail-secret".to_string(), "acme/mail".to_string()],
+    );
+}

@@ -37,14 +37,14 @@ struct AuditVerified {
 /// Records `event` in the inventory's audit log. Call it only after the change was saved,
 /// so a failed save records nothing.
 pub fn record(ctx: &Context, event: Event) -> Result<()> {
-    AuditLog::for_inventory(&ctx.inventory)
+    AuditLog::for_inventory(&ctx.location)
         .record(event)
         .map_err(|e| anyhow!("the change was saved, but not logged: {e}"))
 }
 
 /// Runs `keyward audit`.
 pub fn run(ctx: &Context, args: Args) -> Result<i32> {
-    let log = AuditLog::for_inventory(&ctx.inventory);
+    let log = AuditLog::for_inventory(&ctx.location);
     // Entries are sealed: they open with the identities that open the inventory (and, for
     // a passphrase-encrypted one, the log key inside it). Comparing the log with the
     // inventory (rolled back? lines dropped, the log rewritten or deleted?) needs the

@@ -47,6 +47,7 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
     options.read_only = read_only || store_offline;
     options.now = Some(ctx.now());
     options.inventory_path = Some(ctx.inventory.clone());
+    options.audit_log = Some(AuditLog::for_inventory(&ctx.location));
     if !read_only {
         let saving = Arc::clone(&store);
         options.save = Some(Box::new(move |inv| {
@@ -82,14 +83,14 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
         }));
     }
     let own = ctx.own_files();
-    let exports = AuditLog::for_inventory(&ctx.inventory);
+    let exports = AuditLog::for_inventory(&ctx.location);
     options.export = Some(Box::new(move |inv, req, now| {
         crate::ops::export::export(&own, &exports, inv, req, now)
             .map(|(path, report)| (path, report.summary.to_string()))
             .map_err(|e| e.to_string())
     }));
     options.reload = Some(reload_hook(store, keys));
-    let log = AuditLog::for_inventory(&ctx.inventory);
+    let log = AuditLog::for_inventory(&ctx.location);
     options.audit = Some(Box::new(move |event| {
         log.record(event).map_err(|e| e.to_string())
     }));

@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             print!("{}", render(&report, req.format)?);
         }
         Some(_) if ctx.json() => {
-            let log = crate::audit::AuditLog::for_inventory(&ctx.inventory);
+            let log = crate::audit::AuditLog::for_inventory(&ctx.location);
             let own = ctx.own_files();
             let (path, report) = export::export(&own, &log, &inv, &req, now)?;
             let written = serde_json::json!({
@@ -78,7 +78,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             super::json::print(super::json::Schema::Report, &written)?;
         }
         Some(_) => {
-            let log = crate::audit::AuditLog::for_inventory(&ctx.inventory);
+            let log = crate::audit::AuditLog::for_inventory(&ctx.location);
             let own = ctx.own_files();
             let (path, report) = export::export(&own, &log, &inv, &req, now)?;
             println!(

@@ -361,7 +361,7 @@ fn new_runner(
         grace: Duration::days(i64::from(args.grace_days)),
         clock: Arc::new(move || base + (Utc::now() - started)),
     };
-    Runner::for_inventory(inventory, persist, &ctx.inventory, terminal.clone(), config)
+    Runner::for_inventory(inventory, persist, &ctx.location, terminal.clone(), config)
 }
 
 /// Draws a run's events: a bar over the whole run and a spinner line per running

@@ -58,7 +58,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     ));
     // Each check sent a stored secret to its provider: it is on record, as the
     // dashboard's are, before anything is printed.
-    let log = crate::audit::AuditLog::for_inventory(&ctx.inventory);
+    let log = crate::audit::AuditLog::for_inventory(&ctx.location);
     for (at, verdict) in &results {
         log.record(crate::verify::audit_event(at, verdict))
             .map_err(|e| anyhow::anyhow!("checked, but not logged: {e}"))?;

@@ -3,7 +3,7 @@
 //! draws the run's events as a progress bar, the dashboard as a panel; the entries are the
 //! same because they are written here.
 
-use std::path::Path;
+use crate::store::Location;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -121,22 +121,22 @@ impl Runner {
         Runner { engine, unlogged }
     }
 
-    /// A runner over the inventory at `path` with every provider this build has and the
-    /// audit log beside it.
+    /// A runner over the inventory at `location` with every provider this build has and
+    /// the inventory's audit log.
     pub fn for_inventory(
         inventory: Inventory,
         persist: Box<dyn Persist>,
-        path: &Path,
+        location: &Location,
         interact: Arc<dyn Interact>,
         config: RunConfig,
     ) -> Runner {
         Runner::new(
             inventory,
             persist,
-            ProviderSet::for_inventory(&Http::default(), path),
+            ProviderSet::for_inventory(&Http::default(), location.home()),
             interact,
             config,
-            AuditLog::for_inventory(path),
+            AuditLog::for_inventory(location),
         )
     }
 

@@ -411,7 +411,9 @@ impl Store {
         // The store's own bookkeeping: callers see (and compare) the content alone, and
         // every save writes it afresh.
         inventory.integrity = None;
-        let disagreement = AuditLog::for_inventory(path).check_anchor(&anchor).err();
+        let disagreement = AuditLog::for_inventory(&location)
+            .check_anchor(&anchor)
+            .err();
         let mut store = Store {
             location,
             path: path.to_path_buf(),
@@ -480,7 +482,7 @@ impl Store {
             (Sealing::Passphrase(_), Some(key)) => vec![key.to_public().to_string()],
             (Sealing::Passphrase(_), None) => Vec::new(),
         };
-        crate::audit::note_recipients(AuditLog::for_inventory(&self.path).path(), recipients);
+        crate::audit::note_recipients(AuditLog::for_inventory(&self.location).path(), recipients);
     }
 
     /// The identities that open this inventory's audit entries: `keys`, and the log key of
@@ -575,7 +577,7 @@ impl Store {
             Err(StoreError::Missing { .. }) => None,
             Err(e) => return Err(e),
         };
-        let log = AuditLog::for_inventory(path);
+        let log = AuditLog::for_inventory(&location);
         let mut store = Store {
             location,
             path: path.to_path_buf(),
@@ -680,6 +682,8 @@ impl Store {
         })?;
         refuse_exposed(&fsutil::parent_dir(path), Guarded::InventoryDirectory)?;
         let lock = Lock::acquire(path)?;
+        // A log left from an earlier inventory at this path: go past its saves.
+        let generation = AuditLog::for_inventory(&location).newest_generation();
         let mut store = Store {
             location,
             path: path.to_path_buf(),
@@ -688,8 +692,7 @@ impl Store {
             lock: Some(lock),
             version: None,
             offline: None,
-            // A log left from an earlier inventory at this path: go past its saves.
-            generation: AuditLog::for_inventory(path).newest_generation(),
+            generation,
             disagreement: None,
             file_recipients: Vec::new(),
             seen: None,
@@ -700,7 +703,7 @@ impl Store {
             store.log_key = Some(age::x25519::Identity::generate());
         }
         // A new inventory here starts this person's record of its log afresh.
-        AuditLog::for_inventory(path)
+        AuditLog::for_inventory(&store.location)
             .forget_mark()
             .map_err(|detail| StoreError::Write {
                 path: path.to_path_buf(),
@@ -786,7 +789,7 @@ impl Store {
         }
         // Every save records its generation and where the audit log stands, so an older
         // copy put back, or a log cut, rewritten or deleted, is noticed at the next open.
-        let log = AuditLog::for_inventory(&self.path);
+        let log = AuditLog::for_inventory(&self.location);
         let (audit_seq, audit_head) = log
             .anchor_point()
             .map_err(|e| StoreError::Write {
@@ -871,7 +874,7 @@ impl Store {
         if log_key.is_some() {
             self.log_key = log_key;
         }
-        self.disagreement = AuditLog::for_inventory(&self.path)
+        self.disagreement = AuditLog::for_inventory(&self.location)
             .check_anchor(&anchor)
             .err();
         self.generation = anchor.generation;

@@ -12,6 +12,7 @@
 //! Each object read or written is also kept as the inventory's local home file: still
 //! age-encrypted, 0600, the offline copy read when the bucket cannot be reached.
 
+mod entries;
 pub mod profile;
 
 use std::future::Future;
@@ -27,8 +28,9 @@ use object_store::{
 };
 
 use super::backend::{Backend, Version};
-use super::location::ObjectAddress;
+use super::location::{Location, ObjectAddress};
 use super::StoreError;
+use crate::audit::SharedEntries;
 use crate::fsutil;
 
 /// How long one request may take, and connecting: a bucket that does not answer is
@@ -49,53 +51,15 @@ impl S3Object {
     /// The object at `address`, reached with the standard AWS configuration of this
     /// process's environment; `home` is its local home (see [`super::location`]).
     pub fn from_env(address: &ObjectAddress, home: &Path) -> Result<S3Object, StoreError> {
-        let fail = |detail: String| StoreError::Unreachable {
+        let client = connect(address).map_err(|detail| StoreError::Unreachable {
             location: address.to_string(),
             detail,
-        };
-        crate::providers::http::install_crypto_provider();
-        let mut builder = profile::fill(AmazonS3Builder::from_env())
-            .with_bucket_name(&address.bucket)
-            .with_retry(RetryConfig {
-                max_retries: 2,
-                retry_timeout: Duration::from_secs(15),
-                ..RetryConfig::default()
-            })
-            .with_client_options(
-                ClientOptions::new()
-                    .with_timeout(REQUEST_TIMEOUT)
-                    .with_connect_timeout(CONNECT_TIMEOUT),
-            );
-        if builder
-            .get_config_value(&AmazonS3ConfigKey::Region)
-            .is_none()
-        {
-            builder = builder.with_region("us-east-1");
-        }
-        // An endpoint of plain HTTP is allowed only on this machine (a local MinIO, moto).
-        for key in [AmazonS3ConfigKey::Endpoint, AmazonS3ConfigKey::S3Endpoint] {
-            if let Some(endpoint) = builder.get_config_value(&key) {
-                let url = url::Url::parse(&endpoint)
-                    .map_err(|e| fail(format!("endpoint `{endpoint}` is not a URL: {e}")))?;
-                match url.scheme() {
-                    "https" => {}
-                    "http" if crate::providers::http::is_loopback(&url) => {
-                        builder = builder.with_allow_http(true);
-                    }
-                    _ => {
-                        return Err(fail(format!(
-                        "endpoint `{endpoint}` is not HTTPS; only loopback addresses may skip TLS"
-                    )))
-                    }
-                }
-            }
-        }
-        let client = builder.build().map_err(|e| fail(first_line(&e)))?;
+        })?;
         Ok(S3Object {
             address: address.clone(),
             key: ObjectPath::from(address.key.as_str()),
             home: home.to_path_buf(),
-            client: Arc::new(client),
+            client,
         })
     }
 
@@ -184,6 +148,57 @@ impl Backend for S3Object {
     }
 }
 
+/// A client for `address`'s bucket, configured from this process's environment and the
+/// standard AWS configuration files.
+fn connect(address: &ObjectAddress) -> Result<Arc<dyn ObjectStore>, String> {
+    crate::providers::http::install_crypto_provider();
+    let mut builder = profile::fill(AmazonS3Builder::from_env())
+        .with_bucket_name(&address.bucket)
+        .with_retry(RetryConfig {
+            max_retries: 2,
+            retry_timeout: Duration::from_secs(15),
+            ..RetryConfig::default()
+        })
+        .with_client_options(
+            ClientOptions::new()
+                .with_timeout(REQUEST_TIMEOUT)
+                .with_connect_timeout(CONNECT_TIMEOUT),
+        );
+    if builder
+        .get_config_value(&AmazonS3ConfigKey::Region)
+        .is_none()
+    {
+        builder = builder.with_region("us-east-1");
+    }
+    // An endpoint of plain HTTP is allowed only on this machine (a local MinIO, moto).
+    for key in [AmazonS3ConfigKey::Endpoint, AmazonS3ConfigKey::S3Endpoint] {
+        if let Some(endpoint) = builder.get_config_value(&key) {
+            let url = url::Url::parse(&endpoint)
+                .map_err(|e| format!("endpoint `{endpoint}` is not a URL: {e}"))?;
+            match url.scheme() {
+                "https" => {}
+                "http" if crate::providers::http::is_loopback(&url) => {
+                    builder = builder.with_allow_http(true);
+                }
+                _ => {
+                    return Err(format!(
+                        "endpoint `{endpoint}` is not HTTPS; only loopback addresses may skip TLS"
+                    ))
+                }
+            }
+        }
+    }
+    let client = builder.build().map_err(|e| first_line(&e))?;
+    Ok(Arc::new(client))
+}
+
+/// The audit entries shared beside an inventory kept in a bucket; `None` for a local one.
+pub fn shared_entries(location: &Location) -> Option<Arc<dyn SharedEntries>> {
+    location
+        .object()
+        .map(|object| Arc::new(entries::AuditObjects::new(object)) as Arc<dyn SharedEntries>)
+}
+
 /// The first line of an error, as `object_store` errors can run to several.
 fn first_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
@@ -192,7 +207,7 @@ fn first_line(e: &dyn std::fmt::Display) -> String {
 /// Runs `future` to completion on a runtime of its own, on a thread of its own: the store
 /// is synchronous, and its callers may or may not be inside a Tokio runtime already.
 /// A runtime that cannot start (no threads or file descriptors left) is an I/O error.
-fn block_on<T: Send, F: Future<Output = object_store::Result<T>> + Send>(
+pub(super) fn block_on<T: Send, F: Future<Output = object_store::Result<T>> + Send>(
     future: F,
 ) -> object_store::Result<T> {
     std::thread::scope(|scope| {

@@ -84,6 +84,9 @@ pub struct DashboardOptions {
     /// The inventory file, so providers that live beside it (the sandbox) can be reached,
     /// and watched for changes by other writers when there is a reload hook.
     pub inventory_path: Option<std::path::PathBuf>,
+    /// The inventory's audit log, where rotation runs record their outcomes; `None`: the
+    /// log beside `inventory_path` (a local inventory's).
+    pub audit_log: Option<crate::audit::AuditLog>,
     /// Opens the inventory for a rotation or revocation, holding its write lock while the
     /// run lasts; `None` refuses them.
     pub open_for_run: Option<runner::OpenForRun>,
@@ -104,6 +107,7 @@ impl DashboardOptions {
             audit: None,
             reload: None,
             inventory_path: None,
+            audit_log: None,
             open_for_run: None,
             export: None,
         }

@@ -12,7 +12,6 @@
 //! run's engine is dropped.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -94,7 +93,7 @@ impl Interact for DashboardInteract {
 pub(crate) struct Runs {
     open: Option<OpenForRun>,
     providers: Arc<ProviderSet>,
-    inventory_path: Option<PathBuf>,
+    audit_log: Option<AuditLog>,
     clock: Clock,
     send: SendAction,
     answers: Answers,
@@ -107,19 +106,19 @@ pub(crate) struct Runs {
 
 impl Runs {
     /// Runs for a dashboard: `open` gives the engine the inventory (none: read-only), the
-    /// dashboard's `providers` do the work, the audit log beside `inventory_path` records
+    /// dashboard's `providers` do the work, `audit_log` records
     /// each outcome, `clock` dates every change, `send` reaches the UI loop.
     pub fn new(
         open: Option<OpenForRun>,
         providers: Arc<ProviderSet>,
-        inventory_path: Option<PathBuf>,
+        audit_log: Option<AuditLog>,
         clock: Clock,
         send: SendAction,
     ) -> Runs {
         Runs {
             open,
             providers,
-            inventory_path,
+            audit_log,
             clock,
             send,
             answers: Arc::default(),
@@ -133,8 +132,8 @@ impl Runs {
         if self.planned.is_some() || self.running.strong_count() > 0 {
             return Err("a run is going; one at a time".into());
         }
-        let path = self
-            .inventory_path
+        let log = self
+            .audit_log
             .clone()
             .ok_or("this dashboard has no inventory file to change")?;
         let open = self
@@ -157,7 +156,7 @@ impl Runs {
             ProviderSet::clone(&self.providers),
             interact,
             config,
-            AuditLog::for_inventory(&path),
+            log,
         )))
     }
 

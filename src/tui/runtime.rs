@@ -104,6 +104,7 @@ struct Hooks {
     audit: Option<AuditHook>,
     reload: Option<ReloadHook>,
     inventory_path: Option<std::path::PathBuf>,
+    audit_log: Option<crate::audit::AuditLog>,
     open_for_run: Option<OpenForRun>,
     export: Option<ExportHook>,
 }
@@ -122,9 +123,15 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
         audit,
         reload,
         inventory_path,
+        audit_log,
         open_for_run,
         export,
     } = options;
+    let audit_log = audit_log.or_else(|| {
+        inventory_path
+            .as_ref()
+            .map(crate::audit::AuditLog::for_inventory)
+    });
     let clock = Clock::starting_at(now);
     let settings = Settings {
         title,
@@ -138,6 +145,7 @@ pub fn run(inventory: Inventory, options: DashboardOptions) -> anyhow::Result<()
         audit,
         reload,
         inventory_path,
+        audit_log,
         open_for_run,
         export,
     };
@@ -398,7 +406,7 @@ fn event_loop(
         Runs::new(
             hooks.open_for_run.take(),
             Arc::clone(&providers),
-            hooks.inventory_path.clone(),
+            hooks.audit_log.clone(),
             clock.shared(),
             send,
         )

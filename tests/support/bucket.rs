@@ -58,6 +58,18 @@ impl Bucket {
         out.status.success().then_some(out.stdout)
     }
 
+    /// The keys of the objects whose key starts with `prefix`, in the bucket's order.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let url = format!("{}?list-type=2&prefix={prefix}", self.url(""));
+        let out = self.curl(&[&url]);
+        assert!(out.status.success(), "list {prefix}: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_string()))
+            .collect()
+    }
+
     /// Stores `file`'s bytes as the object `key`, unconditionally (another writer).
     pub fn put(&self, key: &str, file: &Path) {
         let out = self.curl(&[
