@@ -107,7 +107,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     if inv.credential(&args.credential).is_some() {
         bail!(
             "{}: `{}` already exists",
-            ctx.inventory.display(),
+            ctx.inventory_shown(),
             args.credential
         );
     }
@@ -145,7 +145,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let provider = cred.provider.as_str();
     cred.secret = secret;
     inv.insert(&args.credential.client, cred);
-    store.save(&inv)?;
+    ctx.save(&mut store, &inv)?;
     audit::record(
         ctx,
         Event::new(

@@ -41,7 +41,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         }
         return Ok(Exit::NothingToDo.as_code());
     }
-    store.save(&inv)?;
+    ctx.save(&mut store, &inv)?;
     for at in &done {
         record(
             ctx,

@@ -91,11 +91,11 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         eprintln!(
             "keyward: {}: the inventory could not be opened; entries sealed to it need the \
              identity that opens it (--identity)",
-            ctx.inventory.display()
+            ctx.inventory_shown()
         );
     }
     if let Some(d) = compared.as_ref().and_then(|s| s.disagreement()) {
-        eprintln!("keyward: warning: {}: {d}", ctx.inventory.display());
+        eprintln!("keyward: warning: {}: {d}", ctx.inventory_shown());
     }
     if !listing.sealed_to_others.is_empty() {
         eprintln!(

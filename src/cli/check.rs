@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let mut selection = args.select.selection(&args.refs);
     selection.include_retired = true;
     let rows: Vec<Row> = select(&inv, &selection, now)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory.display()))?
+        .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory_shown()))?
         .iter()
         .filter_map(|p| {
             let c = inv.credential(&p.at).filter(|c| !c.archived)?;

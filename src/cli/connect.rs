@@ -99,7 +99,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
 
 /// Checks that `args` can be recorded in `inv` and returns the connection to use.
 fn recordable(inv: &Inventory, args: &Args, ctx: &Context) -> Result<Connection> {
-    let path = ctx.inventory.display();
+    let path = ctx.inventory_shown();
     let at = &args.credential;
     let id = &args.connection;
     let Some(conn) = inv.connection(id) else {
@@ -273,12 +273,12 @@ async fn save(
     if &fresh != conn {
         return Err(Unsaved::Failed(anyhow!(
             "{}: connection `{}` changed while waiting for approval",
-            ctx.inventory.display(),
+            ctx.inventory_shown(),
             conn.id
         )));
     }
     let replaced = record(&mut inv, args, granted, ctx.now()).map_err(Unsaved::Failed)?;
-    store.save(&inv).map_err(|e| Unsaved::Failed(e.into()))?;
+    ctx.save(&mut store, &inv).map_err(Unsaved::Failed)?;
     let detail = match &replaced {
         Some(_) => format!("refresh token replaced (connection `{}`)", conn.id),
         None => format!("refresh token stored (connection `{}`)", conn.id),

@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             if inv.connection(&id).is_some() {
                 bail!(
                     "{}: connection `{id}` already exists",
-                    ctx.inventory.display()
+                    ctx.inventory_shown()
                 );
             }
             inv.connections.push(Connection {
@@ -93,7 +93,7 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 auth: auth.into_iter().zip(secrets).collect(),
                 params: params.into_iter().collect::<BTreeMap<_, _>>(),
             });
-            store.save(&inv)?;
+            ctx.save(&mut store, &inv)?;
             audit::record(
                 ctx,
                 Event::new(
@@ -120,16 +120,16 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             if !users.is_empty() {
                 bail!(
                     "{}: connection `{id}` is used by {}",
-                    ctx.inventory.display(),
+                    ctx.inventory_shown(),
                     users.join(", ")
                 );
             }
             let before = inv.connections.len();
             inv.connections.retain(|c| c.id != id);
             if inv.connections.len() == before {
-                bail!("{}: no connection `{id}`", ctx.inventory.display());
+                bail!("{}: no connection `{id}`", ctx.inventory_shown());
             }
-            store.save(&inv)?;
+            ctx.save(&mut store, &inv)?;
             audit::record(
                 ctx,
                 Event::new(
@@ -225,7 +225,7 @@ fn test(ctx: &Context, only: Option<&str>, json: bool, concurrency: usize) -> Re
     let unknown = || {
         anyhow::anyhow!(
             "{}: no connection `{}`: see `keyward connections list`",
-            ctx.inventory.display(),
+            ctx.inventory_shown(),
             crate::text::terminal_safe(only.unwrap_or_default())
         )
     };

@@ -37,7 +37,7 @@ pub fn run(ctx: &Context, title: String, read_only: bool) -> Result<i32> {
         eprintln!(
             "keyward: warning: {}: {change}; saves are refused until you accept it with \
              `keyward recipients accept`",
-            ctx.inventory.display()
+            ctx.inventory_shown()
         );
     }
     let store_offline = store.offline_since().is_some();

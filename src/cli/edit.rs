@@ -141,15 +141,9 @@ pub fn run(ctx: &Context, _args: Args) -> Result<i32> {
         }
     };
     let what = describe(&before, &edited);
-    // The lock only for the save, which refuses if another writer changed the file since
-    // it was read: their change is never overwritten.
-    store.save_briefly(&edited).map_err(|e| match e {
-        crate::store::StoreError::ChangedOnDisk { path } => anyhow::anyhow!(
-            "{}: changed on disk while you edited; nothing saved: run `keyward edit` again",
-            path.display()
-        ),
-        other => other.into(),
-    })?;
+    // The lock only for the save. Another writer's change since the draft was read is kept:
+    // the edit is applied onto it, and a field both changed is refused, naming it.
+    store.save_merging(&ctx.keyring()?, &before, &edited)?;
     record(ctx, Event::new(AuditAction::Edited, None, what.clone()))?;
     println!("Saved: {what}.");
     Ok(0)

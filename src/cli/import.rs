@@ -118,7 +118,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         return Ok(0);
     }
     if added + updated > 0 {
-        store.save(&inv)?;
+        ctx.save(&mut store, &inv)?;
         for event in changes.iter().filter_map(|c| audit_event(c, &name)) {
             audit::record(ctx, event)?;
         }

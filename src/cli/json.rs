@@ -228,7 +228,9 @@ impl ErrorKind {
             | S::WrongSshPassphrase { .. }
             | S::PassphraseFile { .. } => ErrorKind::CannotDecrypt,
             S::Locked { .. } => ErrorKind::Locked,
-            S::ChangedOnDisk { .. } | S::Conflict { .. } => ErrorKind::ChangedMeanwhile,
+            S::ChangedOnDisk { .. } | S::Conflict { .. } | S::Contended { .. } => {
+                ErrorKind::ChangedMeanwhile
+            }
             S::Disagrees { .. }
             | S::RecipientsChanged { .. }
             | S::Exposed { .. }

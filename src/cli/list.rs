@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     // A list shows revoked credentials too (they are part of the record); only work skips them.
     selection.include_retired = true;
     let picked = select(&inv, &selection, now)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory_shown()))?;
     let selected: Vec<Row> = picked
         .iter()
         .filter_map(|p| {

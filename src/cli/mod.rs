@@ -222,6 +222,11 @@ pub fn default_identities() -> Vec<PathBuf> {
     ]
 }
 
+/// Reads a location given on the command line (`s3://BUCKET/KEY` or a file path).
+pub fn parse_location(given: &Path) -> Result<Location> {
+    Ok(Location::parse(given, &config_dir().join("remote"))?)
+}
+
 impl Context {
     fn new(cli: &Cli) -> Result<Context> {
         let now = match &cli.now {
@@ -234,7 +239,7 @@ impl Context {
             .unwrap_or_else(|| config_dir().join("inventory.yaml.age"));
         // What this person saw of each audit log is kept beside what they trust.
         crate::audit::mark::keep_marks_in(&config_dir());
-        let location = match Location::parse(&inventory, &config_dir().join("remote"))? {
+        let location = match parse_location(&inventory)? {
             // A link is resolved once: the lock, log and backups belong to the real file.
             Location::File(path) => Location::File(crate::store::resolve_path(&path)),
             remote => remote,
@@ -289,6 +294,29 @@ impl Context {
         Ok(keyring)
     }
 
+    /// Saves `inventory` through `store` (opened for writing). For an inventory in a
+    /// bucket, a save refused because another teammate saved meanwhile (a 412) is merged onto
+    /// their version and tried again, bounded: their change and this one are both kept, and
+    /// a change both made to the same field is refused, naming it.
+    pub fn save(&self, store: &mut Store, inventory: &Inventory) -> Result<()> {
+        match store.save(inventory) {
+            Err(StoreError::ChangedOnDisk { path }) => match store.merge_base().cloned() {
+                Some(base) => {
+                    store.save_merging(&self.keyring()?, &base, inventory)?;
+                    Ok(())
+                }
+                None => Err(StoreError::ChangedOnDisk { path }.into()),
+            },
+            other => Ok(other?),
+        }
+    }
+
+    /// The inventory as messages name it: the file, or the object's `s3://` URL (never
+    /// the local home of an object), made terminal-safe.
+    pub fn inventory_shown(&self) -> String {
+        crate::text::terminal_safe(&self.location.to_string()).into_owned()
+    }
+
     /// Opens the inventory for reading; says on stderr if it disagrees with its audit log
     /// or its recipients changed since this person last saw them (commands that write
     /// refuse it then). Reads never ask.
@@ -302,7 +330,7 @@ impl Context {
             eprintln!(
                 "keyward: warning: {}: {change}; saves are refused until you accept it with \
                  `keyward recipients accept`",
-                self.inventory.display()
+                self.inventory_shown()
             );
         }
         Ok((store, inventory))
@@ -364,7 +392,7 @@ impl Context {
                 eprintln!(
                     "keyward: {}: first time seen here: its {count} recipient(s) are trusted \
                      from now on (recorded in {})",
-                    self.inventory.display(),
+                    self.inventory_shown(),
                     record.display()
                 );
                 None
@@ -388,7 +416,7 @@ impl Context {
         }
         eprintln!(
             "{}: the recipients changed since you last saw them, and not by you here.",
-            self.inventory.display()
+            self.inventory_shown()
         );
         for (sign, list) in [("+ added  ", &change.added), ("- removed", &change.removed)] {
             for r in list.iter() {
@@ -659,7 +687,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Providers(a)) => providers::run(&ctx, a),
         Some(Command::CompleteRefs) => completions::run_complete_refs(&ctx),
         None if stdout_is_terminal() && !ctx.json() => {
-            dashboard::run(&ctx, ctx.inventory.display().to_string(), cli.read_only)
+            dashboard::run(&ctx, ctx.inventory_shown(), cli.read_only)
         }
         None => list::run(&ctx, list::Args::default()),
     }

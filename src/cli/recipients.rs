@@ -65,7 +65,7 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
                 return Ok(Exit::NothingToDo.as_code());
             }
             inv.recipients.push(recipient.clone());
-            store.save(&inv)?;
+            ctx.save(&mut store, &inv)?;
             audit::record(
                 ctx,
                 Event::new(crate::audit::AuditAction::RecipientAdded, None, recipient),
@@ -76,7 +76,7 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             }
             println!(
                 "Added; {} re-encrypted to {} recipient(s).",
-                ctx.inventory.display(),
+                ctx.inventory_shown(),
                 inv.recipients.len()
             );
         }
@@ -89,16 +89,16 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             if inv.recipients.len() == before {
                 bail!(
                     "{}: `{recipient}` is not a recipient",
-                    ctx.inventory.display()
+                    ctx.inventory_shown()
                 );
             }
             if inv.recipients.is_empty() {
                 bail!(
                     "{}: refusing to remove the last recipient: nobody could open the inventory",
-                    ctx.inventory.display()
+                    ctx.inventory_shown()
                 );
             }
-            store.save(&inv)?;
+            ctx.save(&mut store, &inv)?;
             audit::record(
                 ctx,
                 Event::new(crate::audit::AuditAction::RecipientRemoved, None, recipient),
@@ -109,9 +109,9 @@ pub fn run(ctx: &Context, cmd: Command) -> Result<i32> {
             }
             println!(
                 "Removed; {} re-encrypted to {} recipient(s). Older backups ({}.1…) still open with the removed key.",
-                ctx.inventory.display(),
+                ctx.inventory_shown(),
                 inv.recipients.len(),
-                ctx.inventory.display()
+                ctx.inventory_shown()
             );
         }
         Command::Accept => return accept(ctx),
@@ -133,7 +133,7 @@ fn print_set(recipients: &[String], changed: bool) -> Result<()> {
 fn accept(ctx: &Context) -> Result<i32> {
     let (mut store, inv) = crate::store::Store::open(&ctx.location, &ctx.keyring()?)?;
     refuse_passphrase(&store)?;
-    let path = ctx.inventory.display();
+    let path = ctx.inventory_shown();
     let say = |line: String| {
         if !ctx.json() {
             println!("{}", crate::text::terminal_safe(&line));

@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         match check(&inv, at, args.keep_remote) {
             Ok(()) => {}
             Err(RemoveError::Live(_)) => live.push(at.clone()),
-            Err(e) => bail!("{}: {e}; nothing removed", ctx.inventory.display()),
+            Err(e) => bail!("{}: {e}; nothing removed", ctx.inventory_shown()),
         }
     }
     if !live.is_empty() {
@@ -62,8 +62,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         open_after_revoke(ctx, !args.yes)?
     };
     let removed = remove(&mut inv, &args.refs, args.keep_remote)
-        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing removed", ctx.inventory.display()))?;
-    store.save(&inv)?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing removed", ctx.inventory_shown()))?;
+    ctx.save(&mut store, &inv)?;
     let mut report = RemoveJson {
         keep_remote: args.keep_remote,
         removed: Vec::new(),

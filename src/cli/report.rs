@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         let mut shown = selection.clone();
         shown.include_retired = true;
         let picked = select(&inv, &shown, now)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory_shown()))?;
         let filtered = !args.refs.is_empty()
             || args.select.due.is_some()
             || args.select.overdue

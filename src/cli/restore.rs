@@ -14,7 +14,8 @@ use crate::store::Store;
 /// Arguments of `keyward restore`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The backup to restore, e.g. `inventory.yaml.age.2`.
+    /// The backup to restore, e.g. `inventory.yaml.age.2`, or for an inventory in a
+    /// bucket the backup object `s3://BUCKET/KEY.2`.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 }
@@ -29,7 +30,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     // A backup is as unauthenticated as the inventory: one whose recipients differ from
     // those last seen is shown and asked about, as before any save.
     // Only looked at: opening it as an inventory would check (and mark) a log of its own.
-    let (restored, passphrase_sealed) = Store::peek(&args.file, &keys)?;
+    let source = super::parse_location(&args.file)?;
+    let (restored, passphrase_sealed) = Store::peek(&source, &keys)?;
     let mut accepted = None;
     if !passphrase_sealed {
         if let Some(seen) = ctx.seen_record().load()? {
@@ -40,7 +42,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             }
         }
     }
-    let (mut store, _, from) = Store::restore(&ctx.location, &args.file, &keys)?;
+    let (mut store, _, from) = Store::restore(&ctx.location, &source, &keys)?;
     store.accept_recipients(ctx.seen_record())?;
     let mut detail = format!(
         "restored {} (generation {from}) as generation {}",
@@ -61,7 +63,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         let restored = serde_json::json!({
             "restored": args.file.display().to_string(),
             "from_generation": from,
-            "inventory": ctx.inventory.display().to_string(),
+            "inventory": ctx.location.to_string(),
             "generation": store.generation(),
         });
         super::json::print(super::json::Schema::Restore, &restored)?;
@@ -69,7 +71,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         println!(
             "Restored {} as {} (generation {}).",
             crate::text::terminal_safe(&args.file.display().to_string()),
-            crate::text::terminal_safe(&ctx.inventory.display().to_string()),
+            ctx.inventory_shown(),
             store.generation()
         );
     }

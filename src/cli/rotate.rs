@@ -270,7 +270,7 @@ impl Session {
     /// the plan (the caller re-checks what it showed the person).
     fn refresh(&mut self, ctx: &Context, args: &RunArgs) -> Result<bool> {
         let Some(mut store) = self.store.take() else {
-            anyhow::bail!("{}: already running", ctx.inventory.display());
+            anyhow::bail!("{}: already running", ctx.inventory_shown());
         };
         let fresh = store.reread(&self.keys)?;
         refuse_to_write(ctx, &store)?;
@@ -280,7 +280,7 @@ impl Session {
                 eprintln!(
                     "keyward: {}: changed by another writer since the plan was made; checking \
                      the plan again",
-                    ctx.inventory.display()
+                    ctx.inventory_shown()
                 );
                 fresh
             }
@@ -530,7 +530,7 @@ fn refuse_without_person(ctx: &Context, needing: &[String]) -> anyhow::Error {
         format!(
             "{}: {} need(s) a person and there is no terminal to ask on; nothing was changed: \
              run it on a terminal, or pass --yes to confirm up front",
-            ctx.inventory.display(),
+            ctx.inventory_shown(),
             needing.join(", ")
         ),
     )
@@ -545,7 +545,7 @@ fn changed_meanwhile(ctx: &Context, what: &str) -> anyhow::Error {
         format!(
             "{}: changed by another writer while you were deciding, and {what}; nothing was \
              changed: run the command again",
-            ctx.inventory.display()
+            ctx.inventory_shown()
         ),
     )
     .into()

@@ -141,7 +141,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let changes = apply(&mut inv, &outcomes, ctx.now());
     let changed = changes.len();
     if changed > 0 {
-        store.save(&inv)?;
+        ctx.save(&mut store, &inv)?;
         // As the dashboard's sync does: one entry per credential whose record changed.
         for (at, detail) in &changes {
             super::audit::record(ctx, Event::new(AuditAction::Synced, Some(at), detail))?;

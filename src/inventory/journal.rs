@@ -124,6 +124,10 @@ pub struct Rotation {
     pub step: Step,
     /// When it began.
     pub started_at: DateTime<Utc>,
+    /// Who began it (`user@host`): the journal is the claim on the credential, and a
+    /// second writer refused by it is told whose it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
     /// When the journal last changed.
     pub updated_at: DateTime<Utc>,
     /// The key being replaced or revoked.
@@ -211,6 +215,7 @@ impl Rotation {
             style,
             step,
             started_at: now,
+            started_by: None,
             updated_at: now,
             old_remote_id,
             known_keys: Vec::new(),
@@ -228,6 +233,18 @@ impl Rotation {
             last_error: None,
             waiting_for: None,
             revocation_unconfirmed: None,
+        }
+    }
+
+    /// Who claimed the credential with this journal and when, for a writer refused by it:
+    /// `rot-… started 2026-01-02T03:04:05Z by alice@laptop`.
+    pub fn claim(&self) -> String {
+        let at = self
+            .started_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match &self.started_by {
+            Some(who) => format!("{} started {at} by {who}", self.id),
+            None => format!("{} started {at}", self.id),
         }
     }
 

@@ -12,15 +12,28 @@ use super::{Client, Connection, Credential, HistoryEntry, Inventory};
 
 /// The same thing changed two different ways by two writers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} was changed by another writer meanwhile, differently; nothing was saved: read the inventory again and redo the change")]
-pub struct MergeConflict {
-    /// What both changed, in words: `credential acme/crm-sync (field secret)`, `the policy`.
-    pub what: String,
+pub enum MergeConflict {
+    /// A field, a credential or a setting both changed.
+    #[error("{what} was changed by another writer meanwhile, differently; nothing was saved: read the inventory again and redo the change")]
+    Changed {
+        /// What both changed, in words: `credential acme/crm-sync (field secret)`, `the
+        /// policy`.
+        what: String,
+    },
+    /// A rotation or revocation journal another run saved first: its claim on the
+    /// credential.
+    #[error("credential {credential} is claimed by another run ({claim}); nothing was saved: let that run finish (`keyward resume` if it was interrupted)")]
+    Claimed {
+        /// `CLIENT/INTEGRATION`.
+        credential: String,
+        /// The other journal's id, start time and who started it.
+        claim: String,
+    },
 }
 
 impl MergeConflict {
     fn new(what: impl fmt::Display) -> Self {
-        MergeConflict {
+        MergeConflict::Changed {
             what: what.to_string(),
         }
     }
@@ -57,6 +70,7 @@ pub fn three_way(
             &theirs.connections,
             |c: &Connection| c.id.as_str(),
             |b, o, t| pick(b, o, t, || format!("connection {}", o.id)),
+            |_| None,
             |c| format!("connection {}", c.id),
         )?,
         clients: keyed(
@@ -65,6 +79,15 @@ pub fn three_way(
             &theirs.clients,
             |c: &Client| c.id.as_str(),
             merge_client,
+            // Two writers each adding a credential to a new client both made it: their
+            // credentials are merged as additions to an empty client.
+            |c| {
+                Some(Client {
+                    id: c.id.clone(),
+                    name: String::new(),
+                    integrations: Vec::new(),
+                })
+            },
             |c| format!("client {}", c.id),
         )?,
         integrity: theirs.integrity.clone(),
@@ -90,14 +113,16 @@ fn pick<T: PartialEq + Clone, W: fmt::Display>(
 
 /// Merges lists of items identified by `key`: items only one side added, removed or
 /// changed follow that side; an item both changed is merged by `merge`; an item one side
-/// removed and the other changed is a conflict. The result keeps `theirs`' order, with
-/// what only `ours` added after it.
+/// removed and the other changed is a conflict. An item both added differently is merged
+/// from the base `fresh` gives for it, if any (a conflict otherwise). The result keeps
+/// `theirs`' order, with what only `ours` added after it.
 fn keyed<T: PartialEq + Clone>(
     base: &[T],
     ours: &[T],
     theirs: &[T],
     key: impl Fn(&T) -> &str,
     merge: impl Fn(&T, &T, &T) -> Result<T, MergeConflict>,
+    fresh: impl Fn(&T) -> Option<T>,
     name: impl Fn(&T) -> String,
 ) -> Result<Vec<T>, MergeConflict> {
     let find = |list: &'_ [T], k: &str| list.iter().position(|x| key(x) == k);
@@ -121,9 +146,10 @@ fn keyed<T: PartialEq + Clone>(
             (None, None) => merged.push(t.clone()),
             // Both added one with this id.
             (None, Some(o)) if o == t => merged.push(t.clone()),
-            (None, Some(_)) => {
-                return Err(MergeConflict::new(format!("{} (added by both)", name(t))))
-            }
+            (None, Some(o)) => match fresh(t) {
+                Some(b) => merged.push(merge(&b, o, t)?),
+                None => return Err(MergeConflict::new(format!("{} (added by both)", name(t)))),
+            },
         }
     }
     for o in ours {
@@ -165,6 +191,7 @@ fn merge_client(base: &Client, ours: &Client, theirs: &Client) -> Result<Client,
             &theirs.integrations,
             |c: &Credential| c.id.as_str(),
             |b, o, t| merge_credential(&client_id, b, o, t),
+            |_| None,
             |c| format!("credential {client_id}/{}", c.id),
         )?,
     })
@@ -234,7 +261,20 @@ fn merge_credential(
         remote: field!(remote),
         risks: field!(risks),
         notes: field!(notes),
-        rotation: field!(rotation),
+        // The journal is the claim on the credential: a second run is told whose it is.
+        rotation: match (
+            &theirs.rotation,
+            pick(&base.rotation, rotation, &theirs.rotation, || ""),
+        ) {
+            (_, Ok(merged)) => merged,
+            (Some(claim), Err(_)) => {
+                return Err(MergeConflict::Claimed {
+                    credential: format!("{client}/{id}"),
+                    claim: claim.claim(),
+                })
+            }
+            (None, Err(_)) => field!(rotation),
+        },
         pending_revocations: field!(pending_revocations),
         history: match appended(&base.history, history, &theirs.history) {
             Some(both) => both,
@@ -334,7 +374,10 @@ mod tests {
         let mut theirs = base.clone();
         cred(&mut theirs, "crm").notes = Some("b".into());
         let e = three_way(&base, &ours, &theirs).unwrap_err();
-        assert_eq!(e.what, "credential acme/crm (field notes)");
+        assert!(
+            matches!(&e, MergeConflict::Changed { what } if what == "credential acme/crm (field notes)"),
+            "{e}"
+        );
         assert!(!e.to_string().contains("\"a\""));
     }
 
@@ -357,8 +400,38 @@ mod tests {
         };
         cred(&mut ours, "crm").rotation = journal("ours");
         cred(&mut theirs, "crm").rotation = journal("theirs");
+        if let Some(r) = cred(&mut theirs, "crm").rotation.as_mut() {
+            r.started_by = Some("alice@laptop".into());
+        }
         let e = three_way(&base, &ours, &theirs).unwrap_err();
-        assert_eq!(e.what, "credential acme/crm (field rotation)");
+        assert_eq!(
+            e.to_string(),
+            "credential acme/crm is claimed by another run (theirs started \
+             2026-12-08T00:00:00Z by alice@laptop); nothing was saved: let that run finish \
+             (`keyward resume` if it was interrupted)"
+        );
+    }
+
+    /// Regression: two writers each adding a credential to a client neither had saw the
+    /// client "added by both" and the second save refused.
+    #[test]
+    fn a_new_client_both_added_keeps_both_credentials() {
+        let base = Inventory::new(vec![]);
+        let mut ours = base.clone();
+        ours.insert("newco", Credential::new("a", ProviderKind::Manual));
+        let mut theirs = base.clone();
+        theirs.insert("newco", Credential::new("b", ProviderKind::Manual));
+        let merged = three_way(&base, &ours, &theirs).unwrap();
+        let ids: Vec<_> = merged.clients[0]
+            .integrations
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, ["b", "a"]);
+        // The same credential added by both, differently, is still a conflict.
+        let mut other = base.clone();
+        other.insert("newco", Credential::new("a", ProviderKind::Sandbox));
+        assert!(three_way(&base, &ours, &other).is_err());
     }
 
     #[test]
@@ -390,7 +463,10 @@ mod tests {
         let mut theirs = base.clone();
         cred(&mut theirs, "mail").notes = Some("x".into());
         let e = three_way(&base, &ours, &theirs).unwrap_err();
-        assert_eq!(e.what, "credential acme/mail (removed here, changed there)");
+        assert!(
+            matches!(&e, MergeConflict::Changed { what } if what == "credential acme/mail (removed here, changed there)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -50,6 +50,12 @@ impl Store {
         loop {
             match self.merge_and_save_once(keys, base, ours) {
                 Err(StoreError::ChangedOnDisk { .. }) if attempt < SAVE_ATTEMPTS => attempt += 1,
+                Err(StoreError::ChangedOnDisk { .. }) => {
+                    return Err(StoreError::Contended {
+                        path: self.shown_path(),
+                        attempts: attempt,
+                    })
+                }
                 done => return done,
             }
         }
@@ -66,7 +72,7 @@ impl Store {
             Some(theirs) => {
                 let merged = merge::three_way(base, ours, &theirs).map_err(|conflict| {
                     StoreError::Conflict {
-                        path: self.path.clone(),
+                        path: self.shown_path(),
                         conflict,
                     }
                 })?;
@@ -176,6 +182,63 @@ mod tests {
         );
         let (_, on_disk) = Store::open(b.path(), &keys).unwrap();
         assert_eq!(notes(&on_disk, "acme/crm").as_deref(), Some("from a"));
+    }
+
+    /// Storage where another writer always saved just before: every read is a new
+    /// version, every conditional write a 412.
+    #[derive(Debug)]
+    struct AlwaysNewer {
+        bytes: Vec<u8>,
+        reads: std::sync::atomic::AtomicU64,
+    }
+
+    impl crate::store::backend::Backend for AlwaysNewer {
+        fn read(&self) -> Result<(Vec<u8>, crate::store::backend::Version), StoreError> {
+            let n = self
+                .reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok((
+                self.bytes.clone(),
+                crate::store::backend::Version::new(format!("v{n}")),
+            ))
+        }
+
+        fn write_if(
+            &self,
+            _: &[u8],
+            _: Option<&crate::store::backend::Version>,
+        ) -> Result<crate::store::backend::Version, StoreError> {
+            Err(StoreError::ChangedOnDisk {
+                path: "s3://b/k".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_save_outrun_by_other_writers_every_time_stops_after_its_attempts_saying_so() {
+        let (_dir, keys, (mut a, base), _) = two_writers();
+        let bytes = std::fs::read(a.path()).unwrap();
+        a.backend = Box::new(AlwaysNewer {
+            bytes,
+            reads: Default::default(),
+        });
+        let e = a
+            .save_merging(&keys, &base, &noted(&base, "acme/crm", "x"))
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StoreError::Contended {
+                    attempts: SAVE_ATTEMPTS,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains("nothing was saved: try again"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -109,6 +109,14 @@ pub enum StoreError {
         /// What both changed.
         conflict: crate::inventory::merge::MergeConflict,
     },
+    /// Other writers saved in between each of the attempts of a merging save.
+    #[error("{}: another writer saved in between each of the {attempts} attempts to save; nothing was saved: try again", .path.display())]
+    Contended {
+        /// The inventory.
+        path: PathBuf,
+        /// How many times the save was tried.
+        attempts: u32,
+    },
     /// Another process holds the write lock.
     #[error("{}: locked by process {pid}; wait for it to finish, or stop it", .path.display())]
     Locked {
@@ -353,6 +361,10 @@ pub struct Store {
     /// A passphrase-encrypted inventory's audit log key ([`inventory::Integrity::audit_key`]):
     /// entries are sealed to its public half, and opened with it.
     log_key: Option<age::x25519::Identity>,
+    /// For an inventory in a bucket, where no local lock keeps other writers out: the
+    /// content as last read or saved, from which a save refused by a 412 is merged onto the
+    /// newer version ([`Store::merge_base`]).
+    merge_base: Option<Inventory>,
 }
 
 impl std::fmt::Debug for Store {
@@ -373,7 +385,8 @@ impl Store {
         let path = &location.home().to_path_buf();
         let backend = location.backend()?;
         let started = std::time::Instant::now();
-        let (read, offline) = match (read(&*backend, path, keys), &location) {
+        let shown = PathBuf::from(location.to_string());
+        let (read, offline) = match (read(&*backend, &shown, keys), &location) {
             // A bucket that cannot be reached: its offline copy, for reading only.
             (
                 Err(StoreError::Unreachable {
@@ -428,8 +441,10 @@ impl Store {
             seen: None,
             unaccepted: None,
             log_key,
+            merge_base: None,
         };
         store.note_log_recipients();
+        store.note_content(&inventory);
         // Briefly, when nobody else writes: `open_locked` does it under its own lock.
         if store.needs_log_key() {
             if let Ok(lock) = Lock::acquire(path) {
@@ -498,9 +513,13 @@ impl Store {
     /// Decrypts and parses `path` only to look at it, as a backup is looked at before it is
     /// restored: its log is not checked, nothing is recorded or written. Returns the
     /// content and whether it is passphrase-encrypted.
-    pub fn peek(path: &Path, keys: &Keyring) -> Result<(Inventory, bool), StoreError> {
-        let path = resolve_path(path);
-        let (mut inventory, sealing, _) = read(&LocalFile::new(&path), &path, keys)?;
+    pub fn peek(at: impl Into<Location>, keys: &Keyring) -> Result<(Inventory, bool), StoreError> {
+        let location = resolve_location(at.into());
+        let (mut inventory, sealing, _) = read(
+            &*location.backend()?,
+            &PathBuf::from(location.to_string()),
+            keys,
+        )?;
         inventory.integrity = None;
         Ok((inventory, matches!(sealing, Sealing::Passphrase(_))))
     }
@@ -561,7 +580,7 @@ impl Store {
     /// the store (locked), the inventory restored, and the generation it had.
     pub fn restore(
         at: impl Into<Location>,
-        source: &Path,
+        source: &Location,
         keys: &Keyring,
     ) -> Result<(Store, Inventory, u64), StoreError> {
         let location = resolve_location(at.into());
@@ -569,7 +588,12 @@ impl Store {
         prepare_home(&location)?;
         let backend = location.backend()?;
         let lock = Lock::acquire(path)?;
-        let (mut inventory, sealing, _) = read(&LocalFile::new(source), source, keys)?;
+        let source = resolve_location(source.clone());
+        let (mut inventory, sealing, _) = read(
+            &*source.backend()?,
+            &PathBuf::from(source.to_string()),
+            keys,
+        )?;
         let from = anchor_of(&inventory).generation;
         inventory.integrity = None;
         let current = match backend.read() {
@@ -593,6 +617,7 @@ impl Store {
             seen: None,
             unaccepted: None,
             log_key: None,
+            merge_base: None,
         };
         if let Ok((now, _, _)) = read(&*store.backend, path, keys) {
             store.generation = store.generation.max(anchor_of(&now).generation);
@@ -629,7 +654,7 @@ impl Store {
         }
         if let Some(disagreement) = store.disagreement.take() {
             return Err(StoreError::Disagrees {
-                path: path.to_path_buf(),
+                path: store.shown_path(),
                 disagreement,
             });
         }
@@ -698,6 +723,7 @@ impl Store {
             seen: None,
             unaccepted: None,
             log_key: None,
+            merge_base: None,
         };
         if store.is_passphrase_sealed() {
             store.log_key = Some(age::x25519::Identity::generate());
@@ -737,6 +763,26 @@ impl Store {
         &self.location
     }
 
+    /// Keeps `content` (as read or saved) as the base of a merge, for an inventory in a
+    /// bucket.
+    fn note_content(&mut self, content: &Inventory) {
+        if self.location.object().is_some() {
+            self.merge_base = Some(content.clone());
+        }
+    }
+
+    /// For an inventory in a bucket: the content as this store last read or saved it, from
+    /// which a save refused because another writer saved meanwhile is merged onto theirs
+    /// ([`Store::save_merging`]). `None` for a local file, whose lock keeps writers out.
+    pub fn merge_base(&self) -> Option<&Inventory> {
+        self.merge_base.as_ref()
+    }
+
+    /// The inventory as errors name it: the file, or the object's `s3://` URL.
+    fn shown_path(&self) -> PathBuf {
+        PathBuf::from(self.location.to_string())
+    }
+
     /// When the storage could not be reached at open, and the offline copy was read: the
     /// copy's time (when it was last read or written here). Saves are refused meanwhile.
     pub fn offline_since(&self) -> Option<std::time::SystemTime> {
@@ -763,13 +809,13 @@ impl Store {
         }
         if let Some(disagreement) = &self.disagreement {
             return Err(StoreError::Disagrees {
-                path: self.path.clone(),
+                path: self.shown_path(),
                 disagreement: disagreement.clone(),
             });
         }
         if let Some(change) = &self.unaccepted {
             return Err(StoreError::RecipientsChanged {
-                path: self.path.clone(),
+                path: self.shown_path(),
                 change: change.clone(),
             });
         }
@@ -779,7 +825,7 @@ impl Store {
         let problems = inventory::validate::check(inventory);
         if let Some((path, why)) = problems.first() {
             return Err(StoreError::Schema {
-                path: self.path.clone(),
+                path: self.shown_path(),
                 source: SchemaError {
                     key_path: inventory::locate::render(path),
                     message: why.clone(),
@@ -793,7 +839,7 @@ impl Store {
         let (audit_seq, audit_head) = log
             .anchor_point()
             .map_err(|e| StoreError::Write {
-                path: self.path.clone(),
+                path: self.shown_path(),
                 detail: e.to_string(),
             })?
             .unwrap_or_default();
@@ -815,6 +861,7 @@ impl Store {
         let version = self.backend.write_if(&ciphertext, self.version.as_ref())?;
         self.version = Some(version);
         self.generation = generation;
+        self.note_content(inventory);
         crate::audit::note_saved_generation(log.path(), generation);
         let changed_here = recipients_seen::recipient_set(&self.file_recipients)
             != recipients_seen::recipient_set(&inventory.recipients);
@@ -866,7 +913,7 @@ impl Store {
             Sealing::Passphrase(known) => Passphrase::Known(known),
             Sealing::Recipients => Passphrase::NeverAsk,
         };
-        let (mut inventory, sealing, _) = decode(&self.path, &bytes, keys, passphrase)?;
+        let (mut inventory, sealing, _) = decode(&self.shown_path(), &bytes, keys, passphrase)?;
         // As `open` does: the bookkeeping stays with the store, and the log is checked again.
         let anchor = anchor_of(&inventory);
         let log_key = log_key_of(&inventory);
@@ -886,6 +933,7 @@ impl Store {
         if let Some(record) = self.seen.clone() {
             self.watch_recipients(record)?;
         }
+        self.note_content(&inventory);
         Ok(Some(inventory))
     }
 
@@ -893,7 +941,7 @@ impl Store {
         let plaintext: Zeroizing<String> = Zeroizing::new(
             crate::secret::with_secrets_exposed(|| serde_yaml::to_string(inventory)).map_err(
                 |e| StoreError::Write {
-                    path: self.path.clone(),
+                    path: self.shown_path(),
                     detail: format!("cannot encode the inventory: {e}"),
                 },
             )?,
@@ -905,7 +953,7 @@ impl Store {
             Sealing::Recipients => {
                 if inventory.recipients.is_empty() {
                     return Err(StoreError::NoRecipients {
-                        path: self.path.clone(),
+                        path: self.shown_path(),
                     });
                 }
                 let recipients = inventory
@@ -917,13 +965,13 @@ impl Store {
                     recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient),
                 )
                 .map_err(|e| StoreError::Write {
-                    path: self.path.clone(),
+                    path: self.shown_path(),
                     detail: format!("cannot encrypt to these recipients: {e}"),
                 })?
             }
         };
         let fail = |e: std::io::Error| StoreError::Write {
-            path: self.path.clone(),
+            path: self.shown_path(),
             detail: format!("encryption failed: {}", io_words(&e)),
         };
         let mut out = Vec::with_capacity(plaintext.len() + 512);

@@ -77,6 +77,33 @@ impl S3Object {
         }
     }
 
+    /// Shifts the backup copies `KEY.1 → KEY.2 …` and copies the object as `KEY.1`, in the
+    /// bucket, before it is replaced: previous versions kept whether or not the bucket has
+    /// versioning (which, when on, keeps every version besides). A copy that fails fails
+    /// the save: nothing is replaced without its backup.
+    fn keep_backups(&self) -> Result<(), StoreError> {
+        let backup = |n: usize| ObjectPath::from(format!("{}.{n}", self.address.key));
+        let copied = block_on(async {
+            for n in (1..super::BACKUP_GENERATIONS).rev() {
+                match self.client.copy(&backup(n), &backup(n + 1)).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            match self.client.copy(&self.key, &backup(1)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        });
+        copied.map_err(|e| StoreError::Write {
+            path: PathBuf::from(self.address.to_string()),
+            detail: format!(
+                "cannot keep the previous version as a backup: {}",
+                first_line(&e)
+            ),
+        })
+    }
+
     fn unreachable(&self, e: &object_store::Error) -> StoreError {
         StoreError::Unreachable {
             location: self.address.to_string(),
@@ -109,6 +136,9 @@ impl Backend for S3Object {
     }
 
     fn write_if(&self, bytes: &[u8], expected: Option<&Version>) -> Result<Version, StoreError> {
+        if expected.is_some() {
+            self.keep_backups()?;
+        }
         let mode = match expected {
             None => PutMode::Create,
             Some(v) => PutMode::Update(UpdateVersion {

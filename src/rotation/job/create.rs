@@ -50,6 +50,7 @@ impl Job {
             now,
             old,
         );
+        journal.started_by = Some(crate::audit::actor());
         journal.known_keys = known;
         journal.create_sent_at = Some(Utc::now());
         journal.attempts = std::mem::take(&mut self.unsaved_attempts);

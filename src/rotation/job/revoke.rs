@@ -31,7 +31,7 @@ impl Job {
         } else {
             Action::Revoke
         };
-        let journal = Rotation::new(
+        let mut journal = Rotation::new(
             format!("rev-{}-{}", now.format("%Y%m%dT%H%M%SZ"), short_id()),
             action,
             style,
@@ -39,6 +39,7 @@ impl Job {
             now,
             c.remote_id.clone(),
         );
+        journal.started_by = Some(crate::audit::actor());
         match self.save(move |c| c.rotation = Some(journal)).await {
             Ok(()) => Flow::Next,
             Err(e) => Flow::Failed(format!(
