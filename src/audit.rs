@@ -738,6 +738,68 @@ impl AuditLog {
         Ok(checked)
     }
 
+    /// Every line of the log as written, without newlines (none when there is no log): what
+    /// a migration copies. A line cut off mid-way is refused: `audit --verify` names it.
+    pub fn lines(&self) -> Result<Vec<Vec<u8>>, AuditError> {
+        let Some(bytes) = self.read_bytes()? else {
+            return Ok(Vec::new());
+        };
+        lines(&bytes)
+            .enumerate()
+            .map(|(i, (line, complete))| match complete {
+                true => Ok(line.to_vec()),
+                false => Err(self.broken(i + 1, "cut off mid-line".into())),
+            })
+            .collect()
+    }
+
+    /// Writes `lines` (another log's, as [`AuditLog::lines`] gives them) as this log, which
+    /// must be empty: byte for byte, so the chain and every anchor into it still hold.
+    pub fn import_lines(&self, lines: &[Vec<u8>]) -> Result<(), AuditError> {
+        let io = |e: std::io::Error| self.io(e);
+        let (mut file, _) =
+            crate::fsutil::open_in_place(&self.path, crate::fsutil::InPlace::ReadAppend)
+                .map_err(io)?;
+        file.lock().map_err(io)?;
+        self.sync_locked(&mut file)?;
+        if file.metadata().map_err(io)?.len() > 0 {
+            return Err(AuditError::Io {
+                path: self.path.clone(),
+                detail: "holds entries already; keyward will not mix two logs".into(),
+            });
+        }
+        let mut versions = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if let Some(shared) = &self.shared {
+                let seq = parse_line(line, true)
+                    .map_err(|why| self.broken(i + 1, why))?
+                    .seq();
+                match shared.create(seq, line) {
+                    Ok(Some(version)) => versions.push((seq, version)),
+                    Ok(None) => {
+                        return Err(AuditError::Io {
+                            path: PathBuf::from(shared.location()),
+                            detail: format!("entry #{seq} exists already; nothing more was copied"),
+                        })
+                    }
+                    Err(detail) => return Err(self.unreachable(detail)),
+                }
+            }
+            file.write_all(line).map_err(io)?;
+            file.write_all(b"\n").map_err(io)?;
+        }
+        file.sync_data().map_err(io)?;
+        if self.shared.is_some() {
+            shared::write_versions(&shared::versions_path(&self.path), &versions).map_err(
+                |detail| AuditError::Io {
+                    path: self.path.clone(),
+                    detail,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     /// The whole file, read under a shared lock so no half-written line is seen; `None`
     /// when there is no log yet.
     fn read_bytes(&self) -> Result<Option<Vec<u8>>, AuditError> {

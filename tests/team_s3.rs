@@ -473,3 +473,88 @@ fn a_save_killed_at_any_moment_leaves_a_readable_object() {
         "",
     );
 }
+
+/// `age -d` of `file` with `ws`'s identity: the plaintext.
+fn age_decrypt(ws: &Workspace, file: &std::path::Path) -> Vec<u8> {
+    let plain = age(
+        &[
+            "-d",
+            "-i",
+            ws.default_identity().to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(
+        plain.status.success(),
+        "age -d {}: {plain:?}",
+        file.display()
+    );
+    plain.stdout
+}
+
+/// `keyward` in `ws` with the bucket's AWS configuration and `args`.
+fn keyward_with_bucket(bucket: &Bucket, ws: &Workspace, args: &[&str]) -> Output {
+    let mut cmd = ws.keyward();
+    bucket.configure(&mut cmd);
+    run(cmd.args(args), "")
+}
+
+#[test]
+fn migrate_to_a_bucket_and_back_round_trips_byte_for_byte() {
+    let bucket = Bucket::new("keyward-team");
+    let ws = Workspace::new();
+    ws.init();
+    ws.ok(
+        &["add", "acme/mail", "--provider", "manual"],
+        "mail-secret\n",
+    );
+    ws.ok(&["add", "acme/crm", "--provider", "manual"], "crm-secret\n");
+    let local = ws.inventory();
+    let original = std::fs::read(&local).unwrap();
+    let plain = age_decrypt(&ws, &local);
+    let log_path = ws.path("inventory.yaml.age.audit.jsonl");
+    let log = std::fs::read(&log_path).unwrap();
+    let entries = log.iter().filter(|b| **b == b'\n').count();
+    let url = bucket.s3_url(KEY);
+
+    let out = keyward_with_bucket(&bucket, &ws, &["migrate", local.to_str().unwrap(), &url]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(bucket.get(KEY).as_deref(), Some(&original[..]));
+    for n in 1..=2 {
+        let backup = std::fs::read(ws.path(&format!("inventory.yaml.age.{n}"))).unwrap();
+        assert_eq!(
+            bucket.get(&format!("{KEY}.{n}")),
+            Some(backup),
+            "backup {n}"
+        );
+    }
+    assert_eq!(bucket.keys(&format!("{KEY}.audit/")).len(), entries);
+    // The inventory in the bucket opens, and agrees with its log there.
+    let listed = ok(bucket.keyward(&ws, KEY).arg("list"), "");
+    assert!(listed.contains("acme/crm"), "{listed}");
+    ok(bucket.keyward(&ws, KEY).args(["audit", "--verify"]), "");
+
+    // A target that holds an inventory already is refused, and left as it was.
+    let again = keyward_with_bucket(&bucket, &ws, &["migrate", local.to_str().unwrap(), &url]);
+    let line = assert_one_line_error(&again, "already exists");
+    assert!(line.contains(&url), "{line}");
+    assert_eq!(bucket.get(KEY).as_deref(), Some(&original[..]));
+
+    // And back to a file: the same bytes, which the age CLI decrypts to the same text.
+    let back = ws.path("back/inventory.yaml.age");
+    let out = keyward_with_bucket(&bucket, &ws, &["migrate", &url, back.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&back).unwrap(), original);
+    assert_eq!(age_decrypt(&ws, &back), plain);
+    assert_eq!(
+        std::fs::read(ws.path("back/inventory.yaml.age.audit.jsonl")).unwrap(),
+        log
+    );
+    let out = run(
+        ws.keyward()
+            .args(["--inventory", back.to_str().unwrap(), "audit", "--verify"]),
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+}

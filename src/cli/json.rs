@@ -51,6 +51,8 @@ pub enum Schema {
     Remove,
     /// `keyward restore`.
     Restore,
+    /// `keyward migrate`.
+    Migrate,
     /// `keyward demo --keep-in`.
     Demo,
     /// `keyward report --output FILE` (without it, the report itself is the JSON).
@@ -65,7 +67,7 @@ pub enum Schema {
 
 impl Schema {
     /// Every schema, for the documentation check.
-    pub const ALL: [Schema; 22] = [
+    pub const ALL: [Schema; 23] = [
         Schema::Init,
         Schema::Show,
         Schema::Add,
@@ -82,6 +84,7 @@ impl Schema {
         Schema::Revoke,
         Schema::Archive,
         Schema::Restore,
+        Schema::Migrate,
         Schema::Demo,
         Schema::Report,
         Schema::AccessReport,
@@ -110,6 +113,7 @@ impl Schema {
             Schema::Revoke => "keyward.revoke/1",
             Schema::Archive => "keyward.archive/1",
             Schema::Restore => "keyward.restore/1",
+            Schema::Migrate => "keyward.migrate/1",
             Schema::Demo => "keyward.demo/1",
             Schema::Report => "keyward.report-written/1",
             Schema::AccessReport => crate::report::JSON_SCHEMA,

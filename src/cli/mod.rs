@@ -18,6 +18,7 @@ mod import_json;
 mod init;
 pub mod json;
 mod list;
+mod migrate;
 mod providers;
 mod recipients;
 mod remove;
@@ -167,6 +168,9 @@ enum Command {
     Archive(archive::Args),
     /// Restore a backup (`FILE.1`…) as the newest version, on purpose, and log it.
     Restore(restore::Args),
+    /// Copy an inventory, its backups and its audit log to a new location (a file or
+    /// s3://BUCKET/KEY, either way), refusing a target that holds anything.
+    Migrate(migrate::Args),
     /// Remove credentials for good; a key still live is revoked first (deleted now).
     Remove(remove::Args),
     /// Edit the inventory in $VISUAL/$EDITOR from a private draft, then save it through the
@@ -680,6 +684,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),
         Some(Command::Archive(a)) => archive::run(&ctx, a),
         Some(Command::Restore(a)) => restore::run(&ctx, a),
+        Some(Command::Migrate(a)) => migrate::run(&ctx, a),
         Some(Command::Remove(a)) => remove::run(&ctx, a),
         Some(Command::Edit(a)) => edit::run(&ctx, a),
         Some(Command::Completions(a)) => completions::run(a),

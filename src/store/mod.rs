@@ -7,6 +7,7 @@ pub mod keys;
 pub mod location;
 mod lockfile;
 pub mod merging;
+pub mod migrate;
 mod own_files;
 pub mod recipients_seen;
 pub mod s3;
