@@ -484,7 +484,7 @@ impl AuditLog {
 
     /// The log mirrored at `mirror` from the entries in `shared` (tests of the logic).
     #[cfg(test)]
-    fn shared(mirror: PathBuf, shared: std::sync::Arc<dyn SharedEntries>) -> AuditLog {
+    fn mirroring(mirror: PathBuf, shared: std::sync::Arc<dyn SharedEntries>) -> AuditLog {
         AuditLog {
             path: mirror,
             shared: Some(shared),
@@ -1593,7 +1593,7 @@ mod tests {
         key: &age::x25519::Identity,
     ) -> (tempfile::TempDir, AuditLog) {
         let dir = tempfile::tempdir().unwrap();
-        let log = AuditLog::shared(dir.path().join("inv.audit.jsonl"), entries.clone());
+        let log = AuditLog::mirroring(dir.path().join("inv.audit.jsonl"), entries.clone());
         note_recipients(log.path(), vec![key.to_public().to_string()]);
         (dir, log)
     }
@@ -1683,7 +1683,7 @@ mod tests {
     #[test]
     fn a_writer_that_loses_every_race_gives_up_saying_so() {
         let dir = tempfile::tempdir().unwrap();
-        let log = AuditLog::shared(
+        let log = AuditLog::mirroring(
             dir.path().join("inv.audit.jsonl"),
             std::sync::Arc::new(AlwaysTaken::default()),
         );
