@@ -558,3 +558,80 @@ fn migrate_to_a_bucket_and_back_round_trips_byte_for_byte() {
     );
     assert!(out.status.success(), "{out:?}");
 }
+
+/// Two processes rotating one credential of a bucket inventory: the first saves its
+/// journal (its claim) and is held there; the second, whose plan was made before, is
+/// refused with the first run's id, start time and `user@host`, and rotates nothing.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn a_second_rotation_of_one_credential_is_refused_naming_the_first_run() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    use crate::support::sandbox_inventory::write;
+    use crate::support::tmux::Tmux;
+
+    let bucket = Bucket::new("keyward-team");
+    let ws = Workspace::new();
+    write(&ws, 1, None);
+    let url = bucket.s3_url(KEY);
+    let moved = keyward_with_bucket(
+        &bucket,
+        &ws,
+        &["migrate", ws.inventory().to_str().unwrap(), &url],
+    );
+    assert!(moved.status.success(), "{moved:?}");
+    // The sandbox's keys live beside the inventory's local home.
+    let mut state = ws
+        .path(".config/keyward/remote/s3/keyward-team")
+        .join(KEY)
+        .into_os_string();
+    state.push(".sandbox.json");
+    std::fs::copy(ws.path("inventory.yaml.age.sandbox.json"), &state).unwrap();
+
+    // The second run plans first and waits for its confirmation.
+    let env = [
+        ("HOME", ws.dir.path().to_str().unwrap()),
+        ("KEYWARD_INVENTORY", url.as_str()),
+        ("AWS_ENDPOINT_URL", bucket.moto.base_url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let cmd = format!(
+        "{} rotate acme/k0; echo EXIT=$?; sleep 30",
+        env!("CARGO_BIN_EXE_keyward")
+    );
+    let second = Tmux::start(&cmd, 220, 40, &env);
+    second.wait_for("Rotate 1 credential(s)? [y/N]");
+
+    // The first run saves its journal and is held just after.
+    let mut first = bucket
+        .keyward(&ws, KEY)
+        .args(["rotate", "acme/k0", "--yes"])
+        .env("KEYWARD_TEST_PAUSE_AT", "create")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn keyward");
+    let marker = "KEYWARD_TEST_PAUSED create acme/k0";
+    let paused = BufReader::new(first.stdout.take().expect("stdout"))
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line == marker);
+    assert!(paused, "the first run never reached its claim");
+
+    second.type_text("y");
+    second.send(&["Enter"]);
+    let screen = second.wait_for("EXIT=");
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let joined = screen.replace('\n', "");
+    assert!(
+        joined.contains("acme/k0 is claimed by another run (rot-")
+            && joined.contains(" started ")
+            && joined.contains(" by "),
+        "{screen}"
+    );
+    assert!(screen.contains("EXIT=1"), "{screen}");
+}

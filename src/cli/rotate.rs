@@ -699,6 +699,16 @@ pub fn run_rotate(ctx: &Context, args: RotateArgs) -> Result<i32> {
         let replanned = session.runtime.block_on(session.runner.plan(chosen));
         if replanned != plan {
             print_plan(out, &replanned);
+            // Another run's journal is its claim: say whose run it is.
+            let claims = crate::inventory::merge::claimed_meanwhile(&inventory, &fresh);
+            if let Some(claim) = claims.first() {
+                return Err(Failure::new(
+                    ErrorKind::ChangedMeanwhile,
+                    Exit::Failed,
+                    format!("{}: {claim}", ctx.inventory_shown()),
+                )
+                .into());
+            }
             return Err(changed_meanwhile(ctx, "the plan is now different (above)"));
         }
         eprintln!("keyward: the plan is the same; going ahead");

@@ -39,6 +39,23 @@ impl MergeConflict {
     }
 }
 
+/// The credentials another run claimed between `before` and `after` (a rotation or
+/// revocation journal that is new there), each as the [`MergeConflict::Claimed`] it would
+/// make: for a front end that finds the inventory changed under a plan to say whose run it is.
+pub fn claimed_meanwhile(before: &Inventory, after: &Inventory) -> Vec<MergeConflict> {
+    after
+        .credentials()
+        .filter_map(|(at, _, c)| {
+            let journal = c.rotation.as_ref()?;
+            let earlier = before.credential(&at).and_then(|b| b.rotation.as_ref());
+            (earlier.map(|e| &e.id) != Some(&journal.id)).then(|| MergeConflict::Claimed {
+                credential: at.to_string(),
+                claim: journal.claim(),
+            })
+        })
+        .collect()
+}
+
 /// `ours`' changes since `base`, applied onto `theirs`. The result's `integrity` is
 /// `theirs'`: the store writes the next one when it saves.
 pub fn three_way(
