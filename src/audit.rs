@@ -822,9 +822,14 @@ impl AuditLog {
         }
     }
 
+    /// The log as its errors name it: the shared entries' location, or the file.
+    fn named(&self) -> PathBuf {
+        PathBuf::from(self.location())
+    }
+
     fn broken(&self, line: usize, why: String) -> AuditError {
         AuditError::Broken {
-            path: self.path.clone(),
+            path: self.named(),
             line,
             why,
         }
@@ -832,7 +837,7 @@ impl AuditLog {
 
     fn tail(&self, why: &str) -> AuditError {
         AuditError::Tail {
-            path: self.path.clone(),
+            path: self.named(),
             why: why.to_string(),
         }
     }

@@ -265,6 +265,22 @@ fn a_second_machine_on_the_same_bucket_shares_the_audit_log_and_saves() {
         "an audit entry in the bucket",
         &["mail-secret".to_string(), "acme/mail".to_string()],
     );
+    // An entry replaced in the bucket is named by every machine, where it is stored.
+    let forged = first.path("forged.json");
+    std::fs::write(
+        &forged,
+        String::from_utf8_lossy(&stored).replace("\"seq\":2", "\"seq\":9"),
+    )
+    .unwrap();
+    bucket.put(&entries[1], &forged);
+    for ws in [&first, &second] {
+        let out = run(bucket.keyward(ws, KEY).args(["audit", "--verify"]), "");
+        let line = assert_one_line_error(&out, "line 2");
+        assert!(
+            line.contains(&format!("{}.audit/", bucket.s3_url(KEY))),
+            "{line}"
+        );
+    }
 }
 
 #[test]

@@ -63,7 +63,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         // says the log should hold.
         let checked = log.verify(&identities)?;
         if let Some(d) = disagreement {
-            anyhow::bail!("{}: {d}", log.path().display());
+            anyhow::bail!("{}: {d}", terminal_safe(&log.location()));
         }
         if ctx.json() {
             let verified = AuditVerified {
@@ -77,10 +77,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             return Ok(0);
         }
         if !log.path().exists() {
-            println!(
-                "{}: no audit log yet",
-                terminal_safe(&log.path().display().to_string())
-            );
+            println!("{}: no audit log yet", terminal_safe(&log.location()));
             return Ok(0);
         }
         println!("{}", verified_words(&checked, compared.is_some()));
