@@ -5,6 +5,7 @@
 use crate::saas_common;
 
 use keyward::inventory::{ProviderKind, RemoteStatus};
+use keyward::providers::datadog::Datadog;
 use keyward::providers::openai::OpenAi;
 use keyward::providers::sendgrid::{self, Sendgrid};
 use keyward::providers::twilio::Twilio;
@@ -426,12 +427,13 @@ async fn openai_refuses_to_delete_a_service_account_that_holds_other_keys() {
 }
 
 #[tokio::test]
-async fn registry_serves_the_three_providers() {
+async fn registry_serves_the_saas_providers() {
     let http = fast_http();
     for kind in [
         ProviderKind::Openai,
         ProviderKind::Twilio,
         ProviderKind::Sendgrid,
+        ProviderKind::Datadog,
     ] {
         let p = keyward::providers::registry::provider_for(kind, &http).expect("registered");
         assert_eq!(p.kind(), kind);
@@ -452,4 +454,286 @@ async fn twilio_iam_replaces_a_vanished_restricted_key_with_its_recorded_permiss
         json!({"allow": ["/twilio/messaging/messages/read"]}),
         "restricted, not a standard key"
     );
+}
+
+// ---- Datadog ----------------------------------------------------------------------------
+
+/// Rotates the one credential of `inv` through the real engine (deploy confirmed up front,
+/// revocation grace `grace`) with `provider`; answers the inventory as last saved and the
+/// outcome's message.
+pub(crate) async fn rotate_with_engine(
+    inv: keyward::inventory::Inventory,
+    provider: keyward::providers::SharedProvider,
+    grace: chrono::Duration,
+) -> (
+    keyward::inventory::Inventory,
+    keyward::rotation::OutcomeKind,
+    String,
+) {
+    use keyward::rotation::{Engine, NonInteractive, Options, ProviderSet};
+    let disk = crate::support::disk::MemoryDisk::default();
+    let engine = Engine::new(
+        inv,
+        disk.persist(),
+        ProviderSet::new().with(provider),
+        std::sync::Arc::new(NonInteractive { yes: true }),
+        Options {
+            grace,
+            ..Options::default()
+        },
+    );
+    let at: keyward::inventory::CredentialRef = AT.parse().expect("address");
+    let plan = engine.plan(vec![(at, "test".to_string())]).await;
+    assert_eq!(plan.ready().count(), 1, "{:?}", plan.items);
+    let summary = engine.rotate(&plan).await;
+    let outcome = &summary.outcomes[0];
+    let result = (outcome.kind, outcome.message.clone());
+    drop(engine);
+    (disk.last(), result.0, result.1)
+}
+
+/// An inventory holding `t`'s credential (with `secret`) and connection.
+pub(crate) fn inventory_of(
+    t: &keyward::providers::Target,
+    secret: &str,
+) -> keyward::inventory::Inventory {
+    let mut inv = keyward::inventory::Inventory::new(vec![]);
+    let mut c = t.credential.clone();
+    c.secret = Some(Secret::new(secret));
+    c.deploy = Some(keyward::inventory::Deploy::Command {
+        idempotent: false,
+        run: "cat > /dev/null".into(),
+    });
+    inv.connections
+        .push(t.connection.clone().expect("a connection"));
+    let at: keyward::inventory::CredentialRef = AT.parse().expect("address");
+    inv.insert(&at.client, c);
+    inv
+}
+
+#[tokio::test]
+async fn datadog_api_key_rotation_pages_through_the_org_and_revokes_the_old_key() {
+    let old = DdKey {
+        last_used: Some("2026-02-01T08:30:00.000Z".into()),
+        ..DdKey::new("old-api", DdOwner::Org, &long_secret("ddold", 0))
+    };
+    // 150 other API keys: the listing takes two pages of 100.
+    let mut keys = vec![old.clone()];
+    keys.extend((0..150).map(|i| {
+        DdKey::new(
+            &format!("other-{i}"),
+            DdOwner::Org,
+            &long_secret("ddoth", i),
+        )
+    }));
+    let (server, state) = fake(DdState { keys, issued: 0 }, datadog_handler).await;
+    let p = Datadog::new(&fast_http());
+    let mut t = datadog(&server.uri(), "api", Some("old-api"), &[]);
+    t.credential.secret = Some(Secret::new(old.secret.clone()));
+    assert_eq!(p.capabilities().rotation, RotationStyle::CreateThenRevoke);
+    assert!(p.capabilities().reports_last_used);
+
+    let seen = p.inspect(&t).await.unwrap().expect("old key known");
+    assert_eq!(seen.name.as_deref(), Some("key old-api"));
+    assert_eq!(
+        seen.created_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2026-01-05T10:00:00+00:00")
+    );
+    assert_eq!(
+        seen.last_used_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2026-02-01T08:30:00+00:00")
+    );
+    assert!(
+        seen.risks.is_empty(),
+        "the stored value ends in last4: {:?}",
+        seen.risks
+    );
+    assert_eq!(p.list(&t).await.unwrap().len(), 151);
+
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.remote_id, "ddkey-1");
+    {
+        let s = state.lock().unwrap();
+        let made = s.keys.last().unwrap();
+        assert!(
+            made.name.starts_with("key old-api (rotated "),
+            "{}",
+            made.name
+        );
+        assert_eq!(new.secret.expose_secret(), made.secret);
+    }
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.delete(&t, "old-api").await.unwrap();
+    assert!(
+        p.inspect(&t).await.unwrap().is_none(),
+        "the old key is gone"
+    );
+    let gone = p
+        .verify(&t, Some("old-api"), &Secret::new(old.secret.clone()))
+        .await;
+    assert!(matches!(gone, Verification::Invalid { .. }), "{gone:?}");
+    // A second delete answers 404, which revocation confirms with the listing.
+    let verdict = keyward::providers::revocation::revoke(&p, &t, "old-api")
+        .await
+        .unwrap();
+    assert!(verdict.is_confirmed(), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn datadog_flags_a_stored_value_that_does_not_end_in_the_keys_last4() {
+    let (server, _state) = fake(
+        DdState {
+            keys: vec![DdKey::new("k1", DdOwner::Org, &long_secret("ddk", 1))],
+            issued: 0,
+        },
+        datadog_handler,
+    )
+    .await;
+    let mut t = datadog(&server.uri(), "api", Some("k1"), &[]);
+    t.credential.secret = Some(Secret::new("a-value-of-another-key-zzzz"));
+    let seen = Datadog::new(&fast_http())
+        .inspect(&t)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.risks.len(), 1, "{:?}", seen.risks);
+    assert!(
+        seen.risks[0].contains("another key's value"),
+        "{:?}",
+        seen.risks
+    );
+    assert!(
+        !seen.risks[0].contains("xxxx"),
+        "last4 is not repeated: {:?}",
+        seen.risks
+    );
+}
+
+#[tokio::test]
+async fn datadog_application_key_rotation_copies_scopes_and_stores_the_one_time_value() {
+    let old = DdKey {
+        scopes: Some(vec!["dashboards_read".into(), "monitors_read".into()]),
+        last_used: Some("2026-03-01T00:00:00.000Z".into()),
+        ..DdKey::new("old-app", DdOwner::CurrentUser, &long_secret("ddappold", 0))
+    };
+    let (server, state) = fake(
+        DdState {
+            keys: vec![old.clone()],
+            issued: 0,
+        },
+        datadog_handler,
+    )
+    .await;
+    let p = Datadog::new(&fast_http());
+    let t = datadog(&server.uri(), "application", Some("old-app"), &[]);
+    let seen = p.inspect(&t).await.unwrap().unwrap();
+    assert_eq!(seen.scopes, ["dashboards_read", "monitors_read"]);
+    assert_eq!(
+        seen.last_used_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2026-03-01T00:00:00+00:00")
+    );
+
+    let inv = inventory_of(&t, &old.secret);
+    let provider: keyward::providers::SharedProvider =
+        std::sync::Arc::new(Datadog::new(&fast_http()));
+    let (inv, kind, message) = rotate_with_engine(inv, provider, chrono::Duration::days(7)).await;
+    assert_eq!(kind, keyward::rotation::OutcomeKind::Done, "{message}");
+    assert!(!message.contains("ddapp"), "a secret leaked: {message}");
+    let c = inv.credential(&AT.parse().unwrap()).unwrap();
+    let s = state.lock().unwrap();
+    assert_eq!(
+        s.keys.len(),
+        1,
+        "the old key was deleted at once (no deactivation)"
+    );
+    let live = &s.keys[0];
+    assert_eq!(live.owner, DdOwner::CurrentUser);
+    assert_eq!(live.scopes, old.scopes, "the old key's scopes were copied");
+    assert_eq!(c.remote_id.as_deref(), Some(live.id.as_str()));
+    // The value came from the create answer only: no read of the fake carries it.
+    assert_eq!(
+        c.secret.as_ref().map(|x| x.expose_secret()),
+        Some(live.secret.as_str())
+    );
+}
+
+#[tokio::test]
+async fn datadog_service_account_keys_and_unscoped_keys_stay_as_they_were() {
+    let sa = "00000000-0000-1234-0000-000000000000";
+    let old = DdKey::new(
+        "sa-old",
+        DdOwner::ServiceAccount(sa.into()),
+        &long_secret("ddsa", 0),
+    );
+    let mine = DdKey::new("mine", DdOwner::CurrentUser, &long_secret("ddmine", 0));
+    let (server, state) = fake(
+        DdState {
+            keys: vec![old.clone(), mine],
+            issued: 0,
+        },
+        datadog_handler,
+    )
+    .await;
+    let p = Datadog::new(&fast_http());
+    let t = datadog(
+        &server.uri(),
+        "application",
+        Some("sa-old"),
+        &[("service_account_id", sa)],
+    );
+    assert_eq!(
+        p.list(&t).await.unwrap().len(),
+        1,
+        "only the service account's keys"
+    );
+    let new = p.create(&t).await.unwrap();
+    assert!(new.scopes.is_empty());
+    {
+        let s = state.lock().unwrap();
+        let made = s.keys.last().unwrap();
+        assert_eq!(made.owner, DdOwner::ServiceAccount(sa.into()));
+        assert_eq!(made.scopes, None, "an unscoped key stays unscoped");
+    }
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.delete(&t, "sa-old").await.unwrap();
+    let gone = p
+        .verify(&t, Some("sa-old"), &Secret::new(old.secret.clone()))
+        .await;
+    assert!(matches!(gone, Verification::Invalid { .. }), "{gone:?}");
+}
+
+#[tokio::test]
+async fn datadog_application_key_refused_with_a_dead_connection_api_key_is_not_called_invalid() {
+    let app = DdKey::new("app", DdOwner::CurrentUser, &long_secret("ddapp", 1));
+    let (server, _state) = fake(
+        DdState {
+            keys: vec![app.clone()],
+            issued: 0,
+        },
+        datadog_handler,
+    )
+    .await;
+    let p = Datadog::new(&fast_http());
+    let mut t = datadog(&server.uri(), "application", Some("app"), &[]);
+    t.connection
+        .as_mut()
+        .unwrap()
+        .auth
+        .insert("api_key".into(), Secret::new("dd-api-revoked-1"));
+    let v = p
+        .verify(&t, Some("app"), &Secret::new(app.secret.clone()))
+        .await;
+    match &v {
+        Verification::CouldNotCheck { reason } => {
+            assert!(reason.contains("auth.api_key"), "{reason}");
+            assert!(!reason.contains("dd-api-revoked-1"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

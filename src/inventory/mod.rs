@@ -121,6 +121,8 @@ pub enum ProviderKind {
     Twilio,
     /// SendGrid API keys.
     Sendgrid,
+    /// Datadog API keys and application keys.
+    Datadog,
     /// Any standard OAuth 2.0 authorization server.
     Oauth2,
     /// No usable API: keyward tracks it and guides a person through rotation.
@@ -131,13 +133,14 @@ pub enum ProviderKind {
 
 impl ProviderKind {
     /// Every kind, in display order.
-    pub const ALL: [ProviderKind; 9] = [
+    pub const ALL: [ProviderKind; 10] = [
         ProviderKind::AwsIam,
         ProviderKind::Cloudflare,
         ProviderKind::Gitlab,
         ProviderKind::Openai,
         ProviderKind::Twilio,
         ProviderKind::Sendgrid,
+        ProviderKind::Datadog,
         ProviderKind::Oauth2,
         ProviderKind::Manual,
         ProviderKind::Sandbox,
@@ -158,6 +161,7 @@ impl ProviderKind {
             ProviderKind::Openai => "openai",
             ProviderKind::Twilio => "twilio",
             ProviderKind::Sendgrid => "sendgrid",
+            ProviderKind::Datadog => "datadog",
             ProviderKind::Oauth2 => "oauth2",
             ProviderKind::Manual => "manual",
             ProviderKind::Sandbox => "sandbox",

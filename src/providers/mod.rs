@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod cloudflare;
 pub mod connection_check;
+pub mod datadog;
 pub mod error;
 pub mod gitlab;
 pub mod http;

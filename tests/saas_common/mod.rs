@@ -790,3 +790,247 @@ pub fn openai_handler(s: &mut OaState, req: &Request) -> ResponseTemplate {
         _ => oa_error(404, "not found"),
     }
 }
+
+// ---- Datadog: v2 key management, v1 validate, v2 validate_keys ---------------------------
+
+/// Datadog management API key (`DD-API-KEY`).
+pub const DD_API_KEY: &str = "dd-api-mgmt-7";
+/// Datadog management application key (`DD-APPLICATION-KEY`).
+pub const DD_APP_KEY: &str = "dd-app-mgmt-7";
+
+/// A Datadog target for a key of `key_type` (`api`, `application`) on `endpoint`.
+pub fn datadog(
+    endpoint: &str,
+    key_type: &str,
+    remote_id: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Target {
+    let conn = connection(
+        ProviderKind::Datadog,
+        endpoint,
+        &[("api_key", DD_API_KEY), ("application_key", DD_APP_KEY)],
+        &[],
+    );
+    let mut params = vec![("key_type", key_type)];
+    params.extend_from_slice(extra);
+    target(ProviderKind::Datadog, conn, remote_id, &params)
+}
+
+/// Which collection a Datadog key lives in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DdOwner {
+    /// An organisation API key.
+    Org,
+    /// An application key of the management key's user.
+    CurrentUser,
+    /// An application key of this service account.
+    ServiceAccount(String),
+}
+
+/// A Datadog key the fake holds.
+#[derive(Clone)]
+pub struct DdKey {
+    /// The key id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Where it lives.
+    pub owner: DdOwner,
+    /// Application keys: scopes, `None` for an unscoped key.
+    pub scopes: Option<Vec<String>>,
+    /// The key itself.
+    pub secret: String,
+    /// When it was last used (RFC 3339), if ever.
+    pub last_used: Option<String>,
+}
+
+impl DdKey {
+    /// A key of `owner` with this id and secret, never used, unscoped.
+    pub fn new(id: &str, owner: DdOwner, secret: &str) -> Self {
+        DdKey {
+            id: id.into(),
+            name: format!("key {id}"),
+            owner,
+            scopes: None,
+            secret: secret.into(),
+            last_used: None,
+        }
+    }
+}
+
+/// The Datadog fake's state.
+#[derive(Default)]
+pub struct DdState {
+    /// Live keys of every kind, in creation order.
+    pub keys: Vec<DdKey>,
+    /// Keys issued so far.
+    pub issued: u32,
+}
+
+fn dd_error(status: u16, message: &str) -> ResponseTemplate {
+    reply(status, json!({ "errors": [message] }))
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The JSON:API object of `k`; `with_key` adds the value (a create; an API key's read).
+fn dd_key_json(k: &DdKey, with_key: bool) -> Value {
+    let api = k.owner == DdOwner::Org;
+    let last4: String = k
+        .secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut attributes = json!({
+        "name": k.name,
+        "created_at": "2026-01-05T10:00:00.000Z",
+        "last4": last4,
+    });
+    if api {
+        attributes["date_last_used"] = json!(k.last_used);
+        attributes["modified_at"] = json!("2026-01-05T10:00:00.000Z");
+    } else {
+        attributes["last_used_at"] = json!(k.last_used);
+        attributes["scopes"] = json!(k.scopes);
+    }
+    if with_key {
+        attributes["key"] = json!(k.secret);
+    }
+    json!({
+        "id": k.id,
+        "type": if api { "api_keys" } else { "application_keys" },
+        "attributes": attributes,
+    })
+}
+
+/// The Datadog fake. Management needs a valid `DD-API-KEY` and [`DD_APP_KEY`].
+///
+/// `GET /api/v1/validate` answers 200 `{"valid": true}` for a live API key and 403
+/// otherwise (docs.datadoghq.com/api/latest/authentication/, "Validate API key");
+/// `GET /api/v2/validate_keys` answers 200 `{"status": "ok"}` when both keys are live and 403
+/// otherwise (docs.datadoghq.com/api/latest/key-management/validate-api-and-application-keys/).
+/// Application keys are in One-Time Read mode (docs.datadoghq.com/account_management/
+/// api-app-keys/#one-time-read-mode): only the create answer carries `key`. Listings page
+/// with `page[size]` (at most 100) and `page[number]`, as the spec's parameters say.
+pub fn datadog_handler(s: &mut DdState, req: &Request) -> ResponseTemplate {
+    let path = req.url.path().to_string();
+    let api_key = header(req, "dd-api-key");
+    let app_key = header(req, "dd-application-key");
+    let live = |secret: &Option<String>, api: bool| {
+        secret.as_deref().is_some_and(|v| {
+            (api && v == DD_API_KEY)
+                || (!api && v == DD_APP_KEY)
+                || s.keys
+                    .iter()
+                    .any(|k| k.secret == v && (k.owner == DdOwner::Org) == api)
+        })
+    };
+    let api_ok = live(&api_key, true);
+    if path == "/api/v1/validate" && req.method == "GET" {
+        return if api_ok {
+            reply(200, json!({"valid": true}))
+        } else {
+            dd_error(403, "Forbidden")
+        };
+    }
+    if path == "/api/v2/validate_keys" && req.method == "GET" {
+        return if api_ok && live(&app_key, false) {
+            reply(200, json!({"status": "ok"}))
+        } else {
+            dd_error(403, "Forbidden")
+        };
+    }
+    if !api_ok || app_key.as_deref() != Some(DD_APP_KEY) {
+        return dd_error(403, "Forbidden");
+    }
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let (owner, id) = match parts.as_slice() {
+        ["api", "v2", "api_keys", rest @ ..] => (DdOwner::Org, rest.first().copied()),
+        ["api", "v2", "current_user", "application_keys", rest @ ..] => {
+            (DdOwner::CurrentUser, rest.first().copied())
+        }
+        ["api", "v2", "service_accounts", sa, "application_keys", rest @ ..] => (
+            DdOwner::ServiceAccount(sa.to_string()),
+            rest.first().copied(),
+        ),
+        _ => return dd_error(404, "Not found"),
+    };
+    let api = owner == DdOwner::Org;
+    let not_found = || {
+        dd_error(
+            404,
+            if api {
+                "API key not found"
+            } else {
+                "Application key not found"
+            },
+        )
+    };
+    match (req.method.as_str(), id) {
+        ("GET", None) => {
+            let size: usize = query(req, "page[size]")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10)
+                .clamp(1, 100);
+            let number: usize = query(req, "page[number]")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let owned: Vec<&DdKey> = s.keys.iter().filter(|k| k.owner == owner).collect();
+            let data: Vec<Value> = owned
+                .iter()
+                .skip(number * size)
+                .take(size)
+                .map(|k| dd_key_json(k, false))
+                .collect();
+            reply(
+                200,
+                json!({"data": data, "meta": {"page": {"total_filtered_count": owned.len()}}}),
+            )
+        }
+        ("POST", None) => {
+            let body: Value = req.body_json().unwrap_or(Value::Null);
+            let want = if api { "api_keys" } else { "application_keys" };
+            let Some(name) = body["data"]["attributes"]["name"].as_str() else {
+                return dd_error(400, "Invalid request: name is required");
+            };
+            if body["data"]["type"] != want {
+                return dd_error(400, "Invalid request: wrong type");
+            }
+            s.issued += 1;
+            let key = DdKey {
+                id: format!("ddkey-{}", s.issued),
+                name: name.to_string(),
+                owner,
+                scopes: serde_json::from_value(body["data"]["attributes"]["scopes"].clone())
+                    .unwrap_or(None),
+                secret: long_secret(if api { "ddapi" } else { "ddapp" }, s.issued),
+                last_used: None,
+            };
+            s.keys.push(key.clone());
+            reply(201, json!({ "data": dd_key_json(&key, true) }))
+        }
+        ("GET", Some(id)) => match s.keys.iter().find(|k| k.id == id && k.owner == owner) {
+            Some(k) => reply(200, json!({ "data": dd_key_json(k, api) })),
+            None => not_found(),
+        },
+        ("DELETE", Some(id)) => {
+            let before = s.keys.len();
+            s.keys.retain(|k| !(k.id == id && k.owner == owner));
+            if s.keys.len() < before {
+                ResponseTemplate::new(204)
+            } else {
+                not_found()
+            }
+        }
+        _ => dd_error(405, "Method not allowed"),
+    }
+}
