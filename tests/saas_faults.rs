@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use keyward::providers::datadog::Datadog;
 use keyward::providers::http::Http;
+use keyward::providers::okta::Okta;
 use keyward::providers::openai::OpenAi;
 use keyward::providers::sendgrid::Sendgrid;
 use keyward::providers::twilio::Twilio;
@@ -45,6 +46,8 @@ struct Case {
     /// A create answer carrying [`NEW_SECRET`] in the wrong shape.
     create_misshapen: Value,
     verify_path: String,
+    /// The method verify calls `verify_path` with.
+    verify_method: &'static str,
     /// What verify says to a 403 from `verify_path`.
     verify_forbidden: &'static str,
     mgmt_secret: &'static str,
@@ -76,6 +79,7 @@ fn cases() -> Vec<Case> {
             missing_field: "api_key",
             create_misshapen: json!({"api_key": NEW_SECRET, "api_key_id": 5}),
             verify_path: "/v3/scopes".into(),
+            verify_method: "GET",
             verify_forbidden: "cannot-check",
             mgmt_secret: SG_ADMIN,
         },
@@ -98,6 +102,7 @@ fn cases() -> Vec<Case> {
             // A Standard key is checked with the message list (issue 15: it may not fetch
             // the account).
             verify_path: format!("/2010-04-01/Accounts/{TW_ACCOUNT}/Messages.json"),
+            verify_method: "GET",
             verify_forbidden: "cannot-check",
             mgmt_secret: TW_MAIN_SECRET,
         },
@@ -119,6 +124,7 @@ fn cases() -> Vec<Case> {
             missing_field: "value",
             create_misshapen: json!({"id": "svc_acct_9", "name": "x", "api_key": NEW_SECRET}),
             verify_path: "/models".into(),
+            verify_method: "GET",
             verify_forbidden: "cannot-check",
             mgmt_secret: OA_ADMIN,
         },
@@ -138,8 +144,28 @@ fn cases() -> Vec<Case> {
             // An API key is checked alone; Datadog answers 403 for an invalid one
             // (docs.datadoghq.com/api/latest/authentication/).
             verify_path: "/api/v1/validate".into(),
+            verify_method: "GET",
             verify_forbidden: "invalid",
             mgmt_secret: DD_APP_KEY,
+        },
+        Case {
+            name: "okta",
+            provider: |h| Arc::new(Okta::new(h)),
+            target: |u| okta(u, Some("ocs1"), &[("authorization_server", "default")]),
+            create_target: |u| okta(u, None, &[("authorization_server", "default")]),
+            list_path: format!("/api/v1/apps/{OK_APP}/credentials/secrets"),
+            list_ok: json!([{"id": "ocs1", "status": "ACTIVE", "created": "2026-01-05T10:00:00.000Z"}]),
+            create_path: format!("/api/v1/apps/{OK_APP}/credentials/secrets"),
+            create_status: 201,
+            create_without_secret: json!({"id": "ocsmade", "status": "ACTIVE"}),
+            cleanup_path: format!("/api/v1/apps/{OK_APP}/credentials/secrets/ocsmade"),
+            missing_field: "client_secret",
+            create_misshapen: json!({"id": 5, "status": "ACTIVE", "client_secret": NEW_SECRET}),
+            // A client-credentials grant at the custom authorization server.
+            verify_path: "/oauth2/default/v1/token".into(),
+            verify_method: "POST",
+            verify_forbidden: "cannot-check",
+            mgmt_secret: OK_TOKEN,
         },
     ]
 }
@@ -170,6 +196,7 @@ fn assert_no_secret(text: &str, case: &Case) {
         SG_ADMIN,
         DD_API_KEY,
         DD_APP_KEY,
+        OK_TOKEN,
     ] {
         assert!(
             !text.contains(secret),
@@ -284,6 +311,7 @@ async fn a_create_is_retried_after_a_rate_limit() {
             "openai" => ok["api_key"]["value"] = json!("sk-created-1"),
             "twilio" => ok["secret"] = json!("tw-created-1"),
             "datadog" => ok["data"]["attributes"]["key"] = json!("dd-created-1"),
+            "okta" => ok["client_secret"] = json!("okta-created-1"),
             _ => ok["api_key"] = json!("SG.created-1"),
         }
         Mock::given(method("POST"))
@@ -330,8 +358,14 @@ async fn a_timeout_is_a_transport_error_after_each_attempt() {
 #[tokio::test]
 async fn cut_off_and_non_json_answers_are_bad_responses() {
     for case in cases() {
+        // Cut off inside the shape the list answers with (an object, or Okta's bare array).
+        let cut = if case.list_ok.is_array() {
+            r#"[{"id": "a", "#
+        } else {
+            r#"{"result": [{"name": "a", "#
+        };
         for (body, says) in [
-            (r#"{"result": [{"name": "a", "#, "the answer was cut off"),
+            (cut, "the answer was cut off"),
             (
                 "<html><body>Gateway says hi</body></html>",
                 "the answer is not JSON",
@@ -510,7 +544,8 @@ async fn refusals_that_echo_the_management_key_do_not_leak_it() {
 async fn verify_gives_one_of_the_four_honest_answers() {
     for case in cases() {
         let secret = Secret::new(NEW_SECRET);
-        let echo = json!({"message": format!("bad key {NEW_SECRET}"), "errors": [{"message": format!("bad key {NEW_SECRET}")}]});
+        // `access_token` for a token endpoint's 200 (Okta); the other providers ignore it.
+        let echo = json!({"message": format!("bad key {NEW_SECRET}"), "errors": [{"message": format!("bad key {NEW_SECRET}")}], "access_token": "at-1"});
         for (status, want) in [
             (200, "valid"),
             (401, "invalid"),
@@ -520,7 +555,7 @@ async fn verify_gives_one_of_the_four_honest_answers() {
             (429, "could-not-check"),
         ] {
             let server = MockServer::start().await;
-            Mock::given(method("GET"))
+            Mock::given(method(case.verify_method))
                 .and(path(case.verify_path.as_str()))
                 .respond_with(reply(status, echo.clone()))
                 .mount(&server)
@@ -550,6 +585,14 @@ async fn verify_gives_one_of_the_four_honest_answers() {
                     sent("dd-application-key"),
                     None,
                     "an API key is checked alone"
+                );
+                continue;
+            }
+            if case.name == "okta" {
+                assert_eq!(
+                    basic(&reqs[0]),
+                    Some((OK_CLIENT.to_string(), NEW_SECRET.to_string())),
+                    "the app's client id and the secret being checked"
                 );
                 continue;
             }
@@ -719,6 +762,11 @@ async fn list_entries_without_an_id_are_bad_responses() {
             "openai",
             format!("/organization/projects/{OA_PROJECT}/api_keys"),
             json!({"object": "list", "data": [{"name": "no id"}], "has_more": false}),
+        ),
+        (
+            "okta",
+            format!("/api/v1/apps/{OK_APP}/credentials/secrets"),
+            json!([{"status": "ACTIVE"}]),
         ),
         (
             "datadog",

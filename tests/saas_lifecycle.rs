@@ -6,6 +6,7 @@ use crate::saas_common;
 
 use keyward::inventory::{ProviderKind, RemoteStatus};
 use keyward::providers::datadog::Datadog;
+use keyward::providers::okta::Okta;
 use keyward::providers::openai::OpenAi;
 use keyward::providers::sendgrid::{self, Sendgrid};
 use keyward::providers::twilio::Twilio;
@@ -434,6 +435,7 @@ async fn registry_serves_the_saas_providers() {
         ProviderKind::Twilio,
         ProviderKind::Sendgrid,
         ProviderKind::Datadog,
+        ProviderKind::Okta,
     ] {
         let p = keyward::providers::registry::provider_for(kind, &http).expect("registered");
         assert_eq!(p.kind(), kind);
@@ -736,4 +738,183 @@ async fn datadog_application_key_refused_with_a_dead_connection_api_key_is_not_c
         }
         other => panic!("{other:?}"),
     }
+}
+
+// ---- Okta -------------------------------------------------------------------------------
+
+fn okta_state(old_secret: &str) -> OkState {
+    OkState {
+        secrets: vec![OkSecret {
+            id: "ocsold".into(),
+            active: true,
+            secret: old_secret.into(),
+        }],
+        issued: 0,
+    }
+}
+
+#[tokio::test]
+async fn okta_rotation_adds_a_second_secret_then_deactivates_and_deletes_the_old_one() {
+    let old_secret = long_secret("oktaold", 0);
+    let (server, state) = fake(okta_state(&old_secret), okta_handler).await;
+    let p = Okta::new(&fast_http());
+    let t = okta(
+        &server.uri(),
+        Some("ocsold"),
+        &[("authorization_server", "default")],
+    );
+    assert_eq!(p.capabilities().max_live_keys, Some(2));
+    assert!(p.capabilities().can_deactivate);
+
+    let seen = p.inspect(&t).await.unwrap().expect("old secret known");
+    assert_eq!(seen.state, RemoteStatus::Active);
+    assert_eq!(
+        seen.created_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2026-01-05T10:00:00+00:00")
+    );
+    assert_eq!(
+        p.verify(&t, Some("ocsold"), &Secret::new(old_secret.clone()))
+            .await,
+        Verification::Valid
+    );
+
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.remote_id, "ocsnew1");
+    assert_eq!(
+        new.secret.expose_secret(),
+        state.lock().unwrap().secrets[1].secret
+    );
+    assert_eq!(p.list(&t).await.unwrap().len(), 2);
+    // A third secret is refused by Okta, and the error says why.
+    let e = p.create(&t).await.unwrap_err();
+    assert!(e.to_string().contains("already holds 2 secrets"), "{e}");
+    assert!(!e.to_string().contains(new.secret.expose_secret()), "{e}");
+
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.deactivate(&t, "ocsold").await.unwrap();
+    assert_eq!(
+        p.inspect(&t).await.unwrap().unwrap().state,
+        RemoteStatus::Inactive
+    );
+    let dead = p
+        .verify(&t, Some("ocsold"), &Secret::new(old_secret.clone()))
+        .await;
+    assert!(matches!(dead, Verification::Invalid { .. }), "{dead:?}");
+    assert_eq!(
+        p.delete(&t, "ocsold").await.unwrap(),
+        keyward::providers::Deletion::Deleted
+    );
+    assert!(p.inspect(&t).await.unwrap().is_none());
+    let verdict = keyward::providers::revocation::revoke(&p, &t, "ocsold")
+        .await
+        .unwrap();
+    assert!(verdict.is_confirmed(), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn okta_delete_of_an_active_secret_deactivates_it_first() {
+    let (server, state) = fake(okta_state("s-old-1"), okta_handler).await;
+    let p = Okta::new(&fast_http());
+    let t = okta(&server.uri(), Some("ocsold"), &[]);
+    p.create(&t).await.unwrap();
+    assert_eq!(
+        p.delete(&t, "ocsold").await.unwrap(),
+        keyward::providers::Deletion::Deleted
+    );
+    let s = state.lock().unwrap();
+    assert_eq!(s.secrets.len(), 1);
+    assert_eq!(s.secrets[0].id, "ocsnew1");
+    drop(s);
+    let methods: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    let deactivate =
+        format!("POST /api/v1/apps/{OK_APP}/credentials/secrets/ocsold/lifecycle/deactivate");
+    assert!(methods.contains(&deactivate), "{methods:?}");
+}
+
+#[tokio::test]
+async fn okta_verify_at_the_org_server_cannot_check_a_secret_rather_than_call_it_invalid() {
+    let (server, _state) = fake(okta_state("s-old-1"), okta_handler).await;
+    let p = Okta::new(&fast_http());
+    let t = okta(&server.uri(), Some("ocsold"), &[]);
+    let v = p.verify(&t, Some("ocsold"), &Secret::new("s-old-1")).await;
+    match &v {
+        Verification::CannotCheck { reason } => {
+            assert!(reason.contains("params.authorization_server"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn okta_rotation_through_the_engine_deactivates_the_old_secret_for_the_grace_period() {
+    let old_secret = long_secret("oktaold", 1);
+    let (server, state) = fake(okta_state(&old_secret), okta_handler).await;
+    let t = okta(
+        &server.uri(),
+        Some("ocsold"),
+        &[("authorization_server", "default")],
+    );
+    let provider: keyward::providers::SharedProvider = std::sync::Arc::new(Okta::new(&fast_http()));
+    let (inv, kind, message) = rotate_with_engine(
+        inventory_of(&t, &old_secret),
+        provider,
+        chrono::Duration::days(7),
+    )
+    .await;
+    assert_eq!(kind, keyward::rotation::OutcomeKind::Done, "{message}");
+    assert!(
+        !message.contains("oktasecret") && !message.contains("oktaold"),
+        "{message}"
+    );
+    let c = inv.credential(&AT.parse().unwrap()).unwrap();
+    let s = state.lock().unwrap();
+    assert_eq!(
+        s.secrets.len(),
+        2,
+        "the old secret is kept, deactivated, for the grace period"
+    );
+    assert!(!s.secrets[0].active && s.secrets[1].active);
+    assert_eq!(c.remote_id.as_deref(), Some("ocsnew1"));
+    assert_eq!(
+        c.secret.as_ref().map(|x| x.expose_secret()),
+        Some(s.secrets[1].secret.as_str())
+    );
+    assert_eq!(
+        c.pending_revocations.len(),
+        1,
+        "deleted after the grace period"
+    );
+}
+
+#[tokio::test]
+async fn okta_rotation_through_the_engine_without_grace_deletes_the_old_secret() {
+    let old_secret = long_secret("oktaold", 2);
+    let (server, state) = fake(okta_state(&old_secret), okta_handler).await;
+    let t = okta(
+        &server.uri(),
+        Some("ocsold"),
+        &[("authorization_server", "default")],
+    );
+    let provider: keyward::providers::SharedProvider = std::sync::Arc::new(Okta::new(&fast_http()));
+    let (inv, kind, message) = rotate_with_engine(
+        inventory_of(&t, &old_secret),
+        provider,
+        chrono::Duration::zero(),
+    )
+    .await;
+    assert_eq!(kind, keyward::rotation::OutcomeKind::Done, "{message}");
+    let s = state.lock().unwrap();
+    assert_eq!(s.secrets.len(), 1);
+    assert_eq!(s.secrets[0].id, "ocsnew1");
+    let c = inv.credential(&AT.parse().unwrap()).unwrap();
+    assert!(c.pending_revocations.is_empty());
 }

@@ -123,6 +123,8 @@ pub enum ProviderKind {
     Sendgrid,
     /// Datadog API keys and application keys.
     Datadog,
+    /// Okta OAuth 2.0 client secrets of an app.
+    Okta,
     /// Any standard OAuth 2.0 authorization server.
     Oauth2,
     /// No usable API: keyward tracks it and guides a person through rotation.
@@ -133,7 +135,7 @@ pub enum ProviderKind {
 
 impl ProviderKind {
     /// Every kind, in display order.
-    pub const ALL: [ProviderKind; 10] = [
+    pub const ALL: [ProviderKind; 11] = [
         ProviderKind::AwsIam,
         ProviderKind::Cloudflare,
         ProviderKind::Gitlab,
@@ -141,6 +143,7 @@ impl ProviderKind {
         ProviderKind::Twilio,
         ProviderKind::Sendgrid,
         ProviderKind::Datadog,
+        ProviderKind::Okta,
         ProviderKind::Oauth2,
         ProviderKind::Manual,
         ProviderKind::Sandbox,
@@ -162,6 +165,7 @@ impl ProviderKind {
             ProviderKind::Twilio => "twilio",
             ProviderKind::Sendgrid => "sendgrid",
             ProviderKind::Datadog => "datadog",
+            ProviderKind::Okta => "okta",
             ProviderKind::Oauth2 => "oauth2",
             ProviderKind::Manual => "manual",
             ProviderKind::Sandbox => "sandbox",

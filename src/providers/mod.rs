@@ -13,6 +13,7 @@ pub mod gitlab;
 pub mod http;
 pub mod manual;
 pub mod oauth2;
+pub mod okta;
 pub mod openai;
 pub mod registry;
 pub mod revocation;

@@ -1034,3 +1034,172 @@ pub fn datadog_handler(s: &mut DdState, req: &Request) -> ResponseTemplate {
         _ => dd_error(405, "Method not allowed"),
     }
 }
+
+// ---- Okta: app client secrets, token endpoints ------------------------------------------
+
+/// Okta management API token (`Authorization: SSWS …`).
+pub const OK_TOKEN: &str = "okta-ssws-mgmt-7";
+/// The app whose secrets the tests rotate.
+pub const OK_APP: &str = "0oaapp1";
+/// The app's OAuth client id.
+pub const OK_CLIENT: &str = "0oaclient1";
+
+/// An Okta target on `endpoint` for the secret `remote_id`; `extra` adds params
+/// (`authorization_server`, `scope`).
+pub fn okta(endpoint: &str, remote_id: Option<&str>, extra: &[(&str, &str)]) -> Target {
+    let conn = connection(
+        ProviderKind::Okta,
+        endpoint,
+        &[("api_token", OK_TOKEN)],
+        &[],
+    );
+    let mut params = vec![("app_id", OK_APP), ("client_id", OK_CLIENT)];
+    params.extend_from_slice(extra);
+    target(ProviderKind::Okta, conn, remote_id, &params)
+}
+
+/// An Okta client secret the fake holds.
+#[derive(Clone)]
+pub struct OkSecret {
+    /// `ocs…`.
+    pub id: String,
+    /// ACTIVE (true) or INACTIVE.
+    pub active: bool,
+    /// The secret itself.
+    pub secret: String,
+}
+
+/// The Okta fake's state: the secrets of [`OK_APP`].
+#[derive(Default)]
+pub struct OkState {
+    /// Secrets, in creation order.
+    pub secrets: Vec<OkSecret>,
+    /// Secrets issued so far.
+    pub issued: u32,
+}
+
+fn ok_error(status: u16, code: &str, summary: &str, cause: Option<&str>) -> ResponseTemplate {
+    let causes: Vec<Value> = cause.iter().map(|c| json!({"errorSummary": c})).collect();
+    reply(
+        status,
+        json!({"errorCode": code, "errorSummary": summary, "errorLink": code, "errorId": "oaeTest", "errorCauses": causes}),
+    )
+}
+
+fn ok_secret_json(k: &OkSecret) -> Value {
+    json!({
+        "id": k.id,
+        "status": if k.active { "ACTIVE" } else { "INACTIVE" },
+        "client_secret": k.secret,
+        "secret_hash": "yk4SVx4sUWVJVbHt6M-UPA",
+        "created": "2026-01-05T10:00:00.000Z",
+        "lastUpdated": "2026-01-05T10:00:00.000Z",
+    })
+}
+
+/// The Okta fake, from the Management API's documentation of
+/// `/api/v1/apps/{appId}/credentials/secrets` (`management-minimal.yaml`): at most two
+/// secrets ("An error is returned if you attempt to create more than two secret objects"),
+/// an active secret cannot be deleted (400, `ErrorDeleteActiveSecret`), the only secret
+/// cannot be deactivated (400, `ErrorDeactivateTheOnlyClientSecret`); listings carry the
+/// values. The custom authorization server `default` grants client credentials to
+/// [`OK_CLIENT`] with any active secret and answers `invalid_client` otherwise (RFC 6749
+/// §5.2); the org authorization server refuses client secrets for client credentials, which
+/// it grants only to `private_key_jwt` clients (developer.okta.com/docs/guides/
+/// implement-oauth-for-okta-serviceapp/main/).
+pub fn okta_handler(s: &mut OkState, req: &Request) -> ResponseTemplate {
+    let path = req.url.path().to_string();
+    if req.method == "POST" && (path == "/oauth2/default/v1/token" || path == "/oauth2/v1/token") {
+        let f = form(req);
+        if f.get("grant_type").map(String::as_str) != Some("client_credentials") {
+            return reply(
+                400,
+                json!({"error": "unsupported_grant_type", "error_description": "The authorization grant type is not supported by the authorization server."}),
+            );
+        }
+        if path == "/oauth2/v1/token" {
+            return reply(
+                401,
+                json!({"error": "invalid_client", "error_description": "Client Credentials requests to the Org Authorization Server must use the private_key_jwt token_endpoint_auth_method."}),
+            );
+        }
+        let ok = basic(req).is_some_and(|(id, secret)| {
+            id == OK_CLIENT && s.secrets.iter().any(|k| k.active && k.secret == secret)
+        });
+        return if ok {
+            reply(
+                200,
+                json!({"token_type": "Bearer", "expires_in": 3600, "access_token": "eyJ.fake.token", "scope": "keyward.check"}),
+            )
+        } else {
+            reply(
+                401,
+                json!({"error": "invalid_client", "error_description": "The client secret supplied for a confidential client is invalid."}),
+            )
+        };
+    }
+    let ssws = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("SSWS "));
+    if ssws != Some(OK_TOKEN) {
+        return ok_error(401, "E0000011", "Invalid token provided", None);
+    }
+    let Some(rest) = path.strip_prefix(&format!("/api/v1/apps/{OK_APP}/credentials/secrets"))
+    else {
+        return ok_error(404, "E0000007", "Not found: Resource not found", None);
+    };
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let not_found = |id: &str| {
+        ok_error(
+            404,
+            "E0000007",
+            &format!("Not found: Resource not found: {id} (OAuth2ClientSecret)"),
+            None,
+        )
+    };
+    let at = |s: &OkState, id: &str| s.secrets.iter().position(|k| k.id == id);
+    match (req.method.as_str(), parts.as_slice()) {
+        ("GET", []) => reply(200, json!(s.secrets.iter().map(ok_secret_json).collect::<Vec<_>>())),
+        ("POST", []) => {
+            if s.secrets.len() >= 2 {
+                return ok_error(400, "E0000001", "Api validation failed: OAuth2ClientSecretMediated", Some("You've reached the maximum number of client secrets per client."));
+            }
+            s.issued += 1;
+            let k = OkSecret {
+                id: format!("ocsnew{}", s.issued),
+                active: true,
+                secret: long_secret("oktasecret", s.issued),
+            };
+            s.secrets.push(k.clone());
+            reply(201, ok_secret_json(&k))
+        }
+        ("GET", [id]) => match at(s, id) {
+            Some(i) => reply(200, ok_secret_json(&s.secrets[i])),
+            None => not_found(id),
+        },
+        ("DELETE", [id]) => match at(s, id) {
+            Some(i) if s.secrets[i].active => ok_error(400, "E0000001", "Api validation failed: OAuth2ClientSecretMediated", Some("You can't delete an active client secret. Deactivate the secret before deleting it.")),
+            Some(i) => {
+                s.secrets.remove(i);
+                ResponseTemplate::new(204)
+            }
+            None => not_found(id),
+        },
+        ("POST", [id, "lifecycle", action]) => match (at(s, id), *action) {
+            (None, _) => not_found(id),
+            (Some(_), "deactivate") if s.secrets.len() == 1 => ok_error(400, "E0000001", "Api validation failed: OAuth2ClientSecretMediated", Some("You can't deactivate the only active client secret.")),
+            (Some(i), "deactivate") => {
+                s.secrets[i].active = false;
+                reply(200, ok_secret_json(&s.secrets[i]))
+            }
+            (Some(i), "activate") => {
+                s.secrets[i].active = true;
+                reply(200, ok_secret_json(&s.secrets[i]))
+            }
+            _ => not_found(id),
+        },
+        _ => ok_error(405, "E0000022", "The endpoint does not support the provided HTTP method", None),
+    }
+}
