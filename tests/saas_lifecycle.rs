@@ -824,10 +824,11 @@ async fn okta_delete_of_an_active_secret_deactivates_it_first() {
         p.delete(&t, "ocsold").await.unwrap(),
         keyward::providers::Deletion::Deleted
     );
-    let s = state.lock().unwrap();
-    assert_eq!(s.secrets.len(), 1);
-    assert_eq!(s.secrets[0].id, "ocsnew1");
-    drop(s);
+    {
+        let s = state.lock().unwrap();
+        assert_eq!(s.secrets.len(), 1);
+        assert_eq!(s.secrets[0].id, "ocsnew1");
+    }
     let methods: Vec<String> = server
         .received_requests()
         .await

@@ -422,7 +422,7 @@ impl Provider for Okta {
     async fn check_connection(&self, connection: &Connection) -> ConnectionReport {
         let mut report = ConnectionReport::new(connection);
         let target = connection_target(connection);
-        if connection.params.get("app_id").is_none() {
+        if !connection.params.contains_key("app_id") {
             report.note = Some(
                 "set `params.app_id` on the connection to check its access to an app's \
                  client secrets; keyward makes no other read-only call with an Okta API token"
