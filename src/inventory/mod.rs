@@ -121,6 +121,10 @@ pub enum ProviderKind {
     Twilio,
     /// SendGrid API keys.
     Sendgrid,
+    /// Datadog API keys and application keys.
+    Datadog,
+    /// Okta OAuth 2.0 client secrets of an app.
+    Okta,
     /// Any standard OAuth 2.0 authorization server.
     Oauth2,
     /// No usable API: keyward tracks it and guides a person through rotation.
@@ -131,13 +135,15 @@ pub enum ProviderKind {
 
 impl ProviderKind {
     /// Every kind, in display order.
-    pub const ALL: [ProviderKind; 9] = [
+    pub const ALL: [ProviderKind; 11] = [
         ProviderKind::AwsIam,
         ProviderKind::Cloudflare,
         ProviderKind::Gitlab,
         ProviderKind::Openai,
         ProviderKind::Twilio,
         ProviderKind::Sendgrid,
+        ProviderKind::Datadog,
+        ProviderKind::Okta,
         ProviderKind::Oauth2,
         ProviderKind::Manual,
         ProviderKind::Sandbox,
@@ -158,6 +164,8 @@ impl ProviderKind {
             ProviderKind::Openai => "openai",
             ProviderKind::Twilio => "twilio",
             ProviderKind::Sendgrid => "sendgrid",
+            ProviderKind::Datadog => "datadog",
+            ProviderKind::Okta => "okta",
             ProviderKind::Oauth2 => "oauth2",
             ProviderKind::Manual => "manual",
             ProviderKind::Sandbox => "sandbox",
