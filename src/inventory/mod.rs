@@ -7,6 +7,7 @@
 pub mod bounds;
 pub mod journal;
 pub mod locate;
+mod pieces;
 pub mod status;
 pub mod validate;
 
