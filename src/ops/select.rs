@@ -46,6 +46,12 @@ impl Selection {
             && !self.stale
     }
 
+    /// Whether every credential passes [`Selection::matches`]: no filter or address is
+    /// set, and retired credentials are included.
+    pub fn picks_everything(&self) -> bool {
+        self.is_empty() && self.include_retired
+    }
+
     /// Reads the dashboard's words, e.g. `due 30`, `overdue`, `stale`, `client acme`,
     /// `acme/crm`, in any combination (`expiring` is an alias of `due`).
     pub fn parse_words(words: &[&str]) -> Result<Selection, String> {
@@ -162,6 +168,19 @@ impl Selection {
 /// Explicit addresses must exist (an unknown one is an error naming it), and so must the
 /// client. Revoked credentials are never picked by a filter.
 pub fn select(inv: &Inventory, sel: &Selection, now: DateTime<Utc>) -> Result<Vec<Picked>, String> {
+    Ok(select_credentials(inv, sel, now)?
+        .into_iter()
+        .map(|(picked, _)| picked)
+        .collect())
+}
+
+/// [`select`], each pick with its credential: callers that go on to read the credentials
+/// need not look each one up again by address (a search through every client).
+pub fn select_credentials<'a>(
+    inv: &'a Inventory,
+    sel: &Selection,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Picked, &'a Credential)>, String> {
     let missing: Vec<String> = sel
         .refs
         .iter()
@@ -176,13 +195,16 @@ pub fn select(inv: &Inventory, sel: &Selection, now: DateTime<Utc>) -> Result<Ve
             return Err(format!("no client `{id}`"));
         }
     }
-    let mut picked: Vec<Picked> = inv
+    let mut picked: Vec<(Picked, &Credential)> = inv
         .credentials()
-        .filter_map(|(at, _, c)| sel.matches(inv, &at, c, now).map(|why| Picked { at, why }))
+        .filter_map(|(at, _, c)| {
+            sel.matches(inv, &at, c, now)
+                .map(|why| (Picked { at, why }, c))
+        })
         .collect();
     if !sel.refs.is_empty() {
         // Explicit addresses keep the order they were given in.
-        picked.sort_by_key(|p| sel.refs.iter().position(|r| *r == p.at));
+        picked.sort_by_key(|(p, _)| sel.refs.iter().position(|r| *r == p.at));
     }
     Ok(picked)
 }
