@@ -10,7 +10,7 @@ use super::select::SelectArgs;
 use super::Context;
 use crate::inventory::status::assess;
 use crate::inventory::{CredentialRef, Status};
-use crate::ops::select::select_credentials;
+use crate::ops::select::selected;
 
 /// Arguments of `keyward check`.
 #[derive(Debug, clap::Args)]
@@ -37,15 +37,17 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     let now = ctx.now();
     let mut selection = args.select.selection(&args.refs);
     selection.include_retired = true;
-    let picked = select_credentials(&inv, &selection, now)
+    let picked = selected(&inv, &selection, now)
         .map_err(|e| anyhow::anyhow!("{}: {e}", ctx.inventory.display()))?;
     // Judged one by one, keeping only what the summary needs: at 100,000 credentials a
     // full table row each would cost more than reading the inventory.
     let mut counts: Vec<(Status, usize)> = Status::ALL.iter().map(|s| (*s, 0)).collect();
     let mut total = 0;
     let mut interrupted = 0;
-    let mut attention = Vec::new();
-    for (p, c) in picked.iter().filter(|(_, c)| !c.archived) {
+    // Only the JSON summary lists them.
+    let list_attention = ctx.json();
+    let mut attention: Vec<String> = Vec::new();
+    for (p, c) in picked.filter(|(_, c)| !c.archived) {
         let status = assess(c, &inv.policy, now).status;
         total += 1;
         if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == status) {
@@ -53,8 +55,8 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         }
         // Counted by the journal, not the status: an expired credential mid-rotation is both.
         interrupted += usize::from(c.rotation.is_some());
-        if status < Status::Unknown {
-            attention.push(&p.at);
+        if list_attention && status < Status::Unknown {
+            attention.push(p.at.to_string());
         }
     }
     let count = |s: Status| counts.iter().find(|(x, _)| *x == s).map_or(0, |c| c.1);
@@ -74,7 +76,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
             total,
             counts: counts.iter().copied().collect(),
             interrupted_rotations: interrupted,
-            attention: attention.iter().map(ToString::to_string).collect(),
+            attention,
         };
         super::json::print(super::json::Schema::Check, &summary)?;
         return Ok(exit);

@@ -298,4 +298,27 @@ integrity:
             assert_eq!(parse(doc), None, "{doc}");
         }
     }
+
+    proptest::proptest! {
+        /// Whatever lines arrive, a split reading is either refused or the whole reading.
+        #[test]
+        fn any_split_reading_is_the_whole_reading(
+            lines in proptest::collection::vec(proptest::sample::select(vec![
+                "version: 1", "clients:", "- id: a", "- id: b", "  - id: c", "-",
+                "  name: x", "  name: \"open", "  close\"", "  name: &n x", "  name: *n",
+                "  integrations:", "  - id: k", "    provider: manual", "    notes: |",
+                "      - not an item", "- not: [1", "  ]", "# note", "", "  ",
+                "integrity:", "  generation: 1", "  audit_seq: 0", "policy: {}",
+                "recipients: []", "clients: []", "---", "\t- id: t",
+            ]), 0..24),
+            crlf in proptest::bool::ANY,
+        ) {
+            let text = lines.join(if crlf { "\r\n" } else { "\n" });
+            if let Some(split) = parse(&text) {
+                let whole: Inventory = serde_yaml::from_str(&text)
+                    .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}: {text:?}")))?;
+                proptest::prop_assert!(split == whole, "{text:?}");
+            }
+        }
+    }
 }
