@@ -8,6 +8,7 @@ pub mod bounds;
 pub mod journal;
 pub mod locate;
 pub mod merge;
+mod pieces;
 pub mod status;
 pub mod validate;
 

@@ -18,6 +18,8 @@ pub mod live;
 pub mod rows;
 pub mod runner;
 mod runtime;
+pub mod search;
+pub mod sort_keys;
 pub mod state;
 pub mod theme;
 pub mod update;
