@@ -416,3 +416,90 @@ async fn openai_discovery_tells_service_accounts_from_users() {
         ],
     );
 }
+
+/// The dashboard's `:discover`: asked in the background (the runtime's effect), the
+/// answer shown with the untracked key marked, `a` adopts it into the client that uses the
+/// connection, marks it in the table for `R`, saves, then logs `adopted`.
+#[tokio::test]
+async fn dashboard_discover_view_adopts_the_selected_untracked_key() {
+    use keyward::tui::action::{Action, Effect};
+    use keyward::tui::state::{Screen, Settings, State};
+    use keyward::tui::theme::Theme;
+    use keyward::tui::{keymap, update::update, view};
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::{backend::TestBackend, Terminal};
+
+    let state = SgState {
+        keys: vec![sg_key(1), sg_key(2)],
+        issued: 2,
+        ..SgState::default()
+    };
+    let (server, _) = fake(state, sendgrid_handler).await;
+    let inv = inventory_with(
+        conn_of(saas_common::sendgrid(&server.uri(), None)),
+        &["sgkey1"],
+    );
+    let settings = Settings {
+        title: "test".into(),
+        read_only: false,
+        now: chrono::Utc::now(),
+        theme: Theme { color: false },
+        can_save: true,
+    };
+    let mut st = State::new(inv.clone(), settings, (100, 24));
+    let press = |st: &mut State, c: KeyCode| {
+        let action = keymap::action_for(st.mode(), KeyEvent::new(c, KeyModifiers::NONE), false)
+            .expect("bound");
+        update(st, action)
+    };
+    press(&mut st, KeyCode::Char(':'));
+    for c in "discover".chars() {
+        press(&mut st, KeyCode::Char(c));
+    }
+    let effects = press(&mut st, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Discover(Scope::All)]),
+        "{effects:?}"
+    );
+    assert_eq!(st.screen, Screen::Discover);
+
+    let found = run(&inv).await;
+    update(&mut st, Action::Discovered(Box::new(found)));
+    let mut t = Terminal::new(TestBackend::new(100, 24)).unwrap();
+    t.draw(|f| view::render(f, &st)).unwrap();
+    let screen = t.backend().to_string();
+    assert!(
+        screen.contains("! untracked") && screen.contains("sgkey2"),
+        "{screen}"
+    );
+    assert!(screen.contains("✓ tracked"), "{screen}");
+    assert_no_secret(screen.as_bytes(), "the discover view", &[sg_key(2).secret]);
+
+    // The untracked key is listed first: adopt it.
+    let effects = press(&mut st, KeyCode::Char('a'));
+    assert!(matches!(effects.as_slice(), [Effect::Save]), "{effects:?}");
+    let c = st
+        .inventory
+        .credential(&at("acme/sendgrid-sgkey2"))
+        .expect("adopted into the client using the connection");
+    assert!(c.secret.is_none());
+    assert_eq!(c.connection.as_deref(), Some("sendgrid-conn"));
+    let row = st
+        .rows
+        .iter()
+        .position(|r| r.at == at("acme/sendgrid-sgkey2"))
+        .unwrap();
+    assert!(st.marked[row], "marked in the table, ready for R");
+    let effects = update(&mut st, Action::Saved(Ok(())));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Audit { event, .. }
+            if event.action() == keyward::audit::AuditAction::Adopted)),
+        "{effects:?}"
+    );
+    // Adopting it again finds nothing untracked there.
+    press(&mut st, KeyCode::Char('k'));
+    let effects = press(&mut st, KeyCode::Char('a'));
+    assert!(effects.is_empty());
+}

@@ -81,7 +81,7 @@ impl Sighting {
 }
 
 /// What one connection answered.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     /// The keys it sees.
     Listed(Vec<Sighting>),
@@ -92,7 +92,7 @@ pub enum Answer {
 }
 
 /// One connection asked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionAnswer {
     /// The connection's id.
     pub connection: String,
@@ -103,7 +103,7 @@ pub struct ConnectionAnswer {
 }
 
 /// A whole discovery, in the inventory's order of connections.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Discovery {
     /// Each connection asked.
     pub connections: Vec<ConnectionAnswer>,
@@ -222,20 +222,33 @@ pub async fn discover(
     concurrency: usize,
     on_answer: impl Fn(&ConnectionAnswer),
 ) -> Result<Discovery, ScopeError> {
-    let chosen = connections(inv, scope)?;
+    let chosen: Vec<Connection> = connections(inv, scope)?.into_iter().cloned().collect();
     let tracked = tracked_ids(inv);
+    // Each question owns what it needs, so the futures stay `Send` for the dashboard's
+    // background tasks; the answers are classified as they arrive.
     let asks = chosen.into_iter().enumerate().map(|(i, conn)| {
         let provider = providers.get(conn.provider).cloned();
-        let suggested = clients_using(inv, &conn.id);
-        let tracked = &tracked;
         async move {
-            let answer = match provider {
-                None => Answer::Unsupported(format!(
+            let listed = match provider {
+                None => Err(format!(
                     "this build has no client for provider `{}`",
                     conn.provider
                 )),
-                Some(p) => match p.discover(conn).await {
-                    Ok(keys) => Answer::Listed(
+                Some(p) => Ok(p.discover(&conn).await),
+            };
+            (i, conn, listed)
+        }
+    });
+    let mut answers: Vec<(usize, ConnectionAnswer)> = stream::iter(asks)
+        .buffer_unordered(concurrency.max(1))
+        .map(|(i, conn, listed)| {
+            let answer = match listed {
+                Err(why) => Answer::Unsupported(why),
+                Ok(Err(e)) if e.kind == ErrorKind::Unsupported => Answer::Unsupported(e.message),
+                Ok(Err(e)) => Answer::Failed(e),
+                Ok(Ok(keys)) => {
+                    let suggested = clients_using(inv, &conn.id);
+                    Answer::Listed(
                         keys.into_iter()
                             .map(|found| Sighting {
                                 connection: conn.id.clone(),
@@ -251,24 +264,17 @@ pub async fn discover(
                                 suggested_clients: suggested.clone(),
                             })
                             .collect(),
-                    ),
-                    Err(e) if e.kind == ErrorKind::Unsupported => Answer::Unsupported(e.message),
-                    Err(e) => Answer::Failed(e),
-                },
+                    )
+                }
             };
-            (
-                i,
-                ConnectionAnswer {
-                    connection: conn.id.clone(),
-                    provider: conn.provider,
-                    answer,
-                },
-            )
-        }
-    });
-    let mut answers: Vec<(usize, ConnectionAnswer)> = stream::iter(asks)
-        .buffer_unordered(concurrency.max(1))
-        .inspect(|(_, a)| on_answer(a))
+            let a = ConnectionAnswer {
+                connection: conn.id,
+                provider: conn.provider,
+                answer,
+            };
+            on_answer(&a);
+            (i, a)
+        })
         .collect()
         .await;
     answers.sort_by_key(|(i, _)| *i);
