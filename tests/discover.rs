@@ -163,6 +163,10 @@ fn aws_discover_adopt_then_rotate_leaves_only_the_inventory_key() {
     let again = ws.run(&["adopt", &stray.remote_id, "--client", "acme"], "");
     assert_eq!(again.status.code(), Some(1));
 
+    let plan = ws.run(&["rotate", "acme/ci", "--dry-run"], "");
+    let said =
+        String::from_utf8_lossy(&plan.stdout).to_string() + &String::from_utf8_lossy(&plan.stderr);
+    assert!(said.contains("takes custody"), "the plan says so: {said}");
     let out = ws.run(&["rotate", "acme/ci", "--yes", "--grace-days", "0"], "");
     assert_no_secret(&all_output(&out), "rotate", &secrets);
     assert_eq!(
