@@ -119,7 +119,11 @@ pub fn run_discovery(ctx: &Context, scope: &Scope, concurrency: usize) -> Result
                 Answer::Unsupported(why) => format!("skipped: {why}"),
                 Answer::Failed(e) => format!("failed: {e}"),
             };
-            eprintln!("{}: {said}", crate::text::terminal_safe(&a.connection));
+            // A provider's error text is the server's words: shown escaped, never obeyed.
+            eprintln!(
+                "{}",
+                crate::text::terminal_safe(&format!("{}: {said}", a.connection))
+            );
         }));
     found.map_err(|e| {
         Failure::new(
