@@ -55,7 +55,7 @@ fn aws_discover_adopt_then_rotate_leaves_only_the_inventory_key() {
     block(create_user(&http, &url, &admin, "ci"));
 
     let ws = Workspace::new();
-    let mut inv = Inventory::new(vec![generate_identity_file(&ws.default_identity()).unwrap()]);
+    let mut inv = Inventory::new(vec![]);
     inv.connections.push(aws_common::connection(&url, &admin));
     inv.insert("acme", aws_common::credential("app", "app", None));
     let tracked =
@@ -66,10 +66,7 @@ fn aws_discover_adopt_then_rotate_leaves_only_the_inventory_key() {
         c.remote_id = Some(tracked.remote_id.clone());
         c.secret = Some(tracked.secret.clone());
     }
-    Store::create(&ws.inventory(), &inv)
-        .unwrap()
-        .accept_recipients(ws.seen_record())
-        .unwrap();
+    save_new(&ws, &inv);
 
     // A key made outside keyward, then used once (an STS call signed with it).
     let ci = aws_common::target(&url, &admin, "ci", None);
@@ -210,6 +207,75 @@ fn aws_discover_adopt_then_rotate_leaves_only_the_inventory_key() {
     assert_eq!(aws["discovered"], 1);
     assert_eq!(aws["in_custody"], 1);
     assert_eq!(aws["tracked"], 2);
+}
+
+/// Writes `inv` as the workspace's new inventory, encrypted to its default identity.
+fn save_new(ws: &Workspace, inv: &Inventory) {
+    let mut inv = inv.clone();
+    inv.recipients = vec![generate_identity_file(&ws.default_identity()).unwrap()];
+    Store::create(&ws.inventory(), &inv)
+        .unwrap()
+        .accept_recipients(ws.seen_record())
+        .unwrap();
+}
+
+/// `keyward discover`'s exit code for cron: 0 when every key is tracked, 3 when a
+/// connection could not be asked (and nothing untracked was seen), as src/cli/exit.rs says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_exits_0_when_all_is_tracked_and_3_when_a_provider_cannot_be_asked() {
+    let (server, _) = fake(
+        SgState {
+            keys: vec![sg_key(1)],
+            issued: 1,
+            ..SgState::default()
+        },
+        sendgrid_handler,
+    )
+    .await;
+    let ws = Workspace::new();
+    save_new(
+        &ws,
+        &inventory_with(
+            conn_of(saas_common::sendgrid(&server.uri(), None)),
+            &["sgkey1"],
+        ),
+    );
+    let out = tokio::task::block_in_place(|| ws.run(&["discover", "--json"], ""));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    assert_eq!(v["untracked"], serde_json::json!([]));
+    assert_eq!(v["connections"][0]["tracked"], 1);
+
+    let down = Faulty {
+        inner: SgState::default(),
+        faults: vec![503; 50],
+        handler: sendgrid_handler,
+    };
+    let (server, _) = fake(down, faulty).await;
+    let ws = Workspace::new();
+    save_new(
+        &ws,
+        &inventory_with(conn_of(saas_common::sendgrid(&server.uri(), None)), &[]),
+    );
+    let out = tokio::task::block_in_place(|| ws.run(&["discover"], ""));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_no_secret(
+        &all_output(&out),
+        "a failed discover",
+        &[SG_ADMIN.to_string()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sendgrid-conn: failed"), "{stderr}");
 }
 
 fn inventory_with(conn: Connection, tracked: &[&str]) -> Inventory {
