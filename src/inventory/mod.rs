@@ -478,6 +478,8 @@ pub enum HistoryEvent {
     Added,
     /// Recorded by `import`.
     Imported,
+    /// Found at the provider by `discover` and recorded without its secret (`adopt`).
+    Adopted,
     /// An OAuth grant was connected (`connect`).
     Connected,
     /// Sync found something new at the provider.
@@ -507,6 +509,7 @@ impl HistoryEvent {
         match self {
             HistoryEvent::Added => "added",
             HistoryEvent::Imported => "imported",
+            HistoryEvent::Adopted => "adopted",
             HistoryEvent::Connected => "connected",
             HistoryEvent::Synced => "synced",
             HistoryEvent::Rotated => "rotated",

@@ -12,6 +12,7 @@ pub mod action;
 pub mod actions;
 pub mod backend;
 pub mod clipboard;
+pub mod discover;
 mod hangup;
 pub mod keymap;
 pub mod live;

@@ -38,6 +38,8 @@ pub enum Screen {
     Help,
     /// The run panel: a rotation wizard or the progress of many.
     Run,
+    /// The keys the providers hold, tracked or not (`:discover`).
+    Discover,
 }
 
 /// The text field open on the main screen, if any.
@@ -191,6 +193,8 @@ pub struct State {
     pub detail: DetailState,
     /// The timeline, computed on opening it.
     pub timeline: Timeline,
+    /// The `:discover` view.
+    pub discover: super::discover::DiscoverView,
     /// The status line.
     pub notice: Option<Notice>,
     /// Background jobs in flight.
@@ -260,6 +264,7 @@ impl State {
                 scroll: 0,
             },
             timeline: Timeline::default(),
+            discover: Default::default(),
             notice: None,
             running: 0,
             batch: Batch::default(),
@@ -289,6 +294,7 @@ impl State {
             (Screen::Timeline, _) => Mode::Timeline,
             (Screen::Help, _) => Mode::Help,
             (Screen::Run, _) => Mode::Run,
+            (Screen::Discover, _) => Mode::Discover,
         }
     }
 
