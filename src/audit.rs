@@ -123,6 +123,8 @@ pub enum AuditAction {
     Added,
     /// Credentials were imported.
     Imported,
+    /// A key found at a provider (`discover`) was recorded without its secret.
+    Adopted,
     /// An OAuth grant was connected and its refresh token stored.
     Connected,
     /// A management connection was added.
@@ -191,6 +193,7 @@ impl AuditAction {
             AuditAction::Created => "created",
             AuditAction::Added => "added",
             AuditAction::Imported => "imported",
+            AuditAction::Adopted => "adopted",
             AuditAction::Connected => "connected",
             AuditAction::ConnectionAdded => "connection-added",
             AuditAction::ConnectionRemoved => "connection-removed",

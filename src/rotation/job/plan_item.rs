@@ -123,6 +123,17 @@ impl Job {
                 }
             }
         }
+        // An adopted key (found at the provider, `keyward adopt`): keyward never held its
+        // secret, so this rotation is what takes custody of it.
+        if c.secret.is_none() && style != RotationStyle::Manual {
+            if let Some(id) = &c.remote_id {
+                item.warnings.push(format!(
+                    "takes custody: keyward holds no secret for key {id}; the new key goes to \
+                     its consumers and {id} stops working, so whatever still uses it must get \
+                     the new one"
+                ));
+            }
+        }
         match &c.deploy {
             Some(Deploy::Command { .. }) => {}
             _ => item.needs_person.push(
