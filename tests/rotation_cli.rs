@@ -200,7 +200,7 @@ fn a_failing_deploy_exits_1_and_rollback_restores_the_old_key() {
     // The rollback redeploys the old secret with the same (still failing) command: fix it.
     let mut inv = load(&ws);
     let sink = ws.path("sink");
-    inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+    inv.credential_mut(&r).unwrap().deploy = keyward::inventory::Deploys::from(Deploy::Command {
         idempotent: false,
         run: format!("cat > '{}'", sink.display()),
     });

@@ -17,6 +17,8 @@ mod cli;
 mod cli_sync_verify;
 mod cloudflare;
 mod connect;
+// Issue 12: rotated secrets delivered to their deploy targets.
+mod deploy_targets;
 mod gitlab;
 mod hostile_input;
 mod leak_scan;

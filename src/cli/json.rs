@@ -45,6 +45,8 @@ pub enum Schema {
     Resume,
     /// `keyward revoke`.
     Revoke,
+    /// `keyward deploy`.
+    Deploy,
     /// `keyward archive`.
     Archive,
     /// `keyward remove`.
@@ -65,7 +67,7 @@ pub enum Schema {
 
 impl Schema {
     /// Every schema, for the documentation check.
-    pub const ALL: [Schema; 22] = [
+    pub const ALL: [Schema; 23] = [
         Schema::Init,
         Schema::Show,
         Schema::Add,
@@ -80,6 +82,7 @@ impl Schema {
         Schema::Rotate,
         Schema::Resume,
         Schema::Revoke,
+        Schema::Deploy,
         Schema::Archive,
         Schema::Restore,
         Schema::Demo,
@@ -108,6 +111,7 @@ impl Schema {
             Schema::Rotate => "keyward.rotate/1",
             Schema::Resume => "keyward.resume/1",
             Schema::Revoke => "keyward.revoke/1",
+            Schema::Deploy => "keyward.deploy/1",
             Schema::Archive => "keyward.archive/1",
             Schema::Restore => "keyward.restore/1",
             Schema::Demo => "keyward.demo/1",

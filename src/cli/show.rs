@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use super::{require, table, Context};
 use crate::export::Row;
-use crate::inventory::{CredentialRef, Deploy};
+use crate::inventory::CredentialRef;
 use crate::text::terminal_safe;
 
 /// Arguments of `keyward show`.
@@ -81,18 +81,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         ),
         (
             "deploy",
-            match &cred.deploy {
-                None => "-".into(),
-                Some(Deploy::Manual { instructions }) => {
-                    format!(
-                        "manual{}",
-                        instructions
-                            .as_ref()
-                            .map(|i| format!(": {i}"))
-                            .unwrap_or_default()
-                    )
-                }
-                Some(Deploy::Command { run, .. }) => format!("command: {run}"),
+            match (&cred.deploy, &cred.deploy_check) {
+                (d, None) if d.is_empty() => "-".into(),
+                (d, None) => d.describe(),
+                (d, Some(check)) => format!("{}; {}", d.describe(), check.describe()),
             },
         ),
     ];

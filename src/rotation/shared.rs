@@ -40,6 +40,8 @@ pub(super) enum Work {
     Rollback,
     Revoke { emergency: bool },
     DeleteDue,
+    /// Deliver the current secret again, rotating nothing.
+    Deploy,
 }
 
 impl Work {
@@ -50,6 +52,7 @@ impl Work {
             Work::Rollback => WorkKind::Rollback,
             Work::Revoke { .. } => WorkKind::Revoke,
             Work::DeleteDue => WorkKind::DeleteOld,
+            Work::Deploy => WorkKind::Deploy,
         }
     }
 }

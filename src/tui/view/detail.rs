@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::inventory::Deploy;
 use crate::providers::Verification;
 use crate::tui::rows::relative;
 use crate::tui::state::State;
@@ -191,14 +190,7 @@ fn lines(state: &State) -> Vec<Line<'static>> {
         }
     }
     out.push(Line::from(secret));
-    let deploy = match &cred.deploy {
-        None => "none: consumers are updated by hand".to_string(),
-        Some(Deploy::Manual { instructions: None }) => "manual".to_string(),
-        Some(Deploy::Manual {
-            instructions: Some(i),
-        }) => format!("manual: {i}"),
-        Some(Deploy::Command { run, .. }) => format!("command: {run}"),
-    };
+    let deploy = cred.deploy.describe();
     out.push(field(theme, "Deploy", deploy));
     if let Some(notes) = &cred.notes {
         out.push(field(theme, "Notes", notes.clone()));
