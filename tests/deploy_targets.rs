@@ -30,7 +30,11 @@ const CRED: &str = "acme/k0";
 fn current_secret(ws: &Workspace) -> String {
     let inv = load(ws);
     let c = inv.credential(&at(CRED)).expect("credential");
-    c.secret.as_ref().expect("a secret").expose_secret().to_string()
+    c.secret
+        .as_ref()
+        .expect("a secret")
+        .expose_secret()
+        .to_string()
 }
 
 /// Runs keyward and returns (status code, stdout + stderr), asserting no secret of the
@@ -49,7 +53,10 @@ fn run(ws: &Workspace, args: &[&str], secrets: &[String]) -> (Option<i32>, Strin
         scan.push(new.expose_secret().to_string());
     }
     assert_no_secret(&all, &format!("keyward {args:?}"), &scan);
-    (out.status.code(), String::from_utf8_lossy(&all).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&all).into_owned(),
+    )
 }
 
 /// A credential holding an API token for a REST target (a platform token is a credential
@@ -77,8 +84,11 @@ fn mode(p: &Path) -> u32 {
 fn env_file_gets_the_new_secret_atomically_keeping_every_other_line() {
     let ws = Workspace::new();
     let env = ws.path("app.env");
-    std::fs::write(&env, "# the CRM bot\nexport CRM_URL=https://crm.example\nCRM_KEY=old\nDEBUG=0\n")
-        .unwrap();
+    std::fs::write(
+        &env,
+        "# the CRM bot\nexport CRM_URL=https://crm.example\nCRM_KEY=old\nDEBUG=0\n",
+    )
+    .unwrap();
     write_edited(&ws, 1, |inv| {
         set_deploy(
             inv,
@@ -139,16 +149,29 @@ fn a_failing_check_stops_before_revocation_and_resume_after_the_fix_completes() 
             Some(DeployCheck::Run(format!("test -f '{}'", healthy.display()))),
         )
     });
-    let old_id = inv.credential(&at(CRED)).unwrap().remote_id.clone().unwrap();
+    let old_id = inv
+        .credential(&at(CRED))
+        .unwrap()
+        .remote_id
+        .clone()
+        .unwrap();
     let old_secret = inv.credential(&at(CRED)).unwrap().secret.clone().unwrap();
     let (code, said) = run(&ws, &["rotate", CRED, "--yes"], &[]);
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("deploy check failed"), "{said}");
     let now = load(&ws);
-    let j = now.credential(&at(CRED)).unwrap().rotation.clone().expect("journaled");
+    let j = now
+        .credential(&at(CRED))
+        .unwrap()
+        .rotation
+        .clone()
+        .expect("journaled");
     assert_eq!(j.step.as_str(), "deploy");
     assert!(j.deploy_check.as_ref().is_some_and(|c| !c.ok), "{j:?}");
-    assert!(j.deployed.iter().all(|d| d.ok) && j.deployed.len() == 1, "{j:?}");
+    assert!(
+        j.deployed.iter().all(|d| d.ok) && j.deployed.len() == 1,
+        "{j:?}"
+    );
     // The old key was not touched.
     assert!(works(&ws, &now, &at(CRED), &old_id, &old_secret));
 
@@ -160,7 +183,10 @@ fn a_failing_check_stops_before_revocation_and_resume_after_the_fix_completes() 
     assert!(c.rotation.is_none());
     assert_ne!(c.remote_id.as_deref(), Some(old_id.as_str()));
     let new = c.secret.as_ref().unwrap().expose_secret().to_string();
-    assert_eq!(std::fs::read_to_string(&env).unwrap(), format!("CRM_KEY={new}\n"));
+    assert_eq!(
+        std::fs::read_to_string(&env).unwrap(),
+        format!("CRM_KEY={new}\n")
+    );
 }
 
 #[test]
@@ -189,8 +215,11 @@ fn the_plan_lists_every_target_and_the_check() {
     let (code, said) = run(&ws, &["rotate", CRED, "--dry-run", "--json"], &[]);
     assert_eq!(code, Some(0), "{said}");
     let json_start = said.find('{').unwrap();
-    let v: serde_json::Value =
-        serde_json::Deserializer::from_str(&said[json_start..]).into_iter().next().unwrap().unwrap();
+    let v: serde_json::Value = serde_json::Deserializer::from_str(&said[json_start..])
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
     let deploys = &v["plan"][0]["deploys"];
     assert_eq!(
         deploys,
@@ -202,7 +231,10 @@ fn the_plan_lists_every_target_and_the_check() {
         "{v}"
     );
     let (_, text) = run(&ws, &["rotate", CRED, "--dry-run"], &[]);
-    assert!(text.contains("deploys to ssh: CRM_KEY in deploy@app1:/srv/app/.env"), "{text}");
+    assert!(
+        text.contains("deploys to ssh: CRM_KEY in deploy@app1:/srv/app/.env"),
+        "{text}"
+    );
 }
 
 // ---- ssh against a real sshd ----
@@ -336,7 +368,10 @@ fn ssh_sets_the_remote_env_file_atomically_runs_the_reload_and_never_puts_the_se
                 port: None,
                 ssh_config: Some(sshd.config.display().to_string()),
                 // Slow enough for the argv sampler to see every process of the delivery.
-                reload: Some(format!("sleep 0.3; echo reloaded > '{}'", reloaded.display())),
+                reload: Some(format!(
+                    "sleep 0.3; echo reloaded > '{}'",
+                    reloaded.display()
+                )),
             }],
             None,
         )
@@ -348,7 +383,10 @@ fn ssh_sets_the_remote_env_file_atomically_runs_the_reload_and_never_puts_the_se
     stop.store(true, Ordering::Relaxed);
     let leaks = sampler.join().unwrap();
     assert_eq!(code, Some(0), "{said}");
-    assert!(leaks.is_empty(), "a secret in some process's arguments: {leaks:?}");
+    assert!(
+        leaks.is_empty(),
+        "a secret in some process's arguments: {leaks:?}"
+    );
     let new = current_secret(&ws);
     assert_eq!(
         std::fs::read_to_string(&remote).unwrap(),
@@ -359,7 +397,11 @@ fn ssh_sets_the_remote_env_file_atomically_runs_the_reload_and_never_puts_the_se
     let left: Vec<_> = std::fs::read_dir(ws.dir.path())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".keyward-deploy"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".keyward-deploy")
+        })
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
@@ -367,7 +409,12 @@ fn ssh_sets_the_remote_env_file_atomically_runs_the_reload_and_never_puts_the_se
 // ---- AWS against moto ----
 
 /// Signs and sends one JSON 1.1 call to moto; the decoded answer.
-fn moto_call(moto: &support::peers::Peer, service: &str, target: &str, body: serde_json::Value) -> serde_json::Value {
+fn moto_call(
+    moto: &support::peers::Peer,
+    service: &str,
+    target: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
     use keyward::providers::aws::sigv4::{sign, Credentials, Scope};
     let url = url::Url::parse(&format!("{}/", moto.base_url)).unwrap();
     let bytes = serde_json::to_vec(&body).unwrap();
@@ -378,13 +425,17 @@ fn moto_call(moto: &support::peers::Peer, service: &str, target: &str, body: ser
     let ct = "application/x-amz-json-1.1";
     let signed = sign(
         &creds,
-        Scope { region: "us-east-1", service },
+        Scope {
+            region: "us-east-1",
+            service,
+        },
         "POST",
         &url,
         &[("content-type", ct), ("x-amz-target", target)],
         &bytes,
         chrono::Utc::now(),
     );
+    keyward::providers::http::install_crypto_provider();
     support::sandbox_inventory::block(async {
         let r = reqwest::Client::new()
             .post(url.clone())
@@ -411,7 +462,10 @@ fn aws_ssm_and_secrets_manager_hold_the_inventorys_value_after_deploy_and_rotati
             provider: ProviderKind::AwsIam,
             endpoint: Some(moto.base_url.clone()),
             auth: [
-                ("access_key_id".to_string(), Secret::new("AKIAIOSFODNN7EXAMPLE")),
+                (
+                    "access_key_id".to_string(),
+                    Secret::new("AKIAIOSFODNN7EXAMPLE"),
+                ),
                 (
                     "secret_access_key".to_string(),
                     Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
@@ -419,7 +473,9 @@ fn aws_ssm_and_secrets_manager_hold_the_inventorys_value_after_deploy_and_rotati
             ]
             .into_iter()
             .collect(),
-            params: [("region".to_string(), "us-east-1".to_string())].into_iter().collect(),
+            params: [("region".to_string(), "us-east-1".to_string())]
+                .into_iter()
+                .collect(),
         });
         set_deploy(
             inv,
@@ -500,7 +556,11 @@ fn github_target(api: &str) -> Deploy {
 /// (docs.github.com/en/rest/actions/secrets#get-a-repository-public-key and
 /// #create-or-update-a-repository-secret): GET answers `{key_id, key}` with the base64
 /// public key; PUT takes `{encrypted_value, key_id}` and answers 201 (created).
-async fn github_fake(server: &MockServer, public: &crypto_box::PublicKey, put_status: ResponseTemplate) {
+async fn github_fake(
+    server: &MockServer,
+    public: &crypto_box::PublicKey,
+    put_status: ResponseTemplate,
+) {
     let b64 = base64::engine::general_purpose::STANDARD;
     Mock::given(method("GET"))
         .and(path("/repos/acme/bot/actions/secrets/public-key"))
@@ -533,8 +593,12 @@ async fn github_received(server: &MockServer, secret: &crypto_box::SecretKey) ->
     );
     let body: serde_json::Value = serde_json::from_slice(&put.body).unwrap();
     assert_eq!(body["key_id"], "012345678912345678");
-    let sealed = b64.decode(body["encrypted_value"].as_str().unwrap()).unwrap();
-    let open = secret.unseal(&sealed).expect("a sealed box to the key handed out");
+    let sealed = b64
+        .decode(body["encrypted_value"].as_str().unwrap())
+        .unwrap();
+    let open = secret
+        .unseal(&sealed)
+        .expect("a sealed box to the key handed out");
     Some(String::from_utf8(open).unwrap())
 }
 
@@ -543,7 +607,11 @@ fn github_actions_gets_a_sealed_box_the_repository_key_opens() {
     let rt = runtime();
     let server = rt.block_on(MockServer::start());
     let sk = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
-    rt.block_on(github_fake(&server, &sk.public_key(), ResponseTemplate::new(201)));
+    rt.block_on(github_fake(
+        &server,
+        &sk.public_key(),
+        ResponseTemplate::new(201),
+    ));
     let ws = Workspace::new();
     write_edited(&ws, 1, |inv| {
         token_credential(inv, "github", GH_TOKEN);
@@ -559,8 +627,15 @@ fn github_actions_gets_a_sealed_box_the_repository_key_opens() {
 fn github_faults_each_end_journaled_resumable_and_without_a_secret() {
     let sk = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
     let faults = [
-        ("401", ResponseTemplate::new(401).set_body_json(serde_json::json!({"message": "Bad credentials"}))),
-        ("404", ResponseTemplate::new(404).set_body_json(serde_json::json!({"message": "Not Found"}))),
+        (
+            "401",
+            ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({"message": "Bad credentials"})),
+        ),
+        (
+            "404",
+            ResponseTemplate::new(404).set_body_json(serde_json::json!({"message": "Not Found"})),
+        ),
         (
             "429",
             ResponseTemplate::new(429)
@@ -582,17 +657,33 @@ fn github_faults_each_end_journaled_resumable_and_without_a_secret() {
         assert_eq!(code, Some(1), "{name}: {said}");
         assert!(said.contains("github-actions"), "{name}: {said}");
         let inv = load(&ws);
-        let j = inv.credential(&at(CRED)).unwrap().rotation.clone().expect("journaled");
+        let j = inv
+            .credential(&at(CRED))
+            .unwrap()
+            .rotation
+            .clone()
+            .expect("journaled");
         assert_eq!(j.step.as_str(), "deploy", "{name}");
-        let rec = j.deployed.first().expect("the target's outcome is journaled");
+        let rec = j
+            .deployed
+            .first()
+            .expect("the target's outcome is journaled");
         assert!(!rec.ok, "{name}");
         let new = j.new_secret.as_ref().unwrap().expose_secret().to_string();
         let journal_text = format!("{:?} {:?} {}", j.last_error, rec, said);
-        assert_no_secret(journal_text.as_bytes(), name, &[new.clone(), GH_TOKEN.into()]);
+        assert_no_secret(
+            journal_text.as_bytes(),
+            name,
+            &[new.clone(), GH_TOKEN.into()],
+        );
 
         // Fixed: the resumed rotation delivers and finishes.
         rt.block_on(server.reset());
-        rt.block_on(github_fake(&server, &sk.public_key(), ResponseTemplate::new(204)));
+        rt.block_on(github_fake(
+            &server,
+            &sk.public_key(),
+            ResponseTemplate::new(204),
+        ));
         let (code, said) = run(&ws, &["resume", CRED, "--yes"], &[GH_TOKEN.into()]);
         assert_eq!(code, Some(0), "{name}: {said}");
         assert!(load(&ws).credential(&at(CRED)).unwrap().rotation.is_none());
@@ -610,26 +701,33 @@ fn gitlab_vercel_and_netlify_get_the_value_in_their_documented_fields() {
         // when it does not exist), POST /projects/:id/variables creates it.
         Mock::given(method("PUT"))
             .and(path("/gitlab/projects/acme%2Fbot/variables/CRM_KEY"))
-            .respond_with(ResponseTemplate::new(404).set_body_json(
-                serde_json::json!({"message": "404 Variable Not Found"}),
-            ))
+            .respond_with(
+                ResponseTemplate::new(404)
+                    .set_body_json(serde_json::json!({"message": "404 Variable Not Found"})),
+            )
             .mount(&server)
             .await;
         Mock::given(method("POST"))
             .and(path("/gitlab/projects/acme%2Fbot/variables"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"key": "CRM_KEY"})))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({"key": "CRM_KEY"})),
+            )
             .mount(&server)
             .await;
         // vercel.com/docs/rest-api: POST /v10/projects/{idOrName}/env?upsert=true.
         Mock::given(method("POST"))
             .and(path("/vercel/v10/projects/acme-web/env"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"created": {}})))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({"created": {}})),
+            )
             .mount(&server)
             .await;
         // open-api.netlify.com: PATCH /accounts/{account_id}/env/{key} (setEnvVarValue).
         Mock::given(method("PATCH"))
             .and(path("/netlify/accounts/acme-team/env/CRM_KEY"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"context": "all"})))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({"context": "all"})),
+            )
             .mount(&server)
             .await;
     });
@@ -690,10 +788,16 @@ fn gitlab_vercel_and_netlify_get_the_value_in_their_documented_fields() {
         (serde_json::from_slice(&r.body).unwrap(), r)
     };
     let (gl, r) = body("POST", "/gitlab/projects/acme%2Fbot/variables");
-    assert_eq!(r.headers.get("private-token").unwrap(), "glpat-fakeTokenForTests01");
+    assert_eq!(
+        r.headers.get("private-token").unwrap(),
+        "glpat-fakeTokenForTests01"
+    );
     assert_eq!(gl["key"], "CRM_KEY");
     assert_eq!(gl["value"], new.as_str());
-    assert_eq!((gl["masked"].clone(), gl["protected"].clone()), (true.into(), true.into()));
+    assert_eq!(
+        (gl["masked"].clone(), gl["protected"].clone()),
+        (true.into(), true.into())
+    );
     let (vc, r) = body("POST", "/vercel/v10/projects/acme-web/env");
     assert_eq!(r.url.query(), Some("upsert=true&teamId=team_1"));
     assert_eq!(vc["value"], new.as_str());

@@ -1139,14 +1139,15 @@ async fn crash_during_deploy_then_resume_or_rollback() {
         let sink = fx.dir.path().join("sink");
         // A deploy cut short is run again by `resume --yes` only when marked idempotent
         // (issue 9); rolling back needs no such mark.
-        inv.credential_mut(&r).unwrap().deploy = keyward::inventory::Deploys::from(Deploy::Command {
-            idempotent: !rollback,
-            run: format!(
-                "cat > '{}'; if [ ! -e '{s}' ]; then touch '{s}'; exec sleep 30; fi",
-                sink.display(),
-                s = started.display()
-            ),
-        });
+        inv.credential_mut(&r).unwrap().deploy =
+            keyward::inventory::Deploys::from(Deploy::Command {
+                idempotent: !rollback,
+                run: format!(
+                    "cat > '{}'; if [ ! -e '{s}' ]; then touch '{s}'; exec sleep 30; fi",
+                    sink.display(),
+                    s = started.display()
+                ),
+            });
         let engine = fx.engine(inv, fx.plain(), yes());
         let task = tokio::spawn(async move { rotate(&engine, &["acme/k0"]).await });
         let mut polls = 0;

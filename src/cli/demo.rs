@@ -48,7 +48,9 @@ pub fn materialize(dir: &Path, now: DateTime<Utc>) -> Result<(PathBuf, PathBuf)>
     let (_, mut inv) = Store::open(&seed, &keys)?;
     std::fs::remove_file(&seed).ok();
     shift_dates(&mut inv, now - demo_anchor());
-    let home = dir.canonicalize().with_context(|| format!("{}", dir.display()))?;
+    let home = dir
+        .canonicalize()
+        .with_context(|| format!("{}", dir.display()))?;
     add_demo_deploy(&mut inv, &home);
     let inventory_path = dir.join("demo.yaml.age");
     if inventory_path.exists() {

@@ -18,7 +18,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use sha2::{Digest, Sha256};
 
 use super::rest;
-use super::{Deploy, DeployError, Delivery, TargetKind};
+use super::{Delivery, Deploy, DeployError, TargetKind};
 use crate::providers::aws::sigv4::{self, Credentials, Scope};
 use crate::providers::error::ErrorKind;
 use crate::providers::http::{Call, Repeat};
@@ -39,7 +39,10 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
             .get("access_key_id")
             .map(|s| s.expose_secret().trim().to_string())
             .ok_or_else(|| {
-                DeployError::config(kind, format!("connection `{}` needs `auth.access_key_id`", conn.id))
+                DeployError::config(
+                    kind,
+                    format!("connection `{}` needs `auth.access_key_id`", conn.id),
+                )
             })?,
         secret_access_key: conn.auth.get("secret_access_key").cloned().ok_or_else(|| {
             DeployError::config(
@@ -64,7 +67,10 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
     {
         return Err(DeployError::config(
             kind,
-            format!("`{}` is not an AWS region name", crate::text::terminal_safe(&region)),
+            format!(
+                "`{}` is not an AWS region name",
+                crate::text::terminal_safe(&region)
+            ),
         ));
     }
     let suffix = if region.starts_with("cn-") {
@@ -149,7 +155,12 @@ impl Signer<'_> {
     ) -> Result<(), (Option<String>, DeployError)> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let bytes = zeroize::Zeroizing::new(bytes);
-        let call = Call::new(None, "POST", &format!("{} {action}", self.url.path()), Repeat::Safe);
+        let call = Call::new(
+            None,
+            "POST",
+            &format!("{} {action}", self.url.path()),
+            Repeat::Safe,
+        );
         let reply = rest::api(self.d.http, self.kind)
             .send(&call, |c| {
                 // Signed per attempt, so a retry carries a fresh date.
@@ -183,9 +194,10 @@ impl Signer<'_> {
             .ok()
             .and_then(|v| v.get("__type").and_then(|t| t.as_str()).map(str::to_string));
         let mut e = reply.into_error();
-        if code.as_deref().is_some_and(|c| {
-            c.ends_with("ThrottlingException") || c.ends_with("TooManyUpdates")
-        }) {
+        if code
+            .as_deref()
+            .is_some_and(|c| c.ends_with("ThrottlingException") || c.ends_with("TooManyUpdates"))
+        {
             e.kind = ErrorKind::RateLimited;
         }
         if let Some(c) = &code {

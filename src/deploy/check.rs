@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::DeployCheck;
-use crate::providers::http::{check_endpoint, Call, Http, Repeat};
 use crate::inventory::ProviderKind;
+use crate::providers::http::{check_endpoint, Call, Http, Repeat};
 use crate::secret::Secret;
 
 /// How much of a check command's output is kept (its tail).
@@ -29,7 +29,9 @@ pub async fn run(
             t = s.redact(&t);
         }
         let n = t.chars().count();
-        t.chars().skip(n.saturating_sub(KEEP_OUTPUT)).collect::<String>()
+        t.chars()
+            .skip(n.saturating_sub(KEEP_OUTPUT))
+            .collect::<String>()
     };
     match check {
         DeployCheck::Run(run) => {
@@ -48,7 +50,12 @@ pub async fn run(
             let out = match tokio::time::timeout(timeout, cmd.output()).await {
                 Ok(Ok(out)) => out,
                 Ok(Err(e)) => return Err(format!("could not start `sh`: {e}")),
-                Err(_) => return Err(format!("`{run}` did not finish within {}s", timeout.as_secs())),
+                Err(_) => {
+                    return Err(format!(
+                        "`{run}` did not finish within {}s",
+                        timeout.as_secs()
+                    ))
+                }
             };
             let mut said = String::from_utf8_lossy(&out.stdout).into_owned();
             said.push_str(&String::from_utf8_lossy(&out.stderr));

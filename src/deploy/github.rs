@@ -11,7 +11,7 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use serde::Deserialize;
 
 use super::rest;
-use super::{Deploy, DeployError, Delivery, TargetKind};
+use super::{Delivery, Deploy, DeployError, TargetKind};
 use crate::providers::http::{Call, Repeat};
 use crate::secret::Secret;
 
@@ -83,7 +83,10 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
         v.set_sensitive(true);
         v
     };
-    let key_url = rest::url(&base, &[place.as_slice(), &["secrets", "public-key"]].concat());
+    let key_url = rest::url(
+        &base,
+        &[place.as_slice(), &["secrets", "public-key"]].concat(),
+    );
     let call = Call::new(None, "GET", key_url.path(), Repeat::Safe);
     let key: PublicKey = http
         .json(&call, |c| {
@@ -102,7 +105,10 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
     if organization.is_some() {
         body["visibility"] = visibility.as_deref().unwrap_or("private").into();
     }
-    let put_url = rest::url(&base, &[place.as_slice(), &["secrets", name.as_str()]].concat());
+    let put_url = rest::url(
+        &base,
+        &[place.as_slice(), &["secrets", name.as_str()]].concat(),
+    );
     let call = Call::new(None, "PUT", put_url.path(), Repeat::Safe);
     http.send(&call, |c| {
         c.put(put_url.clone())

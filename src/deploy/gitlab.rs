@@ -7,7 +7,7 @@
 use reqwest::header::HeaderValue;
 
 use super::rest;
-use super::{Deploy, DeployError, Delivery, TargetKind};
+use super::{Delivery, Deploy, DeployError, TargetKind};
 use crate::providers::http::{Call, Repeat};
 
 const KIND: TargetKind = TargetKind::GitlabCi;

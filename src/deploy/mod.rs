@@ -137,7 +137,10 @@ pub fn access(inventory: &Inventory, target: &Deploy) -> Result<Access, DeployEr
         if conn.provider != ProviderKind::AwsIam {
             return Err(DeployError::config(
                 kind,
-                format!("connection `{id}` is a {} connection, not aws-iam", conn.provider),
+                format!(
+                    "connection `{id}` is a {} connection, not aws-iam",
+                    conn.provider
+                ),
             ));
         }
         found.connection = Some(conn.clone());

@@ -7,7 +7,7 @@
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 
 use super::rest;
-use super::{Deploy, DeployError, Delivery, TargetKind};
+use super::{Delivery, Deploy, DeployError, TargetKind};
 use crate::providers::http::{Call, Repeat};
 
 const KIND: TargetKind = TargetKind::NetlifyEnv;
@@ -47,7 +47,9 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
     let call = Call::new(None, "PATCH", one.path(), Repeat::Safe);
     let reply = http
         .send(&call, |c| {
-            c.patch(one.clone()).header(AUTHORIZATION, auth()).json(&patch)
+            c.patch(one.clone())
+                .header(AUTHORIZATION, auth())
+                .json(&patch)
         })
         .await
         .map_err(rest::error(KIND))?;
@@ -60,7 +62,9 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
         }]);
         let call = Call::new(None, "POST", all.path(), Repeat::Safe);
         http.send(&call, |c| {
-            c.post(all.clone()).header(AUTHORIZATION, auth()).json(&create)
+            c.post(all.clone())
+                .header(AUTHORIZATION, auth())
+                .json(&create)
         })
         .await
         .and_then(|r| r.ok())

@@ -113,7 +113,11 @@ pub fn argv(to: &Remote<'_>) -> Vec<String> {
 }
 
 /// Sets `to.name` to `secret` in `to.path` on `to.host`, then runs the reload command.
-pub async fn set(to: &Remote<'_>, secret: &Secret, timeout: Duration) -> Result<String, DeployError> {
+pub async fn set(
+    to: &Remote<'_>,
+    secret: &Secret,
+    timeout: Duration,
+) -> Result<String, DeployError> {
     let request = format!("ssh {}", to.host);
     let fail = |m: String| DeployError {
         request: Some(request.clone()),
@@ -137,7 +141,11 @@ pub async fn set(to: &Remote<'_>, secret: &Secret, timeout: Duration) -> Result<
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| fail(format!("could not start `ssh`: {e}; install an OpenSSH client")))?;
+        .map_err(|e| {
+            fail(format!(
+                "could not start `ssh`: {e}; install an OpenSSH client"
+            ))
+        })?;
     let mut stdin = child.stdin.take();
     let mut stderr = child.stderr.take();
     let run = async {
@@ -212,7 +220,10 @@ mod tests {
             reload: Some("systemctl reload app"),
         };
         let args = argv(&to).join(" ");
-        assert!(args.contains("-p 2222") && args.contains("'/srv/app/.env'"), "{args}");
+        assert!(
+            args.contains("-p 2222") && args.contains("'/srv/app/.env'"),
+            "{args}"
+        );
         assert!(args.contains("BatchMode=yes"));
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
     }

@@ -416,8 +416,8 @@ mod tests {
 
     #[test]
     fn deploy_takes_one_target_or_a_list_and_keeps_a_single_ones_shape() {
-        let one: Deploys = serde_yaml::from_str("kind: env-file\npath: /srv/.env\nname: K\n")
-            .expect("one target");
+        let one: Deploys =
+            serde_yaml::from_str("kind: env-file\npath: /srv/.env\nname: K\n").expect("one target");
         assert_eq!(one.0.len(), 1);
         let back = serde_yaml::to_string(&one).unwrap();
         assert!(back.starts_with("kind: env-file"), "{back}");

@@ -6,7 +6,7 @@
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 
 use super::rest;
-use super::{Deploy, DeployError, Delivery, TargetKind};
+use super::{Delivery, Deploy, DeployError, TargetKind};
 use crate::providers::http::{Call, Repeat};
 
 const KIND: TargetKind = TargetKind::VercelEnv;

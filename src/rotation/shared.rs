@@ -38,7 +38,9 @@ pub(super) enum Work {
     Rotate,
     Resume,
     Rollback,
-    Revoke { emergency: bool },
+    Revoke {
+        emergency: bool,
+    },
     DeleteDue,
     /// Deliver the current secret again, rotating nothing.
     Deploy,

@@ -30,7 +30,11 @@ pub fn at(s: &str) -> CredentialRef {
 /// the workspace's default identity, each with a live first key.
 pub fn write(ws: &Workspace, n: usize, deploy: Option<Deploy>) -> Inventory {
     write_edited(ws, n, |inv| {
-        for c in inv.clients.iter_mut().flat_map(|c| c.integrations.iter_mut()) {
+        for c in inv
+            .clients
+            .iter_mut()
+            .flat_map(|c| c.integrations.iter_mut())
+        {
             c.deploy = deploy.clone().into();
         }
     })

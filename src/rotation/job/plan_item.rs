@@ -125,7 +125,8 @@ impl Job {
             }
         }
         item.deploys = c.deploy.iter().map(Deploy::describe).collect();
-        item.deploys.extend(c.deploy_check.as_ref().map(|k| k.describe()));
+        item.deploys
+            .extend(c.deploy_check.as_ref().map(|k| k.describe()));
         for t in c.deploy.iter() {
             let found = self.ctx.writer.read(|inv| crate::deploy::access(inv, t));
             if let Err(e) = found {
