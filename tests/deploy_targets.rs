@@ -520,7 +520,11 @@ fn aws_ssm_and_secrets_manager_hold_the_inventorys_value_after_deploy_and_rotati
     let first = current_secret(&ws);
     assert_eq!(read_back(), (first.clone(), first.clone()));
     // A rotation overwrites the parameter and makes a new secret version.
-    let (code, said) = run(&ws, &["rotate", CRED, "--yes"], &[first.clone()]);
+    let (code, said) = run(
+        &ws,
+        &["rotate", CRED, "--yes"],
+        std::slice::from_ref(&first),
+    );
     assert_eq!(code, Some(0), "{said}");
     let new = current_secret(&ws);
     assert_ne!(new, first);

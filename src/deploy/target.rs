@@ -383,14 +383,51 @@ impl<'de> Deserialize<'de> for Deploys {
     }
 }
 
-/// What must pass after the deploys before the old key is revoked.
+/// What must pass after the deploys before the old key is revoked. Written as a mapping
+/// with one of `run:` or `url:`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(try_from = "CheckFields", into = "CheckFields")]
 pub enum DeployCheck {
     /// A command run with `sh -c` (no secret given to it) that must exit 0.
     Run(String),
     /// An HTTPS URL (plain HTTP only to loopback) that must answer 2xx to a GET.
     Url(String),
+}
+
+/// [`DeployCheck`] as the file writes it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    run: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+impl TryFrom<CheckFields> for DeployCheck {
+    type Error = String;
+    fn try_from(f: CheckFields) -> Result<Self, String> {
+        match (f.run, f.url) {
+            (Some(run), None) => Ok(DeployCheck::Run(run)),
+            (None, Some(url)) => Ok(DeployCheck::Url(url)),
+            _ => Err("`deploy_check` takes one of `run` (a command) or `url`".into()),
+        }
+    }
+}
+
+impl From<DeployCheck> for CheckFields {
+    fn from(c: DeployCheck) -> Self {
+        match c {
+            DeployCheck::Run(run) => CheckFields {
+                run: Some(run),
+                url: None,
+            },
+            DeployCheck::Url(url) => CheckFields {
+                run: None,
+                url: Some(url),
+            },
+        }
+    }
 }
 
 impl DeployCheck {
@@ -449,5 +486,8 @@ mod tests {
         assert_eq!(d.describe(), "aws-secrets-manager: secret acme/crm");
         let check: DeployCheck = serde_yaml::from_str("url: https://example.com/health").unwrap();
         assert!(check.describe().contains("2xx"));
+        let back = serde_yaml::to_string(&check).unwrap();
+        assert_eq!(back, "url: https://example.com/health\n");
+        assert!(serde_yaml::from_str::<DeployCheck>("run: a\nurl: b\n").is_err());
     }
 }
