@@ -971,8 +971,9 @@ pub struct DeployArgs {
     /// Credentials whose current secret to deliver again, as CLIENT/INTEGRATION.
     #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION", required = true)]
     pub refs: Vec<CredentialRef>,
-    #[command(flatten)]
-    pub run: RunArgs,
+    /// Credentials delivered at once.
+    #[arg(long, default_value_t = crate::rotation::DEFAULT_CONCURRENCY as u16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
 }
 
 /// One credential `deploy` delivers, as shown before it runs.
@@ -994,7 +995,14 @@ struct DeployJson<'a> {
 /// Runs `keyward deploy`: delivers each credential's current secret to its deploy targets
 /// again (then its deploy check), rotating nothing, through the engine's deploy code.
 pub fn run_deploy(ctx: &Context, args: DeployArgs) -> Result<i32> {
-    let session = Session::snapshot(ctx, &args.run)?;
+    // Nothing is asked: a target delivered by hand is only named.
+    let run = RunArgs {
+        yes: false,
+        concurrency: args.concurrency,
+        per_provider: None,
+        grace_days: 0,
+    };
+    let session = Session::snapshot(ctx, &run)?;
     let out = session.out;
     let inventory = session.runner.inventory();
     let mut shown = Vec::new();

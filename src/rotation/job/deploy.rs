@@ -19,6 +19,17 @@ fn targets_of(c: &Credential) -> Vec<Deploy> {
     }
 }
 
+/// Journals one target's outcome: it replaces the target's earlier one, is the last deploy
+/// record, and ends the delivery `deploy_started_at` announced.
+fn keep_outcome(j: &mut Rotation, record: DeployRecord) {
+    j.deployed.retain(|d| d.target != record.target);
+    j.deploy = Some(record.clone());
+    j.deployed.push(record);
+    j.deploy_started_at = None;
+    j.deploy_started_target = None;
+    j.waiting_for = None;
+}
+
 impl Job {
     pub(super) async fn deploy(&mut self) -> Flow {
         let r = match self.resolve() {
@@ -38,6 +49,10 @@ impl Job {
         };
         self.enter(Phase::Deploy).await;
         let targets = targets_of(c);
+        // The last target's good outcome is saved with the next transition (the check's
+        // record, or the step's end): one save fewer per rotation, and a crash before it
+        // looks like a crash during that delivery, which `resume` handles.
+        let mut last_ok: Option<DeployRecord> = None;
         for (index, target) in targets.iter().enumerate() {
             let Some(journal) = self.journal() else {
                 return Flow::Failed("the journal is gone".into());
@@ -77,14 +92,14 @@ impl Job {
                 }
             };
             let (ok, detail) = (record.ok, record.detail.clone());
+            if ok && index + 1 == targets.len() {
+                last_ok = Some(record);
+                break;
+            }
             let saved = self
                 .save_journal(move |j| {
-                    j.deployed.retain(|d| d.target != Some(index));
                     j.last_error = (!record.ok).then(|| record.detail.clone());
-                    j.deployed.push(record);
-                    j.deploy_started_at = None;
-                    j.deploy_started_target = None;
-                    j.waiting_for = None;
+                    keep_outcome(j, record);
                 })
                 .await;
             match (ok, saved) {
@@ -98,16 +113,16 @@ impl Job {
                 }
                 (false, _) => {
                     return Flow::Failed(format!(
-                        "deploy to {} failed: {detail}; the new key is stored and the old one \
-                         untouched: fix it and run `keyward resume` (targets already done are \
-                         not redone), or undo with `keyward resume --rollback`",
+                        "deploy failed: {detail} (to {}); the new key is stored and the old \
+                         one untouched: fix it and run `keyward resume` (targets already done \
+                         are not redone), or undo with `keyward resume --rollback`",
                         target.describe()
                     ))
                 }
             }
         }
         if let Some(check) = c.deploy_check.clone() {
-            if let Err(flow) = self.run_check(&check, &secret, c).await {
+            if let Err(flow) = self.run_check(&check, &secret, c, last_ok.take()).await {
                 return flow;
             }
         }
@@ -126,6 +141,9 @@ impl Job {
         };
         let saved = self
             .save_journal(move |j| {
+                if let Some(record) = last_ok {
+                    keep_outcome(j, record);
+                }
                 j.step = Step::Verify;
                 j.last_error = None;
                 j.deploy = Some(summary);
@@ -150,6 +168,7 @@ impl Job {
         check: &DeployCheck,
         secret: &Secret,
         c: &Credential,
+        delivered: Option<DeployRecord>,
     ) -> Result<(), Flow> {
         let mut mask = vec![secret];
         mask.extend(c.secret.as_ref());
@@ -177,6 +196,9 @@ impl Job {
         let err = failed.clone();
         let saved = self
             .save_journal(move |j| {
+                if let Some(d) = delivered {
+                    keep_outcome(j, d);
+                }
                 j.deploy_check = Some(record);
                 if err.is_some() {
                     j.last_error = err;
