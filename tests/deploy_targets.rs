@@ -811,3 +811,62 @@ fn gitlab_vercel_and_netlify_get_the_value_in_their_documented_fields() {
     assert_eq!(r.url.query(), Some("site_id=site-1"));
     assert_eq!(nf, serde_json::json!({"context": "all", "value": new}));
 }
+
+// ---- a crash in the middle of the list ----
+
+#[test]
+fn killed_during_the_second_target_resume_skips_the_first_and_reruns_the_second_only_if_a_person_says(
+) {
+    let ws = Workspace::new();
+    let env = ws.path("app.env");
+    let runs = ws.path("runs");
+    let started = ws.path("started");
+    let gate = ws.path("gate");
+    write_edited(&ws, 1, |inv| {
+        set_deploy(
+            inv,
+            vec![
+                Deploy::EnvFile {
+                    path: env.display().to_string(),
+                    name: "CRM_KEY".into(),
+                },
+                // Not idempotent: counts its runs; the first one hangs until killed.
+                Deploy::Command {
+                    run: format!(
+                        "cat > /dev/null; echo run >> '{r}'; touch '{s}'; while [ ! -e '{g}' ]; do sleep 0.05; done",
+                        r = runs.display(),
+                        s = started.display(),
+                        g = gate.display()
+                    ),
+                    idempotent: false,
+                },
+            ],
+            None,
+        )
+    });
+    support::crash::rotate_and_kill_once(&ws, CRED, || started.exists());
+    let inv = load(&ws);
+    let j = inv
+        .credential(&at(CRED))
+        .unwrap()
+        .rotation
+        .clone()
+        .expect("journaled");
+    assert_eq!(j.deploy_started_target, Some(1), "{j:?}");
+    assert!(
+        j.deployed.iter().any(|d| d.target == Some(0) && d.ok),
+        "{j:?}"
+    );
+    // A rewrite renames a new file over it: a new inode.
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let env_before = inode(&env);
+
+    // `--yes` does not answer for a command not marked idempotent: it waits for a person,
+    // and the env file is not written again.
+    std::fs::write(&gate, "").unwrap();
+    let (code, said) = run(&ws, &["resume", CRED, "--yes"], &[]);
+    assert_eq!(code, Some(4), "{said}");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "run\n");
+    assert_eq!(inode(&env), env_before, "the env file was written again");
+    assert!(load(&ws).credential(&at(CRED)).unwrap().rotation.is_some());
+}
