@@ -190,8 +190,12 @@ fn lines(state: &State) -> Vec<Line<'static>> {
         }
     }
     out.push(Line::from(secret));
-    let deploy = cred.deploy.describe();
+    let deploy = crate::text::terminal_safe(&cred.deploy.describe()).into_owned();
     out.push(field(theme, "Deploy", deploy));
+    if let Some(check) = &cred.deploy_check {
+        let check = crate::text::terminal_safe(&check.describe()).into_owned();
+        out.push(field(theme, "Check", check));
+    }
     if let Some(notes) = &cred.notes {
         out.push(field(theme, "Notes", notes.clone()));
     }
