@@ -870,3 +870,49 @@ fn killed_during_the_second_target_resume_skips_the_first_and_reruns_the_second_
     assert_eq!(inode(&env), env_before, "the env file was written again");
     assert!(load(&ws).credential(&at(CRED)).unwrap().rotation.is_some());
 }
+
+// ---- the demo ----
+
+#[test]
+fn the_demo_rotation_of_sms_alerts_delivers_to_an_env_file_beside_the_demo() {
+    let ws = Workspace::new();
+    let kept = ws.path("demo");
+    ws.ok(&["demo", "--keep-in", kept.to_str().unwrap()], "");
+    let demo = |args: &[&str]| {
+        ws.keyward()
+            .env("KEYWARD_INVENTORY", kept.join("demo.yaml.age"))
+            .env("KEYWARD_IDENTITY", kept.join("demo-identity.txt"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let plan = demo(&["rotate", "acme/sms-alerts", "--dry-run"]);
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(
+        plan.contains("deploys to env-file: SMS_ALERTS_KEY in"),
+        "{plan}"
+    );
+    let out = demo(&["rotate", "acme/sms-alerts", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys = keyward::store::Keyring::load(&[kept.join("demo-identity.txt")]).unwrap();
+    let (_, inv) = keyward::store::Store::open(&kept.join("demo.yaml.age"), &keys).unwrap();
+    let secret = inv
+        .credential(&at("acme/sms-alerts"))
+        .and_then(|c| c.secret.as_ref())
+        .unwrap()
+        .expose_secret()
+        .to_string();
+    let env = kept.canonicalize().unwrap().join("acme-app.env");
+    assert_eq!(
+        std::fs::read_to_string(&env).unwrap(),
+        format!("SMS_ALERTS_KEY={secret}\n")
+    );
+    assert_eq!(mode(&env), 0o600);
+    let mut printed = out.stdout.clone();
+    printed.extend_from_slice(&out.stderr);
+    assert_no_secret(&printed, "the demo rotation", &[secret]);
+}
