@@ -2,25 +2,23 @@
 //! and parsing, and judging every credential's status. Figures, not assertions.
 //!
 //! Run: `cargo run --release --example bench_inventory [-- COUNT]` (default 100000).
+//! `bench_inventory make DIR COUNT` instead writes `DIR/inventory.age` of COUNT credentials
+//! and the age identity that opens it, `DIR/identity.txt`, for `bench/run` to time the
+//! real `keyward check` against `age -d` on the same file.
 
+use std::path::Path;
 use std::time::Instant;
 
-use chrono::{Duration, TimeZone, Utc};
+use age::secrecy::ExposeSecret;
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use keyward::inventory::{status::assess, Client, Credential, Inventory, ProviderKind};
 use keyward::secret::Secret;
 use keyward::store::{Keyring, Store};
 
-fn main() -> anyhow::Result<()> {
-    let count: usize = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(100_000);
-    let now = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
-    let identity = age::x25519::Identity::generate();
-    let mut inv = Inventory::new(vec![identity.to_public().to_string()]);
+/// `count` credentials, 50 to a client, with the fields a real inventory fills in.
+fn inventory(count: usize, recipient: String, now: DateTime<Utc>) -> Inventory {
+    let mut inv = Inventory::new(vec![recipient]);
     let per_client = 50;
-    let t = Instant::now();
     for c in 0..count.div_ceil(per_client) {
         let mut client = Client {
             id: format!("client-{c:05}"),
@@ -44,6 +42,36 @@ fn main() -> anyhow::Result<()> {
         }
         inv.clients.push(client);
     }
+    inv
+}
+
+/// Writes the inventory and the identity that opens it into `dir`, for timing the binary.
+fn make(dir: &Path, count: usize, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let identity = age::x25519::Identity::generate();
+    let inv = inventory(count, identity.to_public().to_string(), now);
+    keyward::fsutil::create_private_dir_all(dir)?;
+    let key = format!("{}\n", identity.to_string().expose_secret());
+    keyward::fsutil::write_private(&dir.join("identity.txt"), key.as_bytes())?;
+    Store::create(&dir.join("inventory.age"), &inv)?;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let now = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
+    if let [verb, dir, count] = args.as_slice() {
+        if verb == "make" {
+            return make(Path::new(dir), count.parse()?, now);
+        }
+    }
+    let count: usize = args
+        .first()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
+    let identity = age::x25519::Identity::generate();
+    let t = Instant::now();
+    let inv = inventory(count, identity.to_public().to_string(), now);
     println!("credentials        {}", inv.credential_count());
     println!(
         "build in memory    {:>8.1} ms",

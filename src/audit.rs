@@ -100,6 +100,8 @@ pub enum AuditAction {
     Added,
     /// Credentials were imported.
     Imported,
+    /// A key found at a provider (`discover`) was recorded without its secret.
+    Adopted,
     /// An OAuth grant was connected and its refresh token stored.
     Connected,
     /// A management connection was added.
@@ -172,6 +174,7 @@ impl AuditAction {
             AuditAction::Created => "created",
             AuditAction::Added => "added",
             AuditAction::Imported => "imported",
+            AuditAction::Adopted => "adopted",
             AuditAction::Connected => "connected",
             AuditAction::ConnectionAdded => "connection-added",
             AuditAction::ConnectionRemoved => "connection-removed",

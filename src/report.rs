@@ -39,6 +39,9 @@ pub struct Report {
     pub next_due_at: Option<DateTime<Utc>>,
     /// Counts over every client in the report.
     pub summary: Summary,
+    /// Per provider, over every client in the report: keys tracked, found by discovery,
+    /// taken into custody.
+    pub coverage: Vec<Coverage>,
     /// One section per client, in file order.
     pub clients: Vec<ClientReport>,
 }
@@ -52,6 +55,8 @@ pub struct ClientReport {
     pub name: String,
     /// Counts over this client's credentials.
     pub summary: Summary,
+    /// Per provider, over this client's credentials.
+    pub coverage: Vec<Coverage>,
     /// The earliest date something must happen for this client, and for which credential.
     pub next_due: Option<NextDue>,
     /// Its credentials, in file order.
@@ -96,6 +101,69 @@ pub struct Summary {
     pub stale: usize,
     /// Revoked: out of service, kept for the record.
     pub revoked: usize,
+}
+
+/// How complete the inventory is at one provider: the keys it tracks, how many of them
+/// `keyward discover` found there (made outside keyward, then adopted), and how many of
+/// those were rotated since, so that only keyward holds their secret.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Coverage {
+    /// The provider.
+    pub provider: String,
+    /// Credentials of this provider in the report.
+    pub tracked: usize,
+    /// Of those, keys found at the provider by discovery and adopted.
+    pub discovered: usize,
+    /// Of the discovered ones, those taken into custody: rotated after their adoption.
+    pub in_custody: usize,
+}
+
+impl Coverage {
+    /// The counts over `credentials`, one entry per provider, in provider order.
+    pub fn of<'a>(credentials: impl IntoIterator<Item = &'a Credential>) -> Vec<Coverage> {
+        let mut by: std::collections::BTreeMap<&'static str, Coverage> = Default::default();
+        for c in credentials {
+            let name = c.provider.as_str();
+            let entry = by.entry(name).or_insert_with(|| Coverage {
+                provider: name.to_string(),
+                tracked: 0,
+                discovered: 0,
+                in_custody: 0,
+            });
+            entry.tracked += 1;
+            let adopted = c
+                .history
+                .iter()
+                .position(|h| h.event == HistoryEvent::Adopted);
+            if let Some(i) = adopted {
+                entry.discovered += 1;
+                if c.history[i..]
+                    .iter()
+                    .any(|h| h.event == HistoryEvent::Rotated)
+                {
+                    entry.in_custody += 1;
+                }
+            }
+        }
+        by.into_values().collect()
+    }
+
+    /// `aws-iam 3 tracked, 1 found by discovery, 1 taken into custody; sendgrid 1 tracked`.
+    pub fn describe(list: &[Coverage]) -> String {
+        list.iter()
+            .map(|c| {
+                let mut s = format!("{} {} tracked", c.provider, c.tracked);
+                if c.discovered > 0 {
+                    s.push_str(&format!(
+                        ", {} found by discovery, {} taken into custody",
+                        c.discovered, c.in_custody
+                    ));
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 impl Summary {
@@ -177,11 +245,13 @@ fn build_where(
 ) -> Report {
     let mut summary = Summary::default();
     let mut next_due_at: Option<DateTime<Utc>> = None;
+    let mut covered: Vec<&Credential> = Vec::new();
     let clients = inv
         .clients
         .iter()
         .filter_map(|c| {
             let mut own = Summary::default();
+            let mut own_credentials: Vec<&Credential> = Vec::new();
             let mut next_due: Option<NextDue> = None;
             let credentials: Vec<CredentialReport> = c
                 .integrations
@@ -195,6 +265,7 @@ fn build_where(
                         return None;
                     }
                     let line = CredentialReport::new(&at, cred, inv, now);
+                    own_credentials.push(cred);
                     own.count(line.row.status);
                     summary.count(line.row.status);
                     if let Some(due) = line.row.due_at {
@@ -217,10 +288,12 @@ fn build_where(
             } else {
                 include_client(include, &c.id)
             };
+            covered.extend(&own_credentials);
             keep.then(|| ClientReport {
                 id: c.id.clone(),
                 name: c.name.clone(),
                 summary: own,
+                coverage: Coverage::of(own_credentials),
                 next_due,
                 credentials,
             })
@@ -231,6 +304,7 @@ fn build_where(
         prepared_by: None,
         next_due_at,
         summary,
+        coverage: Coverage::of(covered),
         clients,
     }
 }
@@ -366,6 +440,12 @@ pub fn markdown(report: &Report) -> String {
             format!("{} ({})", cell(&client.name), cell(&client.id))
         };
         out.push_str(&format!("\n## {title}\n\n{}.\n", client.summary));
+        if !client.coverage.is_empty() {
+            out.push_str(&format!(
+                "Keys by provider: {}.\n",
+                cell(&Coverage::describe(&client.coverage))
+            ));
+        }
         if let Some(n) = &client.next_due {
             out.push_str(&format!(
                 "Next due: {} ({}).\n",
@@ -522,6 +602,43 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn coverage_counts_custody_only_for_a_rotation_after_the_adoption() {
+        let entry = |event| HistoryEntry {
+            at: now(),
+            event,
+            detail: String::new(),
+        };
+        let mut rotated_before = Credential::new("a", ProviderKind::AwsIam);
+        rotated_before.history = vec![entry(HistoryEvent::Rotated), entry(HistoryEvent::Adopted)];
+        let mut custody = Credential::new("b", ProviderKind::AwsIam);
+        custody.history = vec![entry(HistoryEvent::Adopted), entry(HistoryEvent::Rotated)];
+        let plain = Credential::new("c", ProviderKind::AwsIam);
+        let mail = Credential::new("d", ProviderKind::Sendgrid);
+        let c = Coverage::of([&rotated_before, &custody, &plain, &mail]);
+        assert_eq!(
+            c,
+            vec![
+                Coverage {
+                    provider: "aws-iam".into(),
+                    tracked: 3,
+                    discovered: 2,
+                    in_custody: 1
+                },
+                Coverage {
+                    provider: "sendgrid".into(),
+                    tracked: 1,
+                    discovered: 0,
+                    in_custody: 0
+                },
+            ]
+        );
+        assert_eq!(
+            Coverage::describe(&c),
+            "aws-iam 3 tracked, 2 found by discovery, 1 taken into custody; sendgrid 1 tracked"
+        );
     }
 
     fn inventory() -> Inventory {

@@ -1077,3 +1077,21 @@ async fn cloudflare_connection_test_reports_the_owner_and_what_the_token_may_do(
         .count();
     assert_eq!(writes, 0, "a check never writes");
 }
+
+/// Issue 13: discovery lists the tokens of the connection's owner, as the official schema
+/// describes them (Prism), with their scopes and last use.
+#[tokio::test]
+async fn contract_discover_lists_the_owners_tokens() {
+    let peer = prism();
+    let conn = prism_target(peer).connection.expect("a connection");
+    let found = with_log(peer, provider().discover(&conn).await);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].key.remote_id, EXAMPLE_ID);
+    assert_eq!(found[0].owner.as_deref(), Some("the connection's user"));
+    assert_eq!(
+        found[0].key.scopes,
+        ["Zone Read", "Magic Network Monitoring"]
+    );
+    assert!(found[0].key.last_used_at.is_some());
+    assert_no_secret(&format!("{found:?}"), &[MGMT]);
+}

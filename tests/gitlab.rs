@@ -943,3 +943,42 @@ async fn gitlab_connection_test_answered_not_checked() {
         .collect();
     assert!(methods.iter().all(|m| m == "GET"), "{methods:?}");
 }
+
+/// Issue 13: discovery lists every personal token the management token sees (pages of
+/// two), then the tokens of the project and the group the connection names, each with what
+/// a credential needs to rotate it.
+#[tokio::test]
+async fn discover_lists_personal_project_and_group_tokens_over_pages() {
+    let (server, _fake) = fake_server().await;
+    let mut conn = target(&server, "7", &[]).connection.expect("a connection");
+    conn.params.insert("project_id".into(), "acme/bot".into());
+    conn.params.insert("group_id".into(), "42".into());
+    let found = provider().discover(&conn).await.expect("listed");
+    let seen: Vec<(&str, Option<&str>, Option<&str>)> = found
+        .iter()
+        .map(|f| {
+            (
+                f.key.remote_id.as_str(),
+                f.owner.as_deref(),
+                f.params.get("token_type").map(String::as_str),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("7", Some("user 141"), Some("personal")),
+            ("8", Some("user 141"), Some("personal")),
+            ("9", Some("user 141"), Some("personal")),
+            ("10", Some("user 999"), Some("personal")),
+            ("20", Some("project acme/bot"), Some("project")),
+            ("30", Some("group 42"), Some("group")),
+        ]
+    );
+    assert_eq!(
+        found[4].params.get("project_id").map(String::as_str),
+        Some("acme/bot")
+    );
+    assert!(found[0].key.last_used_at.is_some());
+    assert_no_secret(&format!("{found:?}"), &[MGMT, OLD_VALUE]);
+}

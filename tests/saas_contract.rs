@@ -1,4 +1,4 @@
-//! Contract tests: every request the OpenAI, Twilio and SendGrid providers make goes to
+//! Contract tests: every request the OpenAI, Twilio, SendGrid, Datadog and Okta providers make goes to
 //! Prism serving the provider's official OpenAPI description (tests/specs/), which validates
 //! it (path, query, body, content type, security) and answers with the spec's examples. An
 //! invalid request gets a 4xx, which the provider reports as an error, so every `Ok` below
@@ -16,6 +16,8 @@ use crate::support;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use keyward::providers::datadog::Datadog;
+use keyward::providers::okta::Okta;
 use keyward::providers::openai::OpenAi;
 use keyward::providers::sendgrid::Sendgrid;
 use keyward::providers::twilio::Twilio;
@@ -375,4 +377,203 @@ async fn openai_admin_keys_pass_validation() {
         "DELETE",
         "/organization/admin_api_keys/key_admin_delete",
     );
+}
+
+// ---- Datadog ----------------------------------------------------------------------------
+
+fn dd() -> &'static Peer {
+    shared_prism("datadog/openapi.trimmed.yaml")
+}
+
+#[tokio::test]
+async fn datadog_api_keys_pass_validation() {
+    let peer = dd();
+    let p = Datadog::new(&fast_http());
+    let t = datadog(&peer.base_url, "api", Some("dd-contract-key"), &[]);
+    // Prism answers with the schema's examples: every field keyward reads was parsed.
+    let key = with_log(peer, p.inspect(&t).await).expect("a key");
+    assert_eq!(key.name.as_deref(), Some("API Key for submitting metrics"));
+    assert_eq!(
+        key.created_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2020-11-23T10:00:00+00:00")
+    );
+    assert_eq!(
+        key.last_used_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2020-11-27T10:00:00+00:00"),
+        "date_last_used"
+    );
+    let all = with_log(peer, p.list(&t).await);
+    assert_eq!(all.len(), 1, "one page: fewer keys than the page size");
+    assert_eq!(
+        all[0].name.as_deref(),
+        Some("API Key for submitting metrics")
+    );
+
+    // The create body (`data.type`, `data.attributes.name`) is validated by Prism.
+    let issued = with_log(peer, p.create(&t).await);
+    assert!(!issued.secret.expose_secret().is_empty());
+    assert_eq!(
+        issued.created_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2020-11-23T10:00:00+00:00")
+    );
+    with_log(peer, p.delete(&t, "dd-contract-delete").await);
+    assert_routed(peer, "DELETE", "/api/v2/api_keys/dd-contract-delete");
+}
+
+#[tokio::test]
+async fn datadog_current_user_application_keys_pass_validation() {
+    let peer = dd();
+    let p = Datadog::new(&fast_http());
+    let t = datadog(&peer.base_url, "application", Some("dd-app-key"), &[]);
+    let key = with_log(peer, p.inspect(&t).await).expect("a key");
+    assert_eq!(
+        key.scopes,
+        [
+            "dashboards_read",
+            "dashboards_write",
+            "dashboards_public_share"
+        ]
+    );
+    assert_eq!(
+        key.last_used_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2020-12-20T10:00:00+00:00"),
+        "last_used_at"
+    );
+    assert_eq!(with_log(peer, p.list(&t).await).len(), 1);
+    // The old key's scopes go into the create body, which Prism validates.
+    let issued = with_log(peer, p.create(&t).await);
+    assert!(!issued.secret.expose_secret().is_empty());
+    assert_eq!(issued.scopes.len(), 3);
+    with_log(peer, p.delete(&t, "dd-app-delete").await);
+    assert_routed(
+        peer,
+        "DELETE",
+        "/api/v2/current_user/application_keys/dd-app-delete",
+    );
+}
+
+#[tokio::test]
+async fn datadog_service_account_application_keys_pass_validation() {
+    let peer = dd();
+    let p = Datadog::new(&fast_http());
+    let sa = "00000000-0000-1234-0000-000000000000";
+    let t = datadog(
+        &peer.base_url,
+        "application",
+        Some("dd-sa-key"),
+        &[("service_account_id", sa)],
+    );
+    // The service account's read answers a partial key (no value), as documented.
+    let key = with_log(peer, p.inspect(&t).await).expect("a key");
+    assert_eq!(
+        key.name.as_deref(),
+        Some("Application Key for managing dashboards")
+    );
+    assert_eq!(with_log(peer, p.list(&t).await).len(), 1);
+    let issued = with_log(peer, p.create(&t).await);
+    assert!(!issued.secret.expose_secret().is_empty());
+    with_log(peer, p.delete(&t, "dd-sa-delete").await);
+    assert_routed(
+        peer,
+        "DELETE",
+        &format!("/api/v2/service_accounts/{sa}/application_keys/dd-sa-delete"),
+    );
+}
+
+/// The control: Prism refuses a request without the application key the spec's security
+/// requires, and the provider reports it as an error naming the request.
+#[tokio::test]
+async fn datadog_prism_refuses_a_request_without_the_application_key() {
+    let peer = dd();
+    let p = Datadog::new(&fast_http());
+    let mut t = datadog(&peer.base_url, "api", Some("k"), &[]);
+    t.connection
+        .as_mut()
+        .unwrap()
+        .auth
+        .insert("application_key".into(), Secret::new(""));
+    let e = p.list(&t).await.unwrap_err();
+    assert_eq!(e.status, Some(401), "{e}");
+    assert!(e.to_string().contains("GET /api/v2/api_keys"), "{e}");
+}
+
+// ---- Okta -------------------------------------------------------------------------------
+
+fn okta_management() -> &'static Peer {
+    shared_prism("okta/management-minimal.trimmed.yaml")
+}
+
+fn okta_oauth() -> &'static Peer {
+    shared_prism("okta/oauth-minimal.trimmed.yaml")
+}
+
+#[tokio::test]
+async fn okta_client_secret_lifecycle_passes_validation() {
+    let peer = okta_management();
+    let p = Okta::new(&fast_http());
+    let t = okta(&peer.base_url, Some("ocs2f50kZB0cITmYU0g4"), &[]);
+    let key = with_log(peer, p.inspect(&t).await).expect("the example secret");
+    assert_eq!(key.remote_id, "ocs2f50kZB0cITmYU0g4");
+    assert_eq!(key.state, keyward::inventory::RemoteStatus::Active);
+    assert_eq!(
+        key.created_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2023-04-06T21:32:33+00:00")
+    );
+    let all = with_log(peer, p.list(&t).await);
+    let states: Vec<&str> = all.iter().map(|k| k.state.as_str()).collect();
+    assert_eq!(states, ["inactive", "active"]);
+
+    // The create (an empty body: a system-generated secret) is validated by Prism.
+    let issued = with_log(peer, p.create(&t).await);
+    assert_eq!(issued.remote_id, "ocs2f50kZB0cITmYU0g4");
+    assert_eq!(
+        issued.secret.expose_secret(),
+        "DRUFXGF9XbLn......a3x3POBiIxDreBCdZuFs5B"
+    );
+    with_log(peer, p.deactivate(&t, "ocs-contract-off").await);
+    assert_routed(
+        peer,
+        "POST",
+        &format!("/api/v1/apps/{OK_APP}/credentials/secrets/ocs-contract-off/lifecycle/deactivate"),
+    );
+    with_log(peer, p.delete(&t, "ocs-contract-del").await);
+    assert_routed(
+        peer,
+        "DELETE",
+        &format!("/api/v1/apps/{OK_APP}/credentials/secrets/ocs-contract-del"),
+    );
+}
+
+#[tokio::test]
+async fn okta_client_credentials_grant_passes_validation() {
+    let peer = okta_oauth();
+    let p = Okta::new(&fast_http());
+    let secret = Secret::new("okta-contract-secret-1");
+    for server in [None, Some("default")] {
+        let mut extra = vec![("scope", "keyward.check")];
+        if let Some(id) = server {
+            extra.push(("authorization_server", id));
+        }
+        let t = okta(&peer.base_url, Some("ocs1"), &extra);
+        assert_eq!(
+            p.verify(&t, Some("ocs1"), &secret).await,
+            Verification::Valid,
+            "{server:?}\n{}",
+            peer.log_tail()
+        );
+    }
+    assert_routed(peer, "POST", "/oauth2/v1/token");
+    assert_routed(peer, "POST", "/oauth2/default/v1/token");
+}
+
+/// The control: Prism refuses a management call without the SSWS token's header.
+#[tokio::test]
+async fn okta_prism_refuses_a_call_without_the_api_token() {
+    let peer = okta_management();
+    let p = Okta::new(&fast_http());
+    let mut t = okta(&peer.base_url, Some("ocs1"), &[]);
+    t.connection.as_mut().unwrap().auth.clear();
+    let e = p.list(&t).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config, "{e}");
+    assert!(e.to_string().contains("auth.api_token"), "{e}");
 }

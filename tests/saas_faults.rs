@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use keyward::providers::datadog::Datadog;
 use keyward::providers::http::Http;
+use keyward::providers::okta::Okta;
 use keyward::providers::openai::OpenAi;
 use keyward::providers::sendgrid::Sendgrid;
 use keyward::providers::twilio::Twilio;
@@ -44,6 +46,10 @@ struct Case {
     /// A create answer carrying [`NEW_SECRET`] in the wrong shape.
     create_misshapen: Value,
     verify_path: String,
+    /// The method verify calls `verify_path` with.
+    verify_method: &'static str,
+    /// What verify says to a 403 from `verify_path`.
+    verify_forbidden: &'static str,
     mgmt_secret: &'static str,
 }
 
@@ -73,6 +79,8 @@ fn cases() -> Vec<Case> {
             missing_field: "api_key",
             create_misshapen: json!({"api_key": NEW_SECRET, "api_key_id": 5}),
             verify_path: "/v3/scopes".into(),
+            verify_method: "GET",
+            verify_forbidden: "cannot-check",
             mgmt_secret: SG_ADMIN,
         },
         Case {
@@ -94,6 +102,8 @@ fn cases() -> Vec<Case> {
             // A Standard key is checked with the message list (issue 15: it may not fetch
             // the account).
             verify_path: format!("/2010-04-01/Accounts/{TW_ACCOUNT}/Messages.json"),
+            verify_method: "GET",
+            verify_forbidden: "cannot-check",
             mgmt_secret: TW_MAIN_SECRET,
         },
         Case {
@@ -114,7 +124,48 @@ fn cases() -> Vec<Case> {
             missing_field: "value",
             create_misshapen: json!({"id": "svc_acct_9", "name": "x", "api_key": NEW_SECRET}),
             verify_path: "/models".into(),
+            verify_method: "GET",
+            verify_forbidden: "cannot-check",
             mgmt_secret: OA_ADMIN,
+        },
+        Case {
+            name: "datadog",
+            provider: |h| Arc::new(Datadog::new(h)),
+            target: |u| datadog(u, "api", Some("k1"), &[]),
+            create_target: |u| datadog(u, "api", None, &[]),
+            list_path: "/api/v2/api_keys".into(),
+            list_ok: json!({"data": [{"id": "k1", "type": "api_keys", "attributes": {"name": "a"}}]}),
+            create_path: "/api/v2/api_keys".into(),
+            create_status: 201,
+            create_without_secret: json!({"data": {"id": "made1", "type": "api_keys", "attributes": {"name": "x", "last4": "abcd"}}}),
+            cleanup_path: "/api/v2/api_keys/made1".into(),
+            missing_field: "key",
+            create_misshapen: json!({"data": {"id": 5, "type": "api_keys", "attributes": {"key": NEW_SECRET}}}),
+            // An API key is checked alone; Datadog answers 403 for an invalid one
+            // (docs.datadoghq.com/api/latest/authentication/).
+            verify_path: "/api/v1/validate".into(),
+            verify_method: "GET",
+            verify_forbidden: "invalid",
+            mgmt_secret: DD_APP_KEY,
+        },
+        Case {
+            name: "okta",
+            provider: |h| Arc::new(Okta::new(h)),
+            target: |u| okta(u, Some("ocs1"), &[("authorization_server", "default")]),
+            create_target: |u| okta(u, None, &[("authorization_server", "default")]),
+            list_path: format!("/api/v1/apps/{OK_APP}/credentials/secrets"),
+            list_ok: json!([{"id": "ocs1", "status": "ACTIVE", "created": "2026-01-05T10:00:00.000Z"}]),
+            create_path: format!("/api/v1/apps/{OK_APP}/credentials/secrets"),
+            create_status: 201,
+            create_without_secret: json!({"id": "ocsmade", "status": "ACTIVE"}),
+            cleanup_path: format!("/api/v1/apps/{OK_APP}/credentials/secrets/ocsmade"),
+            missing_field: "client_secret",
+            create_misshapen: json!({"id": 5, "status": "ACTIVE", "client_secret": NEW_SECRET}),
+            // A client-credentials grant at the custom authorization server.
+            verify_path: "/oauth2/default/v1/token".into(),
+            verify_method: "POST",
+            verify_forbidden: "cannot-check",
+            mgmt_secret: OK_TOKEN,
         },
     ]
 }
@@ -143,6 +194,9 @@ fn assert_no_secret(text: &str, case: &Case) {
         TW_MAIN_SID,
         OA_ADMIN,
         SG_ADMIN,
+        DD_API_KEY,
+        DD_APP_KEY,
+        OK_TOKEN,
     ] {
         assert!(
             !text.contains(secret),
@@ -256,6 +310,8 @@ async fn a_create_is_retried_after_a_rate_limit() {
         match case.name {
             "openai" => ok["api_key"]["value"] = json!("sk-created-1"),
             "twilio" => ok["secret"] = json!("tw-created-1"),
+            "datadog" => ok["data"]["attributes"]["key"] = json!("dd-created-1"),
+            "okta" => ok["client_secret"] = json!("okta-created-1"),
             _ => ok["api_key"] = json!("SG.created-1"),
         }
         Mock::given(method("POST"))
@@ -302,8 +358,14 @@ async fn a_timeout_is_a_transport_error_after_each_attempt() {
 #[tokio::test]
 async fn cut_off_and_non_json_answers_are_bad_responses() {
     for case in cases() {
+        // Cut off inside the shape the list answers with (an object, or Okta's bare array).
+        let cut = if case.list_ok.is_array() {
+            r#"[{"id": "a", "#
+        } else {
+            r#"{"result": [{"name": "a", "#
+        };
         for (body, says) in [
-            (r#"{"result": [{"name": "a", "#, "the answer was cut off"),
+            (cut, "the answer was cut off"),
             (
                 "<html><body>Gateway says hi</body></html>",
                 "the answer is not JSON",
@@ -482,17 +544,18 @@ async fn refusals_that_echo_the_management_key_do_not_leak_it() {
 async fn verify_gives_one_of_the_four_honest_answers() {
     for case in cases() {
         let secret = Secret::new(NEW_SECRET);
-        let echo = json!({"message": format!("bad key {NEW_SECRET}"), "errors": [{"message": format!("bad key {NEW_SECRET}")}]});
+        // `access_token` for a token endpoint's 200 (Okta); the other providers ignore it.
+        let echo = json!({"message": format!("bad key {NEW_SECRET}"), "errors": [{"message": format!("bad key {NEW_SECRET}")}], "access_token": "at-1"});
         for (status, want) in [
             (200, "valid"),
             (401, "invalid"),
-            (403, "cannot-check"),
+            (403, case.verify_forbidden),
             (404, "could-not-check"),
             (500, "could-not-check"),
             (429, "could-not-check"),
         ] {
             let server = MockServer::start().await;
-            Mock::given(method("GET"))
+            Mock::given(method(case.verify_method))
                 .and(path(case.verify_path.as_str()))
                 .respond_with(reply(status, echo.clone()))
                 .mount(&server)
@@ -509,6 +572,30 @@ async fn verify_gives_one_of_the_four_honest_answers() {
             };
             assert_no_secret(&reason, &case);
             let reqs = requests(&server).await;
+            if case.name == "datadog" {
+                let sent = |h: &str| {
+                    reqs[0]
+                        .headers
+                        .get(h)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                assert_eq!(sent("dd-api-key").as_deref(), Some(NEW_SECRET));
+                assert_eq!(
+                    sent("dd-application-key"),
+                    None,
+                    "an API key is checked alone"
+                );
+                continue;
+            }
+            if case.name == "okta" {
+                assert_eq!(
+                    basic(&reqs[0]),
+                    Some((OK_CLIENT.to_string(), NEW_SECRET.to_string())),
+                    "the app's client id and the secret being checked"
+                );
+                continue;
+            }
             let auth = reqs[0]
                 .headers
                 .get("authorization")
@@ -676,6 +763,16 @@ async fn list_entries_without_an_id_are_bad_responses() {
             format!("/organization/projects/{OA_PROJECT}/api_keys"),
             json!({"object": "list", "data": [{"name": "no id"}], "has_more": false}),
         ),
+        (
+            "okta",
+            format!("/api/v1/apps/{OK_APP}/credentials/secrets"),
+            json!([{"status": "ACTIVE"}]),
+        ),
+        (
+            "datadog",
+            "/api/v2/api_keys".to_string(),
+            json!({"data": [{"type": "api_keys", "attributes": {"name": "no id"}}]}),
+        ),
     ] {
         let case = cases().into_iter().find(|c| c.name == name).expect("case");
         let server = MockServer::start().await;
@@ -694,4 +791,40 @@ async fn list_entries_without_an_id_are_bad_responses() {
             "{name}: {e}"
         );
     }
+}
+
+#[tokio::test]
+async fn datadog_429_with_x_ratelimit_reset_is_waited_out() {
+    // Datadog's rate-limit answer: 429 with `X-RateLimit-Reset`, the seconds until the limit
+    // resets (docs.datadoghq.com/api/latest/rate-limits/), and no `Retry-After`.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/api_keys"))
+        .respond_with(
+            reply(429, json!({"errors": ["Too many requests"]}))
+                .insert_header("x-ratelimit-limit", "100")
+                .insert_header("x-ratelimit-period", "60")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", "1"),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/api_keys"))
+        .respond_with(reply(200, json!({"data": []})))
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+    let keys = Datadog::new(&fast_http())
+        .list(&datadog(&server.uri(), "api", None, &[]))
+        .await
+        .unwrap();
+    assert!(keys.is_empty());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited the second X-RateLimit-Reset asked for, not the 5 ms backoff: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(requests(&server).await.len(), 2);
 }

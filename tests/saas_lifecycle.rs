@@ -5,6 +5,8 @@
 use crate::saas_common;
 
 use keyward::inventory::{ProviderKind, RemoteStatus};
+use keyward::providers::datadog::Datadog;
+use keyward::providers::okta::Okta;
 use keyward::providers::openai::OpenAi;
 use keyward::providers::sendgrid::{self, Sendgrid};
 use keyward::providers::twilio::Twilio;
@@ -426,12 +428,14 @@ async fn openai_refuses_to_delete_a_service_account_that_holds_other_keys() {
 }
 
 #[tokio::test]
-async fn registry_serves_the_three_providers() {
+async fn registry_serves_the_saas_providers() {
     let http = fast_http();
     for kind in [
         ProviderKind::Openai,
         ProviderKind::Twilio,
         ProviderKind::Sendgrid,
+        ProviderKind::Datadog,
+        ProviderKind::Okta,
     ] {
         let p = keyward::providers::registry::provider_for(kind, &http).expect("registered");
         assert_eq!(p.kind(), kind);
@@ -452,4 +456,466 @@ async fn twilio_iam_replaces_a_vanished_restricted_key_with_its_recorded_permiss
         json!({"allow": ["/twilio/messaging/messages/read"]}),
         "restricted, not a standard key"
     );
+}
+
+// ---- Datadog ----------------------------------------------------------------------------
+
+/// Rotates the one credential of `inv` through the real engine (deploy confirmed up front,
+/// revocation grace `grace`) with `provider`; answers the inventory as last saved and the
+/// outcome's message.
+pub(crate) async fn rotate_with_engine(
+    inv: keyward::inventory::Inventory,
+    provider: keyward::providers::SharedProvider,
+    grace: chrono::Duration,
+) -> (
+    keyward::inventory::Inventory,
+    keyward::rotation::OutcomeKind,
+    String,
+) {
+    use keyward::rotation::{Engine, NonInteractive, Options, ProviderSet};
+    let disk = crate::support::disk::MemoryDisk::default();
+    let engine = Engine::new(
+        inv,
+        disk.persist(),
+        ProviderSet::new().with(provider),
+        std::sync::Arc::new(NonInteractive { yes: true }),
+        Options {
+            grace,
+            ..Options::default()
+        },
+    );
+    let at: keyward::inventory::CredentialRef = AT.parse().expect("address");
+    let plan = engine.plan(vec![(at, "test".to_string())]).await;
+    assert_eq!(plan.ready().count(), 1, "{:?}", plan.items);
+    let summary = engine.rotate(&plan).await;
+    let outcome = &summary.outcomes[0];
+    let result = (outcome.kind, outcome.message.clone());
+    drop(engine);
+    (disk.last(), result.0, result.1)
+}
+
+/// An inventory holding `t`'s credential (with `secret`) and connection.
+pub(crate) fn inventory_of(
+    t: &keyward::providers::Target,
+    secret: &str,
+) -> keyward::inventory::Inventory {
+    let mut inv = keyward::inventory::Inventory::new(vec![]);
+    let mut c = t.credential.clone();
+    c.secret = Some(Secret::new(secret));
+    c.deploy = keyward::inventory::Deploys::from(keyward::inventory::Deploy::Command {
+        idempotent: false,
+        run: "cat > /dev/null".into(),
+    });
+    inv.connections
+        .push(t.connection.clone().expect("a connection"));
+    let at: keyward::inventory::CredentialRef = AT.parse().expect("address");
+    inv.insert(&at.client, c);
+    inv
+}
+
+#[tokio::test]
+async fn datadog_api_key_rotation_pages_through_the_org_and_revokes_the_old_key() {
+    let old = DdKey {
+        last_used: Some("2026-02-01T08:30:00.000Z".into()),
+        ..DdKey::new("old-api", DdOwner::Org, &long_secret("ddold", 0))
+    };
+    // 150 other API keys: the listing takes two pages of 100.
+    let mut keys = vec![old.clone()];
+    keys.extend((0..150).map(|i| {
+        DdKey::new(
+            &format!("other-{i}"),
+            DdOwner::Org,
+            &long_secret("ddoth", i),
+        )
+    }));
+    let (server, state) = fake(DdState { keys, issued: 0 }, datadog_handler).await;
+    let p = Datadog::new(&fast_http());
+    let mut t = datadog(&server.uri(), "api", Some("old-api"), &[]);
+    t.credential.secret = Some(Secret::new(old.secret.clone()));
+    assert_eq!(p.capabilities().rotation, RotationStyle::CreateThenRevoke);
+    assert!(p.capabilities().reports_last_used);
+
+    let seen = p.inspect(&t).await.unwrap().expect("old key known");
+    assert_eq!(seen.name.as_deref(), Some("key old-api"));
+    assert_eq!(
+        seen.created_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2026-01-05T10:00:00+00:00")
+    );
+    assert_eq!(
+        seen.last_used_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2026-02-01T08:30:00+00:00")
+    );
+    assert!(
+        seen.risks.is_empty(),
+        "the stored value ends in last4: {:?}",
+        seen.risks
+    );
+    assert_eq!(p.list(&t).await.unwrap().len(), 151);
+
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.remote_id, "ddkey-1");
+    {
+        let s = state.lock().unwrap();
+        let made = s.keys.last().unwrap();
+        assert!(
+            made.name.starts_with("key old-api (rotated "),
+            "{}",
+            made.name
+        );
+        assert_eq!(new.secret.expose_secret(), made.secret);
+    }
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.delete(&t, "old-api").await.unwrap();
+    assert!(
+        p.inspect(&t).await.unwrap().is_none(),
+        "the old key is gone"
+    );
+    let gone = p
+        .verify(&t, Some("old-api"), &Secret::new(old.secret.clone()))
+        .await;
+    assert!(matches!(gone, Verification::Invalid { .. }), "{gone:?}");
+    // A second delete answers 404, which revocation confirms with the listing.
+    let verdict = keyward::providers::revocation::revoke(&p, &t, "old-api")
+        .await
+        .unwrap();
+    assert!(verdict.is_confirmed(), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn datadog_flags_a_stored_value_that_does_not_end_in_the_keys_last4() {
+    let (server, _state) = fake(
+        DdState {
+            keys: vec![DdKey::new("k1", DdOwner::Org, &long_secret("ddk", 1))],
+            issued: 0,
+        },
+        datadog_handler,
+    )
+    .await;
+    let mut t = datadog(&server.uri(), "api", Some("k1"), &[]);
+    t.credential.secret = Some(Secret::new("a-value-of-another-key-zzzz"));
+    let seen = Datadog::new(&fast_http())
+        .inspect(&t)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.risks.len(), 1, "{:?}", seen.risks);
+    assert!(
+        seen.risks[0].contains("another key's value"),
+        "{:?}",
+        seen.risks
+    );
+    assert!(
+        !seen.risks[0].contains("xxxx"),
+        "last4 is not repeated: {:?}",
+        seen.risks
+    );
+}
+
+#[tokio::test]
+async fn datadog_application_key_rotation_copies_scopes_and_stores_the_one_time_value() {
+    let old = DdKey {
+        scopes: Some(vec!["dashboards_read".into(), "monitors_read".into()]),
+        last_used: Some("2026-03-01T00:00:00.000Z".into()),
+        ..DdKey::new("old-app", DdOwner::CurrentUser, &long_secret("ddappold", 0))
+    };
+    let (server, state) = fake(
+        DdState {
+            keys: vec![old.clone()],
+            issued: 0,
+        },
+        datadog_handler,
+    )
+    .await;
+    let p = Datadog::new(&fast_http());
+    let t = datadog(&server.uri(), "application", Some("old-app"), &[]);
+    let seen = p.inspect(&t).await.unwrap().unwrap();
+    assert_eq!(seen.scopes, ["dashboards_read", "monitors_read"]);
+    assert_eq!(
+        seen.last_used_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2026-03-01T00:00:00+00:00")
+    );
+
+    let inv = inventory_of(&t, &old.secret);
+    let provider: keyward::providers::SharedProvider =
+        std::sync::Arc::new(Datadog::new(&fast_http()));
+    let (inv, kind, message) = rotate_with_engine(inv, provider, chrono::Duration::days(7)).await;
+    assert_eq!(kind, keyward::rotation::OutcomeKind::Done, "{message}");
+    assert!(!message.contains("ddapp"), "a secret leaked: {message}");
+    let c = inv.credential(&AT.parse().unwrap()).unwrap();
+    let s = state.lock().unwrap();
+    assert_eq!(
+        s.keys.len(),
+        1,
+        "the old key was deleted at once (no deactivation)"
+    );
+    let live = &s.keys[0];
+    assert_eq!(live.owner, DdOwner::CurrentUser);
+    assert_eq!(live.scopes, old.scopes, "the old key's scopes were copied");
+    assert_eq!(c.remote_id.as_deref(), Some(live.id.as_str()));
+    // The value came from the create answer only: no read of the fake carries it.
+    assert_eq!(
+        c.secret.as_ref().map(|x| x.expose_secret()),
+        Some(live.secret.as_str())
+    );
+}
+
+#[tokio::test]
+async fn datadog_service_account_keys_and_unscoped_keys_stay_as_they_were() {
+    let sa = "00000000-0000-1234-0000-000000000000";
+    let old = DdKey::new(
+        "sa-old",
+        DdOwner::ServiceAccount(sa.into()),
+        &long_secret("ddsa", 0),
+    );
+    let mine = DdKey::new("mine", DdOwner::CurrentUser, &long_secret("ddmine", 0));
+    let (server, state) = fake(
+        DdState {
+            keys: vec![old.clone(), mine],
+            issued: 0,
+        },
+        datadog_handler,
+    )
+    .await;
+    let p = Datadog::new(&fast_http());
+    let t = datadog(
+        &server.uri(),
+        "application",
+        Some("sa-old"),
+        &[("service_account_id", sa)],
+    );
+    assert_eq!(
+        p.list(&t).await.unwrap().len(),
+        1,
+        "only the service account's keys"
+    );
+    let new = p.create(&t).await.unwrap();
+    assert!(new.scopes.is_empty());
+    {
+        let s = state.lock().unwrap();
+        let made = s.keys.last().unwrap();
+        assert_eq!(made.owner, DdOwner::ServiceAccount(sa.into()));
+        assert_eq!(made.scopes, None, "an unscoped key stays unscoped");
+    }
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.delete(&t, "sa-old").await.unwrap();
+    let gone = p
+        .verify(&t, Some("sa-old"), &Secret::new(old.secret.clone()))
+        .await;
+    assert!(matches!(gone, Verification::Invalid { .. }), "{gone:?}");
+}
+
+#[tokio::test]
+async fn datadog_application_key_refused_with_a_dead_connection_api_key_is_not_called_invalid() {
+    let app = DdKey::new("app", DdOwner::CurrentUser, &long_secret("ddapp", 1));
+    let (server, _state) = fake(
+        DdState {
+            keys: vec![app.clone()],
+            issued: 0,
+        },
+        datadog_handler,
+    )
+    .await;
+    let p = Datadog::new(&fast_http());
+    let mut t = datadog(&server.uri(), "application", Some("app"), &[]);
+    t.connection
+        .as_mut()
+        .unwrap()
+        .auth
+        .insert("api_key".into(), Secret::new("dd-api-revoked-1"));
+    let v = p
+        .verify(&t, Some("app"), &Secret::new(app.secret.clone()))
+        .await;
+    match &v {
+        Verification::CouldNotCheck { reason } => {
+            assert!(reason.contains("auth.api_key"), "{reason}");
+            assert!(!reason.contains("dd-api-revoked-1"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+// ---- Okta -------------------------------------------------------------------------------
+
+fn okta_state(old_secret: &str) -> OkState {
+    OkState {
+        secrets: vec![OkSecret {
+            id: "ocsold".into(),
+            active: true,
+            secret: old_secret.into(),
+        }],
+        issued: 0,
+    }
+}
+
+#[tokio::test]
+async fn okta_rotation_adds_a_second_secret_then_deactivates_and_deletes_the_old_one() {
+    let old_secret = long_secret("oktaold", 0);
+    let (server, state) = fake(okta_state(&old_secret), okta_handler).await;
+    let p = Okta::new(&fast_http());
+    let t = okta(
+        &server.uri(),
+        Some("ocsold"),
+        &[("authorization_server", "default")],
+    );
+    assert_eq!(p.capabilities().max_live_keys, Some(2));
+    assert!(p.capabilities().can_deactivate);
+
+    let seen = p.inspect(&t).await.unwrap().expect("old secret known");
+    assert_eq!(seen.state, RemoteStatus::Active);
+    assert_eq!(
+        seen.created_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2026-01-05T10:00:00+00:00")
+    );
+    assert_eq!(
+        p.verify(&t, Some("ocsold"), &Secret::new(old_secret.clone()))
+            .await,
+        Verification::Valid
+    );
+
+    let new = p.create(&t).await.unwrap();
+    assert_eq!(new.remote_id, "ocsnew1");
+    assert_eq!(
+        new.secret.expose_secret(),
+        state.lock().unwrap().secrets[1].secret
+    );
+    assert_eq!(p.list(&t).await.unwrap().len(), 2);
+    // A third secret is refused by Okta, and the error says why.
+    let e = p.create(&t).await.unwrap_err();
+    assert!(e.to_string().contains("already holds 2 secrets"), "{e}");
+    assert!(!e.to_string().contains(new.secret.expose_secret()), "{e}");
+
+    assert_eq!(
+        p.verify(&t, Some(&new.remote_id), &new.secret).await,
+        Verification::Valid
+    );
+    p.deactivate(&t, "ocsold").await.unwrap();
+    assert_eq!(
+        p.inspect(&t).await.unwrap().unwrap().state,
+        RemoteStatus::Inactive
+    );
+    let dead = p
+        .verify(&t, Some("ocsold"), &Secret::new(old_secret.clone()))
+        .await;
+    assert!(matches!(dead, Verification::Invalid { .. }), "{dead:?}");
+    assert_eq!(
+        p.delete(&t, "ocsold").await.unwrap(),
+        keyward::providers::Deletion::Deleted
+    );
+    assert!(p.inspect(&t).await.unwrap().is_none());
+    let verdict = keyward::providers::revocation::revoke(&p, &t, "ocsold")
+        .await
+        .unwrap();
+    assert!(verdict.is_confirmed(), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn okta_delete_of_an_active_secret_deactivates_it_first() {
+    let (server, state) = fake(okta_state("s-old-1"), okta_handler).await;
+    let p = Okta::new(&fast_http());
+    let t = okta(&server.uri(), Some("ocsold"), &[]);
+    p.create(&t).await.unwrap();
+    assert_eq!(
+        p.delete(&t, "ocsold").await.unwrap(),
+        keyward::providers::Deletion::Deleted
+    );
+    {
+        let s = state.lock().unwrap();
+        assert_eq!(s.secrets.len(), 1);
+        assert_eq!(s.secrets[0].id, "ocsnew1");
+    }
+    let methods: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    let deactivate =
+        format!("POST /api/v1/apps/{OK_APP}/credentials/secrets/ocsold/lifecycle/deactivate");
+    assert!(methods.contains(&deactivate), "{methods:?}");
+}
+
+#[tokio::test]
+async fn okta_verify_at_the_org_server_cannot_check_a_secret_rather_than_call_it_invalid() {
+    let (server, _state) = fake(okta_state("s-old-1"), okta_handler).await;
+    let p = Okta::new(&fast_http());
+    let t = okta(&server.uri(), Some("ocsold"), &[]);
+    let v = p.verify(&t, Some("ocsold"), &Secret::new("s-old-1")).await;
+    match &v {
+        Verification::CannotCheck { reason } => {
+            assert!(reason.contains("params.authorization_server"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn okta_rotation_through_the_engine_deactivates_the_old_secret_for_the_grace_period() {
+    let old_secret = long_secret("oktaold", 1);
+    let (server, state) = fake(okta_state(&old_secret), okta_handler).await;
+    let t = okta(
+        &server.uri(),
+        Some("ocsold"),
+        &[("authorization_server", "default")],
+    );
+    let provider: keyward::providers::SharedProvider = std::sync::Arc::new(Okta::new(&fast_http()));
+    let (inv, kind, message) = rotate_with_engine(
+        inventory_of(&t, &old_secret),
+        provider,
+        chrono::Duration::days(7),
+    )
+    .await;
+    assert_eq!(kind, keyward::rotation::OutcomeKind::Done, "{message}");
+    assert!(
+        !message.contains("oktasecret") && !message.contains("oktaold"),
+        "{message}"
+    );
+    let c = inv.credential(&AT.parse().unwrap()).unwrap();
+    let s = state.lock().unwrap();
+    assert_eq!(
+        s.secrets.len(),
+        2,
+        "the old secret is kept, deactivated, for the grace period"
+    );
+    assert!(!s.secrets[0].active && s.secrets[1].active);
+    assert_eq!(c.remote_id.as_deref(), Some("ocsnew1"));
+    assert_eq!(
+        c.secret.as_ref().map(|x| x.expose_secret()),
+        Some(s.secrets[1].secret.as_str())
+    );
+    assert_eq!(
+        c.pending_revocations.len(),
+        1,
+        "deleted after the grace period"
+    );
+}
+
+#[tokio::test]
+async fn okta_rotation_through_the_engine_without_grace_deletes_the_old_secret() {
+    let old_secret = long_secret("oktaold", 2);
+    let (server, state) = fake(okta_state(&old_secret), okta_handler).await;
+    let t = okta(
+        &server.uri(),
+        Some("ocsold"),
+        &[("authorization_server", "default")],
+    );
+    let provider: keyward::providers::SharedProvider = std::sync::Arc::new(Okta::new(&fast_http()));
+    let (inv, kind, message) = rotate_with_engine(
+        inventory_of(&t, &old_secret),
+        provider,
+        chrono::Duration::zero(),
+    )
+    .await;
+    assert_eq!(kind, keyward::rotation::OutcomeKind::Done, "{message}");
+    let s = state.lock().unwrap();
+    assert_eq!(s.secrets.len(), 1);
+    assert_eq!(s.secrets[0].id, "ocsnew1");
+    let c = inv.credential(&AT.parse().unwrap()).unwrap();
+    assert!(c.pending_revocations.is_empty());
 }

@@ -19,6 +19,8 @@ mod cloudflare;
 mod connect;
 // Issue 12: rotated secrets delivered to their deploy targets.
 mod deploy_targets;
+// Issue 13: discover untracked keys, adopt them, take custody.
+mod discover;
 mod gitlab;
 mod hostile_input;
 mod leak_scan;

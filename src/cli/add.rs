@@ -19,7 +19,7 @@ pub struct Args {
     /// Where to record it, as CLIENT/INTEGRATION (the client is created if new).
     #[arg(value_parser = super::parse_ref)]
     pub credential: CredentialRef,
-    /// The provider kind: aws-iam, cloudflare, gitlab, openai, twilio, sendgrid, oauth2, manual, sandbox.
+    /// The provider kind: aws-iam, cloudflare, gitlab, openai, twilio, sendgrid, datadog, okta, oauth2, manual, sandbox.
     #[arg(long)]
     pub provider: ProviderKind,
     /// What the integration is, in words.

@@ -33,6 +33,10 @@ pub enum Schema {
     ConnectionsTest,
     /// `keyward check`.
     Check,
+    /// `keyward discover`.
+    Discover,
+    /// `keyward adopt`.
+    Adopt,
     /// `keyward sync`.
     Sync,
     /// `keyward verify`.
@@ -67,7 +71,7 @@ pub enum Schema {
 
 impl Schema {
     /// Every schema, for the documentation check.
-    pub const ALL: [Schema; 23] = [
+    pub const ALL: [Schema; 25] = [
         Schema::Init,
         Schema::Show,
         Schema::Add,
@@ -76,6 +80,8 @@ impl Schema {
         Schema::Connection,
         Schema::ConnectionsTest,
         Schema::Check,
+        Schema::Discover,
+        Schema::Adopt,
         Schema::Sync,
         Schema::Verify,
         Schema::AuditVerify,
@@ -105,6 +111,8 @@ impl Schema {
             Schema::Connection => "keyward.connection/1",
             Schema::ConnectionsTest => "keyward.connections-test/1",
             Schema::Check => "keyward.check/1",
+            Schema::Discover => "keyward.discover/1",
+            Schema::Adopt => "keyward.adopt/1",
             Schema::Sync => "keyward.sync/1",
             Schema::Verify => "keyward.verify/1",
             Schema::AuditVerify => "keyward.audit-verify/1",

@@ -3,6 +3,7 @@
 //! Commands live one per file; each maps its arguments onto the library.
 
 mod add;
+mod adopt;
 mod archive;
 mod audit;
 mod check;
@@ -11,6 +12,7 @@ mod connect;
 mod connections;
 mod dashboard;
 mod demo;
+mod discover;
 mod edit;
 pub mod exit;
 mod import;
@@ -144,6 +146,11 @@ enum Command {
     Check(check::Args),
     /// Open a throwaway copy of the demo inventory.
     Demo(demo::Args),
+    /// List the keys the providers hold that the inventory does not track. Exit 0 none,
+    /// 6 some untracked, 3 some connection could not be asked.
+    Discover(discover::Args),
+    /// Record keys `discover` found, without their secret; `rotate` then takes custody.
+    Adopt(adopt::Args),
     /// Ask the providers about the keys and record what they say. Exit 0 all answered,
     /// 3 some could not be synced.
     Sync(sync::Args),
@@ -641,6 +648,8 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Connections(c)) => connections::run(&ctx, c),
         Some(Command::Check(a)) => check::run(&ctx, a),
         Some(Command::Demo(a)) => demo::run(&ctx, a),
+        Some(Command::Discover(a)) => discover::run(&ctx, a),
+        Some(Command::Adopt(a)) => adopt::run(&ctx, a),
         Some(Command::Sync(a)) => sync::run(&ctx, a),
         Some(Command::Verify(a)) => verify::run(&ctx, a),
         Some(Command::Connect(mut a)) => {

@@ -8,6 +8,7 @@ pub mod bounds;
 pub mod journal;
 pub mod locate;
 pub mod merge;
+mod pieces;
 pub mod status;
 pub mod validate;
 
@@ -122,6 +123,10 @@ pub enum ProviderKind {
     Twilio,
     /// SendGrid API keys.
     Sendgrid,
+    /// Datadog API keys and application keys.
+    Datadog,
+    /// Okta OAuth 2.0 client secrets of an app.
+    Okta,
     /// Any standard OAuth 2.0 authorization server.
     Oauth2,
     /// No usable API: keyward tracks it and guides a person through rotation.
@@ -132,13 +137,15 @@ pub enum ProviderKind {
 
 impl ProviderKind {
     /// Every kind, in display order.
-    pub const ALL: [ProviderKind; 9] = [
+    pub const ALL: [ProviderKind; 11] = [
         ProviderKind::AwsIam,
         ProviderKind::Cloudflare,
         ProviderKind::Gitlab,
         ProviderKind::Openai,
         ProviderKind::Twilio,
         ProviderKind::Sendgrid,
+        ProviderKind::Datadog,
+        ProviderKind::Okta,
         ProviderKind::Oauth2,
         ProviderKind::Manual,
         ProviderKind::Sandbox,
@@ -159,6 +166,8 @@ impl ProviderKind {
             ProviderKind::Openai => "openai",
             ProviderKind::Twilio => "twilio",
             ProviderKind::Sendgrid => "sendgrid",
+            ProviderKind::Datadog => "datadog",
+            ProviderKind::Okta => "okta",
             ProviderKind::Oauth2 => "oauth2",
             ProviderKind::Manual => "manual",
             ProviderKind::Sandbox => "sandbox",
@@ -453,6 +462,8 @@ pub enum HistoryEvent {
     Added,
     /// Recorded by `import`.
     Imported,
+    /// Found at the provider by `discover` and recorded without its secret (`adopt`).
+    Adopted,
     /// An OAuth grant was connected (`connect`).
     Connected,
     /// Sync found something new at the provider.
@@ -482,6 +493,7 @@ impl HistoryEvent {
         match self {
             HistoryEvent::Added => "added",
             HistoryEvent::Imported => "imported",
+            HistoryEvent::Adopted => "adopted",
             HistoryEvent::Connected => "connected",
             HistoryEvent::Synced => "synced",
             HistoryEvent::Rotated => "rotated",

@@ -91,12 +91,39 @@ struct VersionProbe {
 }
 
 /// Parses and checks an inventory. The first problem found is returned.
+///
+/// A good file is read once, straight into the typed inventory, and checked as such: the
+/// common case costs one pass. Only when that fails is the text read again the careful way
+/// (version first, then the schema, then the checks), which finds the first problem and
+/// its line: every error is the one that careful reading gives.
 pub fn parse(text: &str) -> Result<Inventory, SchemaError> {
     let text = super::bounds::preflight(text).map_err(|e| SchemaError {
         key_path: String::new(),
         message: e.to_string(),
         position: None,
     })?;
+    if let Some(inventory) = super::pieces::parse(text).filter(is_good) {
+        return Ok(inventory);
+    }
+    parse_carefully(text)
+}
+
+/// The inventory `source` holds, read as it arrives (so that the whole text is never held
+/// at once), when it is a good one. `None` when it is not, or when it cannot be read
+/// piecewise: the caller then reads it whole and calls [`parse`], which says what is wrong.
+pub fn parse_stream_if_good(source: impl std::io::Read) -> Option<Inventory> {
+    super::pieces::parse_stream(source).filter(is_good)
+}
+
+/// Whether an inventory read straight from its text passes every check [`parse`] makes.
+fn is_good(inventory: &Inventory) -> bool {
+    inventory.version == SCHEMA_VERSION && check(inventory).is_empty()
+}
+
+/// [`parse`]'s careful way, for text that did not read straight into a good inventory:
+/// the version is checked before the schema, so that a file from another version is
+/// named as such rather than by the first field this build does not know.
+fn parse_carefully(text: &str) -> Result<Inventory, SchemaError> {
     let probe: VersionProbe = serde_yaml::from_str(text).map_err(SchemaError::from_yaml)?;
     let version_path = vec![Segment::Key("version".into())];
     match probe.version {

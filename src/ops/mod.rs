@@ -4,11 +4,14 @@
 //! arguments, call in here, and render what comes back. Selecting credentials
 //! ([`select`]), finding a credential's provider ([`crate::providers::registry::ProviderSet`]),
 //! running rotations and revocations with their audit entries ([`run`]), writing reports
-//! ([`export`]), archiving ([`archive`]) and removing ([`remove`]) live here, so the same
+//! ([`export`]), archiving ([`archive`]), removing ([`remove`]), finding the keys the
+//! inventory does not track ([`discover`]) and recording them ([`adopt`]) live here, so the same
 //! action selects the same credentials, ends the same way and leaves the same audit entry
 //! whichever face started it.
 
+pub mod adopt;
 pub mod archive;
+pub mod discover;
 pub mod export;
 pub mod remove;
 pub mod run;

@@ -46,6 +46,12 @@ impl Selection {
             && !self.stale
     }
 
+    /// Whether every credential passes [`Selection::matches`]: no filter or address is
+    /// set, and retired credentials are included.
+    pub fn picks_everything(&self) -> bool {
+        self.is_empty() && self.include_retired
+    }
+
     /// Reads the dashboard's words, e.g. `due 30`, `overdue`, `stale`, `client acme`,
     /// `acme/crm`, in any combination (`expiring` is an alias of `due`).
     pub fn parse_words(words: &[&str]) -> Result<Selection, String> {
@@ -162,6 +168,17 @@ impl Selection {
 /// Explicit addresses must exist (an unknown one is an error naming it), and so must the
 /// client. Revoked credentials are never picked by a filter.
 pub fn select(inv: &Inventory, sel: &Selection, now: DateTime<Utc>) -> Result<Vec<Picked>, String> {
+    Ok(selected(inv, sel, now)?.map(|(picked, _)| picked).collect())
+}
+
+/// [`select`], each pick with its credential, one at a time: callers that go on to read the
+/// credentials need not look each one up again by address (a search through every client),
+/// nor hold every pick at once. The addresses and client are checked before the first.
+pub fn selected<'a>(
+    inv: &'a Inventory,
+    sel: &'a Selection,
+    now: DateTime<Utc>,
+) -> Result<Box<dyn Iterator<Item = (Picked, &'a Credential)> + 'a>, String> {
     let missing: Vec<String> = sel
         .refs
         .iter()
@@ -176,15 +193,17 @@ pub fn select(inv: &Inventory, sel: &Selection, now: DateTime<Utc>) -> Result<Ve
             return Err(format!("no client `{id}`"));
         }
     }
-    let mut picked: Vec<Picked> = inv
-        .credentials()
-        .filter_map(|(at, _, c)| sel.matches(inv, &at, c, now).map(|why| Picked { at, why }))
-        .collect();
-    if !sel.refs.is_empty() {
-        // Explicit addresses keep the order they were given in.
-        picked.sort_by_key(|p| sel.refs.iter().position(|r| *r == p.at));
+    let picks = inv.credentials().filter_map(move |(at, _, c)| {
+        sel.matches(inv, &at, c, now)
+            .map(|why| (Picked { at, why }, c))
+    });
+    if sel.refs.is_empty() {
+        return Ok(Box::new(picks));
     }
-    Ok(picked)
+    // Explicit addresses keep the order they were given in.
+    let mut picked: Vec<(Picked, &Credential)> = picks.collect();
+    picked.sort_by_key(|(p, _)| sel.refs.iter().position(|r| *r == p.at));
+    Ok(Box::new(picked.into_iter()))
 }
 
 fn parse_days(text: &str) -> Result<u32, String> {

@@ -32,8 +32,8 @@ use super::connection_check::{connection_target, Ability, ConnectionReport, Prob
 use super::http::{check_endpoint, redact_tokens, Api, Call, Http, Repeat, Reply};
 use super::Deletion;
 use super::{
-    Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
-    Verification,
+    Capabilities, ErrorKind, FoundKey, IssuedKey, Provider, ProviderError, RemoteKey,
+    RotationStyle, Target, Verification,
 };
 use crate::inventory::{Connection, Policy as InventoryPolicy, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -784,6 +784,22 @@ impl Provider for Cloudflare {
     async fn delete(&self, target: &Target, remote_id: &str) -> Result<Deletion, ProviderError> {
         let conn = self.conn(target)?;
         self.delete_token(&conn, remote_id).await
+    }
+
+    /// The tokens of the connection's owner (its `params.account_id`'s account, else the
+    /// management token's user), every page.
+    async fn discover(&self, connection: &Connection) -> Result<Vec<FoundKey>, ProviderError> {
+        let target = connection_target(connection);
+        let owner = match TokenOwner::of(&target) {
+            TokenOwner::User => "the connection's user".to_string(),
+            TokenOwner::Account(id) => format!("account {id}"),
+        };
+        Ok(self
+            .list(&target)
+            .await?
+            .into_iter()
+            .map(|k| FoundKey::new(k).owned_by(owner.clone()))
+            .collect())
     }
 
     /// Verifies the management token at its owner's `/verify`, reads its own policies (an

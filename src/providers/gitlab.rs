@@ -35,8 +35,8 @@ use url::Url;
 use super::connection_check::{connection_target, Ability, ConnectionReport};
 use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::{
-    Capabilities, Deletion, ErrorKind, IssuedKey, KeySighting, Provider, ProviderError, RemoteKey,
-    RotationStyle, Target, Verification,
+    Capabilities, Deletion, ErrorKind, FoundKey, IssuedKey, KeySighting, Provider, ProviderError,
+    RemoteKey, RotationStyle, Target, Verification,
 };
 use crate::inventory::{Connection, Policy, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -664,6 +664,55 @@ impl Provider for Gitlab {
                  proxy that decodes `%2F` misrouted the request; check in GitLab"
             )),
         })
+    }
+
+    /// The personal access tokens the management token can see (its own user's; every
+    /// user's for an administrator), then the access tokens of the project and the group the
+    /// connection names (`params.project_id`, `params.group_id`), every page of each.
+    async fn discover(&self, connection: &Connection) -> Result<Vec<FoundKey>, ProviderError> {
+        let target = connection_target(connection);
+        let conn = self.conn(&target)?;
+        let mut found: Vec<FoundKey> = self
+            .list_tokens(&conn, &Owner::Personal, None)
+            .await?
+            .iter()
+            .map(|t| {
+                let key = FoundKey::new(remote_key(t)).with_param("token_type", "personal");
+                match &t.user_id {
+                    Some(user) => key
+                        .owned_by(format!("user {user}"))
+                        .with_param("user_id", user.clone()),
+                    None => key,
+                }
+            })
+            .collect();
+        for (owner, kind, param_name) in [
+            (
+                param(&target, "project_id").map(|p| Owner::Project(p.to_string())),
+                "project",
+                "project_id",
+            ),
+            (
+                param(&target, "group_id").map(|g| Owner::Group(g.to_string())),
+                "group",
+                "group_id",
+            ),
+        ] {
+            let Some(owner) = owner else { continue };
+            let id = match &owner {
+                Owner::Project(id) | Owner::Group(id) => id.clone(),
+                Owner::Personal => continue,
+            };
+            for t in self.list_tokens(&conn, &owner, None).await? {
+                found.push(
+                    FoundKey::new(remote_key(&t))
+                        .owned_by(format!("{kind} {id}"))
+                        .with_param("token_type", kind)
+                        .with_param(param_name, id.clone()),
+                );
+            }
+        }
+        Ok(found)
     }
 
     /// Asks GitLab about the management token itself (`GET /personal_access_tokens/self`,

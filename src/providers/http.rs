@@ -452,8 +452,12 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             );
         }
     }
+    // Datadog's `X-RateLimit-Reset` counts seconds (docs.datadoghq.com/api/latest/
+    // rate-limits/); where it is a Unix time instead (GitHub) it is far above the bound below
+    // and ignored, as is GitLab's `RateLimit-Reset`.
     [
         "ratelimit-reset",
+        "x-ratelimit-reset",
         "x-ratelimit-reset-after",
         "x-rate-limit-reset-after",
     ]
@@ -573,6 +577,10 @@ fn provider_message(v: &serde_json::Value) -> Option<String> {
         .or_else(|| v.pointer("/error/message").and_then(s))
         .or_else(|| v.pointer("/errors/0/message").and_then(s))
         .or_else(|| v.pointer("/errors/0/field").and_then(s))
+        // Datadog: `{"errors": ["Forbidden"]}`.
+        .or_else(|| v.pointer("/errors/0").and_then(s))
+        // Okta: `{"errorCode": "E0000011", "errorSummary": "Invalid token provided", …}`.
+        .or_else(|| v.get("errorSummary").and_then(s))
         .or_else(|| v.get("error").and_then(s))
         .or_else(|| v.get("detail").and_then(s))
 }
@@ -624,7 +632,27 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("ratelimit-reset", "2".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)), "Datadog");
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", "1767225600".parse().unwrap());
+        assert_eq!(retry_after(&h), None, "a Unix time is not a wait");
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn datadog_and_okta_error_bodies_are_read() {
+        let said = |v: serde_json::Value| provider_message(&v);
+        assert_eq!(
+            said(serde_json::json!({"errors": ["Forbidden"]})).as_deref(),
+            Some("Forbidden")
+        );
+        assert_eq!(
+            said(serde_json::json!({"errorCode": "E0000011", "errorSummary": "Invalid token provided", "errorCauses": []}))
+                .as_deref(),
+            Some("Invalid token provided")
+        );
     }
 
     #[test]

@@ -8,11 +8,14 @@ pub mod aws;
 pub mod catalog;
 pub mod cloudflare;
 pub mod connection_check;
+pub mod datadog;
 pub mod error;
+pub mod found;
 pub mod gitlab;
 pub mod http;
 pub mod manual;
 pub mod oauth2;
+pub mod okta;
 pub mod openai;
 pub mod pacing;
 pub mod registry;
@@ -35,6 +38,7 @@ use crate::inventory::{
 use crate::secret::Secret;
 
 pub use error::{ErrorKind, ProviderError};
+pub use found::FoundKey;
 pub use revocation::{Deletion, Revocation};
 
 /// How a provider replaces a key.
@@ -523,6 +527,18 @@ pub trait Provider: Send + Sync {
             Some(k) => KeySighting::Listed(k),
             None => KeySighting::Absent,
         })
+    }
+
+    /// Every key `connection`'s management credential can see at the provider, whoever
+    /// made it (`keyward discover`): bounded paging, every call through the shared HTTP
+    /// client (429 and 5xx retried there). The default: this provider cannot list them.
+    async fn discover(&self, connection: &Connection) -> Result<Vec<FoundKey>, ProviderError> {
+        let at = connection_check::connection_target(connection).at;
+        Err(ProviderError::unsupported(
+            self.kind(),
+            Some(&at),
+            "list every key the connection can see",
+        ))
     }
 
     /// What `connection`'s management credential can do at the live service, found with

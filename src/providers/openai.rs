@@ -45,7 +45,9 @@ use super::saas::{
     verification, MAX_PAGES,
 };
 use super::Deletion;
-use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
+use super::{
+    Capabilities, FoundKey, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification,
+};
 use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
@@ -711,6 +713,48 @@ impl Provider for OpenAi {
             }
         }
         verification(target, outcome, secret, desc)
+    }
+
+    /// The API keys of the connection's project (`params.project_id`), else of every project
+    /// of the organization, service accounts' keys and users' alike, every page.
+    async fn discover(&self, connection: &Connection) -> Result<Vec<FoundKey>, ProviderError> {
+        let target = connection_target(connection);
+        guarded(&target, async {
+            let c = Conn::new(self, &target)?;
+            let projects: Vec<String> = match target.param("project_id") {
+                Ok(id) => vec![id.to_string()],
+                Err(_) => {
+                    let mut all: Vec<Named> = c.pages("/organization/projects", "").await?;
+                    dedup_by(&mut all, |p| p.id.clone());
+                    all.into_iter().map(|p| p.id).collect()
+                }
+            };
+            let mut found = Vec::new();
+            for project in projects {
+                let path = format!("/organization/projects/{}/api_keys", seg(&project));
+                let mut keys: Vec<ProjectKey> = c.pages(&path, "owner_project_access=any&").await?;
+                dedup_by(&mut keys, |k| k.id.clone());
+                for k in keys {
+                    let account = k.service_account().map(|a| (a.id.clone(), a.name.clone()));
+                    let key =
+                        FoundKey::new(k.into_remote()).with_param("project_id", project.clone());
+                    found.push(match account {
+                        Some((id, name)) => key
+                            .owned_by(format!(
+                                "service account {} in project {project}",
+                                name.unwrap_or_else(|| id.clone())
+                            ))
+                            .with_param("kind", "service-account")
+                            .with_param("service_account_id", id),
+                        None => key
+                            .owned_by(format!("a user in project {project}"))
+                            .with_param("kind", "project-key"),
+                    });
+                }
+            }
+            Ok(found)
+        })
+        .await
     }
 
     /// Reads one admin key and one project with the admin key, and one key of the

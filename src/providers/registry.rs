@@ -17,6 +17,8 @@ pub fn provider_for(kind: ProviderKind, http: &Http) -> Option<SharedProvider> {
         ProviderKind::Openai => Some(Arc::new(super::openai::OpenAi::new(http))),
         ProviderKind::Twilio => Some(Arc::new(super::twilio::Twilio::new(http))),
         ProviderKind::Sendgrid => Some(Arc::new(super::sendgrid::Sendgrid::new(http))),
+        ProviderKind::Datadog => Some(Arc::new(super::datadog::Datadog::new(http))),
+        ProviderKind::Okta => Some(Arc::new(super::okta::Okta::new(http))),
         ProviderKind::Manual | ProviderKind::Sandbox => None,
     }
 }

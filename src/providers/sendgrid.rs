@@ -29,7 +29,9 @@ use super::saas::{
     after_create, base_url, display_name, guarded, id_in, replacement_name, seg, verification,
 };
 use super::Deletion;
-use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
+use super::{
+    Capabilities, FoundKey, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification,
+};
 use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
@@ -414,6 +416,25 @@ impl Provider for Sendgrid {
             Conn::new(self, target)?.delete(remote_id).await
         })
         .await
+    }
+
+    /// The account's (or the subuser's, with `on_behalf_of`) API keys: one page, as an
+    /// account holds at most a hundred.
+    async fn discover(&self, connection: &Connection) -> Result<Vec<FoundKey>, ProviderError> {
+        let target = connection_target(connection);
+        let owner = target
+            .param("on_behalf_of")
+            .ok()
+            .map(|s| format!("subuser {s}"));
+        Ok(self
+            .list(&target)
+            .await?
+            .into_iter()
+            .map(|k| FoundKey {
+                owner: owner.clone(),
+                ..FoundKey::new(k)
+            })
+            .collect())
     }
 
     /// `GET /v3/scopes` with the management key (on behalf of the subuser when the

@@ -45,7 +45,9 @@ use super::saas::{
     MAX_PAGES,
 };
 use super::Deletion;
-use super::{Capabilities, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification};
+use super::{
+    Capabilities, FoundKey, IssuedKey, Provider, RemoteKey, RotationStyle, Target, Verification,
+};
 use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
 
@@ -600,6 +602,24 @@ impl Provider for Twilio {
             Conn::new(self, target)?.delete(remote_id).await
         })
         .await
+    }
+
+    /// The account's API keys, every page.
+    async fn discover(&self, connection: &Connection) -> Result<Vec<FoundKey>, ProviderError> {
+        let target = connection_target(connection);
+        let owner = target
+            .param("account_sid")
+            .ok()
+            .map(|s| format!("account {s}"));
+        Ok(self
+            .list(&target)
+            .await?
+            .into_iter()
+            .map(|k| FoundKey {
+                owner: owner.clone(),
+                ..FoundKey::new(k)
+            })
+            .collect())
     }
 
     /// Lists one key and fetches the account with the management credential. Only a Main

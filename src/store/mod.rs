@@ -12,7 +12,7 @@ pub mod recipients_seen;
 pub mod s3;
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use age::secrecy::{ExposeSecret, SecretString};
@@ -1049,7 +1049,9 @@ fn decode(
             detail: "it does not start with an age header".into(),
         });
     }
-    let armored = age::armor::ArmoredReader::new(bytes);
+    // Seekable, so that the payload can be read a second time without deriving its key
+    // again (a passphrase's scrypt takes a second).
+    let armored = age::armor::ArmoredReader::new(std::io::Cursor::new(bytes));
     let decryptor = age::Decryptor::new(armored).map_err(|e| match e {
         age::DecryptError::Io(io) => StoreError::Corrupt {
             path: p(),
@@ -1085,10 +1087,18 @@ fn decode(
             .map_err(|e| decrypt_error(path, keys, e))?;
         (reader, Sealing::Recipients)
     };
-    let mut plaintext = Zeroizing::new(Vec::new());
     let mut reader = reader;
+    // A good inventory is parsed as it is decrypted, the plaintext never whole in memory.
+    if let Some(inventory) = inventory::validate::parse_stream_if_good(&mut reader) {
+        return Ok((inventory, sealing, Sha256::digest(bytes).into()));
+    }
+    // Otherwise read again, whole, for the careful parse that says what is wrong. The
+    // payload is never longer than the file: sized once, the buffer is never moved, so no
+    // copy of the plaintext is left behind in freed memory by a reallocation.
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(bytes.len()));
     reader
-        .read_to_end(&mut plaintext)
+        .seek(std::io::SeekFrom::Start(0))
+        .and_then(|_| reader.read_to_end(&mut plaintext))
         .map_err(|e| StoreError::Corrupt {
             path: p(),
             detail: format!("the payload does not decrypt: {}", io_words(&e)),

@@ -58,6 +58,10 @@ pub enum Action {
     ReverseSort,
     /// Opens the expiry timeline.
     Timeline,
+    /// Adopts the marked (or selected) untracked keys of the `:discover` view.
+    Adopt,
+    /// The background discovery's answer.
+    Discovered(Box<crate::ops::discover::Discovery>),
     /// Opens the help.
     Help,
     /// Asks the providers about the marked (or selected) credentials and records the answer.
@@ -282,6 +286,9 @@ pub enum Effect {
     CopyNewSecret(CredentialRef),
     /// Stops the run: nothing queued starts.
     CancelRun,
+    /// Asks the connections `Scope` names for every key they see; answers with
+    /// [`Action::Discovered`].
+    Discover(crate::ops::discover::Scope),
     /// Writes a report file; answers with [`Action::Exported`].
     Export(crate::ops::export::ExportRequest),
     /// Appends `event` to the audit log, then reports back with [`Action::Audited`].

@@ -36,11 +36,13 @@ pub enum Mode {
     SecretEntry,
     /// Interrupted work found on opening.
     Banner,
+    /// The keys the providers hold (`:discover`).
+    Discover,
 }
 
 impl Mode {
     /// Every mode, in the order help lists them.
-    pub const ALL: [Mode; 14] = [
+    pub const ALL: [Mode; 15] = [
         Mode::Main,
         Mode::Filter,
         Mode::Command,
@@ -55,6 +57,7 @@ impl Mode {
         Mode::Question,
         Mode::SecretEntry,
         Mode::Banner,
+        Mode::Discover,
     ];
 
     /// The heading help shows.
@@ -74,6 +77,7 @@ impl Mode {
             Mode::Question => "Question",
             Mode::SecretEntry => "New secret (hidden)",
             Mode::Banner => "Interrupted work",
+            Mode::Discover => "Discover",
         }
     }
 
@@ -147,11 +151,11 @@ pub struct Binding {
 }
 
 use Mode::{Banner, Export, Plan, Planning, Question, Revoke, Run, SecretEntry};
-use Mode::{Command, Detail, Filter, Help, Main, Timeline};
+use Mode::{Command, Detail, Discover, Filter, Help, Main, Timeline};
 
-const MOVE: &[Mode] = &[Main, Detail, Help, Run, Plan, Banner];
-const VIEWS: &[Mode] = &[Main, Detail, Timeline, Run];
-const QUIT_MODES: &[Mode] = &[Main, Detail, Timeline, Help, Run];
+const MOVE: &[Mode] = &[Main, Detail, Help, Run, Plan, Banner, Discover];
+const VIEWS: &[Mode] = &[Main, Detail, Timeline, Run, Discover];
+const QUIT_MODES: &[Mode] = &[Main, Detail, Timeline, Help, Run, Discover];
 const ACT: &[Mode] = &[Main, Detail];
 const DIALOGS: &[Mode] = &[
     Planning,
@@ -259,6 +263,24 @@ pub static BINDINGS: &[Binding] = &[
         help: "mark or unmark, then move down",
         hint: Some("mark"),
         changes: false,
+    },
+    Binding {
+        modes: &[Discover],
+        keys: &[ch(' ')],
+        label: "Space",
+        action: Action::ToggleMark,
+        help: "mark or unmark a key, then move down",
+        hint: Some("mark"),
+        changes: false,
+    },
+    Binding {
+        modes: &[Discover],
+        keys: &[ch('a')],
+        label: "a",
+        action: Action::Adopt,
+        help: "adopt the marked (or selected) untracked keys; R then takes custody",
+        hint: Some("adopt"),
+        changes: true,
     },
     Binding {
         modes: &[Main],
@@ -689,6 +711,11 @@ pub static COMMANDS: &[CommandHelp] = &[
     CommandHelp {
         usage: ":messages",
         help: "every message of this session in full, newest first",
+        changes: false,
+    },
+    CommandHelp {
+        usage: ":discover [CLIENT]",
+        help: "every key the providers hold (for CLIENT), untracked ones marked",
         changes: false,
     },
     CommandHelp {

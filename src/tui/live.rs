@@ -14,7 +14,6 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::action::{Effect, ReloadReason};
-use super::rows::natural_widths;
 use super::state::{build_rows, Screen, State};
 use crate::audit::AuditAction;
 use crate::inventory::{Credential, CredentialRef, Inventory};
@@ -38,11 +37,11 @@ pub fn set_clock(state: &mut State, now: DateTime<Utc>) {
 fn rebuild_rows(state: &mut State) {
     let verifications: Vec<Option<Verification>> =
         state.rows.iter().map(|r| r.verification.clone()).collect();
-    state.rows = build_rows(&state.inventory, state.settings.now);
-    for (row, v) in state.rows.iter_mut().zip(verifications) {
+    let mut rows = build_rows(&state.inventory, state.settings.now);
+    for (row, v) in rows.iter_mut().zip(verifications) {
         row.verification = v;
     }
-    state.natural_widths = natural_widths(&state.rows);
+    state.replace_rows(rows);
     state.resort();
     if state.screen == Screen::Timeline {
         state.compute_timeline();
@@ -213,15 +212,15 @@ pub fn replace_inventory(state: &mut State, inventory: Inventory) {
         .collect();
 
     state.inventory = inventory;
-    state.rows = build_rows(&state.inventory, state.settings.now);
-    for row in &mut state.rows {
+    let mut rows = build_rows(&state.inventory, state.settings.now);
+    for row in &mut rows {
         if let Some((before, v)) = verified.get(&row.at) {
             if state.inventory.credential(&row.at) == Some(before) {
                 row.verification = Some(v.clone());
             }
         }
     }
-    state.natural_widths = natural_widths(&state.rows);
+    state.replace_rows(rows);
     state.marked = state.rows.iter().map(|r| marked.contains(&r.at)).collect();
     state.order = (0..state.rows.len()).collect();
     state.visible.clear();

@@ -171,6 +171,8 @@ pub struct RowData {
     pub haystack: String,
     /// The last `verify` answer this session; never saved.
     pub verification: Option<Verification>,
+    /// Moved out of the active table (`keyward archive`): never shown.
+    pub archived: bool,
 }
 
 impl RowData {
@@ -233,6 +235,7 @@ impl RowData {
             last_rotated_at: credential.last_rotated_at,
             haystack,
             verification: None,
+            archived: credential.archived,
         }
     }
 

@@ -495,6 +495,13 @@ fn event_loop(
                 for effect in update(&mut state, action) {
                     match effect {
                         Effect::Run(job) => spawn_job(background, &providers, *job, tx.clone()),
+                        Effect::Discover(scope) => spawn_discovery(
+                            background,
+                            &providers,
+                            state.inventory.clone(),
+                            scope,
+                            tx.clone(),
+                        ),
                         Effect::Copy(secret) => {
                             let bytes = clipboard::osc52(&secret, in_tmux);
                             let backend = guard.terminal.backend_mut();
@@ -602,7 +609,10 @@ fn uses_a_secret(action: &Action) -> bool {
 
 /// Whether `action` is a background task's answer.
 fn is_answer(action: &Action) -> bool {
-    matches!(action, Action::Inspected { .. } | Action::Verified { .. })
+    matches!(
+        action,
+        Action::Inspected { .. } | Action::Verified { .. } | Action::Discovered(_)
+    )
 }
 
 /// Runs one provider call on a task; its answer comes back on `tx`. The same calls as
@@ -617,6 +627,32 @@ fn spawn_job(background: &Background, providers: &Arc<ProviderSet>, job: Job, tx
             biased;
             _ = shutdown.cancelled() => {}
             _ = run_job(kind, row, target, providers, tx) => {}
+        }
+    });
+}
+
+/// Asks the connections `scope` names for every key they see, as `keyward discover` does
+/// ([`crate::ops::discover::discover`]); the answer comes back on `tx`.
+fn spawn_discovery(
+    background: &Background,
+    providers: &Arc<ProviderSet>,
+    inventory: crate::inventory::Inventory,
+    scope: crate::ops::discover::Scope,
+    tx: Sender<Msg>,
+) {
+    let providers = Arc::clone(providers);
+    // A read, like a sync's question: abandoned when the dashboard closes.
+    background.spawn(|shutdown| async move {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => {}
+            found = crate::ops::discover::discover(&inventory, &providers, &scope, 4, |_| {}) => {
+                let action = match found {
+                    Ok(d) => Action::Discovered(Box::new(d)),
+                    Err(e) => Action::Failed(e.to_string()),
+                };
+                let _ = tx.send(Msg::Action(action));
+            }
         }
     });
 }

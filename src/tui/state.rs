@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 
 use super::keymap::Mode;
-use super::rows::{compare, natural_widths, Column, RowData};
+use super::rows::{natural_widths, Column, RowData};
+use super::search::SearchText;
+use super::sort_keys::SortKeys;
 use super::theme::Theme;
 use crate::inventory::{Credential, CredentialRef, Inventory, Status};
 use crate::ops::Selection;
@@ -36,6 +38,8 @@ pub enum Screen {
     Help,
     /// The run panel: a rotation wizard or the progress of many.
     Run,
+    /// The keys the providers hold, tracked or not (`:discover`).
+    Discover,
 }
 
 /// The text field open on the main screen, if any.
@@ -138,7 +142,13 @@ pub struct State {
     /// Fixed settings.
     pub settings: Settings,
     /// One per credential, in inventory order; indices are stable for the session.
+    /// Replace them through [`State::replace_rows`] and [`State::rebuild_row`], which keep
+    /// the sort keys in step.
     pub rows: Vec<RowData>,
+    /// The rows' sort keys, computed at the first sort after the rows change.
+    sort_keys: Option<SortKeys>,
+    /// The rows' filter text, gathered at the first filter after the rows change.
+    search: Option<SearchText>,
     /// The widest content of each column, for layout.
     pub natural_widths: [usize; Column::ALL.len()],
     /// Every row index, sorted.
@@ -183,6 +193,8 @@ pub struct State {
     pub detail: DetailState,
     /// The timeline, computed on opening it.
     pub timeline: Timeline,
+    /// The `:discover` view.
+    pub discover: super::discover::DiscoverView,
     /// The status line.
     pub notice: Option<Notice>,
     /// Background jobs in flight.
@@ -220,6 +232,8 @@ impl State {
             inventory,
             settings,
             rows,
+            sort_keys: None,
+            search: None,
             natural_widths,
             order: (0..n).collect(),
             visible: Vec::new(),
@@ -250,6 +264,7 @@ impl State {
                 scroll: 0,
             },
             timeline: Timeline::default(),
+            discover: Default::default(),
             notice: None,
             running: 0,
             batch: Batch::default(),
@@ -279,6 +294,7 @@ impl State {
             (Screen::Timeline, _) => Mode::Timeline,
             (Screen::Help, _) => Mode::Help,
             (Screen::Run, _) => Mode::Run,
+            (Screen::Discover, _) => Mode::Discover,
         }
     }
 
@@ -344,17 +360,22 @@ impl State {
     /// Sorts every row by the current sort, then filters again, keeping the cursor on
     /// the same credential where it is still visible.
     pub fn resort(&mut self) {
-        let sort = self.sort;
-        let rows = &self.rows;
-        self.order.sort_by(|&a, &b| {
-            let o = compare(&rows[a], &rows[b], sort.column);
-            if sort.reversed {
-                o.reverse()
-            } else {
-                o
-            }
-        });
+        let mut keys = match self.sort_keys.take() {
+            Some(keys) if keys.covers(&self.rows) => keys,
+            _ => SortKeys::new(&self.rows),
+        };
+        self.order = keys.order(&self.rows, self.sort.column, self.sort.reversed);
+        self.sort_keys = Some(keys);
         self.refilter(false);
+    }
+
+    /// Puts `rows` in place of every row (same credentials, judged afresh), with their
+    /// widths; the sort keys are computed again at the next sort.
+    pub fn replace_rows(&mut self, rows: Vec<RowData>) {
+        self.natural_widths = natural_widths(&rows);
+        self.rows = rows;
+        self.sort_keys = None;
+        self.search = None;
     }
 
     /// Recomputes `visible` and the counts. With `narrowing`, only the currently visible
@@ -364,30 +385,46 @@ impl State {
         let query = self.filter.to_lowercase();
         let terms: Vec<&str> = query.split_whitespace().collect();
         let now = self.settings.now;
+        let search = match self.search.take() {
+            Some(search) if search.covers(&self.rows) => search,
+            _ => SearchText::new(&self.rows),
+        };
         let source = if narrowing {
             &self.visible
         } else {
             &self.order
         };
+        // A query over most rows is searched for once through all the text; over a few
+        // rows already narrowed down, in each of them.
+        let found = (!terms.is_empty() && source.len() > self.rows.len() / 16)
+            .then(|| search.matching_all(&terms));
+        let text_matches = |r: usize| match &found {
+            _ if terms.is_empty() => true,
+            Some(found) => found[r],
+            None => search.row_matches(r, &terms),
+        };
+        let everything = self.selection.picks_everything();
         let mut next = Vec::with_capacity(source.len());
         let mut counts = [0; Status::ALL.len()];
         let mut marked = 0;
         for &r in source {
-            let row = &self.rows[r];
-            let passes = row.matches(&terms)
-                && self.inventory.credential(&row.at).is_some_and(|c| {
-                    !c.archived
-                        && self
-                            .selection
-                            .matches(&self.inventory, &row.at, c, now)
+            // Found by position, not by address: a search through every client per row
+            // made each keystroke grow with the square of the inventory.
+            let passes = text_matches(r)
+                && !search.archived[r]
+                && (everything
+                    || self.credential(r).is_some_and(|c| {
+                        self.selection
+                            .matches(&self.inventory, &self.rows[r].at, c, now)
                             .is_some()
-                });
+                    }));
             if passes {
                 next.push(r);
-                counts[status_index(row.assessment.status)] += 1;
+                counts[usize::from(search.status[r])] += 1;
                 marked += usize::from(self.marked[r]);
             }
         }
+        self.search = Some(search);
         self.visible = next;
         self.counts = counts;
         self.marked_shown = marked;
@@ -417,6 +454,8 @@ impl State {
         );
         fresh.verification = verification;
         self.rows[row] = fresh;
+        self.sort_keys = None;
+        self.search = None;
     }
 
     /// Moves the drawn window so the cursor is on it.

@@ -45,6 +45,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             result,
         } => return inspected(state, row, remote_id, result),
         Action::Verified { row, result } => return verified(state, row, result),
+        Action::Discovered(d) => super::discover::answered(state, &d),
         Action::Audited { result, then } => return audited(state, result, then),
         Action::Saved(Ok(())) => {
             state.unsaved = false;
@@ -143,6 +144,13 @@ fn on_key_action(state: &mut State, action: Action) -> Vec<Effect> {
         Mode::Filter | Mode::Command => text_field(state, action),
         Mode::Main => main(state, action),
         Mode::Detail => detail(state, action),
+        Mode::Discover => match action {
+            Action::Help => {
+                open_help(state);
+                Vec::new()
+            }
+            other => super::discover::keys(state, other),
+        },
         Mode::Timeline => {
             match action {
                 Action::Back => state.screen = Screen::Main,
@@ -504,6 +512,8 @@ fn run_command(state: &mut State, line: &str) -> Vec<Effect> {
             state.clear_marks();
             clear_filters(state);
         }
+        ("discover", []) => return super::discover::open(state, None),
+        ("discover", [client]) => return super::discover::open(state, Some(client)),
         ("timeline", []) => {
             state.compute_timeline();
             state.screen = Screen::Timeline;

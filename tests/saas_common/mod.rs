@@ -790,3 +790,416 @@ pub fn openai_handler(s: &mut OaState, req: &Request) -> ResponseTemplate {
         _ => oa_error(404, "not found"),
     }
 }
+
+// ---- Datadog: v2 key management, v1 validate, v2 validate_keys ---------------------------
+
+/// Datadog management API key (`DD-API-KEY`).
+pub const DD_API_KEY: &str = "dd-api-mgmt-7";
+/// Datadog management application key (`DD-APPLICATION-KEY`).
+pub const DD_APP_KEY: &str = "dd-app-mgmt-7";
+
+/// A Datadog target for a key of `key_type` (`api`, `application`) on `endpoint`.
+pub fn datadog(
+    endpoint: &str,
+    key_type: &str,
+    remote_id: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Target {
+    let conn = connection(
+        ProviderKind::Datadog,
+        endpoint,
+        &[("api_key", DD_API_KEY), ("application_key", DD_APP_KEY)],
+        &[],
+    );
+    let mut params = vec![("key_type", key_type)];
+    params.extend_from_slice(extra);
+    target(ProviderKind::Datadog, conn, remote_id, &params)
+}
+
+/// Which collection a Datadog key lives in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DdOwner {
+    /// An organisation API key.
+    Org,
+    /// An application key of the management key's user.
+    CurrentUser,
+    /// An application key of this service account.
+    ServiceAccount(String),
+}
+
+/// A Datadog key the fake holds.
+#[derive(Clone)]
+pub struct DdKey {
+    /// The key id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Where it lives.
+    pub owner: DdOwner,
+    /// Application keys: scopes, `None` for an unscoped key.
+    pub scopes: Option<Vec<String>>,
+    /// The key itself.
+    pub secret: String,
+    /// When it was last used (RFC 3339), if ever.
+    pub last_used: Option<String>,
+}
+
+impl DdKey {
+    /// A key of `owner` with this id and secret, never used, unscoped.
+    pub fn new(id: &str, owner: DdOwner, secret: &str) -> Self {
+        DdKey {
+            id: id.into(),
+            name: format!("key {id}"),
+            owner,
+            scopes: None,
+            secret: secret.into(),
+            last_used: None,
+        }
+    }
+}
+
+/// The Datadog fake's state.
+#[derive(Default)]
+pub struct DdState {
+    /// Live keys of every kind, in creation order.
+    pub keys: Vec<DdKey>,
+    /// Keys issued so far.
+    pub issued: u32,
+}
+
+fn dd_error(status: u16, message: &str) -> ResponseTemplate {
+    reply(status, json!({ "errors": [message] }))
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The JSON:API object of `k`; `with_key` adds the value (a create; an API key's read).
+fn dd_key_json(k: &DdKey, with_key: bool) -> Value {
+    let api = k.owner == DdOwner::Org;
+    let last4: String = k
+        .secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut attributes = json!({
+        "name": k.name,
+        "created_at": "2026-01-05T10:00:00.000Z",
+        "last4": last4,
+    });
+    if api {
+        attributes["date_last_used"] = json!(k.last_used);
+        attributes["modified_at"] = json!("2026-01-05T10:00:00.000Z");
+    } else {
+        attributes["last_used_at"] = json!(k.last_used);
+        attributes["scopes"] = json!(k.scopes);
+    }
+    if with_key {
+        attributes["key"] = json!(k.secret);
+    }
+    json!({
+        "id": k.id,
+        "type": if api { "api_keys" } else { "application_keys" },
+        "attributes": attributes,
+    })
+}
+
+/// The Datadog fake. Management needs a valid `DD-API-KEY` and [`DD_APP_KEY`].
+///
+/// `GET /api/v1/validate` answers 200 `{"valid": true}` for a live API key and 403
+/// otherwise (docs.datadoghq.com/api/latest/authentication/, "Validate API key");
+/// `GET /api/v2/validate_keys` answers 200 `{"status": "ok"}` when both keys are live and 403
+/// otherwise (docs.datadoghq.com/api/latest/key-management/validate-api-and-application-keys/).
+/// Application keys are in One-Time Read mode (docs.datadoghq.com/account_management/
+/// api-app-keys/#one-time-read-mode): only the create answer carries `key`. Listings page
+/// with `page[size]` (at most 100) and `page[number]`, as the spec's parameters say.
+pub fn datadog_handler(s: &mut DdState, req: &Request) -> ResponseTemplate {
+    let path = req.url.path().to_string();
+    let api_key = header(req, "dd-api-key");
+    let app_key = header(req, "dd-application-key");
+    let live = |secret: &Option<String>, api: bool| {
+        secret.as_deref().is_some_and(|v| {
+            (api && v == DD_API_KEY)
+                || (!api && v == DD_APP_KEY)
+                || s.keys
+                    .iter()
+                    .any(|k| k.secret == v && (k.owner == DdOwner::Org) == api)
+        })
+    };
+    let api_ok = live(&api_key, true);
+    if path == "/api/v1/validate" && req.method == "GET" {
+        return if api_ok {
+            reply(200, json!({"valid": true}))
+        } else {
+            dd_error(403, "Forbidden")
+        };
+    }
+    if path == "/api/v2/validate_keys" && req.method == "GET" {
+        return if api_ok && live(&app_key, false) {
+            reply(200, json!({"status": "ok"}))
+        } else {
+            dd_error(403, "Forbidden")
+        };
+    }
+    if !api_ok || app_key.as_deref() != Some(DD_APP_KEY) {
+        return dd_error(403, "Forbidden");
+    }
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let (owner, id) = match parts.as_slice() {
+        ["api", "v2", "api_keys", rest @ ..] => (DdOwner::Org, rest.first().copied()),
+        ["api", "v2", "current_user", "application_keys", rest @ ..] => {
+            (DdOwner::CurrentUser, rest.first().copied())
+        }
+        ["api", "v2", "service_accounts", sa, "application_keys", rest @ ..] => (
+            DdOwner::ServiceAccount(sa.to_string()),
+            rest.first().copied(),
+        ),
+        _ => return dd_error(404, "Not found"),
+    };
+    let api = owner == DdOwner::Org;
+    let not_found = || {
+        dd_error(
+            404,
+            if api {
+                "API key not found"
+            } else {
+                "Application key not found"
+            },
+        )
+    };
+    match (req.method.as_str(), id) {
+        ("GET", None) => {
+            let size: usize = query(req, "page[size]")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10)
+                .clamp(1, 100);
+            let number: usize = query(req, "page[number]")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let owned: Vec<&DdKey> = s.keys.iter().filter(|k| k.owner == owner).collect();
+            let data: Vec<Value> = owned
+                .iter()
+                .skip(number * size)
+                .take(size)
+                .map(|k| dd_key_json(k, false))
+                .collect();
+            reply(
+                200,
+                json!({"data": data, "meta": {"page": {"total_filtered_count": owned.len()}}}),
+            )
+        }
+        ("POST", None) => {
+            let body: Value = req.body_json().unwrap_or(Value::Null);
+            let want = if api { "api_keys" } else { "application_keys" };
+            let Some(name) = body["data"]["attributes"]["name"].as_str() else {
+                return dd_error(400, "Invalid request: name is required");
+            };
+            if body["data"]["type"] != want {
+                return dd_error(400, "Invalid request: wrong type");
+            }
+            s.issued += 1;
+            let key = DdKey {
+                id: format!("ddkey-{}", s.issued),
+                name: name.to_string(),
+                owner,
+                scopes: serde_json::from_value(body["data"]["attributes"]["scopes"].clone())
+                    .unwrap_or(None),
+                secret: long_secret(if api { "ddapi" } else { "ddapp" }, s.issued),
+                last_used: None,
+            };
+            s.keys.push(key.clone());
+            reply(201, json!({ "data": dd_key_json(&key, true) }))
+        }
+        ("GET", Some(id)) => match s.keys.iter().find(|k| k.id == id && k.owner == owner) {
+            Some(k) => reply(200, json!({ "data": dd_key_json(k, api) })),
+            None => not_found(),
+        },
+        ("DELETE", Some(id)) => {
+            let before = s.keys.len();
+            s.keys.retain(|k| !(k.id == id && k.owner == owner));
+            if s.keys.len() < before {
+                ResponseTemplate::new(204)
+            } else {
+                not_found()
+            }
+        }
+        _ => dd_error(405, "Method not allowed"),
+    }
+}
+
+// ---- Okta: app client secrets, token endpoints ------------------------------------------
+
+/// Okta management API token (`Authorization: SSWS …`).
+pub const OK_TOKEN: &str = "okta-ssws-mgmt-7";
+/// The app whose secrets the tests rotate.
+pub const OK_APP: &str = "0oaapp1";
+/// The app's OAuth client id.
+pub const OK_CLIENT: &str = "0oaclient1";
+
+/// An Okta target on `endpoint` for the secret `remote_id`; `extra` adds params
+/// (`authorization_server`, `scope`).
+pub fn okta(endpoint: &str, remote_id: Option<&str>, extra: &[(&str, &str)]) -> Target {
+    let conn = connection(
+        ProviderKind::Okta,
+        endpoint,
+        &[("api_token", OK_TOKEN)],
+        &[],
+    );
+    let mut params = vec![("app_id", OK_APP), ("client_id", OK_CLIENT)];
+    params.extend_from_slice(extra);
+    target(ProviderKind::Okta, conn, remote_id, &params)
+}
+
+/// An Okta client secret the fake holds.
+#[derive(Clone)]
+pub struct OkSecret {
+    /// `ocs…`.
+    pub id: String,
+    /// ACTIVE (true) or INACTIVE.
+    pub active: bool,
+    /// The secret itself.
+    pub secret: String,
+}
+
+/// The Okta fake's state: the secrets of [`OK_APP`].
+#[derive(Default)]
+pub struct OkState {
+    /// Secrets, in creation order.
+    pub secrets: Vec<OkSecret>,
+    /// Secrets issued so far.
+    pub issued: u32,
+}
+
+fn ok_error(status: u16, code: &str, summary: &str, cause: Option<&str>) -> ResponseTemplate {
+    let causes: Vec<Value> = cause.iter().map(|c| json!({"errorSummary": c})).collect();
+    reply(
+        status,
+        json!({"errorCode": code, "errorSummary": summary, "errorLink": code, "errorId": "oaeTest", "errorCauses": causes}),
+    )
+}
+
+fn ok_secret_json(k: &OkSecret) -> Value {
+    json!({
+        "id": k.id,
+        "status": if k.active { "ACTIVE" } else { "INACTIVE" },
+        "client_secret": k.secret,
+        "secret_hash": "yk4SVx4sUWVJVbHt6M-UPA",
+        "created": "2026-01-05T10:00:00.000Z",
+        "lastUpdated": "2026-01-05T10:00:00.000Z",
+    })
+}
+
+/// The Okta fake, from the Management API's documentation of
+/// `/api/v1/apps/{appId}/credentials/secrets` (`management-minimal.yaml`): at most two
+/// secrets ("An error is returned if you attempt to create more than two secret objects"),
+/// an active secret cannot be deleted (400, `ErrorDeleteActiveSecret`), the only secret
+/// cannot be deactivated (400, `ErrorDeactivateTheOnlyClientSecret`); listings carry the
+/// values. The custom authorization server `default` grants client credentials to
+/// [`OK_CLIENT`] with any active secret and answers `invalid_client` otherwise (RFC 6749
+/// §5.2); the org authorization server refuses client secrets for client credentials, which
+/// it grants only to `private_key_jwt` clients (developer.okta.com/docs/guides/
+/// implement-oauth-for-okta-serviceapp/main/).
+pub fn okta_handler(s: &mut OkState, req: &Request) -> ResponseTemplate {
+    let path = req.url.path().to_string();
+    if req.method == "POST" && (path == "/oauth2/default/v1/token" || path == "/oauth2/v1/token") {
+        let f = form(req);
+        if f.get("grant_type").map(String::as_str) != Some("client_credentials") {
+            return reply(
+                400,
+                json!({"error": "unsupported_grant_type", "error_description": "The authorization grant type is not supported by the authorization server."}),
+            );
+        }
+        if path == "/oauth2/v1/token" {
+            return reply(
+                401,
+                json!({"error": "invalid_client", "error_description": "Client Credentials requests to the Org Authorization Server must use the private_key_jwt token_endpoint_auth_method."}),
+            );
+        }
+        let ok = basic(req).is_some_and(|(id, secret)| {
+            id == OK_CLIENT && s.secrets.iter().any(|k| k.active && k.secret == secret)
+        });
+        return if ok {
+            reply(
+                200,
+                json!({"token_type": "Bearer", "expires_in": 3600, "access_token": "eyJ.fake.token", "scope": "keyward.check"}),
+            )
+        } else {
+            reply(
+                401,
+                json!({"error": "invalid_client", "error_description": "The client secret supplied for a confidential client is invalid."}),
+            )
+        };
+    }
+    let ssws = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("SSWS "));
+    if ssws != Some(OK_TOKEN) {
+        return ok_error(401, "E0000011", "Invalid token provided", None);
+    }
+    let Some(rest) = path.strip_prefix(&format!("/api/v1/apps/{OK_APP}/credentials/secrets"))
+    else {
+        return ok_error(404, "E0000007", "Not found: Resource not found", None);
+    };
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let not_found = |id: &str| {
+        ok_error(
+            404,
+            "E0000007",
+            &format!("Not found: Resource not found: {id} (OAuth2ClientSecret)"),
+            None,
+        )
+    };
+    let at = |s: &OkState, id: &str| s.secrets.iter().position(|k| k.id == id);
+    match (req.method.as_str(), parts.as_slice()) {
+        ("GET", []) => reply(200, json!(s.secrets.iter().map(ok_secret_json).collect::<Vec<_>>())),
+        ("POST", []) => {
+            if s.secrets.len() >= 2 {
+                return ok_error(400, "E0000001", "Api validation failed: OAuth2ClientSecretMediated", Some("You've reached the maximum number of client secrets per client."));
+            }
+            s.issued += 1;
+            let k = OkSecret {
+                id: format!("ocsnew{}", s.issued),
+                active: true,
+                secret: long_secret("oktasecret", s.issued),
+            };
+            s.secrets.push(k.clone());
+            reply(201, ok_secret_json(&k))
+        }
+        ("GET", [id]) => match at(s, id) {
+            Some(i) => reply(200, ok_secret_json(&s.secrets[i])),
+            None => not_found(id),
+        },
+        ("DELETE", [id]) => match at(s, id) {
+            Some(i) if s.secrets[i].active => ok_error(400, "E0000001", "Api validation failed: OAuth2ClientSecretMediated", Some("You can't delete an active client secret. Deactivate the secret before deleting it.")),
+            Some(i) => {
+                s.secrets.remove(i);
+                ResponseTemplate::new(204)
+            }
+            None => not_found(id),
+        },
+        ("POST", [id, "lifecycle", action]) => match (at(s, id), *action) {
+            (None, _) => not_found(id),
+            (Some(_), "deactivate") if s.secrets.len() == 1 => ok_error(400, "E0000001", "Api validation failed: OAuth2ClientSecretMediated", Some("You can't deactivate the only active client secret.")),
+            (Some(i), "deactivate") => {
+                s.secrets[i].active = false;
+                reply(200, ok_secret_json(&s.secrets[i]))
+            }
+            (Some(i), "activate") => {
+                s.secrets[i].active = true;
+                reply(200, ok_secret_json(&s.secrets[i]))
+            }
+            _ => not_found(id),
+        },
+        _ => ok_error(405, "E0000022", "The endpoint does not support the provided HTTP method", None),
+    }
+}

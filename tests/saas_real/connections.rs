@@ -135,3 +135,77 @@ async fn openai_connection_test_reaches_the_administration_api_and_the_project()
     );
     assert!(methods(&server).await.iter().all(|m| m == "GET"));
 }
+
+#[tokio::test]
+async fn datadog_connection_test_validates_both_keys_and_reads_what_they_may_list() {
+    use keyward::providers::datadog::Datadog;
+    let (server, _state) = fake(DdState::default(), datadog_handler).await;
+    let p = Datadog::new(&fast_http());
+    let conn = connection_of(datadog(&server.uri(), "api", None, &[]));
+    let report = p.check_connection(&conn).await;
+    assert!(report.all_allowed(), "{report:?}");
+    assert_eq!(report.probes.len(), 4, "{report:?}");
+    assert_eq!(report.facts["api"], server.uri());
+    assert!(
+        report.facts["own application keys"].contains("create"),
+        "{report:?}"
+    );
+    assert!(methods(&server).await.iter().all(|m| m == "GET"));
+
+    let mut dead = conn.clone();
+    dead.auth
+        .insert("api_key".into(), Secret::new("dd-api-dead-key-0"));
+    let report = p.check_connection(&dead).await;
+    assert!(
+        report
+            .probes
+            .iter()
+            .all(|p| p.outcome == ProbeOutcome::Refused),
+        "{report:?}"
+    );
+    assert_eq!(report.facts["API keys"], "refused");
+    assert!(!format!("{report:?}").contains("dd-api-dead-key-0"));
+}
+
+#[tokio::test]
+async fn okta_connection_test_reads_the_apps_secret_slots() {
+    use keyward::providers::okta::Okta;
+    let state = OkState {
+        secrets: vec![OkSecret {
+            id: "ocs1".into(),
+            active: true,
+            secret: long_secret("oktasecret", 9),
+        }],
+        issued: 0,
+    };
+    let (server, _state) = fake(state, okta_handler).await;
+    let p = Okta::new(&fast_http());
+    let mut conn = connection_of(okta(&server.uri(), None, &[]));
+    let report = p.check_connection(&conn).await;
+    assert!(report.probes.is_empty(), "{report:?}");
+    assert!(report
+        .note
+        .as_deref()
+        .unwrap_or("")
+        .contains("params.app_id"));
+
+    conn.params.insert("app_id".into(), OK_APP.into());
+    let report = p.check_connection(&conn).await;
+    assert!(report.all_allowed(), "{report:?}");
+    assert_eq!(report.facts["client secrets"], "1 of 2 (1 active)");
+    assert!(
+        !format!("{report:?}").contains("oktasecret"),
+        "no value in the report"
+    );
+
+    conn.auth
+        .insert("api_token".into(), Secret::new("okta-dead-token-0"));
+    let report = p.check_connection(&conn).await;
+    assert_eq!(
+        report.probes[0].outcome,
+        ProbeOutcome::Refused,
+        "{report:?}"
+    );
+    assert!(!format!("{report:?}").contains("okta-dead-token-0"));
+    assert!(methods(&server).await.iter().all(|m| m == "GET"));
+}

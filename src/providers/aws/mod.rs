@@ -36,8 +36,8 @@ use super::connection_check::{connection_target, ConnectionReport};
 use super::http::{check_endpoint, Api, Call, Http, Repeat, Reply};
 use super::Deletion;
 use super::{
-    Capabilities, ErrorKind, IssuedKey, Provider, ProviderError, RemoteKey, RotationStyle, Target,
-    Verification,
+    Capabilities, ErrorKind, FoundKey, IssuedKey, Provider, ProviderError, RemoteKey,
+    RotationStyle, Target, Verification,
 };
 use crate::inventory::{Connection, ProviderKind, RemoteStatus};
 use crate::secret::Secret;
@@ -358,6 +358,76 @@ impl AwsIam {
     }
 }
 
+impl AwsIam {
+    /// Every IAM user of the account, following `Marker` for at most
+    /// [`MAX_OWNER_PAGES`](super::found::MAX_OWNER_PAGES) pages.
+    async fn list_users(
+        &self,
+        target: &Target,
+        credentials: &Credentials,
+    ) -> Result<Vec<String>, ProviderError> {
+        let mut users = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..super::found::MAX_OWNER_PAGES {
+            let mut params = vec![("MaxItems", "100")];
+            if let Some(m) = marker.as_deref() {
+                params.push(("Marker", m));
+            }
+            let reply = self
+                .call(target, Service::Iam, credentials, "ListUsers", &params)
+                .await?;
+            let page: xml::ListUsersResponse = xml::decode(&reply)?;
+            let result = page.list_users_result;
+            users.extend(result.users.member.into_iter().map(|u| u.user_name));
+            match (result.is_truncated, result.marker) {
+                (true, Some(m)) if !m.is_empty() => marker = Some(m),
+                (true, _) => {
+                    return Err(
+                        reply.bad_response("the user listing is truncated but has no `Marker`")
+                    )
+                }
+                (false, _) => return Ok(users),
+            }
+        }
+        Err(ProviderError::new(
+            ProviderKind::AwsIam,
+            Some(&target.at),
+            ErrorKind::BadResponse,
+            format!(
+                "IAM kept paging the account's users past {} pages",
+                super::found::MAX_OWNER_PAGES
+            ),
+        ))
+    }
+
+    /// When key `id` was last used; `None` when never.
+    async fn last_used(
+        &self,
+        target: &Target,
+        credentials: &Credentials,
+        id: &str,
+    ) -> Result<Option<chrono::DateTime<Utc>>, ProviderError> {
+        let reply = self
+            .call(
+                target,
+                Service::Iam,
+                credentials,
+                "GetAccessKeyLastUsed",
+                &[("AccessKeyId", id)],
+            )
+            .await?;
+        let used: xml::GetAccessKeyLastUsedResponse = xml::decode(&reply)?;
+        xml::date(
+            "LastUsedDate",
+            used.get_access_key_last_used_result
+                .access_key_last_used
+                .last_used_date
+                .as_deref(),
+        )
+        .map_err(|what| reply.bad_response(what))
+    }
+}
+
 /// Whether `id` looks like an access key id: it goes into a header unescaped.
 fn is_access_key_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric())
@@ -655,6 +725,37 @@ impl Provider for AwsIam {
         )
         .await
         .map(drop)
+    }
+
+    /// Every user's access keys (`ListUsers`, then `ListAccessKeys` and
+    /// `GetAccessKeyLastUsed` for each), one user after another: IAM counts every call of
+    /// the account against one limit.
+    async fn discover(&self, connection: &Connection) -> Result<Vec<FoundKey>, ProviderError> {
+        let target = connection_target(connection);
+        let credentials = Self::management(&target)?;
+        let mut found = Vec::new();
+        for user in self.list_users(&target, &credentials).await? {
+            let keys = match self.list_user(&target, &credentials, &user).await {
+                Ok(keys) => keys,
+                // Deleted between the two listings: nothing of it left to find.
+                Err(e) if e.kind == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for mut key in keys {
+                key.last_used_at = match self.last_used(&target, &credentials, &key.remote_id).await
+                {
+                    Ok(at) => at,
+                    Err(e) if e.kind == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                found.push(
+                    FoundKey::new(key)
+                        .owned_by(format!("IAM user {user}"))
+                        .with_param("user", user.clone()),
+                );
+            }
+        }
+        Ok(found)
     }
 
     /// Asks STS who the management key is (its ARN names the partition and account) and

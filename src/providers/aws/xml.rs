@@ -188,6 +188,35 @@ pub struct AccessKeyLastUsed {
     pub last_used_date: Option<String>,
 }
 
+/// `ListUsers`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListUsersResponse {
+    /// The result wrapper.
+    pub list_users_result: ListUsersResult,
+}
+
+/// `ListUsersResult`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListUsersResult {
+    /// The account's users. Required by the model; an empty list is `<Users/>`.
+    pub users: Members<UserName>,
+    /// Whether another page follows.
+    #[serde(default)]
+    pub is_truncated: bool,
+    /// Where the next page starts.
+    pub marker: Option<String>,
+}
+
+/// A `User` read for its name alone: discovery needs no more.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserName {
+    /// The user's name.
+    pub user_name: String,
+}
+
 /// STS `GetCallerIdentity`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -245,6 +274,18 @@ mod tests {
             .unwrap();
         assert_eq!(d.to_rfc3339(), "2012-05-08T23:34:01+00:00");
         assert!(!r.list_access_keys_result.is_truncated);
+    }
+
+    #[test]
+    fn users_decode_with_their_marker() {
+        let body = "<ListUsersResponse><ListUsersResult><Users><member><UserName>ci</UserName><UserId>AIDA1</UserId><Arn>arn:aws:iam::1:user/ci</Arn><Path>/</Path></member></Users><IsTruncated>true</IsTruncated><Marker>m2</Marker></ListUsersResult></ListUsersResponse>";
+        let r: ListUsersResponse = decode_bytes(body.as_bytes()).unwrap();
+        assert_eq!(r.list_users_result.users.member[0].user_name, "ci");
+        assert!(r.list_users_result.is_truncated);
+        assert_eq!(r.list_users_result.marker.as_deref(), Some("m2"));
+        let empty = "<ListUsersResponse><ListUsersResult><Users/><IsTruncated>false</IsTruncated></ListUsersResult></ListUsersResponse>";
+        let r: ListUsersResponse = decode_bytes(empty.as_bytes()).unwrap();
+        assert!(r.list_users_result.users.member.is_empty());
     }
 
     #[test]

@@ -37,7 +37,8 @@ mod check;
 mod device;
 pub mod issuer;
 mod server;
-mod token;
+// The Okta provider reads token-endpoint refusals the same way.
+pub(crate) mod token;
 
 use async_trait::async_trait;
 use chrono::Utc;

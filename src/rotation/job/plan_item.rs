@@ -124,6 +124,17 @@ impl Job {
                 }
             }
         }
+        // An adopted key (found at the provider, `keyward adopt`): keyward never held its
+        // secret, so this rotation is what takes custody of it.
+        if c.secret.is_none() && style != RotationStyle::Manual {
+            if let Some(id) = &c.remote_id {
+                item.warnings.push(format!(
+                    "takes custody: keyward holds no secret for key {id}; the new key goes to \
+                     its consumers and {id} stops working, so whatever still uses it must get \
+                     the new one"
+                ));
+            }
+        }
         item.deploys = c.deploy.iter().map(Deploy::describe).collect();
         item.deploys
             .extend(c.deploy_check.as_ref().map(|k| k.describe()));

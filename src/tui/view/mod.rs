@@ -3,6 +3,7 @@
 
 pub mod detail;
 pub mod dialog;
+pub mod discover;
 pub mod help;
 pub mod main;
 pub mod run;
@@ -52,6 +53,7 @@ pub fn render(frame: &mut Frame, state: &State) {
         Screen::Timeline => timeline::render(frame, body, state),
         Screen::Help => help::render(frame, body, state),
         Screen::Run => run::render(frame, body, state),
+        Screen::Discover => discover::render(frame, body, state),
     }
     dialog::render(frame, body, state);
     status_line(frame, status, state);
@@ -74,6 +76,7 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State) {
         Screen::Help if state.show_messages => Some("messages"),
         Screen::Help => Some("help"),
         Screen::Run => Some("run"),
+        Screen::Discover => Some("discover"),
     };
     if let Some(s) = screen {
         spans.push(Span::styled(format!("  › {s}"), theme.label()));
