@@ -4,7 +4,7 @@
 # exits non-zero as soon as something can neither be found nor installed: a test run must
 # never silently skip a peer because it is missing.
 #
-#   age, tmux, curl, ssh-keygen, flock, setsid   Debian packages (apt-get update only when an install needs it)
+#   age, tmux, curl, ssh, ssh-keygen, sshd, flock, setsid   Debian packages (apt-get update only when an install needs it)
 #   node >= 20, npm   must already be present (the machine image provides them)
 #   moto_server       pip package moto[server] (the AWS IAM/STS peer)
 #   tests/peers/      npm ci: oidc-provider and Prism (skipped while the lock is unchanged)
@@ -42,7 +42,7 @@ apt_install() {
 
 # Debian packages, as command:package (ssh-keygen makes SSH identities for the interop
 # tests; flock and setsid hold a lock and drop the terminal in the CLI tests).
-for pair in age:age tmux:tmux curl:curl ssh-keygen:openssh-client flock:util-linux setsid:util-linux; do
+for pair in age:age tmux:tmux curl:curl ssh-keygen:openssh-client flock:util-linux setsid:util-linux ssh:openssh-client; do
   cmd="${pair%%:*}" pkg="${pair##*:}"
   if command -v "$cmd" >/dev/null; then
     ok "$cmd" "$(command -v "$cmd")"
@@ -52,6 +52,16 @@ for pair in age:age tmux:tmux curl:curl ssh-keygen:openssh-client flock:util-lin
     done_ "$cmd" "$(command -v "$cmd")"
   fi
 done
+
+# sshd: the deploy tests start their own on 127.0.0.1 (throwaway keys) for the `ssh` target.
+# It lives in /usr/sbin, which a non-root PATH may lack.
+if [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null; then
+  ok sshd "$(command -v sshd || echo /usr/sbin/sshd)"
+else
+  apt_install openssh-server
+  [ -x /usr/sbin/sshd ] || fail sshd "installed openssh-server but /usr/sbin/sshd is missing"
+  done_ sshd /usr/sbin/sshd
+fi
 
 # Node and npm come with the machine image; Debian's own nodejs is too old for oidc-provider 8
 # and Prism 5, so a missing or old node is an error rather than something to apt-get.

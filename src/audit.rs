@@ -184,6 +184,10 @@ pub enum AuditAction {
     Removed,
     /// The inventory was edited by hand through `keyward edit`.
     Edited,
+    /// A credential's current secret was delivered to its deploy targets again.
+    Deployed,
+    /// Delivering a current secret to its deploy targets again failed.
+    DeployFailed,
 }
 
 impl AuditAction {
@@ -223,6 +227,8 @@ impl AuditAction {
             AuditAction::Restored => "restored",
             AuditAction::Removed => "removed",
             AuditAction::Edited => "edited",
+            AuditAction::Deployed => "deployed",
+            AuditAction::DeployFailed => "deploy-failed",
         }
     }
 }

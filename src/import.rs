@@ -477,7 +477,8 @@ fn merge(existing: &mut Credential, incoming: &Credential) -> Vec<&'static str> 
     take!(rotate_every_days, Option::is_some);
     take!(warn_before_days, Option::is_some);
     take!(stale_after_days, Option::is_some);
-    take!(deploy, Option::is_some);
+    take!(deploy, |v: &crate::inventory::Deploys| !v.is_empty());
+    take!(deploy_check, Option::is_some);
     take!(secret, Option::is_some);
     take!(notes, Option::is_some);
     changed

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod deploy;
 pub mod export;
 pub mod fsutil;
 pub mod import;

@@ -457,7 +457,8 @@ fn a_question_during_a_rotation_holds_off_no_writer_and_both_changes_are_kept() 
     t.wait_for("Rotate 1 credential(s)? [y/N]");
     t.send(&["y", "Enter"]);
     // The run has saved its journal and the new key, and now waits for the person.
-    t.wait_for("paste it into the CRM's settings");
+    // The question's own words (the plan names the instructions too).
+    t.wait_for("(paste it into the CRM's settings). Done?");
     let out = ws.run(
         &["add", "acme/other", "--provider", "manual", "--no-secret"],
         "",

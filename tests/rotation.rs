@@ -274,7 +274,7 @@ impl Fx {
             let mut c = Credential::new(format!("k{i}"), ProviderKind::Sandbox);
             c.connection = Some("sbx".into());
             c.used_by = vec!["the CRM bot".into()];
-            c.deploy = deploy.clone();
+            c.deploy = deploy.clone().into();
             c.created_at = Some(Utc::now() - chrono::Duration::days(100));
             inv.insert("acme", c);
             let r = at(&format!("acme/k{i}"));
@@ -465,7 +465,7 @@ async fn a_rotation_creates_stores_deploys_verifies_and_deactivates_the_old_key(
     let (fx, mut inv) = Fx::new(1, &[], None).await;
     let r = at("acme/k0");
     let (deploy, file) = capture_deploy(&fx);
-    inv.credential_mut(&r).unwrap().deploy = Some(deploy);
+    inv.credential_mut(&r).unwrap().deploy = keyward::inventory::Deploys::from(deploy);
     let old_id = inv.credential(&r).unwrap().remote_id.clone().unwrap();
     let old_secret = inv.credential(&r).unwrap().secret.clone().unwrap();
     let engine = fx.engine(inv, fx.plain(), yes());
@@ -782,7 +782,7 @@ async fn a_failing_deploy_command_keeps_the_journal_and_resume_or_rollback_settl
     let (fx, mut inv) = Fx::new(1, &[], None).await;
     let r = at("acme/k0");
     let sink = fx.dir.path().join("sink");
-    inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+    inv.credential_mut(&r).unwrap().deploy = keyward::inventory::Deploys::from(Deploy::Command {
         idempotent: false,
         run: format!(
             "cat > '{}'; cat '{}'; echo broken >&2; exit 7",
@@ -819,7 +819,7 @@ async fn a_failing_deploy_command_keeps_the_journal_and_resume_or_rollback_settl
     );
     drop(engine);
     let mut fixed = fx.disk.last();
-    fixed.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+    fixed.credential_mut(&r).unwrap().deploy = keyward::inventory::Deploys::from(Deploy::Command {
         idempotent: false,
         run: format!("cat > '{}'", sink.display()),
     });
@@ -845,7 +845,7 @@ async fn a_failing_deploy_command_keeps_the_journal_and_resume_or_rollback_settl
 async fn a_deploy_fixed_later_is_finished_by_resume() {
     let (fx, mut inv) = Fx::new(1, &[], None).await;
     let r = at("acme/k0");
-    inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+    inv.credential_mut(&r).unwrap().deploy = keyward::inventory::Deploys::from(Deploy::Command {
         idempotent: false,
         run: "exit 1".into(),
     });
@@ -858,7 +858,7 @@ async fn a_deploy_fixed_later_is_finished_by_resume() {
     );
     drop(engine);
     let mut inv = fx.disk.last();
-    inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
+    inv.credential_mut(&r).unwrap().deploy = keyward::inventory::Deploys::from(Deploy::Command {
         idempotent: false,
         run: "cat >/dev/null".into(),
     });
@@ -1139,14 +1139,15 @@ async fn crash_during_deploy_then_resume_or_rollback() {
         let sink = fx.dir.path().join("sink");
         // A deploy cut short is run again by `resume --yes` only when marked idempotent
         // (issue 9); rolling back needs no such mark.
-        inv.credential_mut(&r).unwrap().deploy = Some(Deploy::Command {
-            idempotent: !rollback,
-            run: format!(
-                "cat > '{}'; if [ ! -e '{s}' ]; then touch '{s}'; exec sleep 30; fi",
-                sink.display(),
-                s = started.display()
-            ),
-        });
+        inv.credential_mut(&r).unwrap().deploy =
+            keyward::inventory::Deploys::from(Deploy::Command {
+                idempotent: !rollback,
+                run: format!(
+                    "cat > '{}'; if [ ! -e '{s}' ]; then touch '{s}'; exec sleep 30; fi",
+                    sink.display(),
+                    s = started.display()
+                ),
+            });
         let engine = fx.engine(inv, fx.plain(), yes());
         let task = tokio::spawn(async move { rotate(&engine, &["acme/k0"]).await });
         let mut polls = 0;
@@ -1336,7 +1337,7 @@ async fn manual_rollback_left_consumers_with_the_new_secret() {
     let r = at("acme/portal");
     let (deploy, file) = capture_deploy(&fx);
     let mut inv = manual_inventory();
-    inv.credential_mut(&r).unwrap().deploy = Some(deploy);
+    inv.credential_mut(&r).unwrap().deploy = keyward::inventory::Deploys::from(deploy);
     // The person enters the new secret, the command deploys it, and the person will not
     // vouch for it: the rotation waits at verify.
     let person = Arc::new(Person {

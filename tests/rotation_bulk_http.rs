@@ -107,7 +107,7 @@ async fn bulk_of_200_through_http_429_with_retry_after_all_finish_with_bounded_a
         c.remote_id = Some(id);
         c.secret = Some(Secret::new(secret));
         c.params.insert("on_behalf_of".into(), sub);
-        c.deploy = Some(Deploy::Command {
+        c.deploy = keyward::inventory::Deploys::from(Deploy::Command {
             idempotent: false,
             run: "cat > /dev/null".into(),
         });

@@ -52,7 +52,7 @@ fn setup(ws: &Workspace, user: &str) -> Inventory {
     let mut conn: Connection = aws_common::connection(url, &aws.admin);
     conn.id = "aws".into();
     let mut c: Credential = aws_common::credential("app", user, None);
-    c.deploy = Some(Deploy::Command {
+    c.deploy = keyward::inventory::Deploys::from(Deploy::Command {
         idempotent: false,
         run: format!("cat > '{}'", ws.path("sink").display()),
     });

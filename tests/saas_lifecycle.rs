@@ -502,7 +502,7 @@ pub(crate) fn inventory_of(
     let mut inv = keyward::inventory::Inventory::new(vec![]);
     let mut c = t.credential.clone();
     c.secret = Some(Secret::new(secret));
-    c.deploy = Some(keyward::inventory::Deploy::Command {
+    c.deploy = keyward::inventory::Deploys::from(keyward::inventory::Deploy::Command {
         idempotent: false,
         run: "cat > /dev/null".into(),
     });

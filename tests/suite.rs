@@ -17,6 +17,8 @@ mod cli;
 mod cli_sync_verify;
 mod cloudflare;
 mod connect;
+// Issue 12: rotated secrets delivered to their deploy targets.
+mod deploy_targets;
 // Issue 13: discover untracked keys, adopt them, take custody.
 mod discover;
 mod gitlab;

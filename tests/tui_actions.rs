@@ -171,6 +171,7 @@ fn item(at: &str, why: &str, style: RotationStyle) -> PlanItem {
         needs_person: vec![],
         warnings: vec![],
         blocked: None,
+        deploys: vec![],
         group: 0,
     }
 }

@@ -79,7 +79,7 @@ fn fixture() -> Inventory {
     crm.last_rotated_at = ago(40);
     crm.expires_at = ago(3);
     crm.last_used_at = ago(1);
-    crm.deploy = Some(Deploy::Command {
+    crm.deploy = keyward::inventory::Deploys::from(Deploy::Command {
         idempotent: false,
         run: "gh secret set CRM_KEY --repo acme/bot".into(),
     });

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::{audit, parse_time, Context};
 use crate::audit::Event;
-use crate::inventory::{Credential, CredentialRef, Deploy, HistoryEntry, ProviderKind};
+use crate::inventory::{Credential, CredentialRef, Deploy, Deploys, HistoryEntry, ProviderKind};
 use crate::secret::Secret;
 
 /// Arguments of `keyward add`.
@@ -123,10 +123,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
     cred.expires_at = args.expires;
     cred.last_used_at = args.last_used;
     cred.rotate_every_days = args.rotate_every;
-    cred.deploy = args.deploy_command.map(|run| Deploy::Command {
-        run,
-        idempotent: false,
-    });
+    cred.deploy = Deploys(
+        args.deploy_command
+            .map(|run| Deploy::Command {
+                run,
+                idempotent: false,
+            })
+            .into_iter()
+            .collect(),
+    );
     cred.history.push(HistoryEntry {
         at: ctx.now(),
         event: crate::inventory::HistoryEvent::Added,

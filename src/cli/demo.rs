@@ -48,6 +48,10 @@ pub fn materialize(dir: &Path, now: DateTime<Utc>) -> Result<(PathBuf, PathBuf)>
     let (_, mut inv) = Store::open(&seed, &keys)?;
     std::fs::remove_file(&seed).ok();
     shift_dates(&mut inv, now - demo_anchor());
+    let home = dir
+        .canonicalize()
+        .with_context(|| format!("{}", dir.display()))?;
+    add_demo_deploy(&mut inv, &home);
     let inventory_path = dir.join("demo.yaml.age");
     if inventory_path.exists() {
         anyhow::bail!(
@@ -85,6 +89,25 @@ fn seed_sandbox(inventory_path: &Path, inv: &Inventory) -> Result<()> {
         Ok::<_, crate::providers::ProviderError>(())
     })?;
     Ok(())
+}
+
+/// The demo credential whose rotation delivers the new secret to an env file beside the
+/// demo inventory, so the demo shows a deploy target at work.
+const DEMO_ENV_FILE_CREDENTIAL: &str = "acme/sms-alerts";
+
+/// Points [`DEMO_ENV_FILE_CREDENTIAL`] at `acme-app.env` in `dir` (the demo's own directory,
+/// so its path is known only now).
+fn add_demo_deploy(inv: &mut Inventory, dir: &Path) {
+    let Ok(at) = DEMO_ENV_FILE_CREDENTIAL.parse::<crate::inventory::CredentialRef>() else {
+        return;
+    };
+    if let Some(c) = inv.credential_mut(&at) {
+        c.deploy = crate::inventory::Deploy::EnvFile {
+            path: dir.join("acme-app.env").display().to_string(),
+            name: "SMS_ALERTS_KEY".into(),
+        }
+        .into();
+    }
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -49,6 +49,8 @@ pub enum Schema {
     Resume,
     /// `keyward revoke`.
     Revoke,
+    /// `keyward deploy`.
+    Deploy,
     /// `keyward archive`.
     Archive,
     /// `keyward remove`.
@@ -88,6 +90,7 @@ impl Schema {
         Schema::Rotate,
         Schema::Resume,
         Schema::Revoke,
+        Schema::Deploy,
         Schema::Archive,
         Schema::Restore,
         Schema::Migrate,
@@ -119,6 +122,7 @@ impl Schema {
             Schema::Rotate => "keyward.rotate/1",
             Schema::Resume => "keyward.resume/1",
             Schema::Revoke => "keyward.revoke/1",
+            Schema::Deploy => "keyward.deploy/1",
             Schema::Archive => "keyward.archive/1",
             Schema::Restore => "keyward.restore/1",
             Schema::Migrate => "keyward.migrate/1",

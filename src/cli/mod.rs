@@ -171,6 +171,8 @@ enum Command {
     Resume(rotate::ResumeArgs),
     /// Revoke credentials at their provider: deactivate now, delete after a grace period.
     Revoke(rotate::RevokeArgs),
+    /// Deliver credentials' current secrets to their deploy targets again, rotating nothing.
+    Deploy(rotate::DeployArgs),
     /// Move revoked credentials out of the active table; their history is kept.
     Archive(archive::Args),
     /// Restore a backup (`FILE.1`…) as the newest version, on purpose, and log it.
@@ -691,6 +693,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Rotate(a)) => rotate::run_rotate(&ctx, *a),
         Some(Command::Resume(a)) => rotate::run_resume(&ctx, a),
         Some(Command::Revoke(a)) => rotate::run_revoke(&ctx, a),
+        Some(Command::Deploy(a)) => rotate::run_deploy(&ctx, a),
         Some(Command::Archive(a)) => archive::run(&ctx, a),
         Some(Command::Restore(a)) => restore::run(&ctx, a),
         Some(Command::Migrate(a)) => migrate::run(&ctx, a),

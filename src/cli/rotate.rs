@@ -499,6 +499,9 @@ fn print_plan(out: Out, plan: &Plan) {
         }
         let steps: Vec<&str> = item.steps.iter().map(|s| s.as_str()).collect();
         out.say(format!("      steps: {}", steps.join(" > ")));
+        for d in &item.deploys {
+            out.say(format!("      deploys to {}", terminal_safe(d)));
+        }
         for p in &item.needs_person {
             out.say(format!("      needs {p}"));
         }
@@ -970,4 +973,73 @@ fn revoke(ctx: &Context, args: RevokeArgs, own_json: bool) -> Result<i32> {
     report.run = session.run_json(&summary, &cleanup);
     report.exit = exit.as_code();
     end_with(&report, exit)
+}
+
+/// Arguments of `keyward deploy`.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// Credentials whose current secret to deliver again, as CLIENT/INTEGRATION.
+    #[arg(value_parser = super::parse_ref, value_name = "CLIENT/INTEGRATION", required = true)]
+    pub refs: Vec<CredentialRef>,
+    /// Credentials delivered at once.
+    #[arg(long, default_value_t = crate::rotation::DEFAULT_CONCURRENCY as u16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
+}
+
+/// One credential `deploy` delivers, as shown before it runs.
+#[derive(Debug, PartialEq, Serialize)]
+struct Deliverable {
+    credential: String,
+    targets: Vec<String>,
+}
+
+/// `deploy --json`.
+#[derive(Serialize)]
+struct DeployJson<'a> {
+    credentials: &'a [Deliverable],
+    #[serde(flatten)]
+    run: RunJson,
+    exit: i32,
+}
+
+/// Runs `keyward deploy`: delivers each credential's current secret to its deploy targets
+/// again (then its deploy check), rotating nothing, through the engine's deploy code.
+pub fn run_deploy(ctx: &Context, args: DeployArgs) -> Result<i32> {
+    // Nothing is asked: a target delivered by hand is only named.
+    let run = RunArgs {
+        yes: false,
+        concurrency: args.concurrency,
+        per_provider: None,
+        grace_days: 0,
+    };
+    let session = Session::snapshot(ctx, &run)?;
+    let out = session.out;
+    let inventory = session.runner.inventory();
+    let mut shown = Vec::new();
+    for at in &args.refs {
+        let c = require(&inventory, at, &ctx.inventory)?;
+        let mut targets: Vec<String> = c.deploy.iter().map(|t| t.describe()).collect();
+        targets.extend(c.deploy_check.as_ref().map(|k| k.describe()));
+        out.say(format!(
+            "  {at}  {}",
+            terminal_safe(&if targets.is_empty() {
+                c.deploy.describe()
+            } else {
+                targets.join(", then ")
+            })
+        ));
+        shown.push(Deliverable {
+            credential: at.to_string(),
+            targets,
+        });
+    }
+    let summary = session.run(args.refs.len(), session.runner.deploy(&args.refs));
+    let none = Summary::default();
+    let exit = finish(&session, "Deployed", &summary, &none);
+    let report = DeployJson {
+        credentials: &shown,
+        run: session.run_json(&summary, &none),
+        exit: exit.as_code(),
+    };
+    emit(ctx, Schema::Deploy, &report, exit)
 }

@@ -19,6 +19,7 @@ pub struct PlannedJson {
     needs_person: Vec<String>,
     warnings: Vec<String>,
     blocked: Option<String>,
+    deploys: Vec<String>,
 }
 
 impl PlannedJson {
@@ -33,6 +34,7 @@ impl PlannedJson {
             needs_person: item.needs_person.clone(),
             warnings: item.warnings.clone(),
             blocked: item.blocked.clone(),
+            deploys: item.deploys.clone(),
         }
     }
 

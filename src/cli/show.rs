@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use super::{require, table, Context};
 use crate::export::Row;
-use crate::inventory::{CredentialRef, Deploy};
+use crate::inventory::CredentialRef;
 use crate::text::terminal_safe;
 
 /// Arguments of `keyward show`.
@@ -25,7 +25,15 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         let mut v = serde_json::to_value(&row)?;
         // `params`, the deploy sink and history hold no secrets; `auth` and `secret` stay out.
         v["params"] = serde_json::to_value(&cred.params)?;
-        v["deploy"] = serde_json::to_value(&cred.deploy)?;
+        // One target is an object, several a list, none `null` (as before lists).
+        v["deploy"] = if cred.deploy.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(&cred.deploy)?
+        };
+        if let Some(check) = &cred.deploy_check {
+            v["deploy_check"] = serde_json::to_value(check)?;
+        }
         v["history"] = serde_json::to_value(&cred.history)?;
         v["connection"] = serde_json::to_value(&cred.connection)?;
         super::json::print(super::json::Schema::Show, &v)?;
@@ -81,18 +89,10 @@ pub fn run(ctx: &Context, args: Args) -> Result<i32> {
         ),
         (
             "deploy",
-            match &cred.deploy {
-                None => "-".into(),
-                Some(Deploy::Manual { instructions }) => {
-                    format!(
-                        "manual{}",
-                        instructions
-                            .as_ref()
-                            .map(|i| format!(": {i}"))
-                            .unwrap_or_default()
-                    )
-                }
-                Some(Deploy::Command { run, .. }) => format!("command: {run}"),
+            match (&cred.deploy, &cred.deploy_check) {
+                (d, None) if d.is_empty() => "-".into(),
+                (d, None) => d.describe(),
+                (d, Some(check)) => format!("{}; {}", d.describe(), check.describe()),
             },
         ),
     ];

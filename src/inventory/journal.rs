@@ -79,8 +79,12 @@ impl fmt::Display for Step {
 pub struct DeployRecord {
     /// When it finished.
     pub at: DateTime<Utc>,
-    /// `command` or `manual`.
+    /// The target's kind (`command`, `manual`, `env-file`, `ssh`, …).
     pub sink: String,
+    /// The target's place in the credential's `deploy:` list, from 0; none for the record
+    /// of the whole deploy step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<usize>,
     /// Whether the consumers now hold the new secret.
     pub ok: bool,
     /// The command's exit code, if it exited.
@@ -90,6 +94,19 @@ pub struct DeployRecord {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub output: String,
     /// What went wrong, or who confirmed it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// How a deploy check (`deploy_check`) went.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRecord {
+    /// When it finished.
+    pub at: DateTime<Utc>,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What it said, every secret masked.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
 }
@@ -166,6 +183,17 @@ pub struct Rotation {
     /// again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_started_at: Option<DateTime<Utc>>,
+    /// Which target (its place in `deploy:`) the unfinished delivery of `deploy_started_at`
+    /// was for; none in journals written before targets came in lists (the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_started_target: Option<usize>,
+    /// How each target's delivery went, one record per target, the latest attempt's: a
+    /// resumed deploy skips the targets recorded ok.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deployed: Vec<DeployRecord>,
+    /// How the deploy check last went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_check: Option<CheckRecord>,
     /// How the last deploy went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployRecord>,
@@ -227,6 +255,9 @@ impl Rotation {
             new_scopes: Vec::new(),
             new_params: BTreeMap::new(),
             deploy_started_at: None,
+            deploy_started_target: None,
+            deployed: Vec::new(),
+            deploy_check: None,
             deploy: None,
             verification: None,
             attempts: 0,

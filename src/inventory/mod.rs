@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 
+pub use crate::deploy::{Deploy, DeployCheck, Deploys};
 pub use status::{Assessment, Reason, Status};
 pub use validate::SchemaError;
 
@@ -295,9 +296,12 @@ pub struct Credential {
     /// Overrides `policy.stale_after_days`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_after_days: Option<u32>,
-    /// Where a rotated secret goes.
+    /// Where a rotated secret goes: one target or a list, delivered in order.
+    #[serde(default, skip_serializing_if = "Deploys::is_empty")]
+    pub deploy: Deploys,
+    /// What must pass after the deploys before the old key is revoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deploy: Option<Deploy>,
+    pub deploy_check: Option<DeployCheck>,
     /// The secret itself. Never printed, never exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Secret>,
@@ -344,7 +348,8 @@ impl Credential {
             rotate_every_days: None,
             warn_before_days: None,
             stale_after_days: None,
-            deploy: None,
+            deploy: Deploys::default(),
+            deploy_check: None,
             secret: None,
             remote: None,
             risks: Vec::new(),
@@ -404,27 +409,6 @@ pub struct Retirement {
     /// While a planned revocation waits out its grace period: when the deactivated key
     /// will be deleted.
     pub delete_after: Option<DateTime<Utc>>,
-}
-
-/// Where a rotated secret is delivered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Deploy {
-    /// A person updates the consumers and confirms.
-    Manual {
-        /// What to tell the person, e.g. where the setting lives.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        instructions: Option<String>,
-    },
-    /// A command run with `sh -c`; it receives the new secret on stdin, never in argv or env.
-    Command {
-        /// The command line, e.g. `gh secret set CRM_KEY --repo acme/bot`.
-        run: String,
-        /// Running it twice is harmless: after a crash while it ran, `resume --yes` may run
-        /// it again. Without it a person decides.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        idempotent: bool,
-    },
 }
 
 /// What the provider last reported about a credential.

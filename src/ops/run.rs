@@ -74,6 +74,8 @@ pub fn audit_action(work: WorkKind, kind: OutcomeKind) -> AuditAction {
         (WorkKind::DeleteOld, OutcomeKind::Done) => A::DeletedOldKey,
         (WorkKind::DeleteOld, OutcomeKind::Failed) => A::DeleteOldKeyFailed,
         (WorkKind::DeleteOld, OutcomeKind::Waiting) => A::DeleteOldKeyWaiting,
+        (WorkKind::Deploy, OutcomeKind::Done) => A::Deployed,
+        (WorkKind::Deploy, OutcomeKind::Failed | OutcomeKind::Waiting) => A::DeployFailed,
         (_, OutcomeKind::Unconfirmed) => A::RevocationUnconfirmed,
     }
 }
@@ -195,6 +197,12 @@ impl Runner {
     /// `emergency`, deleted now.
     pub async fn revoke(&self, refs: &[CredentialRef], emergency: bool) -> Summary {
         self.engine.revoke(refs, emergency).await
+    }
+
+    /// Delivers the current secret of `refs` to their deploy targets again, rotating
+    /// nothing; each outcome is audited as `deployed` or `deploy-failed`.
+    pub async fn deploy(&self, refs: &[CredentialRef]) -> Summary {
+        self.engine.deploy(refs).await
     }
 
     /// Deletes the old keys whose grace period is over.

@@ -209,6 +209,27 @@ impl Engine {
         self.run(units).await
     }
 
+    /// Delivers the current secret of `refs` to their deploy targets again, rotating
+    /// nothing (`keyward deploy`).
+    pub async fn deploy(&self, refs: &[CredentialRef]) -> Summary {
+        let units = refs
+            .iter()
+            .enumerate()
+            .map(|(index, at)| Unit {
+                index,
+                at: at.clone(),
+                provider: self
+                    .ctx
+                    .writer
+                    .read(|inv| inv.credential(at).map(|c| c.provider)),
+                group: index,
+                work: Work::Deploy,
+                blocked: None,
+            })
+            .collect();
+        self.run(units).await
+    }
+
     /// Deletes the old keys whose grace period is over.
     pub async fn delete_due(&self) -> Summary {
         let now = self.ctx.now();

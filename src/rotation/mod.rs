@@ -286,6 +286,8 @@ pub enum WorkKind {
     Revoke,
     /// Deleting old keys whose grace period is over.
     DeleteOld,
+    /// Delivering the current secret to its deploy targets again (`keyward deploy`).
+    Deploy,
 }
 
 impl WorkKind {
@@ -297,6 +299,7 @@ impl WorkKind {
             WorkKind::Rollback => "rollback",
             WorkKind::Revoke => "revoke",
             WorkKind::DeleteOld => "delete-old",
+            WorkKind::Deploy => "deploy",
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct PlanItem {
     pub warnings: Vec<String>,
     /// Why it cannot go ahead, if it cannot.
     pub blocked: Option<String>,
+    /// The deploy targets the new secret will be delivered to, in order, then the deploy
+    /// check, each in one line.
+    pub deploys: Vec<String>,
     /// Items sharing an owner at the provider (their key lists overlap) share a group and
     /// run one after another, so they neither race for the key limit nor mistake each
     /// other's new keys for their own.

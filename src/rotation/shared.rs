@@ -38,8 +38,12 @@ pub(super) enum Work {
     Rotate,
     Resume,
     Rollback,
-    Revoke { emergency: bool },
+    Revoke {
+        emergency: bool,
+    },
     DeleteDue,
+    /// Deliver the current secret again, rotating nothing.
+    Deploy,
 }
 
 impl Work {
@@ -50,6 +54,7 @@ impl Work {
             Work::Rollback => WorkKind::Rollback,
             Work::Revoke { .. } => WorkKind::Revoke,
             Work::DeleteDue => WorkKind::DeleteOld,
+            Work::Deploy => WorkKind::Deploy,
         }
     }
 }

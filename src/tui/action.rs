@@ -121,6 +121,9 @@ pub enum Action {
     Rotate,
     /// Opens the revoke dialog for the marked (or selected) credentials.
     Revoke,
+    /// Delivers the marked (or selected) credentials' current secrets to their deploy
+    /// targets again, rotating nothing.
+    Deploy,
     /// Opens the export dialog for the marked (or visible) credentials.
     Export,
     /// Shows the run panel: the run going on, or the last one's summary.

@@ -382,6 +382,15 @@ pub static BINDINGS: &[Binding] = &[
         changes: true,
     },
     Binding {
+        modes: ACT,
+        keys: &[ch('P')],
+        label: "P",
+        action: Action::Deploy,
+        help: "push the marked (or selected) current secrets to their deploy targets again",
+        hint: None,
+        changes: true,
+    },
+    Binding {
         modes: &[Main],
         keys: &[ch('e')],
         label: "e",
@@ -752,6 +761,11 @@ pub static COMMANDS: &[CommandHelp] = &[
     CommandHelp {
         usage: ":revoke",
         help: "same as D",
+        changes: true,
+    },
+    CommandHelp {
+        usage: ":deploy",
+        help: "same as P",
         changes: true,
     },
     CommandHelp {

@@ -255,6 +255,7 @@ impl Runs {
                 RunKind::Rollback => engine.resume(&refs, true).await,
                 RunKind::Revoke { emergency } => engine.revoke(&refs, emergency).await,
                 RunKind::DeleteOld => engine.delete_due().await,
+                RunKind::Deploy => engine.deploy(&refs).await,
             };
             engine.close_events();
             // Every event reaches the panel before the end does.

@@ -29,6 +29,20 @@ pub fn at(s: &str) -> CredentialRef {
 /// Writes an inventory of `n` sandbox credentials `acme/k0…` (with `deploy`) encrypted to
 /// the workspace's default identity, each with a live first key.
 pub fn write(ws: &Workspace, n: usize, deploy: Option<Deploy>) -> Inventory {
+    write_edited(ws, n, |inv| {
+        for c in inv
+            .clients
+            .iter_mut()
+            .flat_map(|c| c.integrations.iter_mut())
+        {
+            c.deploy = deploy.clone().into();
+        }
+    })
+}
+
+/// [`write`], with the inventory changed by `edit` (deploy targets, connections, more
+/// credentials) before it is saved.
+pub fn write_edited(ws: &Workspace, n: usize, edit: impl FnOnce(&mut Inventory)) -> Inventory {
     let recipient = generate_identity_file(&ws.default_identity()).expect("identity");
     let mut inv = Inventory::new(vec![recipient]);
     inv.connections.push(Connection {
@@ -43,7 +57,6 @@ pub fn write(ws: &Workspace, n: usize, deploy: Option<Deploy>) -> Inventory {
         let mut c = Credential::new(format!("k{i}"), ProviderKind::Sandbox);
         c.connection = Some("sbx".into());
         c.used_by = vec!["the CRM bot".into()];
-        c.deploy = deploy.clone();
         inv.insert("acme", c);
         let r = at(&format!("acme/k{i}"));
         let t = Target::from_inventory(&inv, &r).expect("target");
@@ -53,6 +66,7 @@ pub fn write(ws: &Workspace, n: usize, deploy: Option<Deploy>) -> Inventory {
         c.secret = Some(first.secret);
         c.created_at = first.created_at;
     }
+    edit(&mut inv);
     Store::create(&ws.inventory(), &inv)
         .expect("store")
         .accept_recipients(ws.seen_record())

@@ -219,6 +219,7 @@ impl Job {
                 other => other,
             },
             Work::DeleteDue => self.delete_due().await,
+            Work::Deploy => self.redeploy().await,
         };
         let (kind, message) = match flow {
             Flow::Done(m) => (OutcomeKind::Done, m),

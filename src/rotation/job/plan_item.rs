@@ -23,6 +23,7 @@ impl Job {
             needs_person: Vec::new(),
             warnings: Vec::new(),
             blocked: None,
+            deploys: Vec::new(),
             group: 0,
         };
         let r = match self.resolve() {
@@ -134,9 +135,18 @@ impl Job {
                 ));
             }
         }
-        match &c.deploy {
-            Some(Deploy::Command { .. }) => {}
-            _ => item.needs_person.push(
+        item.deploys = c.deploy.iter().map(Deploy::describe).collect();
+        item.deploys
+            .extend(c.deploy_check.as_ref().map(|k| k.describe()));
+        for t in c.deploy.iter() {
+            let found = self.ctx.writer.read(|inv| crate::deploy::access(inv, t));
+            if let Err(e) = found {
+                item.blocked.get_or_insert(format!("deploy target {e}"));
+            }
+        }
+        match c.deploy.iter().all(Deploy::is_automatic) && !c.deploy.is_empty() {
+            true => {}
+            false => item.needs_person.push(
                 Question::DeployedByHand {
                     used_by: c.used_by.clone(),
                     instructions: None,

@@ -53,7 +53,7 @@ impl Job {
             (_, Style::Manual, step) => {
                 // A deploy (finished, failed, or a command cut short) may have handed the
                 // person's new secret to the consumers: they get the old one back.
-                let command = matches!(r.target.credential.deploy, Some(Deploy::Command { .. }));
+                let command = r.target.credential.deploy.any_automatic();
                 let deployed = step > Step::Deploy
                     || journal.deploy.is_some()
                     || (step == Step::Deploy && command);
@@ -120,42 +120,49 @@ impl Job {
         }
     }
 
-    /// Puts the old secret back where a deploy may have put the new one.
+    /// Puts the old secret back where a deploy may have put the new one: every automatic
+    /// target gets it again; a person confirms for those updated by hand.
     pub(super) async fn revert_consumers(&mut self, r: &Resolved) -> Result<(), Flow> {
         let c = &r.target.credential;
-        match c.deploy.clone() {
-            Some(Deploy::Command { run, .. }) => {
-                let Some(old) = c.secret.clone() else {
-                    self.warn(
-                        "the old secret is not in the inventory, so the consumers were not \
-                         reverted by the deploy command"
-                            .into(),
-                    );
-                    return Ok(());
-                };
-                let out = self.run_sink(&run, &old, c.remote_id.as_deref(), c).await;
-                if out.ok {
-                    Ok(())
-                } else {
-                    Err(self
-                        .fail_keep(format!(
-                            "rolling back: the deploy command could not put the old secret back: \
-                             {}",
-                            out.detail
-                        ))
-                        .await)
-                }
-            }
-            _ => {
-                let q = Question::RevertedByHand {
-                    used_by: c.used_by.clone(),
-                };
-                if self.ctx.interact.confirm(&self.at, &q).await {
-                    Ok(())
-                } else {
-                    Err(self.wait(q.waiting_for()).await)
+        let by_hand = c.deploy.is_empty() || c.deploy.iter().any(|t| !t.is_automatic());
+        if c.deploy.any_automatic() {
+            match c.secret.clone() {
+                None => self.warn(
+                    "the old secret is not in the inventory, so the deploy targets were not \
+                     reverted"
+                        .into(),
+                ),
+                Some(old) => {
+                    let id = c.rotation.as_ref().map_or("rollback", |j| j.id.as_str());
+                    let request_id = format!("{id} rollback");
+                    for (index, target) in c.deploy.0.iter().enumerate() {
+                        if !target.is_automatic() {
+                            continue;
+                        }
+                        let record = self
+                            .deliver(target, index, &old, c, &format!("{request_id} {index}"))
+                            .await;
+                        if !record.ok {
+                            return Err(self
+                                .fail_keep(format!(
+                                    "rolling back: could not put the old secret back in {}: {}",
+                                    target.describe(),
+                                    record.detail
+                                ))
+                                .await);
+                        }
+                    }
                 }
             }
         }
+        if by_hand {
+            let q = Question::RevertedByHand {
+                used_by: c.used_by.clone(),
+            };
+            if !self.ctx.interact.confirm(&self.at, &q).await {
+                return Err(self.wait(q.waiting_for()).await);
+            }
+        }
+        Ok(())
     }
 }

@@ -114,6 +114,17 @@ pub fn handle(state: &mut State, action: Action) -> Result<Vec<Effect>, Action> 
                 let rows = action_rows(state);
                 Ok(open_revoke(state, rows))
             }
+            Action::Deploy => {
+                let refs: Vec<CredentialRef> = action_rows(state)
+                    .into_iter()
+                    .map(|r| state.rows[r].at.clone())
+                    .collect();
+                if refs.is_empty() {
+                    state.fail("nothing selected");
+                    return Ok(Vec::new());
+                }
+                Ok(start_run(state, RunKind::Deploy, None, refs))
+            }
             Action::Export => {
                 open_export(state);
                 Ok(Vec::new())
@@ -133,9 +144,9 @@ pub fn handle(state: &mut State, action: Action) -> Result<Vec<Effect>, Action> 
     }
 }
 
-/// Runs `:rotate`, `:revoke`, `:report` and `:resume`; `None` when `verb` is none of them.
+/// Runs `:rotate`, `:revoke`, `:deploy`, `:report` and `:resume`; `None` when `verb` is none of them.
 pub fn command(state: &mut State, verb: &str, args: &[&str]) -> Option<Vec<Effect>> {
-    let changes = matches!(verb, "rotate" | "revoke" | "resume");
+    let changes = matches!(verb, "rotate" | "revoke" | "resume" | "deploy");
     if changes && state.settings.read_only {
         state.fail(format!("read-only: cannot {verb}"));
         return Some(Vec::new());
@@ -166,6 +177,7 @@ pub fn command(state: &mut State, verb: &str, args: &[&str]) -> Option<Vec<Effec
             }
         },
         ("revoke", []) => handle(state, Action::Revoke).unwrap_or_default(),
+        ("deploy", []) => handle(state, Action::Deploy).unwrap_or_default(),
         ("report", words) if words.len() <= 2 => report_command(state, words),
         ("resume", []) => {
             match Banner::find(&state.inventory, state.settings.now) {
@@ -337,6 +349,7 @@ fn start_run(
                     let row = row_of(state, &at);
                     let steps = match kind {
                         RunKind::Resume => resumed_steps(state, &at),
+                        RunKind::Deploy => vec![crate::rotation::Phase::Deploy],
                         _ => Vec::new(),
                     };
                     (at, row, steps)

@@ -27,6 +27,8 @@ pub enum RunKind {
     },
     /// Delete old keys whose grace period is over.
     DeleteOld,
+    /// Deliver current secrets to their deploy targets again.
+    Deploy,
 }
 
 impl RunKind {
@@ -39,6 +41,7 @@ impl RunKind {
             RunKind::Revoke { emergency: false } => "revoke",
             RunKind::Revoke { emergency: true } => "emergency revoke",
             RunKind::DeleteOld => "delete old keys",
+            RunKind::Deploy => "deploy",
         }
     }
 }

@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::inventory::Deploy;
 use crate::providers::Verification;
 use crate::tui::rows::relative;
 use crate::tui::state::State;
@@ -191,15 +190,12 @@ fn lines(state: &State) -> Vec<Line<'static>> {
         }
     }
     out.push(Line::from(secret));
-    let deploy = match &cred.deploy {
-        None => "none: consumers are updated by hand".to_string(),
-        Some(Deploy::Manual { instructions: None }) => "manual".to_string(),
-        Some(Deploy::Manual {
-            instructions: Some(i),
-        }) => format!("manual: {i}"),
-        Some(Deploy::Command { run, .. }) => format!("command: {run}"),
-    };
+    let deploy = crate::text::terminal_safe(&cred.deploy.describe()).into_owned();
     out.push(field(theme, "Deploy", deploy));
+    if let Some(check) = &cred.deploy_check {
+        let check = crate::text::terminal_safe(&check.describe()).into_owned();
+        out.push(field(theme, "Check", check));
+    }
     if let Some(notes) = &cred.notes {
         out.push(field(theme, "Notes", notes.clone()));
     }

@@ -66,6 +66,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                     format!("   steps: {}", steps.join(" › ")),
                     theme.label(),
                 ));
+                for d in &item.deploys {
+                    lines.push(Line::raw(format!("   deploys to {}", safe(d))));
+                }
                 for p in &item.needs_person {
                     lines.push(Line::raw(format!("   needs you: {}", safe(p))));
                 }
