@@ -73,7 +73,7 @@ pub enum Schema {
 
 impl Schema {
     /// Every schema, for the documentation check.
-    pub const ALL: [Schema; 25] = [
+    pub const ALL: [Schema; 26] = [
         Schema::Init,
         Schema::Show,
         Schema::Add,
