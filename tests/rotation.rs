@@ -1583,7 +1583,14 @@ async fn rotation_saves_through_the_encrypted_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_rotation_of_200_through_30_percent_rate_limiting_all_finish_with_saves_coalesced() {
-    let (fx, inv) = Fx::new(200, &[("rate_limit_rate", "0.3")], None).await;
+    // Each 429 says to come back when the sandbox's 5 ms window resets: this test is about
+    // grouping saves, not about waiting out a provider's limit.
+    let (fx, inv) = Fx::new(
+        200,
+        &[("rate_limit_rate", "0.3"), ("rate_limit_window_ms", "5")],
+        None,
+    )
+    .await;
     // A slow disk: each save takes longer than the sandbox's calls between two changes, so
     // saving each change alone would pace the run; the writer must group them (with no
     // clock, grouping comes only from changes arriving while a save runs).
