@@ -70,15 +70,14 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..count {
         let mut c = Credential::new(format!("k{i:05}"), ProviderKind::Sandbox);
         c.connection = Some("sbx".into());
-        c.params
-            .insert(
-                "state_file".into(),
-                provider_dir
-                    .path()
-                    .join(format!("k{i:05}.json"))
-                    .display()
-                    .to_string(),
-            );
+        c.params.insert(
+            "state_file".into(),
+            provider_dir
+                .path()
+                .join(format!("k{i:05}.json"))
+                .display()
+                .to_string(),
+        );
         inv.insert(&format!("client-{:03}", i / 50), c);
         let at = format!("client-{:03}/k{i:05}", i / 50)
             .parse()

@@ -29,6 +29,10 @@ pub struct Engine {
     ctx: Arc<Ctx>,
 }
 
+/// One credential planned: its plan line, its connection, and the key ids its owner holds
+/// (to group credentials that share an owner).
+type Planned = (PlanItem, Option<String>, Vec<String>);
+
 struct Unit {
     index: usize,
     at: CredentialRef,
@@ -120,7 +124,7 @@ impl Engine {
         let ctx = self.ctx.clone();
         // Unordered, then put back in order: with `buffered`, one credential whose listing
         // waits out a 429 would hold up every finished one behind it, and so the rest.
-        let mut planned: Vec<(usize, (PlanItem, Option<String>, Vec<String>))> =
+        let mut planned: Vec<(usize, Planned)> =
             futures::stream::iter(selected.into_iter().enumerate().map(|(i, (at, why))| {
                 let ctx = ctx.clone();
                 async move { (i, Job::new(ctx, at).plan_item(why).await) }
@@ -129,8 +133,7 @@ impl Engine {
             .collect()
             .await;
         planned.sort_unstable_by_key(|(i, _)| *i);
-        let planned: Vec<(PlanItem, Option<String>, Vec<String>)> =
-            planned.into_iter().map(|(_, p)| p).collect();
+        let planned: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
         let keys: Vec<(Option<String>, Vec<String>)> = planned
             .iter()
             .map(|(_, conn, keys)| (conn.clone(), keys.clone()))
