@@ -144,6 +144,15 @@ async fn main() -> anyhow::Result<()> {
         summary.count(OutcomeKind::Failed),
         summary.count(OutcomeKind::Waiting)
     );
+    // What stopped the first few that did not finish.
+    for o in summary
+        .outcomes
+        .iter()
+        .filter(|o| o.kind != OutcomeKind::Done)
+        .take(3)
+    {
+        println!("  {}: {}", o.at, o.message);
+    }
     println!(
         "plan               {:.2} s wall, {plan_cpu:.2} s CPU",
         planned.as_secs_f64()
