@@ -108,8 +108,14 @@ struct Faults {
     undated_list: bool,
     /// This many creates succeed at the provider but answer 200 with an unreadable body.
     bad_create_replies: AtomicU32,
+    /// This many creates answer 429 before doing anything, asking to come back after
+    /// [`RATE_LIMIT_RESET`], as a provider's `Retry-After` does.
+    rate_limited_creates: AtomicU32,
     reached: Arc<Notify>,
 }
+
+/// How long a rate-limited create asks the caller to wait.
+const RATE_LIMIT_RESET: Duration = Duration::from_secs(2);
 
 struct Wrapped {
     inner: Arc<Sandbox>,
@@ -163,6 +169,21 @@ impl Provider for Wrapped {
         self.hang_if(Hang::BeforeCreate).await;
         if let Some(e) = &self.faults.create_error {
             return Err(e.clone());
+        }
+        if self
+            .faults
+            .rate_limited_creates
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ProviderError::new(
+                ProviderKind::Sandbox,
+                Some(&t.at),
+                ErrorKind::RateLimited,
+                "rate limited",
+            )
+            .with_status(429)
+            .with_retry_after(Some(RATE_LIMIT_RESET)));
         }
         let key = self.inner.create(t).await?;
         self.hang_if(Hang::AfterCreate).await;
@@ -1563,7 +1584,14 @@ async fn rotation_saves_through_the_encrypted_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_rotation_of_200_through_30_percent_rate_limiting_all_finish_with_saves_coalesced() {
-    let (fx, inv) = Fx::new(200, &[("rate_limit_rate", "0.3")], None).await;
+    // Each 429 says to come back when the sandbox's 5 ms window resets: this test is about
+    // grouping saves, not about waiting out a provider's limit.
+    let (fx, inv) = Fx::new(
+        200,
+        &[("rate_limit_rate", "0.3"), ("rate_limit_window_ms", "5")],
+        None,
+    )
+    .await;
     // A slow disk: each save takes longer than the sandbox's calls between two changes, so
     // saving each change alone would pace the run; the writer must group them (with no
     // clock, grouping comes only from changes arriving while a save runs).
@@ -1808,4 +1836,112 @@ async fn a_rotation_whose_old_key_deletion_is_unconfirmed_keeps_its_journal() {
     assert_eq!(fx.keys(&inv, &r0).await.len(), 1);
     assert_eq!(history_events(&inv, &r0).last().unwrap(), "rotated");
     fx.assert_consistent(&inv, &r0).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Waiting without a slot, and stopping.
+
+/// Issue 14: a 429 is waited out for as long as the provider asked (not the engine's own
+/// backoff), by that credential alone: with room for one rotation at a time, the other
+/// credential runs and finishes while the rate-limited one waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_as_long_as_the_provider_asked_and_holds_no_slot_meanwhile() {
+    let (fx, inv) = Fx::new(2, &[], None).await;
+    let provider = fx.wrapped(Faults {
+        rate_limited_creates: AtomicU32::new(1),
+        ..Faults::default()
+    });
+    let engine = fx.engine_with(
+        inv,
+        provider,
+        yes(),
+        Options {
+            concurrency: 1,
+            ..options()
+        },
+    );
+    let mut events = engine.subscribe();
+    let started = std::time::Instant::now();
+    let summary = rotate(&engine, &["acme/k0", "acme/k1"]).await;
+    let took = started.elapsed();
+    engine.close_events();
+    assert_eq!(summary.count(OutcomeKind::Done), 2, "{summary:?}");
+    let (mut limited, mut finished) = (None, Vec::new());
+    while let Some(e) = events.recv().await {
+        match e {
+            RotationEvent::Retrying { at, phase, .. } => {
+                assert_eq!(phase.as_str(), "create");
+                assert!(limited.replace(at).is_none(), "one 429, one retry");
+            }
+            RotationEvent::Finished { at, .. } => finished.push(at),
+            _ => {}
+        }
+    }
+    let limited = limited.expect("the 429 was retried");
+    assert_eq!(
+        finished.last(),
+        Some(&limited),
+        "the other credential waited for the rate-limited one: {finished:?}"
+    );
+    assert!(
+        took >= RATE_LIMIT_RESET,
+        "retried after {took:?}, sooner than asked"
+    );
+    let inv = engine.inventory();
+    for r in ["acme/k0", "acme/k1"] {
+        fx.assert_consistent(&inv, &at(r)).await;
+    }
+}
+
+/// A person who confirms, but only once the test lets them: the first question is where
+/// the test stops the engine.
+struct HeldAnswer {
+    asked: Notify,
+    answer: Notify,
+}
+
+#[async_trait]
+impl Interact for HeldAnswer {
+    async fn confirm(&self, _: &CredentialRef, _: &Question) -> bool {
+        self.asked.notify_one();
+        self.answer.notified().await;
+        true
+    }
+    async fn enter_secret(&self, _: &CredentialRef, _: &str) -> Option<Secret> {
+        None
+    }
+}
+
+/// The dashboard's cancel and close: once the engine is stopped, no queued credential
+/// starts, and the one going finishes (its journal consistent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_engine_starts_nothing_queued_and_finishes_what_is_going() {
+    let (fx, inv) = Fx::new(3, &[], None).await;
+    let person = Arc::new(HeldAnswer {
+        asked: Notify::new(),
+        answer: Notify::new(),
+    });
+    let engine = fx.engine_with(
+        inv,
+        fx.plain(),
+        person.clone(),
+        Options {
+            concurrency: 1,
+            ..options()
+        },
+    );
+    let (summary, ()) = tokio::join!(rotate(&engine, &["acme/k0", "acme/k1", "acme/k2"]), async {
+        // The first credential asks about its consumers while it holds the only slot.
+        person.asked.notified().await;
+        engine.stop();
+        person.answer.notify_one();
+    });
+    assert_eq!(summary.outcomes.len(), 1, "{summary:?}");
+    assert_eq!(summary.count(OutcomeKind::Done), 1, "{summary:?}");
+    let inv = engine.inventory();
+    for r in ["acme/k0", "acme/k1", "acme/k2"] {
+        let c = inv.credential(&at(r)).unwrap();
+        assert!(c.rotation.is_none(), "{r} was left mid-rotation");
+        fx.assert_consistent(&inv, &at(r)).await;
+    }
 }

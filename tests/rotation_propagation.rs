@@ -26,6 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use aws_common::{create_user, make_admin};
 use keyward::inventory::{Inventory, ProviderKind, RemoteStatus};
+use keyward::ops::{Picked, RunConfig, Runner};
 use keyward::providers::aws::AwsIam;
 use keyward::providers::{Provider, SharedProvider, Target};
 use keyward::rotation::{
@@ -364,6 +365,70 @@ async fn a_new_key_that_never_starts_working_fails_after_the_window_and_the_old_
     assert!(keys
         .iter()
         .any(|k| k.remote_id == first.remote_id && k.state == RemoteStatus::Active));
+}
+
+/// Issue 14: the dashboard ran rotations through a gate of its own that kept a credential's
+/// slot while its new key propagated, so with room for one rotation each credential cost a
+/// whole propagation window in turn. Both front ends now run [`Runner::rotate`]: while one
+/// credential waits for its key, the next one starts and reaches its own wait.
+#[test]
+fn a_run_from_either_front_end_holds_no_slot_while_a_new_key_propagates() {
+    let ws = Workspace::new();
+    let mut inv = write(&ws, 3, None);
+    inv.connections[0]
+        .params
+        .insert("propagation_ms".into(), "3000".into());
+    let refs: Vec<_> = (0..3).map(|i| at(&format!("acme/k{i}"))).collect();
+    let disk = MemoryDisk::default();
+    let runner = Runner::for_inventory(
+        inv,
+        disk.persist(),
+        &ws.inventory(),
+        Arc::new(NonInteractive { yes: true }),
+        RunConfig {
+            concurrency: 1,
+            ..RunConfig::default()
+        },
+    );
+    let mut events = runner.subscribe();
+    let picked = refs
+        .iter()
+        .map(|at| Picked {
+            at: at.clone(),
+            why: "test".into(),
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let summary = runtime.block_on(async {
+        let plan = runner.plan(picked).await;
+        runner.rotate(&plan).await
+    });
+    runner.close_events();
+    assert_eq!(summary.count(OutcomeKind::Done), 3, "{summary:?}");
+    let mut waiting_before_first_done = std::collections::HashSet::new();
+    while let Some(e) = events.blocking_recv() {
+        match e {
+            RotationEvent::Propagating { at, .. } => {
+                waiting_before_first_done.insert(at);
+            }
+            RotationEvent::Finished { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        waiting_before_first_done.len(),
+        3,
+        "credentials waited for propagation one after another: {waiting_before_first_done:?}"
+    );
+    drop(runner);
+    let saved = disk.last();
+    for r in &refs {
+        assert_settled(&ws, &saved, r);
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ pub struct RunArgs {
     /// revoked by hand is still asked about, on a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Credentials worked on at once (one waiting for its new key to propagate counts not).
+    /// Credentials worked on at once (one that only waits, for its new key to propagate or a
+    /// rate limit to reset, counts not).
     #[arg(long, default_value_t = crate::rotation::DEFAULT_CONCURRENCY as u16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub concurrency: u16,
     /// Credentials worked on at once against one provider's connection [default: sized from

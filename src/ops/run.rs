@@ -152,6 +152,12 @@ impl Runner {
         self.engine.close_events();
     }
 
+    /// Starts no more work: queued credentials never start, those going finish
+    /// ([`Engine::stop`]).
+    pub fn stop(&self) {
+        self.engine.stop();
+    }
+
     /// The run's clock, now.
     pub fn now(&self) -> DateTime<Utc> {
         self.engine.now()

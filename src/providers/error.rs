@@ -3,6 +3,7 @@
 //! built only from redacted text, so it never carries a secret or an Authorization header.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::inventory::{CredentialRef, ProviderKind};
 use crate::secret::Secret;
@@ -45,6 +46,10 @@ pub struct ProviderError {
     pub kind: ErrorKind,
     /// What happened, redacted.
     pub message: String,
+    /// How long the provider asked to be left alone before the call is tried again
+    /// (`Retry-After` or a rate-limit reset header), when it said: the rotation engine waits
+    /// that long rather than guess with its own backoff.
+    pub retry_after: Option<Duration>,
 }
 
 impl ProviderError {
@@ -62,6 +67,7 @@ impl ProviderError {
             status: None,
             kind,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -91,6 +97,12 @@ impl ProviderError {
     /// Attaches the request line.
     pub fn with_request(mut self, request: impl Into<String>) -> Self {
         self.request = Some(request.into());
+        self
+    }
+
+    /// Attaches how long the provider asked to wait before trying again.
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
+        self.retry_after = wait;
         self
     }
 

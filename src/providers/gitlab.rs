@@ -422,9 +422,13 @@ impl Provider for Gitlab {
         ProviderKind::Gitlab
     }
 
-    /// GitLab.com: 2,000 authenticated API requests a minute per user
-    /// (docs.gitlab.com/user/gitlab_com/#rate-limits-on-gitlabcom); self-managed instances
-    /// default to no lower.
+    /// GitLab.com allows 2,000 authenticated API requests a minute per user ("Current rate
+    /// limits", docs.gitlab.com/user/gitlab_com/rate_limits/; announced at
+    /// about.gitlab.com/blog/2020/12/17/automation-check-in-and-rate-limit-changes-on-gitlab-dot-com/,
+    /// which adds that a 429 carries `Retry-After`, honoured by [`super::http`]).
+    /// Self-managed instances have these per-user limits off unless an administrator turns
+    /// them on (docs.gitlab.com/administration/settings/user_and_ip_rate_limits), so GitLab.com's
+    /// figure is the tighter one; a connection with a lower limit sets `params.concurrency`.
     fn lane_size(&self) -> usize {
         super::pacing::lane_for_rate(2000.0 / 60.0)
     }

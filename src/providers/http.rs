@@ -294,7 +294,10 @@ impl Api {
                             }
                             _ => format!("{} (after {attempt} attempts)", reply.excerpt()),
                         };
-                        return Err(self.error(call, kind, msg).with_status(reply.status));
+                        return Err(self
+                            .error(call, kind, msg)
+                            .with_status(reply.status)
+                            .with_retry_after(asked));
                     }
                     asked.unwrap_or_else(|| self.backoff(attempt))
                 }

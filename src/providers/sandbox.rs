@@ -24,6 +24,13 @@
 //!   its propagation window ([`Provider::propagation`]), so rotations wait it out;
 //! - `failure_rate`, `rate_limit_rate` (0 to 1): that share of calls fails before doing
 //!   anything, with a transient 503 or a 429, so retries and bulk runs get exercised;
+//! - `rate_limit_window_ms` (default 1000): a 429 says when to come back, as real limiters
+//!   do: they count calls per window and answer with the time left until it resets (GitLab's
+//!   `Retry-After`, "the number of seconds remaining until the current limit expires",
+//!   about.gitlab.com/blog/2020/12/17/automation-check-in-and-rate-limit-changes-on-gitlab-dot-com/;
+//!   the `RateLimit-Reset` of draft-ietf-httpapi-ratelimit-headers). The sandbox's windows
+//!   are this long, aligned on the clock, and its answer is exact to the millisecond, as a
+//!   reset header in fractional seconds is ([`ProviderError::retry_after`]);
 //! - `delete_answers_404` (`true`): every delete answers "not found" and deletes nothing,
 //!   as behind a proxy that misroutes the request, so unconfirmed revocations get exercised.
 //!
@@ -224,6 +231,7 @@ struct Settings {
     propagation: Duration,
     failure_rate: f64,
     rate_limit_rate: f64,
+    rate_limit_window: Duration,
 }
 
 fn opt_param<'a>(target: &'a Target, name: &str) -> Option<&'a str> {
@@ -253,6 +261,17 @@ fn rate(target: &Target, name: &str) -> Result<f64, ProviderError> {
                 )
             }),
     }
+}
+
+/// The time left in the current rate-limit window of length `window`, windows aligned on
+/// the clock: what a fixed-window limiter answers a 429 with.
+fn until_reset(window: Duration) -> Duration {
+    let window_ms = window.as_millis().max(1);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    Duration::from_millis((window_ms - now_ms % window_ms) as u64)
 }
 
 fn hash(secret: &Secret) -> String {
@@ -398,6 +417,11 @@ impl Sandbox {
             propagation: Duration::from_millis(number("propagation_ms")?.unwrap_or(0)),
             failure_rate: rate(target, "failure_rate")?,
             rate_limit_rate: rate(target, "rate_limit_rate")?,
+            rate_limit_window: Duration::from_millis(
+                number("rate_limit_window_ms")?
+                    .unwrap_or(1000)
+                    .clamp(1, 3_600_000),
+            ),
         })
     }
 
@@ -425,7 +449,8 @@ impl Sandbox {
                 "rate limited (simulated)",
             )
             .with_request(request.to_string())
-            .with_status(429));
+            .with_status(429)
+            .with_retry_after(Some(until_reset(settings.rate_limit_window))));
         }
         if draw < settings.rate_limit_rate + settings.failure_rate {
             return Err(ProviderError::new(
@@ -1064,10 +1089,16 @@ mod tests {
         let e = sbx.create(&busy).await.unwrap_err();
         assert_eq!(e.status, Some(503));
         assert!(e.is_transient());
-        let limited = target(&[("rate_limit_rate", "1")]);
+        let limited = target(&[("rate_limit_rate", "1"), ("rate_limit_window_ms", "200")]);
         let e = sbx.list(&limited).await.unwrap_err();
         assert_eq!((e.kind, e.status), (ErrorKind::RateLimited, Some(429)));
         assert!(e.is_transient());
+        // It says when its window resets, as a real limiter's Retry-After does.
+        let wait = e.retry_after.expect("a 429 says when to come back");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(200),
+            "{wait:?}"
+        );
         assert!(matches!(
             sbx.verify(&limited, Some("sbx_X"), &Secret::new("whatever-secret"))
                 .await,

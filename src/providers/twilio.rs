@@ -410,10 +410,14 @@ impl Provider for Twilio {
         ProviderKind::Twilio
     }
 
-    /// Twilio documents a limit on concurrent REST API requests per account (100, its help
-    /// centre's article on API concurrency), not a rate: a lane well inside it.
+    /// Twilio limits concurrent REST API requests per account, not their rate, and does not
+    /// publish the figure: a 429 (error 20429) means "too many concurrent requests", is never
+    /// processed and is safe to retry with exponential backoff (twilio.com/docs/api/errors/20429,
+    /// twilio.com/docs/usage/rest-api-best-practices). The 100 often quoted comes from no Twilio
+    /// page, so the lane is the one of a provider that documents no limit; a connection whose
+    /// account is known to allow more sets `params.concurrency`.
     fn lane_size(&self) -> usize {
-        32
+        super::pacing::UNDOCUMENTED_LANE
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -29,6 +29,10 @@ pub struct Engine {
     ctx: Arc<Ctx>,
 }
 
+/// One credential planned: its plan line, its connection, and the key ids its owner holds
+/// (to group credentials that share an owner).
+type Planned = (PlanItem, Option<String>, Vec<String>);
+
 struct Unit {
     index: usize,
     at: CredentialRef,
@@ -57,6 +61,7 @@ impl Engine {
                 options,
                 subscribers: Mutex::default(),
                 settled: Mutex::default(),
+                stopped: Default::default(),
             }),
         }
     }
@@ -86,6 +91,16 @@ impl Engine {
             .clear();
     }
 
+    /// Starts no more work, in this run or any later one of this engine: a credential
+    /// still queued (for a slot, or behind another of its group) never starts and has no
+    /// outcome; work already going finishes its credential, so every journal is left
+    /// consistent. The dashboard's cancel and close come here.
+    pub fn stop(&self) {
+        self.ctx
+            .stopped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The engine's clock, now.
     pub fn now(&self) -> DateTime<Utc> {
         self.ctx.now()
@@ -107,14 +122,18 @@ impl Engine {
     /// to roll), says what needs a person and what to know first. Changes nothing.
     pub async fn plan(&self, selected: Vec<(CredentialRef, String)>) -> Plan {
         let ctx = self.ctx.clone();
-        let planned: Vec<(PlanItem, Option<String>, Vec<String>)> =
-            futures::stream::iter(selected.into_iter().map(|(at, why)| {
+        // Unordered, then put back in order: with `buffered`, one credential whose listing
+        // waits out a 429 would hold up every finished one behind it, and so the rest.
+        let mut planned: Vec<(usize, Planned)> =
+            futures::stream::iter(selected.into_iter().enumerate().map(|(i, (at, why))| {
                 let ctx = ctx.clone();
-                async move { Job::new(ctx, at).plan_item(why).await }
+                async move { (i, Job::new(ctx, at).plan_item(why).await) }
             }))
-            .buffered(self.ctx.options.concurrency.max(1))
+            .buffer_unordered(self.ctx.options.concurrency.max(1))
             .collect()
             .await;
+        planned.sort_unstable_by_key(|(i, _)| *i);
+        let planned: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
         let keys: Vec<(Option<String>, Vec<String>)> = planned
             .iter()
             .map(|(_, conn, keys)| (conn.clone(), keys.clone()))
@@ -292,6 +311,9 @@ impl Engine {
             let handle = set.spawn(async move {
                 let mut out = Vec::new();
                 for (unit, slot) in group.into_iter().zip(slots) {
+                    if ctx.stopped() {
+                        break;
+                    }
                     let started = std::time::Instant::now();
                     let blocked = unit.blocked.clone().map(Err).unwrap_or(Ok(()));
                     let outcome = match blocked.and(slot) {
@@ -305,6 +327,10 @@ impl Engine {
                         },
                         Ok(mut slot) => {
                             slot.take().await;
+                            // Stopped while it queued for its slot: it never starts.
+                            if ctx.stopped() {
+                                break;
+                            }
                             tracing::debug!(
                                 credential = %unit.at,
                                 work = unit.work.kind().as_str(),

@@ -63,6 +63,25 @@ impl StepRetry {
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
             .min(self.max_delay)
     }
+
+    /// The wait before attempt `attempt + 1` after a transient failure: what the provider
+    /// asked for (`asked`, its `Retry-After` or rate-limit reset) when it said, stretched
+    /// by up to a tenth so the calls one reset lets through do not all arrive at once;
+    /// otherwise [`StepRetry::backoff`] with jitter over its upper half.
+    pub fn wait_after(&self, attempt: u32, asked: Option<Duration>) -> Duration {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        match asked {
+            Some(asked) => {
+                let spread = (asked.as_millis() / 10).min(1000) as u64;
+                asked + Duration::from_millis(rng.gen_range(0..=spread))
+            }
+            None => {
+                let full = self.backoff(attempt).as_millis().max(1) as u64;
+                Duration::from_millis(rng.gen_range(full / 2..=full))
+            }
+        }
+    }
 }
 
 impl Default for StepRetry {
@@ -82,8 +101,8 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 /// How the engine runs.
 #[derive(Clone)]
 pub struct Options {
-    /// Rotations at once, overall. A credential waiting for its new key to propagate holds
-    /// no slot.
+    /// Rotations at once, overall. A credential that only waits (for its new key to
+    /// propagate, for a provider's rate limit to reset) holds no slot.
     pub concurrency: usize,
     /// Rotations at once in each lane (one connection of a provider) when the person says
     /// so; `None`: the connection's `params.concurrency`, else the provider's documented

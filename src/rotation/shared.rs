@@ -2,6 +2,7 @@
 //! ([`Work`]): the engine hands both to each [`super::job`], so neither module needs the
 //! other's internals.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -19,6 +20,8 @@ pub(super) struct Ctx {
     pub(super) options: Options,
     pub(super) subscribers: Mutex<Vec<mpsc::UnboundedSender<RotationEvent>>>,
     pub(super) settled: Mutex<Option<SettledHook>>,
+    /// Set by [`super::Engine::stop`]: no credential starts from then on.
+    pub(super) stopped: AtomicBool,
 }
 
 impl Ctx {
@@ -29,6 +32,10 @@ impl Ctx {
 
     pub(super) fn now(&self) -> DateTime<Utc> {
         (self.options.clock)()
+    }
+
+    pub(super) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
 }
 
@@ -64,8 +71,9 @@ impl Work {
 pub type SettledHook = Arc<dyn Fn(&Outcome) + Send + Sync>;
 
 /// A job's place in the run's concurrency: one permit overall and one in its lane, taken
-/// before the work starts and given back while the job only waits (a new key propagating),
-/// so waiting credentials leave room for others.
+/// before the work starts and given back while the job only waits (a new key propagating,
+/// a provider's rate limit resetting, a backoff), so waiting credentials leave room for
+/// others.
 pub(super) struct Slot {
     gates: Option<(Arc<Semaphore>, Arc<Semaphore>)>,
     held: Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>,

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::oneshot;
 
 use super::action::Action;
 use super::actions::{Pending, RunKind};
@@ -25,7 +25,7 @@ use crate::audit::AuditLog;
 use crate::inventory::{CredentialRef, Inventory};
 use crate::ops::{Picked, RunConfig, Runner};
 use crate::providers::registry::ProviderSet;
-use crate::rotation::{Clock, Interact, Outcome, Persist, Plan, Question, Summary};
+use crate::rotation::{Clock, Interact, Persist, Plan, Question};
 use crate::secret::Secret;
 use crate::tui::runtime::Background;
 
@@ -101,7 +101,6 @@ pub(crate) struct Runs {
     planned: Option<Arc<Runner>>,
     /// The engine of the run going on (owned by its task).
     running: Weak<Runner>,
-    cancel: Arc<AtomicBool>,
 }
 
 impl Runs {
@@ -124,7 +123,6 @@ impl Runs {
             answers: Arc::default(),
             planned: None,
             running: Weak::new(),
-            cancel: Arc::default(),
         }
     }
 
@@ -217,8 +215,6 @@ impl Runs {
             }
         };
         self.running = Arc::downgrade(&engine);
-        self.cancel = Arc::default();
-        let cancel = self.cancel.clone();
         let (send, clock) = (self.send.clone(), self.clock.clone());
         let mut events = engine.subscribe();
         let forward = {
@@ -244,18 +240,31 @@ impl Runs {
                 }
             });
         }
+        // The same runs as the command line's, with the engine's own concurrency and lanes.
         // The dashboard closing (`q`, a signal, a hang-up) stops the run at its next safe
-        // point: no queued credential starts; the journal keeps the rest resumable.
+        // point, as cancelling does: no queued credential starts; the journal keeps the rest
+        // resumable.
         background.spawn(|shutdown| async move {
-            let summary = match kind {
-                RunKind::Rotate => {
-                    rotate_cancellable(&engine, plan.unwrap_or_default(), cancel, shutdown).await
+            let plan = plan.unwrap_or_default();
+            let summary = {
+                let work = async {
+                    match kind {
+                        RunKind::Rotate => engine.rotate(&plan).await,
+                        RunKind::Resume => engine.resume(&refs, false).await,
+                        RunKind::Rollback => engine.resume(&refs, true).await,
+                        RunKind::Revoke { emergency } => engine.revoke(&refs, emergency).await,
+                        RunKind::DeleteOld => engine.delete_due().await,
+                        RunKind::Deploy => engine.deploy(&refs).await,
+                    }
+                };
+                tokio::pin!(work);
+                tokio::select! {
+                    summary = &mut work => summary,
+                    _ = shutdown.cancelled() => {
+                        engine.stop();
+                        work.await
+                    }
                 }
-                RunKind::Resume => engine.resume(&refs, false).await,
-                RunKind::Rollback => engine.resume(&refs, true).await,
-                RunKind::Revoke { emergency } => engine.revoke(&refs, emergency).await,
-                RunKind::DeleteOld => engine.delete_due().await,
-                RunKind::Deploy => engine.deploy(&refs).await,
             };
             engine.close_events();
             // Every event reaches the panel before the end does.
@@ -278,7 +287,9 @@ impl Runs {
 
     /// Stops the run: nothing queued starts.
     pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
+        if let Some(engine) = self.running.upgrade() {
+            engine.stop();
+        }
     }
 
     /// Hands the person's answer to the engine's question `id`.
@@ -312,64 +323,5 @@ impl Runs {
             .as_ref()
             .and_then(|j| j.new_secret.clone())
             .or_else(|| c.secret.clone())
-    }
-}
-
-/// Rotates `plan` one credential at a time per group of shared owners, groups side by
-/// side (at most the engine's default concurrency; the engine's lanes keep each provider
-/// within its rate), and starts nothing more once `cancel` is set: rotations already going
-/// finish.
-async fn rotate_cancellable(
-    engine: &Arc<Runner>,
-    plan: Plan,
-    cancel: Arc<AtomicBool>,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> Summary {
-    let defaults = RunConfig::default();
-    let global = Arc::new(Semaphore::new(defaults.concurrency.max(1)));
-    let mut groups: Vec<(usize, Vec<(usize, crate::rotation::PlanItem)>)> = Vec::new();
-    for (index, item) in plan.items.into_iter().enumerate() {
-        match groups.iter_mut().find(|(g, _)| *g == item.group) {
-            Some((_, items)) => items.push((index, item)),
-            None => groups.push((item.group, vec![(index, item)])),
-        }
-    }
-    let mut set = tokio::task::JoinSet::new();
-    for (_, items) in groups {
-        let (engine, global, cancel, shutdown) = (
-            engine.clone(),
-            global.clone(),
-            cancel.clone(),
-            shutdown.clone(),
-        );
-        set.spawn(async move {
-            let mut out: Vec<(usize, Outcome)> = Vec::new();
-            for (index, item) in items {
-                let _all = global.clone().acquire_owned().await;
-                if cancel.load(Ordering::Relaxed) || shutdown.is_cancelled() {
-                    break;
-                }
-                let one = Plan { items: vec![item] };
-                out.extend(
-                    engine
-                        .rotate(&one)
-                        .await
-                        .outcomes
-                        .into_iter()
-                        .map(|o| (index, o)),
-                );
-            }
-            out
-        });
-    }
-    let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
-    while let Some(done) = set.join_next().await {
-        if let Ok(o) = done {
-            outcomes.extend(o);
-        }
-    }
-    outcomes.sort_by_key(|(i, _)| *i);
-    Summary {
-        outcomes: outcomes.into_iter().map(|(_, o)| o).collect(),
     }
 }

@@ -190,7 +190,9 @@ impl Job {
                         }
                     }
                     self.retrying(Phase::Create, attempt, e.to_string());
-                    tokio::time::sleep(retry.backoff(attempt)).await;
+                    self.slot
+                        .idle(retry.wait_after(attempt, e.retry_after))
+                        .await;
                 }
                 Err(e) => {
                     if !ambiguous(&e) {

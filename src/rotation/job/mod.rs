@@ -309,7 +309,10 @@ impl Job {
         });
     }
 
-    /// Calls the provider, trying transient failures again with backoff.
+    /// Calls the provider, trying transient failures again after the wait the provider
+    /// asked for, else with jittered backoff ([`super::StepRetry::wait_after`]); the job
+    /// holds no concurrency slot while it waits, so a rate-limited credential leaves room
+    /// for others and its lane never has more calls going than its size.
     async fn call<T, F, Fut>(&mut self, phase: Phase, mut f: F) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut,
@@ -330,7 +333,7 @@ impl Job {
                     return Ok(v);
                 }
                 Err(e) if e.is_transient() && attempt < retry.max_attempts => {
-                    let wait = retry.backoff(attempt);
+                    let wait = retry.wait_after(attempt, e.retry_after);
                     // Provider errors are redacted where they are made; long token runs are
                     // masked once more before an error text enters an event.
                     tracing::debug!(
@@ -343,7 +346,7 @@ impl Job {
                         "provider call failed; retrying"
                     );
                     self.retrying(phase, attempt, e.to_string());
-                    tokio::time::sleep(wait).await;
+                    self.slot.idle(wait).await;
                 }
                 Err(e) => {
                     tracing::debug!(

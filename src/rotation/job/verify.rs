@@ -66,7 +66,7 @@ impl Job {
             match v {
                 Verification::CouldNotCheck { reason } if attempt < retry.max_attempts => {
                     self.retrying(Phase::Verify, attempt, reason);
-                    tokio::time::sleep(retry.backoff(attempt)).await;
+                    self.slot.idle(retry.wait_after(attempt, None)).await;
                 }
                 Verification::Invalid { reason } if waited < window => {
                     not_yet += 1;
