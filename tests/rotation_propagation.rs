@@ -383,7 +383,7 @@ fn a_run_from_either_front_end_holds_no_slot_while_a_new_key_propagates() {
     let runner = Runner::for_inventory(
         inv,
         disk.persist(),
-        &ws.inventory(),
+        &keyward::store::Location::from(&ws.inventory()),
         Arc::new(NonInteractive { yes: true }),
         RunConfig {
             concurrency: 1,
