@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use crypto_box::aead::OsRng;
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
+use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::Deserialize;
 
 use super::rest;
@@ -71,18 +71,9 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
             ))
         }
     };
-    let token = d
-        .access
-        .token
-        .as_ref()
-        .ok_or_else(|| DeployError::config(KIND, "needs `token`"))?;
+    let token = rest::token(KIND, d)?;
     let http = rest::api(d.http, KIND);
-    let auth = || {
-        let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
-        v.set_sensitive(true);
-        v
-    };
+    let auth = || rest::bearer(token);
     let key_url = rest::url(
         &base,
         &[place.as_slice(), &["secrets", "public-key"]].concat(),

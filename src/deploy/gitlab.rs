@@ -4,8 +4,6 @@
 //! means it does not exist yet, and `POST …/variables` creates it. `raw` keeps a `$` in the
 //! value from being expanded; `masked` and `protected` are as configured.
 
-use reqwest::header::HeaderValue;
-
 use super::rest;
 use super::{Delivery, Deploy, DeployError, TargetKind};
 use crate::providers::http::{Call, Repeat};
@@ -34,17 +32,8 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
         (None, Some(g)) => ["groups", g],
         _ => return Err(DeployError::config(KIND, "set one of `project` or `group`")),
     };
-    let token = d
-        .access
-        .token
-        .as_ref()
-        .ok_or_else(|| DeployError::config(KIND, "needs `token`"))?;
-    let auth = || {
-        let mut v = HeaderValue::from_str(token.expose_secret())
-            .unwrap_or_else(|_| HeaderValue::from_static(""));
-        v.set_sensitive(true);
-        v
-    };
+    let token = rest::token(KIND, d)?;
+    let auth = || rest::secret_header(token.expose_secret());
     let http = rest::api(d.http, KIND);
     let scope = environment_scope.as_deref().unwrap_or("*");
     let mut body = serde_json::json!({

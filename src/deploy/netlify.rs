@@ -4,7 +4,7 @@
 //! deploy context; a 404 means the variable does not exist yet, and `POST
 //! /accounts/{account_id}/env?site_id=` with `[{key, values: [{value, context}]}]` creates it.
 
-use reqwest::header::{HeaderValue, AUTHORIZATION};
+use reqwest::header::AUTHORIZATION;
 
 use super::rest;
 use super::{Delivery, Deploy, DeployError, TargetKind};
@@ -27,17 +27,8 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
         return Err(DeployError::config(KIND, "not a netlify-env target"));
     };
     let base = rest::base(KIND, api.as_deref(), API)?;
-    let token = d
-        .access
-        .token
-        .as_ref()
-        .ok_or_else(|| DeployError::config(KIND, "needs `token`"))?;
-    let auth = || {
-        let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
-        v.set_sensitive(true);
-        v
-    };
+    let token = rest::token(KIND, d)?;
+    let auth = || rest::bearer(token);
     let context = context.as_deref().unwrap_or("all");
     let value = d.secret.expose_secret();
     let http = rest::api(d.http, KIND);

@@ -1,12 +1,14 @@
 //! What the REST targets share: the HTTP client's handle, the base URL (HTTPS, or plain
 //! HTTP to loopback only) and URLs built from encoded path segments.
 
+use reqwest::header::HeaderValue;
 use url::Url;
 
-use super::{DeployError, TargetKind};
+use super::{Delivery, DeployError, TargetKind};
 use crate::inventory::ProviderKind;
 use crate::providers::error::ProviderError;
 use crate::providers::http::{check_endpoint, Api, Http};
+use crate::secret::Secret;
 
 /// The shared client's handle for `kind`. Its concurrency limit is per provider kind: the
 /// AWS targets queue with AWS IAM, `gitlab-ci` with GitLab, and the other platforms, which
@@ -48,4 +50,26 @@ pub(super) fn error(kind: TargetKind) -> impl Fn(ProviderError) -> DeployError {
 /// The request line for errors: `METHOD /path` without the query.
 pub(super) fn request(method: &str, url: &Url) -> String {
     format!("{method} {}", url.path())
+}
+
+/// The platform token the target names (`token: CLIENT/INTEGRATION`), or why there is none.
+pub(super) fn token<'a>(kind: TargetKind, d: &Delivery<'a>) -> Result<&'a Secret, DeployError> {
+    d.access
+        .token
+        .as_ref()
+        .ok_or_else(|| DeployError::config(kind, "needs `token`"))
+}
+
+/// `value` (a credential) as a header marked sensitive, so the HTTP stack never logs it; a
+/// value no header can carry becomes an empty one, which the platform refuses as
+/// unauthorised rather than keyward echoing it in an error.
+pub(super) fn secret_header(value: &str) -> HeaderValue {
+    let mut v = HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
+    v.set_sensitive(true);
+    v
+}
+
+/// `Authorization: Bearer TOKEN`, marked sensitive.
+pub(super) fn bearer(token: &Secret) -> HeaderValue {
+    secret_header(&format!("Bearer {}", token.expose_secret()))
 }

@@ -3,7 +3,7 @@
 //! `POST /v10/projects/{idOrName}/env?upsert=true` with `{key, value, type: "encrypted",
 //! target}` creates it or replaces its value; `teamId` names the team owning the project.
 
-use reqwest::header::{HeaderValue, AUTHORIZATION};
+use reqwest::header::AUTHORIZATION;
 
 use super::rest;
 use super::{Delivery, Deploy, DeployError, TargetKind};
@@ -26,11 +26,7 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
         return Err(DeployError::config(KIND, "not a vercel-env target"));
     };
     let base = rest::base(KIND, api.as_deref(), API)?;
-    let token = d
-        .access
-        .token
-        .as_ref()
-        .ok_or_else(|| DeployError::config(KIND, "needs `token`"))?;
+    let token = rest::token(KIND, d)?;
     let envs: Vec<&str> = if targets.is_empty() {
         vec!["production", "preview"]
     } else {
@@ -50,10 +46,9 @@ pub async fn put(target: &Deploy, d: &Delivery<'_>) -> Result<String, DeployErro
     let call = Call::new(None, "POST", url.path(), Repeat::Safe);
     rest::api(d.http, KIND)
         .send(&call, |c| {
-            let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
-            v.set_sensitive(true);
-            c.post(url.clone()).header(AUTHORIZATION, v).json(&body)
+            c.post(url.clone())
+                .header(AUTHORIZATION, rest::bearer(token))
+                .json(&body)
         })
         .await
         .and_then(|r| r.ok())
